@@ -1,0 +1,48 @@
+# fleetcast — see README.md. `make demo` runs the demo, `make test` the tests.
+GO        ?= go
+BIN       := bin/fleetcast
+GOTEST    ?= $(GO) test -count=1 -timeout 20m
+FUZZTIME  ?= 10s
+
+.PHONY: all build test test-go test-rules fuzz tools demo bench lint dashboards clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/fleetcast
+
+## tools: install the real Prometheus, promtool, Alertmanager and amtool the tests use
+tools:
+	@scripts/install-tools.sh
+
+## test: everything CI runs
+test: tools build test-go test-rules fuzz
+
+test-go:
+	$(GO) vet ./...
+	$(GOTEST) ./...
+
+## test-rules: promtool check and unit-test the rule files
+test-rules:
+	@if [ -x scripts/test-rules.sh ]; then scripts/test-rules.sh; else echo "rules: no rule tests yet"; fi
+
+## fuzz: short fuzz runs of every input parser
+fuzz:
+	@if [ -x scripts/fuzz.sh ]; then FUZZTIME=$(FUZZTIME) scripts/fuzz.sh; else echo "fuzz: no fuzz targets yet"; fi
+
+demo: tools build
+	$(BIN) demo
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(BIN) bench
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@if $(GO) install honnef.co/go/tools/cmd/staticcheck@latest 2>/dev/null; then \
+		$$($(GO) env GOPATH)/bin/staticcheck ./...; \
+	else echo "lint: staticcheck did not install; skipped"; fi
+
+clean:
+	rm -rf bin

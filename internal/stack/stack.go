@@ -1,0 +1,332 @@
+// Package stack starts the real Prometheus and Alertmanager processes that
+// the demo and the end-to-end tests run against: on free loopback ports, with
+// backfilled history, waiting until each is ready, and stopping them cleanly.
+// It finds the binaries on PATH (Debian names included) or through the
+// FLEETCAST_PROMETHEUS, FLEETCAST_PROMTOOL and FLEETCAST_ALERTMANAGER
+// environment variables.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrMissingBinary is returned, wrapped, when a binary cannot be found.
+var ErrMissingBinary = errors.New("binary not found")
+
+// Binary finds one of the tools: "prometheus", "promtool" or "alertmanager".
+// The environment variable FLEETCAST_<NAME> wins; then PATH, where Debian's
+// package calls Alertmanager prometheus-alertmanager.
+func Binary(name string) (string, error) {
+	env := "FLEETCAST_" + strings.ToUpper(name)
+	if p := os.Getenv(env); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s=%q: %w", env, p, ErrMissingBinary)
+		}
+		return p, nil
+	}
+	candidates := []string{name}
+	if name == "alertmanager" {
+		candidates = append(candidates, "prometheus-alertmanager")
+	}
+	for _, c := range candidates {
+		if p, err := exec.LookPath(c); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: %w on PATH (looked for %s); run 'make tools' to install it, or set %s to its path",
+		name, ErrMissingBinary, strings.Join(candidates, ", "), env)
+}
+
+// FreeAddr returns a loopback address with a port that was free a moment ago.
+func FreeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free loopback port: %w", err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		return "", fmt.Errorf("release port %s: %w", addr, err)
+	}
+	return addr, nil
+}
+
+// Process is a running Prometheus or Alertmanager.
+type Process struct {
+	Name string // "prometheus" or "alertmanager"
+	Addr string // host:port on loopback
+	URL  string // http://Addr
+	Dir  string // working directory: config, data and the log file
+	Log  string // path of the combined stdout and stderr
+
+	args []string
+	bin  string
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func (p *Process) start(ctx context.Context, readyTimeout time.Duration) error {
+	logf, err := os.OpenFile(p.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open %s log: %w", p.Name, err)
+	}
+	cmd := exec.Command(p.bin, p.args...)
+	cmd.Dir = p.Dir
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	// The child dies with us even if we are killed, so nothing is left running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		_ = logf.Close()
+		return fmt.Errorf("start %s: %w", p.bin, err)
+	}
+	p.cmd = cmd
+	p.done = make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		_ = logf.Close()
+		p.done <- err
+	}()
+	if err := p.waitReady(ctx, readyTimeout); err != nil {
+		_ = p.Stop()
+		return fmt.Errorf("%s on %s did not become ready: %w\n--- last lines of %s ---\n%s", p.Name, p.Addr, err, p.Log, p.LogTail(20))
+	}
+	return nil
+}
+
+func (p *Process) waitReady(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/-/ready", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-p.done:
+			p.done <- err
+			return fmt.Errorf("process exited: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// LogTail returns the last n lines the process wrote.
+func (p *Process) LogTail(n int) string {
+	b, err := os.ReadFile(p.Log)
+	if err != nil {
+		return fmt.Sprintf("(cannot read log: %v)", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Stop asks the process to terminate, and kills it after 10 seconds.
+// Calling it again is harmless.
+func (p *Process) Stop() error {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return nil
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+	p.cmd = nil
+	return nil
+}
+
+// Reload asks the process to reload its configuration (SIGHUP).
+func (p *Process) Reload() error {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return fmt.Errorf("%s is not running", p.Name)
+	}
+	return p.cmd.Process.Signal(syscall.SIGHUP)
+}
+
+// Restart stops and starts the process again on the same address and data.
+func (p *Process) Restart(ctx context.Context) error {
+	if err := p.Stop(); err != nil {
+		return err
+	}
+	return p.start(ctx, 30*time.Second)
+}
+
+// PrometheusOptions says how to start Prometheus.
+type PrometheusOptions struct {
+	// Dir is where the config, the TSDB and the log go; it must exist.
+	Dir string
+	// Config is the text of prometheus.yml without rule_files and alerting,
+	// which are added from RuleFiles and AlertmanagerURL. Empty means a
+	// global section with 1s scrape and evaluation intervals.
+	Config string
+	// RuleFiles are copied into Dir and loaded.
+	RuleFiles []string
+	// AlertmanagerURL, if set, is where Prometheus sends alerts.
+	AlertmanagerURL string
+	// OpenMetrics, if set, is backfilled into the TSDB before start with
+	// promtool tsdb create-blocks-from openmetrics. A missing "# EOF" is added.
+	OpenMetrics string
+	// Retention of the TSDB; 0 means 30 days, so 14 days of backfill stay.
+	Retention time.Duration
+}
+
+// StartPrometheus backfills, configures and starts Prometheus on a free
+// loopback port and waits until it is ready.
+func StartPrometheus(ctx context.Context, o PrometheusOptions) (*Process, error) {
+	bin, err := Binary("prometheus")
+	if err != nil {
+		return nil, err
+	}
+	dataDir := filepath.Join(o.Dir, "data")
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dataDir, err)
+	}
+	if o.OpenMetrics != "" {
+		if err := Backfill(ctx, o.Dir, dataDir, o.OpenMetrics); err != nil {
+			return nil, err
+		}
+	}
+	cfg := o.Config
+	if strings.TrimSpace(cfg) == "" {
+		cfg = "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+	}
+	if len(o.RuleFiles) > 0 {
+		cfg += "\nrule_files:\n"
+		for i, rf := range o.RuleFiles {
+			b, err := os.ReadFile(rf)
+			if err != nil {
+				return nil, fmt.Errorf("read rule file: %w", err)
+			}
+			dst := filepath.Join(o.Dir, fmt.Sprintf("rules-%d-%s", i, filepath.Base(rf)))
+			if err := os.WriteFile(dst, b, 0o644); err != nil {
+				return nil, fmt.Errorf("copy rule file: %w", err)
+			}
+			cfg += fmt.Sprintf("  - %q\n", dst)
+		}
+	}
+	if o.AlertmanagerURL != "" {
+		host := strings.TrimPrefix(strings.TrimPrefix(o.AlertmanagerURL, "http://"), "https://")
+		cfg += fmt.Sprintf("\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [%q]\n", strings.TrimSuffix(host, "/"))
+	}
+	cfgPath := filepath.Join(o.Dir, "prometheus.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return nil, fmt.Errorf("write prometheus config: %w", err)
+	}
+	addr, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	ret := o.Retention
+	if ret == 0 {
+		ret = 30 * 24 * time.Hour
+	}
+	p := &Process{
+		Name: "prometheus", Addr: addr, URL: "http://" + addr, Dir: o.Dir,
+		Log: filepath.Join(o.Dir, "prometheus.log"), bin: bin,
+		args: []string{
+			"--config.file=" + cfgPath,
+			"--storage.tsdb.path=" + dataDir,
+			fmt.Sprintf("--storage.tsdb.retention.time=%dh", int(ret.Hours())),
+			"--web.listen-address=" + addr,
+			"--web.enable-lifecycle",
+			// Rules start before Alertmanager discovery, so the first alert can
+			// be dropped; the default 1m resend delay would then hold it back.
+			"--rules.alert.resend-delay=1s",
+			"--log.level=warn",
+		},
+	}
+	if err := p.start(ctx, 60*time.Second); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Backfill writes text (OpenMetrics) to a file in dir and turns it into TSDB
+// blocks in dataDir with promtool.
+func Backfill(ctx context.Context, dir, dataDir, text string) error {
+	promtool, err := Binary("promtool")
+	if err != nil {
+		return err
+	}
+	if !strings.HasSuffix(strings.TrimRight(text, "\n"), "# EOF") {
+		text = strings.TrimRight(text, "\n") + "\n# EOF\n"
+	}
+	src := filepath.Join(dir, "backfill.om")
+	if err := os.WriteFile(src, []byte(text), 0o644); err != nil {
+		return fmt.Errorf("write backfill file: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, promtool, "tsdb", "create-blocks-from", "openmetrics", src, dataDir)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("promtool tsdb create-blocks-from openmetrics %s: %w\n%s", src, err, out)
+	}
+	return nil
+}
+
+// AlertmanagerOptions says how to start Alertmanager.
+type AlertmanagerOptions struct {
+	// Dir is where the config, the state and the log go; it must exist.
+	Dir string
+	// Config is the text of alertmanager.yml.
+	Config string
+}
+
+// StartAlertmanager starts Alertmanager, without clustering, on a free
+// loopback port and waits until it is ready.
+func StartAlertmanager(ctx context.Context, o AlertmanagerOptions) (*Process, error) {
+	bin, err := Binary("alertmanager")
+	if err != nil {
+		return nil, err
+	}
+	cfgPath := filepath.Join(o.Dir, "alertmanager.yml")
+	if err := os.WriteFile(cfgPath, []byte(o.Config), 0o644); err != nil {
+		return nil, fmt.Errorf("write alertmanager config: %w", err)
+	}
+	addr, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	p := &Process{
+		Name: "alertmanager", Addr: addr, URL: "http://" + addr, Dir: o.Dir,
+		Log: filepath.Join(o.Dir, "alertmanager.log"), bin: bin,
+		args: []string{
+			"--config.file=" + cfgPath,
+			"--storage.path=" + filepath.Join(o.Dir, "am-data"),
+			"--web.listen-address=" + addr,
+			"--cluster.listen-address=",
+			"--log.level=warn",
+		},
+	}
+	if err := p.start(ctx, 60*time.Second); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
