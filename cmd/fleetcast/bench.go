@@ -1,7 +1,44 @@
 package main
 
-import "io"
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// benchCommands are the subcommands of "fleetcast bench"; each lives in its
+// own file (bench_<name>.go).
+func benchCommands() map[string]command {
+	return map[string]command{}
+}
 
 func runBench(args []string, stdout, stderr io.Writer) int {
-	return notReady("bench", "The bench command.", "fleetcast bench --help", args, stderr)
+	subs := benchCommands()
+	names := make([]string, 0, len(subs))
+	for n := range subs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	help := func(w io.Writer) {
+		fmt.Fprintln(w, "Usage: fleetcast bench <what> [flags]\n\nPrints performance and closed-loop figures.\n\nExample:\n  fleetcast bench forecast\n\nWhat:")
+		for _, n := range names {
+			fmt.Fprintf(w, "  %-9s %s\n", n, subs[n].summary)
+		}
+	}
+	if len(args) == 0 {
+		help(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "--help", "-help", "help":
+		help(stdout)
+		return 0
+	}
+	sub, ok := subs[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "fleetcast bench: unknown benchmark %q; valid: %s\n", args[0], strings.Join(names, ", "))
+		return 2
+	}
+	return sub.run(args[1:], stdout, stderr)
 }
