@@ -1,0 +1,188 @@
+package planner
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+
+func TestPlanScaleGroup(t *testing.T) {
+	pol := ScalePolicy{
+		Bounds: Bounds{Min: 2, Max: 20, MaxStep: 4, CooldownOut: 5 * time.Minute, CooldownIn: 30 * time.Minute},
+		Sizing: Sizing{PerUnitCapacity: 100, Headroom: 0.2},
+	}
+	q := "peak"
+	cases := []struct {
+		name     string
+		count    int
+		last     time.Time
+		f        Forecast
+		dir      Direction
+		esc      Escalation
+		wantTo   int
+		wantNoop bool
+		reason   string
+	}{
+		{"sized by forecast", 5, time.Time{}, Forecast{q, 600}, Out, Escalation{}, 8, false, "wants 8"},
+		{"capped by max_step", 5, time.Time{}, Forecast{q, 1500}, Out, Escalation{}, 9, false, "step 4"},
+		{"escalated step", 5, time.Time{}, Forecast{q, 1500}, Out, Escalation{StepFactor: 2}, 13, false, "step 8"},
+		{"capped by max", 18, time.Time{}, Forecast{q, 5000}, Out, Escalation{}, 20, false, ""},
+		{"at max", 20, time.Time{}, Forecast{q, 5000}, Out, Escalation{}, 20, true, "at max"},
+		{"shortage never shrinks", 10, time.Time{}, Forecast{q, 100}, Out, Escalation{}, 10, true, "already fits"},
+		{"surplus never grows", 5, time.Time{}, Forecast{q, 1000}, In, Escalation{}, 5, true, "already fits"},
+		{"scale in", 10, time.Time{}, Forecast{q, 500}, In, Escalation{}, 6, false, "scale-in"},
+		{"scale in to min", 3, time.Time{}, Forecast{q, 0}, In, Escalation{}, 2, false, ""},
+		{"cooldown out", 5, t0.Add(-2 * time.Minute), Forecast{q, 600}, Out, Escalation{}, 5, true, "3m0s left"},
+		{"cooldown out passed", 5, t0.Add(-6 * time.Minute), Forecast{q, 600}, Out, Escalation{}, 8, false, ""},
+		{"stabilisation in is longer", 10, t0.Add(-10 * time.Minute), Forecast{q, 500}, In, Escalation{}, 10, true, "cooldown"},
+		{"bypass cooldown", 5, t0.Add(-time.Minute), Forecast{q, 600}, Out, Escalation{BypassCooldown: true}, 8, false, ""},
+		{"no query steps out", 5, time.Time{}, Forecast{}, Out, Escalation{}, 9, false, ""},
+		{"no query steps in", 5, time.Time{}, Forecast{}, In, Escalation{}, 2, false, ""},
+		{"below min on shortage goes up to min", 0, time.Time{}, Forecast{q, 50}, Out, Escalation{}, 2, false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := PlanScaleGroup(GroupState{Count: c.count, LastChange: c.last}, pol, c.f, c.dir, c.esc, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.To != c.wantTo || p.Noop != c.wantNoop {
+				t.Fatalf("got to=%d noop=%v (%s), want to=%d noop=%v", p.To, p.Noop, p.Reason, c.wantTo, c.wantNoop)
+			}
+			if !strings.Contains(p.Reason, c.reason) {
+				t.Fatalf("reason %q does not say %q", p.Reason, c.reason)
+			}
+		})
+	}
+}
+
+func TestPlanScaleGroupRejectsBadInput(t *testing.T) {
+	good := ScalePolicy{Bounds: Bounds{Min: 1, Max: 3, MaxStep: 1}, Sizing: Sizing{PerUnitCapacity: 1}}
+	bad := []struct {
+		name string
+		p    ScalePolicy
+		f    Forecast
+	}{
+		{"max below min", ScalePolicy{Bounds: Bounds{Min: 3, Max: 1, MaxStep: 1}, Sizing: good.Sizing}, Forecast{"q", 1}},
+		{"zero step", ScalePolicy{Bounds: Bounds{Min: 1, Max: 3}, Sizing: good.Sizing}, Forecast{"q", 1}},
+		{"zero capacity", ScalePolicy{Bounds: good.Bounds}, Forecast{"q", 1}},
+		{"NaN forecast", good, Forecast{"q", nan()}},
+	}
+	for _, c := range bad {
+		if _, err := PlanScaleGroup(GroupState{Count: 1}, c.p, c.f, Out, Escalation{}, t0); err == nil {
+			t.Errorf("%s: no error", c.name)
+		}
+	}
+}
+
+func nan() float64 { var z float64; return z / z }
+
+func TestPlanMigrate(t *testing.T) {
+	node := Node{ID: "n1", Capacity: 1000, Predicted: 1000, Eligible: true}
+	roomy := []Node{node, {ID: "n2", Capacity: 1000, Predicted: 200, Eligible: true}, {ID: "n3", Capacity: 1000, Predicted: 900, Eligible: true}}
+	full := []Node{node, {ID: "n2", Capacity: 1000, Predicted: 750, Eligible: true}, {ID: "n3", Capacity: 1000, Predicted: 100, Eligible: false}}
+	svc := func(id string, use float64) Alloc {
+		return Alloc{ID: id, Namespace: "default", Job: "j" + id, Group: "g", Type: "service", Predicted: use, GroupHealthy: 3, MinHealthy: 2}
+	}
+	batch := svc("b", 300)
+	batch.Type = "batch"
+	pinned := svc("p", 500)
+	pinned.Pinned = `meta fleetcast.migrate = "false"`
+	sys := svc("s", 500)
+	sys.Type = "system"
+	lastOne := svc("l", 500)
+	lastOne.GroupHealthy, lastOne.MinHealthy = 1, 1
+	w1, w2 := svc("w1", 100), svc("w2", 100)
+	w1.StayWith, w2.StayWith = "pair", "pair"
+	w2.Pinned = "host volume"
+	cases := []struct {
+		name     string
+		allocs   []Alloc
+		fleet    []Node
+		wantStop []string
+		noop     string
+	}{
+		{"one alloc covers it, least disruptive wins", []Alloc{svc("a", 400), batch, svc("c", 50)}, roomy, []string{"b"}, ""},
+		{"smallest covering among equals", []Alloc{svc("a", 400), svc("c", 200), svc("d", 300)}, roomy, []string{"c"}, ""},
+		{"several needed, largest first", []Alloc{svc("a", 100), svc("c", 100), svc("d", 80)}, roomy, []string{"a", "c"}, ""},
+		{"pinned and system never move", []Alloc{pinned, sys, svc("c", 50)}, roomy, nil, "movable allocations carry only"},
+		{"disruption budget", []Alloc{lastOne, svc("c", 50)}, roomy, nil, "carry only"},
+		{"stay-with unit pinned by a member", []Alloc{w1, w2, svc("c", 250)}, roomy, []string{"c"}, ""},
+		{"no room elsewhere", []Alloc{svc("a", 400)}, full, nil, "no other eligible node"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := PlanMigrate(node, c.allocs, c.fleet, MigratePolicy{Threshold: 0.8})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(p.Stop, c.wantStop) {
+				t.Fatalf("stop %v, want %v (%s)", p.Stop, c.wantStop, p.Reason)
+			}
+			if c.noop != "" && (!p.Noop || !strings.Contains(p.Reason, c.noop)) {
+				t.Fatalf("want noop saying %q, got noop=%v %q", c.noop, p.Noop, p.Reason)
+			}
+			if c.noop == "" && p.After > 800 {
+				t.Fatalf("after %g still over 800", p.After)
+			}
+		})
+	}
+	under := node
+	under.Predicted = 700
+	if p, _ := PlanMigrate(under, []Alloc{svc("a", 400)}, roomy, MigratePolicy{Threshold: 0.8}); !p.Noop {
+		t.Fatalf("node under threshold should be a noop: %+v", p)
+	}
+	if _, err := PlanMigrate(node, nil, roomy, MigratePolicy{Threshold: 1.5}); err == nil {
+		t.Fatal("threshold 1.5 accepted")
+	}
+}
+
+func TestPlanPool(t *testing.T) {
+	nodes := []Node{
+		{ID: "a", Capacity: 100, Predicted: 50, Allocs: 3},
+		{ID: "b", Capacity: 100, Predicted: 10, Allocs: 2},
+		{ID: "c", Capacity: 100, Predicted: 30, Allocs: 0},
+		{ID: "d", Capacity: 100, Predicted: 5, Allocs: 1},
+	}
+	pol := PoolPolicy{Bounds: Bounds{Min: 1, Max: 10, MaxStep: 2, CooldownIn: time.Hour}, Sizing: Sizing{PerUnitCapacity: 100}}
+	cases := []struct {
+		name   string
+		order  string
+		f      float64
+		dir    Direction
+		to     int
+		remove []string
+	}{
+		{"scale out", "", 550, Out, 6, nil},
+		{"empty first", "empty_first", 150, In, 2, []string{"c", "d"}},
+		{"least busy", "least_busy", 150, In, 2, []string{"d", "b"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			pol.RemoveOrder = c.order
+			p, err := PlanPool(PoolState{Name: "x", Nodes: nodes}, pol, Forecast{"q", c.f}, c.dir, Escalation{}, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.To != c.to || !reflect.DeepEqual(p.Remove, c.remove) {
+				t.Fatalf("to %d remove %v, want %d %v (%s)", p.To, p.Remove, c.to, c.remove, p.Reason)
+			}
+		})
+	}
+}
+
+func TestNextRung(t *testing.T) {
+	ladder := []Rung{{StepFactor: 2}, {StepFactor: 2, BypassCooldown: true}, {Action: "migrate"}}
+	for done, want := range []int{0, 1, 2, 2} {
+		_, i, ok, _ := NextRung(ladder, done, 4)
+		if !ok || i != want {
+			t.Fatalf("done=%d: rung %d ok=%v, want %d", done, i, ok, want)
+		}
+	}
+	if _, _, ok, why := NextRung(ladder, 4, 4); ok || !strings.Contains(why, "hard cap") {
+		t.Fatalf("cap not enforced: %v %q", ok, why)
+	}
+}
