@@ -1,0 +1,113 @@
+package loop
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// NewFleet builds a fresh fleet for one trace, its clock at start.
+type NewFleet func(tr Trace, s Settings, start time.Time) (Fleet, error)
+
+// SeriesResult is one policy on one trace.
+type SeriesResult struct {
+	Series string
+	Result
+}
+
+// Bench runs every named policy on every trace, each trace on its own fleet
+// (one job on one node pool), in parallel over the CPUs, and returns the sum
+// per policy in the order of policies, and the results per series.
+func Bench(ctx context.Context, traces []Trace, s Settings, policies []string, newFleet NewFleet) ([]Result, []SeriesResult, error) {
+	if err := s.Validate(); err != nil {
+		return nil, nil, err
+	}
+	type job struct {
+		tr     int
+		policy string
+	}
+	jobs := make(chan job)
+	var (
+		mu      sync.Mutex
+		per     []SeriesResult
+		firstEr error
+	)
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				r, err := RunTrace(traces[j.tr], s, j.policy, newFleet)
+				mu.Lock()
+				if err != nil && firstEr == nil {
+					firstEr = fmt.Errorf("%s, %s policy: %w", traces[j.tr].Name, j.policy, err)
+				}
+				per = append(per, SeriesResult{Series: traces[j.tr].Name, Result: r})
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for i := range traces {
+		for _, p := range policies {
+			select {
+			case jobs <- job{i, p}:
+			case <-ctx.Done():
+				break feed
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if firstEr != nil {
+		return nil, nil, firstEr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	sums := make([]Result, len(policies))
+	for i, p := range policies {
+		sums[i].Policy = p
+		for _, r := range per {
+			if r.Policy == p {
+				sums[i].Add(r.Result)
+			}
+		}
+	}
+	return sums, per, nil
+}
+
+// NewPolicy returns the policy of that name: predictive or reactive.
+func NewPolicy(name string, s Settings) (Policy, error) {
+	switch name {
+	case "predictive":
+		return &Predictive{S: s}, nil
+	case "reactive":
+		return &Reactive{S: s}, nil
+	}
+	return nil, fmt.Errorf("policy %q: valid policies are predictive and reactive", name)
+}
+
+// RunTrace runs one policy over one trace on a fresh fleet: from the trace's
+// first sample to its last, scored after the warm-up.
+func RunTrace(tr Trace, s Settings, policy string, newFleet NewFleet) (Result, error) {
+	pol, err := NewPolicy(policy, s)
+	if err != nil {
+		return Result{}, err
+	}
+	start := time.Unix(tr.Times[0], 0).UTC().Truncate(s.Step)
+	end := time.Unix(tr.Times[len(tr.Times)-1], 0).UTC()
+	scoreFrom := start.Add(s.Warmup)
+	if !scoreFrom.Before(end) {
+		return Result{}, fmt.Errorf("trace spans %s, shorter than the warm-up %s", end.Sub(start), s.Warmup)
+	}
+	fl, err := newFleet(tr, s, start)
+	if err != nil {
+		return Result{}, err
+	}
+	return Run(fl, pol, s, start, scoreFrom, end)
+}

@@ -1,0 +1,316 @@
+package loop
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetcast/fleetcast/actuator/planner"
+	"github.com/fleetcast/fleetcast/internal/seriescsv"
+)
+
+// fakeFleet is the smallest fleet the driver can run on: allocations start
+// as soon as a ready node has room, nodes boot after BootDelay.
+type fakeFleet struct {
+	tr      Trace
+	hint    int
+	s       Settings
+	now     time.Time
+	count   int
+	nodes   int
+	booting []time.Time
+	gLast   time.Time
+	pLast   time.Time
+}
+
+func newFake(tr Trace, s Settings, start time.Time) (Fleet, error) {
+	return &fakeFleet{tr: tr, s: s, now: start, count: 2, nodes: 1}, nil
+}
+
+func (f *fakeFleet) Advance(t time.Time) error {
+	f.now = t
+	kept := f.booting[:0]
+	for _, at := range f.booting {
+		if !t.Before(at) {
+			f.nodes++
+		} else {
+			kept = append(kept, at)
+		}
+	}
+	f.booting = kept
+	return nil
+}
+
+func (f *fakeFleet) View() (View, error) {
+	d, i := f.tr.At(f.now.Unix(), f.hint)
+	f.hint = i
+	per := int(f.s.NodeCPU / f.s.AllocCPU)
+	running := min(f.count, f.nodes*per)
+	nodes := make([]planner.Node, f.nodes)
+	for i := range nodes {
+		nodes[i] = planner.Node{ID: string(rune('a' + i)), Capacity: f.s.NodeCPU, Eligible: true}
+	}
+	return View{Demand: d, Count: f.count, Running: running, AllocCPU: f.s.AllocCPU, Nodes: nodes,
+		Booting: len(f.booting), NodeCPU: f.s.NodeCPU, PoolSize: f.nodes + len(f.booting),
+		GroupLastChange: f.gLast, PoolLastChange: f.pLast}, nil
+}
+
+func (f *fakeFleet) ScaleGroup(n int, _ string) error {
+	f.count, f.gLast = n, f.now
+	return nil
+}
+
+func (f *fakeFleet) ScalePool(n int, _ []string, _ string) error {
+	f.pLast = f.now
+	for f.nodes+len(f.booting) < n {
+		f.booting = append(f.booting, f.now.Add(f.s.BootDelay))
+	}
+	for f.nodes+len(f.booting) > n {
+		if len(f.booting) > 0 {
+			f.booting = f.booting[:len(f.booting)-1]
+		} else {
+			f.nodes--
+		}
+	}
+	return nil
+}
+
+// dailyTrace is a daily cycle with a sharp morning ramp, 5-minute steps.
+func dailyTrace(days int) Trace {
+	var tr Trace
+	tr.Name = "daily"
+	start := int64(1_700_000_000 / 86400 * 86400)
+	for t := start; t < start+int64(days)*86400; t += 300 {
+		h := float64((t-start)%86400) / 3600
+		v := 1000.0
+		if h >= 8 && h < 18 {
+			v = 6000
+		}
+		tr.Times = append(tr.Times, t)
+		tr.Values = append(tr.Values, v)
+	}
+	tr.Raw = tr.Values
+	tr.Scale = 1
+	return tr
+}
+
+func testSettings() Settings {
+	s := DefaultSettings()
+	s.Warmup = 3 * 24 * time.Hour
+	s.Refit = 2 * time.Hour
+	s.History = 4 * 24 * time.Hour
+	return s
+}
+
+func TestTargetValue(t *testing.T) {
+	cases := []struct {
+		name      string
+		count     int
+		metric    float64
+		want      int
+		wantScale bool
+	}{
+		{"at target", 10, 70, 10, false},
+		{"within threshold", 10, 70.5, 10, false},
+		{"double", 10, 140, 20, true},
+		{"rounds up", 3, 80, 4, true},
+		{"scale in", 10, 35, 5, true},
+		{"from zero", 0, 150, 3, true},
+		{"zero stays", 0, 0, 0, false},
+		{"NaN metric", 4, math.NaN(), 4, false},
+	}
+	tv := TargetValue{Target: 70, Threshold: 0.01}
+	for _, c := range cases {
+		got, ok := tv.Count(c.count, c.metric)
+		if got != c.want || ok != c.wantScale {
+			t.Errorf("%s: Count(%d, %g) = %d, %v; want %d, %v", c.name, c.count, c.metric, got, ok, c.want, c.wantScale)
+		}
+	}
+}
+
+// TestPredictiveCannotPeek changes the future of a trace after a cut and
+// checks that every decision up to the cut is the same: the predictive
+// policy sees the past only.
+func TestPredictiveCannotPeek(t *testing.T) {
+	s := testSettings()
+	a := dailyTrace(5)
+	b := dailyTrace(5)
+	b.Values = append([]float64(nil), b.Values...)
+	cut := a.Times[0] + 4*86400 + 7*3600 // an hour before the fourth morning ramp
+	for i, ts := range b.Times {
+		if ts > cut {
+			b.Values[i] *= 3
+		}
+	}
+	ra, err := RunTrace(a, s, "predictive", newFake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := RunTrace(b, s, "predictive", newFake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upTo := func(log []Action) []Action {
+		var out []Action
+		for _, x := range log {
+			if x.At.Unix() <= cut {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	la, lb := upTo(ra.Log), upTo(rb.Log)
+	if len(la) == 0 {
+		t.Fatal("no decisions before the cut; the test proves nothing")
+	}
+	if !reflect.DeepEqual(la, lb) {
+		t.Fatalf("decisions up to the cut differ when only the future differs:\n%v\n%v", la, lb)
+	}
+	if reflect.DeepEqual(ra.Log, rb.Log) {
+		t.Fatal("decisions after the cut are identical although demand tripled; the test would not notice peeking")
+	}
+}
+
+// TestPredictiveBeatsReactiveOnRamp: on a daily step ramp the forecast sees
+// the morning coming; target-value only reacts once it is there.
+func TestPredictiveBeatsReactiveOnRamp(t *testing.T) {
+	s := testSettings()
+	tr := dailyTrace(6)
+	pred, err := RunTrace(tr, s, "predictive", newFake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	react, err := RunTrace(tr, s, "reactive", newFake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if react.OverloadMinutes < 3*3 {
+		t.Fatalf("reactive overload %.0f min over 3 scored days; want a real shortage at each ramp", react.OverloadMinutes)
+	}
+	if pred.OverloadMinutes > react.OverloadMinutes/4 {
+		t.Fatalf("predictive overload %.0f min, reactive %.0f min; want at most a quarter", pred.OverloadMinutes, react.OverloadMinutes)
+	}
+	if pred.Fits == 0 {
+		t.Fatal("predictive never fitted a forecast")
+	}
+}
+
+func TestRunAccounting(t *testing.T) {
+	// A constant demand of 3 allocations' worth on 2 allocations that
+	// nobody scales: every scored minute is an overload minute.
+	s := testSettings()
+	s.Warmup = time.Hour
+	var tr Trace
+	for i := int64(0); i <= 3*3600; i += 300 {
+		tr.Times = append(tr.Times, 1_700_000_000+i)
+		tr.Values = append(tr.Values, 3*s.AllocCPU)
+	}
+	fl, _ := newFake(tr, s, time.Unix(tr.Times[0], 0))
+	start := time.Unix(tr.Times[0], 0)
+	r, err := Run(fl, idle{}, s, start, start.Add(s.Warmup), start.Add(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OverloadMinutes != 121 || r.UnplacedMinutes != 0 || r.Actions != 0 {
+		t.Fatalf("overload %.0f, unplaced %.0f, actions %d; want 121, 0, 0", r.OverloadMinutes, r.UnplacedMinutes, r.Actions)
+	}
+	if math.Abs(r.CapacityHours-121.0/60) > 1e-9 {
+		t.Fatalf("capacity %.4f node-hours, want %.4f (one node)", r.CapacityHours, 121.0/60)
+	}
+}
+
+type idle struct{}
+
+func (idle) Name() string                             { return "idle" }
+func (idle) Decide(time.Time, View) ([]Action, error) { return nil, nil }
+
+func TestScaleTraceUsesWarmupOnly(t *testing.T) {
+	raw := []float64{1, 2, 3, 4, 5, 100, 200}
+	times := []int64{0, 60, 120, 180, 240, 1000, 2000}
+	s1 := seriesOf(times, raw)
+	tr1, err := ScaleTrace(s1, 300, 10, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw2 := append([]float64(nil), raw...)
+	raw2[6] = 1e6
+	tr2, err := ScaleTrace(seriesOf(times, raw2), 300, 10, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr1.Scale != tr2.Scale {
+		t.Fatalf("scale %g vs %g: the future changed the scale", tr1.Scale, tr2.Scale)
+	}
+	// The warm-up's 95th percentile (4 of 1..5 by nearest rank below) is 10 allocations of 500 MHz.
+	if got := tr1.Values[3]; math.Abs(got-5000) > 1e-9 {
+		t.Fatalf("scaled warm-up p95 = %g MHz, want 5000", got)
+	}
+	if _, err := ScaleTrace(seriesOf(times, []float64{0, 0, 0, 0, 0, 1, 2}), 300, 10, 500); err == nil {
+		t.Fatal("a warm-up without positive values scaled without error")
+	}
+}
+
+func TestReadTracesJoinsFiles(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "train.csv")
+	b := filepath.Join(dir, "test.csv")
+	write := func(p, body string) {
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(a, "series,timestamp,value\nx,0,1\nx,60,2\ny,0,5\n")
+	write(b, "series,timestamp,value\nx,120,3\n")
+	ss, err := ReadTraces([]string{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ss) != 2 || ss[0].Name != "x" || !reflect.DeepEqual(ss[0].Times, []int64{0, 60, 120}) {
+		t.Fatalf("joined series: %+v", ss)
+	}
+	write(b, "series,timestamp,value\nx,60,3\n")
+	if _, err := ReadTraces([]string{a, b}); err == nil || !strings.Contains(err.Error(), "appears in two files") {
+		t.Fatalf("overlapping files: err %v, want one naming the repeated timestamp", err)
+	}
+}
+
+func TestReportFormats(t *testing.T) {
+	rs := []Result{
+		{Policy: "predictive", OverloadMinutes: 5, CapacityHours: 105, Actions: 7},
+		{Policy: "reactive", OverloadMinutes: 100, CapacityHours: 100, Actions: 9},
+	}
+	var tb bytes.Buffer
+	if err := WriteTable(&tb, rs); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tb.String(), "predictive/reactive") || !strings.Contains(tb.String(), "0.050") || !strings.Contains(tb.String(), "1.050") {
+		t.Fatalf("table lacks the ratios:\n%s", tb.String())
+	}
+	var jb bytes.Buffer
+	if err := WriteJSON(&jb, rs); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(jb.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want one JSON object per policy, got %d lines", len(lines))
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"policy", "overload_minutes", "unplaced_minutes", "capacity_hours", "actions", "migrations"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON lacks field %q: %s", k, lines[0])
+		}
+	}
+}
+
+func seriesOf(times []int64, values []float64) seriescsv.Series {
+	return seriescsv.Series{Name: "s", Times: times, Values: values}
+}

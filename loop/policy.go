@@ -1,0 +1,342 @@
+package loop
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/fleetcast/fleetcast/actuator/planner"
+	"github.com/fleetcast/fleetcast/forecast"
+)
+
+// Settings are the knobs of one benchmark run. Bounds, boot delay and
+// cooldowns are shared by both policies; the rest belongs to one of them.
+type Settings struct {
+	// Step is the virtual time step of the simulation and of both policies'
+	// decisions.
+	Step time.Duration
+	// Warmup is the start of the trace that scales it and gives the
+	// forecaster history; it is simulated but not scored.
+	Warmup time.Duration
+	// Cooldown follows every scaling action of either policy on the same
+	// object (nomad-autoscaler's default policy cooldown is 5m).
+	Cooldown time.Duration
+	// BootDelay is how long a new node takes to become ready.
+	BootDelay time.Duration
+
+	// Bounds of the task group and of the node pool.
+	MinCount, MaxCount int
+	MinNodes, MaxNodes int
+	AllocCPU, NodeCPU  float64
+	// RefAllocs fully used allocations are the trace's warm-up 95th percentile.
+	RefAllocs float64
+
+	// Reactive: target-value on the job's CPU utilisation (percent) and on
+	// the pool's allocated CPU (percent, queued allocations included).
+	Target, PoolTarget, Threshold float64
+
+	// Predictive: samples every Scrape, refits every Refit on at most
+	// History of the past, and sizes for the Quantile of the peak over the
+	// next Window plus Headroom; scales in only after the forecast has
+	// shown a surplus for SurplusFor.
+	Scrape, Refit, History, Window, SurplusFor time.Duration
+	Quantile, Headroom                         float64
+}
+
+// DefaultSettings are the figures the README reports.
+func DefaultSettings() Settings {
+	return Settings{
+		Step:       time.Minute,
+		Warmup:     48 * time.Hour,
+		Cooldown:   5 * time.Minute,
+		BootDelay:  3 * time.Minute,
+		MinCount:   1,
+		MaxCount:   80,
+		MinNodes:   1,
+		MaxNodes:   10,
+		AllocCPU:   500,
+		NodeCPU:    4000,
+		RefAllocs:  10,
+		Target:     70,
+		PoolTarget: 90,
+		Threshold:  0.01,
+		Scrape:     5 * time.Minute,
+		Refit:      time.Hour,
+		History:    14 * 24 * time.Hour,
+		Window:     20 * time.Minute,
+		SurplusFor: 10 * time.Minute,
+		Quantile:   0.9,
+		Headroom:   0.25,
+	}
+}
+
+// Validate names the first setting that cannot work.
+func (s Settings) Validate() error {
+	switch {
+	case s.Step <= 0:
+		return fmt.Errorf("step %s must be positive", s.Step)
+	case s.Cooldown < 0 || s.BootDelay < 0:
+		return fmt.Errorf("cooldown and boot delay must not be negative")
+	case s.MinCount < 0 || s.MaxCount < s.MinCount:
+		return fmt.Errorf("task group bounds %d..%d are not a range", s.MinCount, s.MaxCount)
+	case s.MinNodes < 0 || s.MaxNodes < s.MinNodes:
+		return fmt.Errorf("node pool bounds %d..%d are not a range", s.MinNodes, s.MaxNodes)
+	case s.AllocCPU <= 0 || s.NodeCPU < s.AllocCPU:
+		return fmt.Errorf("allocation CPU %g must be positive and fit a node of %g", s.AllocCPU, s.NodeCPU)
+	case s.Target <= 0 || s.PoolTarget <= 0:
+		return fmt.Errorf("targets must be positive")
+	case s.Scrape < s.Step || s.Refit < s.Scrape || s.Window < s.Step:
+		return fmt.Errorf("want step <= scrape <= refit and window >= step")
+	case s.Quantile <= 0 || s.Quantile >= 1:
+		return fmt.Errorf("quantile %g must be in (0,1)", s.Quantile)
+	}
+	return nil
+}
+
+// Reactive is the baseline policy: nomad-autoscaler's target-value strategy
+// on the job's current CPU utilisation and on the pool's allocated CPU, each
+// with the cooldown after its own actions.
+type Reactive struct {
+	S Settings
+}
+
+// Name implements Policy.
+func (r *Reactive) Name() string { return "reactive" }
+
+// Decide implements Policy.
+func (r *Reactive) Decide(now time.Time, v View) ([]Action, error) {
+	var acts []Action
+	tv := TargetValue{Target: r.S.Target, Threshold: r.S.Threshold}
+	count := v.Count
+	if cooled(now, v.GroupLastChange, r.S.Cooldown) {
+		var util float64
+		if v.Running > 0 {
+			util = 100 * v.Demand / v.Capacity()
+		} else {
+			// Nothing runs to measure: treat the demand as landing on the
+			// count asked for, as the APM would once they start.
+			util = 100 * v.Demand / (math.Max(1, float64(v.Count)) * v.AllocCPU)
+		}
+		if n, ok := tv.Count(v.Count, util); ok {
+			n = clamp(n, r.S.MinCount, r.S.MaxCount)
+			if n != v.Count {
+				acts = append(acts, Action{At: now, Kind: "scale_group", From: v.Count, To: n,
+					Reason: fmt.Sprintf("target-value: utilisation %.1f%% vs target %.0f%%", util, r.S.Target)})
+				count = n
+			}
+		}
+	}
+	if cooled(now, v.PoolLastChange, r.S.Cooldown) && v.PoolSize > 0 {
+		// Allocated CPU over the ready nodes, with the allocations waiting
+		// for room (what a queued-allocations check adds) counted in.
+		ready := float64(len(v.Nodes)) * v.NodeCPU
+		if ready == 0 {
+			ready = v.NodeCPU
+		}
+		pct := 100 * float64(count) * v.AllocCPU / ready
+		pv := TargetValue{Target: r.S.PoolTarget, Threshold: r.S.Threshold}
+		cur := len(v.Nodes)
+		if n, ok := pv.Count(cur, pct); ok {
+			n = clamp(n, r.S.MinNodes, r.S.MaxNodes)
+			// Nodes still booting already count toward what was asked.
+			if n != v.PoolSize && (n < cur || n > v.PoolSize) {
+				acts = append(acts, Action{At: now, Kind: "scale_pool", From: v.PoolSize, To: n,
+					Reason: fmt.Sprintf("target-value: allocated CPU %.1f%% vs target %.0f%%", pct, r.S.PoolTarget)})
+			}
+		}
+	}
+	return acts, nil
+}
+
+func cooled(now, last time.Time, cooldown time.Duration) bool {
+	return last.IsZero() || now.Sub(last) >= cooldown
+}
+
+func clamp(n, lo, hi int) int {
+	if n < lo {
+		return lo
+	}
+	if n > hi {
+		return hi
+	}
+	return n
+}
+
+// Predictive is fleetcast's policy: the forecast engine the exporter runs,
+// fitted on the samples this policy has seen so far, and the actuator's own
+// planner (actuator/planner) sizing the task group and the node pool from
+// the forecast peak, as the JobPredictedSaturation and FleetPredictedShortage
+// alerts and their surplus counterparts would ask it to.
+//
+// It never holds the trace: it keeps only the samples the driver showed it
+// at their time (as Prometheus keeps scrapes), and the forecaster gets a
+// copy of those, so it cannot peek at the future by construction.
+type Predictive struct {
+	S Settings
+
+	times  []int64
+	values []float64
+
+	fitAt   time.Time
+	fcTimes []int64
+	fcQ     []float64
+	fitErr  error
+	fits    int
+
+	groupSurplusSince, poolSurplusSince time.Time
+}
+
+// Name implements Policy.
+func (p *Predictive) Name() string { return "predictive" }
+
+// Fits is how many times the forecaster was called.
+func (p *Predictive) Fits() int { return p.fits }
+
+func (p *Predictive) observe(now time.Time, demand float64) {
+	t := now.Unix()
+	if n := len(p.times); n > 0 && t-p.times[n-1] < int64(p.S.Scrape/time.Second) {
+		return
+	}
+	p.times = append(p.times, t)
+	p.values = append(p.values, demand)
+	// Keep only what the next fit may use.
+	keep := int64(p.S.History / time.Second)
+	i := 0
+	for i < len(p.times) && p.times[i] < t-keep {
+		i++
+	}
+	if i > len(p.times)/2 {
+		p.times = append([]int64(nil), p.times[i:]...)
+		p.values = append([]float64(nil), p.values[i:]...)
+	}
+}
+
+// refit fits the forecast on a copy of the samples seen up to now.
+func (p *Predictive) refit(now time.Time) {
+	p.fitAt = now
+	p.fcTimes, p.fcQ = nil, nil
+	keep := now.Unix() - int64(p.S.History/time.Second)
+	i := 0
+	for i < len(p.times) && p.times[i] < keep {
+		i++
+	}
+	if len(p.times)-i < 12 {
+		p.fitErr = fmt.Errorf("%d samples, want 12 before forecasting", len(p.times)-i)
+		return
+	}
+	past := forecast.Series{
+		Times:  append([]int64(nil), p.times[i:]...),
+		Values: append([]float64(nil), p.values[i:]...),
+	}
+	scrape := int64(p.S.Scrape / time.Second)
+	h := int((p.S.Refit+p.S.Window)/p.S.Scrape) + 1
+	p.fits++
+	f, err := forecast.Fit(past, forecast.Options{Horizon: h, Step: scrape, Level: 0.8})
+	if err != nil {
+		p.fitErr = err
+		return
+	}
+	p.fitErr = nil
+	p.fcTimes = f.Times
+	p.fcQ = f.Quantile(p.S.Quantile)
+}
+
+// peak is the forecast's quantile peak over (now, now+Window], and never
+// less than the demand seen now: a forecast below the present is no reason to
+// have less than the present.
+func (p *Predictive) peak(now time.Time, demand float64) float64 {
+	peak := demand
+	lo, hi := now.Unix(), now.Add(p.S.Window).Unix()
+	for i, t := range p.fcTimes {
+		if t > lo && t <= hi && !math.IsNaN(p.fcQ[i]) && p.fcQ[i] > peak {
+			peak = p.fcQ[i]
+		}
+	}
+	return peak
+}
+
+// Decide implements Policy.
+func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
+	p.observe(now, v.Demand)
+	if p.fitAt.IsZero() || now.Sub(p.fitAt) >= p.S.Refit {
+		p.refit(now)
+	}
+	peak := p.peak(now, v.Demand)
+	var acts []Action
+
+	gp := planner.ScalePolicy{
+		Bounds: planner.Bounds{Min: p.S.MinCount, Max: p.S.MaxCount, MaxStep: p.S.MaxCount,
+			CooldownOut: p.S.Cooldown, CooldownIn: p.S.Cooldown},
+		Sizing: planner.Sizing{PerUnitCapacity: v.AllocCPU, Headroom: p.S.Headroom},
+	}
+	want, err := gp.Units(peak)
+	if err != nil {
+		return nil, fmt.Errorf("size task group: %w", err)
+	}
+	want = clamp(want, p.S.MinCount, p.S.MaxCount)
+	count := v.Count
+	dir, fire := p.direction(now, want, v.Count, &p.groupSurplusSince)
+	if fire {
+		plan, err := planner.PlanScaleGroup(planner.GroupState{Job: "bench", Group: "demand", Count: v.Count, LastChange: v.GroupLastChange},
+			gp, planner.Forecast{Query: "peak", Value: peak}, dir, planner.Escalation{}, now)
+		if err != nil {
+			return nil, fmt.Errorf("plan task group: %w", err)
+		}
+		if !plan.Noop {
+			acts = append(acts, Action{At: now, Kind: "scale_group", From: plan.From, To: plan.To, Reason: plan.Reason})
+			count = plan.To
+		}
+	}
+
+	// The pool must hold the allocations the forecast asks for, and those
+	// already asked for, before they are due: nodes take BootDelay to boot.
+	allocs := max(want, count)
+	needCPU := float64(allocs) * v.AllocCPU
+	perNode := math.Floor(v.NodeCPU/v.AllocCPU) * v.AllocCPU
+	pp := planner.PoolPolicy{
+		Bounds: planner.Bounds{Min: p.S.MinNodes, Max: p.S.MaxNodes, MaxStep: p.S.MaxNodes,
+			CooldownOut: p.S.Cooldown, CooldownIn: p.S.Cooldown},
+		Sizing:      planner.Sizing{PerUnitCapacity: perNode},
+		RemoveOrder: "empty_first",
+	}
+	wantNodes, err := pp.Units(needCPU)
+	if err != nil {
+		return nil, fmt.Errorf("size node pool: %w", err)
+	}
+	wantNodes = clamp(wantNodes, p.S.MinNodes, p.S.MaxNodes)
+	pdir, pfire := p.direction(now, wantNodes, v.PoolSize, &p.poolSurplusSince)
+	if pfire {
+		nodes := append([]planner.Node(nil), v.Nodes...)
+		for i := 0; i < v.Booting; i++ {
+			nodes = append(nodes, planner.Node{ID: fmt.Sprintf("booting-%d", i), Capacity: v.NodeCPU})
+		}
+		plan, err := planner.PlanPool(planner.PoolState{Name: "bench", Nodes: nodes, LastChange: v.PoolLastChange},
+			pp, planner.Forecast{Query: "allocated", Value: needCPU}, pdir, planner.Escalation{}, now)
+		if err != nil {
+			return nil, fmt.Errorf("plan node pool: %w", err)
+		}
+		if !plan.Noop {
+			acts = append(acts, Action{At: now, Kind: "scale_pool", From: plan.From, To: plan.To, Remove: plan.Remove, Reason: plan.Reason})
+		}
+	}
+	return acts, nil
+}
+
+// direction emulates the alerting rules: a predicted shortage fires at once,
+// a predicted surplus only after it has held for SurplusFor (the rule's
+// long `for`).
+func (p *Predictive) direction(now time.Time, want, have int, since *time.Time) (planner.Direction, bool) {
+	switch {
+	case want > have:
+		*since = time.Time{}
+		return planner.Out, true
+	case want < have:
+		if since.IsZero() {
+			*since = now
+		}
+		return planner.In, now.Sub(*since) >= p.S.SurplusFor
+	default:
+		*since = time.Time{}
+		return planner.Out, false
+	}
+}

@@ -1,0 +1,146 @@
+package loop
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"sort"
+
+	"github.com/fleetcast/fleetcast/internal/seriescsv"
+)
+
+// Trace is one series of a demand trace, already scaled to the job it
+// drives: Values are CPU MHz the job wants at Times (Unix seconds).
+type Trace struct {
+	Name   string
+	Times  []int64
+	Values []float64
+	// Raw are the values as read, before scaling, for the report.
+	Raw []float64
+	// Scale is the factor from raw values to MHz.
+	Scale float64
+}
+
+// ReadTraces reads one or more long CSV files (series,timestamp,value) and
+// joins the series of the same name across files, so a train file and its
+// test continuation form one trace. A timestamp that appears in two files
+// for one series is an error.
+func ReadTraces(paths []string) ([]seriescsv.Series, error) {
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("no trace file given; want --trace FILE (long CSV series,timestamp,value)")
+	}
+	index := map[string]int{}
+	var out []seriescsv.Series
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, fmt.Errorf("open trace: %w", err)
+		}
+		ss, err := seriescsv.Read(f, p)
+		cerr := f.Close()
+		if err != nil {
+			return nil, err
+		}
+		if cerr != nil {
+			return nil, fmt.Errorf("close %s: %w", p, cerr)
+		}
+		for _, s := range ss {
+			i, ok := index[s.Name]
+			if !ok {
+				index[s.Name] = len(out)
+				out = append(out, s)
+				continue
+			}
+			merged := seriescsv.Series{Name: s.Name}
+			merged.Times = append(append([]int64(nil), out[i].Times...), s.Times...)
+			merged.Values = append(append([]float64(nil), out[i].Values...), s.Values...)
+			if err := sortUnique(&merged); err != nil {
+				return nil, fmt.Errorf("%s: %w", p, err)
+			}
+			out[i] = merged
+		}
+	}
+	return out, nil
+}
+
+func sortUnique(s *seriescsv.Series) error {
+	idx := make([]int, len(s.Times))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return s.Times[idx[a]] < s.Times[idx[b]] })
+	ts := make([]int64, len(idx))
+	vs := make([]float64, len(idx))
+	for k, i := range idx {
+		ts[k], vs[k] = s.Times[i], s.Values[i]
+		if k > 0 && ts[k] == ts[k-1] {
+			return fmt.Errorf("series %q: timestamp %d appears in two files", s.Name, ts[k])
+		}
+	}
+	s.Times, s.Values = ts, vs
+	return nil
+}
+
+// ScaleTrace turns a raw series into a job's CPU demand. The scale is fixed
+// from the warm-up window alone (the first `warmup` seconds), so it carries no
+// knowledge of the future: the 95th percentile of the warm-up values becomes
+// refAllocs fully used allocations of allocCPU MHz each. Negative and
+// non-finite values become 0 demand (a gap in a trace is no demand, for both
+// policies alike).
+func ScaleTrace(s seriescsv.Series, warmup int64, refAllocs, allocCPU float64) (Trace, error) {
+	if len(s.Times) < 2 {
+		return Trace{}, fmt.Errorf("series %q: %d points, want at least 2", s.Name, len(s.Times))
+	}
+	var head []float64
+	for i, t := range s.Times {
+		if t-s.Times[0] > warmup {
+			break
+		}
+		if v := s.Values[i]; !math.IsNaN(v) && !math.IsInf(v, 0) && v > 0 {
+			head = append(head, v)
+		}
+	}
+	ref := 0.0
+	if len(head) > 0 {
+		sort.Float64s(head)
+		ref = head[int(0.95*float64(len(head)-1))]
+		if ref <= 0 {
+			ref = head[len(head)-1]
+		}
+	}
+	if ref <= 0 {
+		return Trace{}, fmt.Errorf("series %q: no positive value in the first %s of the trace, so it cannot be scaled to a job", s.Name, fmtSeconds(warmup))
+	}
+	scale := refAllocs * allocCPU / ref
+	tr := Trace{Name: s.Name, Times: s.Times, Raw: s.Values, Scale: scale, Values: make([]float64, len(s.Values))}
+	for i, v := range s.Values {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			v = 0
+		}
+		tr.Values[i] = v * scale
+	}
+	return tr, nil
+}
+
+// At returns the demand at t: the latest trace point at or before t (a trace
+// point holds until the next one), and 0 before the first. i is a hint for
+// sequential reads; the returned index is the next hint.
+func (tr *Trace) At(t int64, i int) (float64, int) {
+	if i < 0 {
+		i = 0
+	}
+	for i+1 < len(tr.Times) && tr.Times[i+1] <= t {
+		i++
+	}
+	for i > 0 && tr.Times[i] > t {
+		i--
+	}
+	if len(tr.Times) == 0 || tr.Times[i] > t {
+		return 0, i
+	}
+	return tr.Values[i], i
+}
+
+func fmtSeconds(s int64) string {
+	return (secondsDuration(s)).String()
+}
