@@ -1,0 +1,570 @@
+package actuator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/common/model"
+
+	"github.com/fleetcast/fleetcast/actuator/planner"
+)
+
+// Results of a decision: the result label of fleetcast_actuator_actions_total
+// and the "result" field of the audit line.
+const (
+	ResultActed             = "acted"
+	ResultDryRun            = "dry_run"
+	ResultNoop              = "noop"
+	ResultCooldown          = "cooldown"
+	ResultDuplicate         = "duplicate"
+	ResultRateLimited       = "rate_limited"
+	ResultStopped           = "stopped"
+	ResultBusy              = "busy"
+	ResultRejected          = "rejected"
+	ResultNoPolicy          = "no_policy"
+	ResultResolved          = "resolved"
+	ResultNotLeader         = "not_leader"
+	ResultError             = "error"
+	ResultForecastError     = "forecast_error"
+	ResultDeploymentBlocked = "deployment_blocked"
+	ResultCapped            = "capped"
+)
+
+// Outcome is what became of one alert. Code is the HTTP status it asks the
+// webhook to answer with: 200, a 4xx for a bad alert, 503 to be retried.
+type Outcome struct {
+	Result string `json:"result"`
+	Code   int    `json:"-"`
+	Detail string `json:"detail,omitempty"`
+	Action string `json:"action,omitempty"`
+	Policy string `json:"policy,omitempty"`
+}
+
+// final outcomes are remembered so a repeated notification does nothing.
+func (o Outcome) final() bool {
+	switch o.Result {
+	case ResultActed, ResultDryRun, ResultNoop, ResultCooldown, ResultRejected, ResultCapped:
+		return true
+	}
+	return false
+}
+
+// Options are the actuator's dependencies; Config, Nomad and Forecasts are required.
+type Options struct {
+	Config    *Config
+	Nomad     Nomad
+	Forecasts Forecasts
+	// Pools overrides the node-pool targets by policy name (tests, demo).
+	Pools map[string]PoolScaler
+	// Audit gets one JSON line per decision; Log the operational messages.
+	Audit, Log *slog.Logger
+	Metrics    *Metrics
+	Now        func() time.Time
+	// Sleep waits (for retries); it returns early with ctx's error.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// IsLeader says whether this replica may act; nil means always.
+	IsLeader func() bool
+	// NomadAddress is used by the nomad_sim pool target.
+	NomadAddress string
+}
+
+// Actuator turns alerts into decisions and decisions into Nomad calls.
+type Actuator struct {
+	o       Options
+	bgCtx   context.Context
+	bgStop  context.CancelFunc
+	bg      sync.WaitGroup
+	mu      sync.Mutex
+	seen    map[string]time.Time   // alert key -> when decided
+	actions []time.Time            // recent actions, for the hourly rate limit
+	busy    map[string]bool        // objects being acted on
+	esc     map[string][]time.Time // object -> recent escalations
+	poolAt  map[string]time.Time   // node pool -> last size change
+	pools   map[string]PoolScaler
+}
+
+// New builds an actuator.
+func New(o Options) (*Actuator, error) {
+	if o.Config == nil || o.Nomad == nil || o.Forecasts == nil {
+		return nil, errors.New("actuator: Config, Nomad and Forecasts are required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Sleep == nil {
+		o.Sleep = func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Audit == nil {
+		o.Audit = o.Log
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics()
+	}
+	a := &Actuator{o: o, seen: map[string]time.Time{}, busy: map[string]bool{}, esc: map[string][]time.Time{}, poolAt: map[string]time.Time{}, pools: map[string]PoolScaler{}}
+	a.bgCtx, a.bgStop = context.WithCancel(context.Background())
+	for _, p := range o.Config.Policies {
+		if p.ScalePool == nil {
+			continue
+		}
+		if s, ok := o.Pools[p.Name]; ok {
+			a.pools[p.Name] = s
+			continue
+		}
+		s, err := newPoolScaler(p.ScalePool.Target, o.NomadAddress)
+		if err != nil {
+			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
+		}
+		a.pools[p.Name] = s
+	}
+	return a, nil
+}
+
+// Metrics returns the actuator's metrics.
+func (a *Actuator) Metrics() *Metrics { return a.o.Metrics }
+
+// Close stops background work (migrations waiting to restore eligibility,
+// drains waiting to finish) and waits for it.
+func (a *Actuator) Close() {
+	a.bgStop()
+	a.bg.Wait()
+}
+
+// Wait waits for background work to finish by itself (tests).
+func (a *Actuator) Wait() { a.bg.Wait() }
+
+// alertKey identifies one firing of one alert: Alertmanager repeats the same
+// fingerprint and startsAt on every notification.
+func alertKey(al template.Alert) string {
+	fp := al.Fingerprint
+	if fp == "" {
+		ls := make(model.LabelSet, len(al.Labels))
+		for k, v := range al.Labels {
+			ls[model.LabelName(k)] = model.LabelValue(v)
+		}
+		fp = ls.Fingerprint().String()
+	}
+	return fp + "@" + al.StartsAt.UTC().Format(time.RFC3339Nano)
+}
+
+// decision carries what the audit line reports.
+type decision struct {
+	alert    template.Alert
+	key      string
+	policy   *Policy
+	action   string
+	object   string
+	query    string
+	forecast *float64
+	plan     any
+	nomad    string
+	rung     *int
+	esc      planner.Escalation
+}
+
+// Handle decides and acts on one alert.
+func (a *Actuator) Handle(ctx context.Context, al template.Alert) Outcome {
+	start := time.Now()
+	d := &decision{alert: al, key: alertKey(al)}
+	out := a.handle(ctx, d)
+	out.Action, out.Policy = d.action, ""
+	if d.policy != nil {
+		out.Policy = d.policy.Name
+	}
+	if out.final() {
+		a.mu.Lock()
+		a.seen[d.key] = a.o.Now()
+		a.mu.Unlock()
+	}
+	act := d.action
+	if act == "" {
+		act = "none"
+	}
+	m := a.o.Metrics
+	m.Actions.WithLabelValues(act, out.Result).Inc()
+	m.DecisionDuration.Observe(time.Since(start).Seconds())
+	if out.Result == ResultDryRun {
+		m.DryRun.WithLabelValues(act).Inc()
+	}
+	a.audit(d, out, time.Since(start))
+	return out
+}
+
+func (a *Actuator) audit(d *decision, out Outcome, took time.Duration) {
+	attrs := []slog.Attr{
+		slog.Group("alert", "name", d.alert.Labels["alertname"], "status", d.alert.Status, "fingerprint", d.alert.Fingerprint,
+			"starts_at", d.alert.StartsAt, "labels", map[string]string(d.alert.Labels)),
+		slog.String("key", d.key),
+		slog.String("action", d.action),
+		slog.String("object", d.object),
+		slog.String("result", out.Result),
+		slog.Int("http_status", out.Code),
+		slog.String("reason", out.Detail),
+		slog.Bool("dry_run", a.o.Config.Global.DryRun),
+		slog.Duration("took", took),
+	}
+	if d.policy != nil {
+		attrs = append(attrs, slog.String("policy", d.policy.Name))
+	}
+	if d.query != "" || d.forecast != nil {
+		g := []any{"query", d.query}
+		if d.forecast != nil {
+			g = append(g, "value", *d.forecast)
+		}
+		attrs = append(attrs, slog.Group("forecast", g...))
+	}
+	if d.plan != nil {
+		attrs = append(attrs, slog.Any("plan", d.plan))
+	}
+	if d.nomad != "" {
+		attrs = append(attrs, slog.String("nomad", d.nomad))
+	}
+	if d.rung != nil {
+		attrs = append(attrs, slog.Int("escalation_rung", *d.rung))
+	}
+	lvl := slog.LevelInfo
+	switch out.Result {
+	case ResultError, ResultForecastError, ResultDeploymentBlocked, ResultRejected, ResultStopped:
+		lvl = slog.LevelWarn
+	}
+	if d.rung != nil {
+		lvl = slog.LevelWarn // escalations are said loudly
+	}
+	a.o.Audit.LogAttrs(context.Background(), lvl, "decision", attrs...)
+}
+
+func ok(result, detail string) Outcome { return Outcome{Result: result, Code: 200, Detail: detail} }
+
+func (a *Actuator) handle(ctx context.Context, d *decision) Outcome {
+	al := d.alert
+	if al.Status == "resolved" {
+		return ok(ResultResolved, "resolved alerts change nothing")
+	}
+	p := a.o.Config.Policy(al.Labels)
+	if p == nil {
+		return ok(ResultNoPolicy, "no policy matches this alert")
+	}
+	d.policy, d.action = p, p.Action
+	a.mu.Lock()
+	at, dup := a.seen[d.key]
+	a.mu.Unlock()
+	if dup {
+		return ok(ResultDuplicate, fmt.Sprintf("already decided at %s (fingerprint+startsAt)", at.UTC().Format(time.RFC3339)))
+	}
+	if a.o.IsLeader != nil && !a.o.IsLeader() {
+		return ok(ResultNotLeader, "another replica holds the leader lock")
+	}
+	if f := a.o.Config.Global.EmergencyStopFile; f != "" {
+		if _, err := os.Stat(f); err == nil {
+			return ok(ResultStopped, "emergency stop file "+f+" exists: changing nothing")
+		}
+	}
+	if p.Action == ActionEscalate {
+		return a.escalate(ctx, d, p)
+	}
+	return a.dispatch(ctx, d, p)
+}
+
+func missing(labels template.KV, names []string) []string {
+	var m []string
+	for _, n := range names {
+		if labels[n] == "" {
+			m = append(m, n)
+		}
+	}
+	return m
+}
+
+func (a *Actuator) dispatch(ctx context.Context, d *decision, p *Policy) Outcome {
+	if m := missing(d.alert.Labels, requiredLabels(p.Action)); len(m) > 0 {
+		return Outcome{Result: ResultRejected, Code: 422, Detail: fmt.Sprintf("policy %s (%s) needs labels %s on the alert", p.Name, p.Action, strings.Join(m, ", "))}
+	}
+	l := d.alert.Labels
+	switch p.Action {
+	case ActionScaleGroup:
+		d.object = "group/" + l["namespace"] + "/" + l["job"] + "/" + l["task_group"]
+	case ActionMigrate:
+		d.object = "node/" + l["node_id"]
+	case ActionScalePool:
+		d.object = "pool/" + l["node_pool"]
+	}
+	if !a.lock(d.object) {
+		return Outcome{Result: ResultBusy, Code: 503, Detail: "another alert is acting on " + d.object + " right now"}
+	}
+	defer a.unlock(d.object)
+	switch p.Action {
+	case ActionScaleGroup:
+		return a.scaleGroup(ctx, d, p)
+	case ActionMigrate:
+		return a.migrate(ctx, d, p)
+	case ActionScalePool:
+		return a.scalePool(ctx, d, p)
+	}
+	return Outcome{Result: ResultRejected, Code: 422, Detail: "unknown action " + p.Action}
+}
+
+func (a *Actuator) lock(obj string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.busy[obj] {
+		return false
+	}
+	a.busy[obj] = true
+	return true
+}
+
+func (a *Actuator) unlock(obj string) {
+	a.mu.Lock()
+	delete(a.busy, obj)
+	a.mu.Unlock()
+}
+
+// reserve takes one action from the hourly budget; release gives it back
+// when the action did not happen.
+func (a *Actuator) reserve() (bool, string) {
+	limit := a.o.Config.Global.MaxActionsPerHour
+	if limit == 0 {
+		limit = 60
+	}
+	now := a.o.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	kept := a.actions[:0]
+	for _, t := range a.actions {
+		if now.Sub(t) < time.Hour {
+			kept = append(kept, t)
+		}
+	}
+	a.actions = kept
+	if len(a.actions) >= limit {
+		return false, fmt.Sprintf("global rate limit: %d actions in the last hour (max_actions_per_hour %d)", len(a.actions), limit)
+	}
+	a.actions = append(a.actions, now)
+	// Forget old alert keys here too, so the map stays bounded.
+	ttl := a.o.Config.Global.DedupeFor.D(24 * time.Hour)
+	for k, t := range a.seen {
+		if now.Sub(t) > ttl {
+			delete(a.seen, k)
+		}
+	}
+	return true, ""
+}
+
+func (a *Actuator) release() {
+	a.mu.Lock()
+	if n := len(a.actions); n > 0 {
+		a.actions = a.actions[:n-1]
+	}
+	a.mu.Unlock()
+}
+
+// nomadFailed turns a Nomad error into an outcome: 503 when retrying may
+// help, 422 when Nomad says the alert names something wrong.
+func (a *Actuator) nomadFailed(d *decision, err error) Outcome {
+	a.o.Metrics.NomadErrors.Inc()
+	d.nomad = err.Error()
+	var ne *NomadError
+	if errors.As(err, &ne) && !ne.Retryable() {
+		return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
+	}
+	return Outcome{Result: ResultError, Code: 503, Detail: err.Error()}
+}
+
+func (a *Actuator) readScalar(ctx context.Context, d *decision, q string) (float64, error) {
+	d.query = q
+	s, err := a.o.Forecasts.Query(ctx, q, a.o.Now())
+	if err != nil {
+		return 0, err
+	}
+	v, err := scalar(q, s)
+	if err != nil {
+		return 0, err
+	}
+	d.forecast = &v
+	return v, nil
+}
+
+func direction(labels template.KV) planner.Direction {
+	if strings.Contains(labels["alertname"], "Surplus") {
+		return planner.In
+	}
+	return planner.Out
+}
+
+func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outcome {
+	l := d.alert.Labels
+	ns, job, tg := l["namespace"], l["job"], l["task_group"]
+	st, err := a.o.Nomad.ScaleStatus(ctx, ns, job)
+	if err != nil {
+		return a.nomadFailed(d, err)
+	}
+	g, found := st.TaskGroups[tg]
+	if !found {
+		return Outcome{Result: ResultRejected, Code: 422, Detail: fmt.Sprintf("job %s/%s has no task group %q", ns, job, tg)}
+	}
+	state := planner.GroupState{Namespace: ns, Job: job, Group: tg, Count: g.Desired}
+	for _, ev := range g.Events {
+		// Our own earlier action for this very alert: done already, even if
+		// this process restarted since.
+		if k, _ := ev.Meta["fleetcast_alert_key"].(string); k == d.key && !ev.Error {
+			return ok(ResultDuplicate, "Nomad's scaling events already hold this alert's action")
+		}
+		if ev.Error || ev.Count == nil {
+			continue
+		}
+		if t := time.Unix(0, int64(ev.Time)); t.After(state.LastChange) {
+			state.LastChange = t
+		}
+	}
+	sg := p.ScaleGroup
+	f := planner.Forecast{}
+	if sg.query != nil {
+		q, err := render(sg.query, l)
+		if err != nil {
+			return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
+		}
+		v, err := a.readScalar(ctx, d, q)
+		if err != nil {
+			return Outcome{Result: ResultForecastError, Code: 503, Detail: err.Error()}
+		}
+		f = planner.Forecast{Query: q, Value: v}
+	}
+	plan, err := planner.PlanScaleGroup(state, sg.planner(), f, direction(l), d.esc, a.o.Now())
+	if err != nil {
+		return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
+	}
+	d.plan = plan
+	a.o.Metrics.Cooldown.WithLabelValues(ns, job, tg).Set(plan.CooldownRemaining.Seconds())
+	if plan.Noop {
+		if plan.CooldownRemaining > 0 {
+			return ok(ResultCooldown, plan.Reason)
+		}
+		return ok(ResultNoop, plan.Reason)
+	}
+	return a.act(d, plan.Reason, func() Outcome {
+		meta := map[string]any{
+			"fleetcast_alert": l["alertname"], "fleetcast_alert_key": d.key, "fleetcast_policy": p.Name,
+			"fleetcast_query": f.Query, "fleetcast_forecast": f.Value, "fleetcast_wanted": plan.Wanted,
+		}
+		if d.rung != nil {
+			meta["fleetcast_escalation_rung"] = *d.rung
+		}
+		msg := "fleetcast: " + plan.Reason
+		deadline := a.o.Now().Add(a.o.Config.Global.DeploymentRetryFor.D(30 * time.Second))
+		if !d.alert.EndsAt.IsZero() && d.alert.EndsAt.Before(deadline) {
+			deadline = d.alert.EndsAt
+		}
+		wait := time.Second
+		for attempt := 1; ; attempt++ {
+			err := a.o.Nomad.Scale(ctx, ns, job, tg, plan.To, msg, meta)
+			if err == nil {
+				d.nomad = fmt.Sprintf("scaled %s/%s/%s to %d (attempt %d)", ns, job, tg, plan.To, attempt)
+				a.o.Metrics.LastAction.WithLabelValues(ActionScaleGroup, ns, job, tg, "", "").Set(float64(a.o.Now().Unix()))
+				return ok(ResultActed, plan.Reason)
+			}
+			if !errors.Is(err, ErrDeploymentActive) {
+				return a.nomadFailed(d, err)
+			}
+			if a.o.Now().Add(wait).After(deadline) {
+				d.nomad = err.Error()
+				return Outcome{Result: ResultDeploymentBlocked, Code: 503, Detail: fmt.Sprintf("deployment still active after %d attempts; giving up until Alertmanager retries", attempt)}
+			}
+			a.o.Audit.Info("waiting for deployment", "key", d.key, "object", d.object, "attempt", attempt, "wait", wait, "nomad", err.Error())
+			if a.o.Sleep(ctx, wait) != nil {
+				return Outcome{Result: ResultDeploymentBlocked, Code: 503, Detail: "cancelled while waiting for a deployment"}
+			}
+			wait = min(wait*2, 10*time.Second)
+		}
+	})
+}
+
+// act applies the global limits, then runs do unless in dry run.
+func (a *Actuator) act(d *decision, reason string, do func() Outcome) Outcome {
+	okay, why := a.reserve()
+	if !okay {
+		return Outcome{Result: ResultRateLimited, Code: 429, Detail: why}
+	}
+	if a.o.Config.Global.DryRun {
+		a.release()
+		return ok(ResultDryRun, "dry run, would: "+reason)
+	}
+	out := do()
+	if out.Result != ResultActed {
+		a.release()
+	}
+	return out
+}
+
+func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome {
+	l := d.alert.Labels
+	// The object the anomaly is about decides which ladder action applies.
+	var obj string
+	switch {
+	case l["task_group"] != "":
+		obj = "group/" + l["namespace"] + "/" + l["job"] + "/" + l["task_group"]
+	case l["node_id"] != "":
+		obj = "node/" + l["node_id"]
+	case l["node_pool"] != "":
+		obj = "pool/" + l["node_pool"]
+	default:
+		return Outcome{Result: ResultRejected, Code: 422, Detail: "escalate needs task_group (with namespace, job), node_id or node_pool on the alert"}
+	}
+	now := a.o.Now()
+	a.mu.Lock()
+	recent := a.esc[obj][:0]
+	for _, t := range a.esc[obj] {
+		if now.Sub(t) < time.Hour {
+			recent = append(recent, t)
+		}
+	}
+	a.esc[obj] = recent
+	done := len(recent)
+	a.mu.Unlock()
+	rung, i, okay, why := planner.NextRung(p.Escalate.Ladder, done, p.Escalate.MaxPerHour)
+	d.object = obj
+	if !okay {
+		return ok(ResultCapped, why)
+	}
+	d.rung = &i
+	d.esc = planner.Escalation{StepFactor: rung.StepFactor, BypassCooldown: rung.BypassCooldown}
+	target := &a.o.Config.Policies[a.o.Config.byName[p.Escalate.Policies[rung.Action]]]
+	a.o.Log.Warn("ESCALATING: reality left the forecast band despite a recent action", "object", obj, "rung", i, "action", rung.Action,
+		"step_factor", rung.StepFactor, "bypass_cooldown", rung.BypassCooldown, "policy", target.Name, "alert", l["alertname"])
+	out := a.dispatch(ctx, d, target)
+	d.action = ActionEscalate + ":" + rung.Action
+	if out.Result == ResultActed || out.Result == ResultDryRun {
+		a.mu.Lock()
+		a.esc[obj] = append(a.esc[obj], now)
+		a.mu.Unlock()
+	}
+	out.Detail = fmt.Sprintf("escalation rung %d (%s): %s", i, rung.Action, out.Detail)
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	k := make([]string, 0, len(m))
+	for x := range m {
+		k = append(k, x)
+	}
+	sort.Strings(k)
+	return k
+}

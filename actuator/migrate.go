@@ -1,0 +1,281 @@
+package actuator
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/fleetcast/fleetcast/actuator/planner"
+)
+
+// Meta keys a job author sets to steer migration.
+const (
+	// MetaMigrate = "false" (job or group meta) pins an allocation to its node.
+	MetaMigrate = "fleetcast.migrate"
+	// MetaStayWith (group meta) names a set of task groups of one job that
+	// must move together; job meta fleetcast.colocate = "true" binds all groups.
+	MetaStayWith = "fleetcast.stay_with"
+	MetaColocate = "fleetcast.colocate"
+)
+
+func allocAsk(al *api.Allocation) float64 {
+	var cpu float64
+	if al.AllocatedResources != nil {
+		for _, t := range al.AllocatedResources.Tasks {
+			if t != nil {
+				cpu += float64(t.Cpu.CpuShares)
+			}
+		}
+	}
+	return cpu
+}
+
+func nodeCapacity(n *api.Node) float64 {
+	if n == nil || n.NodeResources == nil {
+		return 0
+	}
+	c := float64(n.NodeResources.Cpu.CpuShares)
+	if n.ReservedResources != nil {
+		c -= float64(n.ReservedResources.Cpu.CpuShares)
+	}
+	return c
+}
+
+// profile describes one allocation for the migrate planner: what it uses,
+// whether and with whom it can move, and its group's disruption budget.
+func profile(al *api.Allocation, job *api.Job, healthy int, predicted map[string]float64) planner.Alloc {
+	p := planner.Alloc{ID: al.ID, Namespace: al.Namespace, Job: al.JobID, Group: al.TaskGroup, Predicted: allocAsk(al), GroupHealthy: healthy}
+	if v, ok := predicted[al.ID]; ok {
+		p.Predicted = v
+	}
+	if job == nil {
+		p.Pinned = "job not readable"
+		return p
+	}
+	if job.Type != nil {
+		p.Type = *job.Type
+	}
+	if job.Meta[MetaMigrate] == "false" {
+		p.Pinned = `job meta fleetcast.migrate = "false"`
+	}
+	if job.Meta[MetaColocate] == "true" {
+		p.StayWith = "job:" + al.JobID
+	}
+	var tg *api.TaskGroup
+	for _, g := range job.TaskGroups {
+		if g.Name != nil && *g.Name == al.TaskGroup {
+			tg = g
+		}
+	}
+	if tg == nil {
+		p.Pinned = "task group not in job"
+		return p
+	}
+	count, maxPar := 1, 1
+	if tg.Count != nil {
+		count = *tg.Count
+	}
+	if tg.Migrate != nil && tg.Migrate.MaxParallel != nil {
+		maxPar = *tg.Migrate.MaxParallel
+	}
+	p.MinHealthy = count - maxPar
+	if tg.Meta[MetaMigrate] == "false" {
+		p.Pinned = `group meta fleetcast.migrate = "false"`
+	}
+	if k := tg.Meta[MetaStayWith]; k != "" {
+		p.StayWith = "set:" + al.JobID + ":" + k
+	}
+	for _, v := range tg.Volumes {
+		if v != nil && v.Type == "host" {
+			p.Pinned = "host volume " + v.Name
+		}
+	}
+	if tg.EphemeralDisk != nil && tg.EphemeralDisk.Sticky != nil && *tg.EphemeralDisk.Sticky {
+		p.Pinned = "sticky ephemeral disk"
+	}
+	for _, c := range append(append([]*api.Constraint{}, job.Constraints...), tg.Constraints...) {
+		if c != nil && c.Operand == api.ConstraintDistinctHosts {
+			// Where a replacement may go depends on where the siblings
+			// run; without that view, moving it is not safe to promise.
+			p.Pinned = "distinct_hosts constraint"
+		}
+	}
+	return p
+}
+
+func (a *Actuator) migrate(ctx context.Context, d *decision, p *Policy) Outcome {
+	l := d.alert.Labels
+	m := p.Migrate
+	nodeID := l["node_id"]
+	node, err := a.o.Nomad.Node(ctx, nodeID)
+	if err != nil {
+		return a.nomadFailed(d, err)
+	}
+	allocs, err := a.o.Nomad.NodeAllocations(ctx, nodeID)
+	if err != nil {
+		return a.nomadFailed(d, err)
+	}
+	q, err := render(m.nodeQ, l)
+	if err != nil {
+		return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
+	}
+	peak, err := a.readScalar(ctx, d, q)
+	if err != nil {
+		return Outcome{Result: ResultForecastError, Code: 503, Detail: err.Error()}
+	}
+	byLabel := func(key, query string) (map[string]float64, error) {
+		out := map[string]float64{}
+		if query == "" {
+			return out, nil
+		}
+		s, err := a.o.Forecasts.Query(ctx, query, a.o.Now())
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range s {
+			if id := x.Labels[key]; id != "" {
+				out[id] = x.Value
+			}
+		}
+		return out, nil
+	}
+	var allocPred, nodePred map[string]float64
+	if m.allocQ != nil {
+		aq, err := render(m.allocQ, l)
+		if err != nil {
+			return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
+		}
+		if allocPred, err = byLabel("alloc_id", aq); err != nil {
+			return Outcome{Result: ResultForecastError, Code: 503, Detail: err.Error()}
+		}
+	}
+	if m.fleetQ != nil {
+		fq, err := render(m.fleetQ, l)
+		if err != nil {
+			return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
+		}
+		if nodePred, err = byLabel("node_id", fq); err != nil {
+			return Outcome{Result: ResultForecastError, Code: 503, Detail: err.Error()}
+		}
+	}
+	jobs := map[string]*api.Job{}
+	healthy := map[string]int{}
+	profiles := make([]planner.Alloc, 0, len(allocs))
+	for _, al := range allocs {
+		if al.DesiredStatus != "run" || (al.ClientStatus != "running" && al.ClientStatus != "pending") {
+			continue
+		}
+		jk := al.Namespace + "/" + al.JobID
+		job, seen := jobs[jk]
+		if !seen {
+			job, err = a.o.Nomad.Job(ctx, al.Namespace, al.JobID)
+			if err != nil {
+				return a.nomadFailed(d, err)
+			}
+			jobs[jk] = job
+		}
+		gk := jk + "/" + al.TaskGroup
+		h, seen := healthy[gk]
+		if !seen {
+			if h, err = a.o.Nomad.AllocHealthy(ctx, al.Namespace, al.JobID, al.TaskGroup); err != nil {
+				return a.nomadFailed(d, err)
+			}
+			healthy[gk] = h
+		}
+		profiles = append(profiles, profile(al, job, h, allocPred))
+	}
+	stubs, err := a.o.Nomad.Nodes(ctx, node.NodePool)
+	if err != nil {
+		return a.nomadFailed(d, err)
+	}
+	fleet := make([]planner.Node, 0, len(stubs))
+	for _, s := range stubs {
+		if s.ID == nodeID {
+			continue
+		}
+		pred, known := nodePred[s.ID]
+		n := planner.Node{ID: s.ID, Pool: s.NodePool, Predicted: pred,
+			Eligible: known && s.Status == "ready" && s.SchedulingEligibility == "eligible" && !s.Drain}
+		if n.Eligible {
+			full, err := a.o.Nomad.Node(ctx, s.ID)
+			if err != nil {
+				return a.nomadFailed(d, err)
+			}
+			n.Capacity = nodeCapacity(full)
+		}
+		fleet = append(fleet, n)
+	}
+	self := planner.Node{ID: nodeID, Pool: node.NodePool, Capacity: nodeCapacity(node), Predicted: peak, Eligible: true}
+	plan, err := planner.PlanMigrate(self, profiles, fleet, planner.MigratePolicy{Threshold: m.Threshold, MaxAllocs: m.MaxAllocs})
+	if err != nil {
+		return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
+	}
+	d.plan = plan
+	if plan.Noop {
+		return ok(ResultNoop, plan.Reason)
+	}
+	return a.act(d, plan.Reason, func() Outcome {
+		if err := a.o.Nomad.SetEligibility(ctx, nodeID, false); err != nil {
+			return a.nomadFailed(d, err)
+		}
+		byID := map[string]*api.Allocation{}
+		for _, al := range allocs {
+			byID[al.ID] = al
+		}
+		stopped := 0
+		for _, id := range plan.Stop {
+			if err := a.o.Nomad.StopAlloc(ctx, byID[id].Namespace, id); err != nil {
+				d.nomad = fmt.Sprintf("node %s ineligible, stopped %d of %d allocations, then: %v", nodeID, stopped, len(plan.Stop), err)
+				a.o.Metrics.NomadErrors.Inc()
+				a.restoreLater(nodeID, m, nil, byID, healthy)
+				return Outcome{Result: ResultError, Code: 503, Detail: d.nomad}
+			}
+			stopped++
+		}
+		d.nomad = fmt.Sprintf("node %s ineligible, stopped %v; eligibility returns after %s", nodeID, plan.Stop, m.OverloadWindow.D(time.Hour))
+		a.o.Metrics.LastAction.WithLabelValues(ActionMigrate, "", "", "", nodeID, node.NodePool).Set(float64(a.o.Now().Unix()))
+		a.restoreLater(nodeID, m, plan.Stop, byID, healthy)
+		return ok(ResultActed, plan.Reason)
+	})
+}
+
+// restoreLater waits (in the background, bounded) for the stopped
+// allocations' groups to be healthy again, then restores the node's
+// eligibility once the overload window has passed.
+func (a *Actuator) restoreLater(nodeID string, m *MigratePolicy, stopped []string, byID map[string]*api.Allocation, before map[string]int) {
+	a.bg.Add(1)
+	go func() {
+		defer a.bg.Done()
+		ctx := a.bgCtx
+		deadline := time.Now().Add(m.HealthyTimeout.D(5 * time.Minute))
+		groups := map[string]*api.Allocation{}
+		for _, id := range stopped {
+			al := byID[id]
+			groups[al.Namespace+"/"+al.JobID+"/"+al.TaskGroup] = al
+		}
+		for gk, al := range groups {
+			for {
+				h, err := a.o.Nomad.AllocHealthy(ctx, al.Namespace, al.JobID, al.TaskGroup)
+				if err == nil && h >= before[gk] {
+					a.o.Audit.Info("migration replacements healthy", "node", nodeID, "group", gk, "healthy", h)
+					break
+				}
+				if time.Now().After(deadline) {
+					a.o.Audit.Warn("migration replacements not healthy in time", "node", nodeID, "group", gk, "healthy", h, "want", before[gk], "err", err)
+					break
+				}
+				if a.o.Sleep(ctx, time.Second) != nil {
+					return
+				}
+			}
+		}
+		if a.o.Sleep(ctx, m.OverloadWindow.D(time.Hour)) != nil {
+			a.o.Log.Warn("shutting down before the overload window ended: node stays ineligible", "node", nodeID)
+			return
+		}
+		err := a.o.Nomad.SetEligibility(context.Background(), nodeID, true)
+		a.o.Audit.Info("overload window over: node eligible again", "node", nodeID, "err", err)
+	}()
+}

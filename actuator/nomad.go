@@ -1,0 +1,165 @@
+package actuator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+)
+
+// Nomad is the part of the Nomad API the actuator uses. NomadAPI implements
+// it with nomad/api; tests use the simulator behind it, or a fake.
+type Nomad interface {
+	ScaleStatus(ctx context.Context, namespace, job string) (*api.JobScaleStatusResponse, error)
+	Scale(ctx context.Context, namespace, job, group string, count int, message string, meta map[string]any) error
+	Job(ctx context.Context, namespace, job string) (*api.Job, error)
+	Node(ctx context.Context, id string) (*api.Node, error)
+	NodeAllocations(ctx context.Context, id string) ([]*api.Allocation, error)
+	Nodes(ctx context.Context, pool string) ([]*api.NodeListStub, error)
+	StopAlloc(ctx context.Context, namespace, id string) error
+	SetEligibility(ctx context.Context, node string, eligible bool) error
+	Drain(ctx context.Context, node string, deadline time.Duration) error
+	AllocHealthy(ctx context.Context, namespace, job, group string) (int, error)
+}
+
+// ErrDeploymentActive is returned, wrapped, when Nomad refuses a scale
+// because a deployment is running.
+var ErrDeploymentActive = errors.New("job scaling blocked due to active deployment")
+
+// NomadError is an error from Nomad with its HTTP status (0 when Nomad was
+// not reached at all).
+type NomadError struct {
+	Op     string
+	Status int
+	Err    error
+}
+
+func (e *NomadError) Error() string { return fmt.Sprintf("nomad %s: %v", e.Op, e.Err) }
+func (e *NomadError) Unwrap() error { return e.Err }
+
+// Retryable says whether Alertmanager should send again: Nomad unreachable
+// or failing (5xx), not a request Nomad rejected as wrong (4xx).
+func (e *NomadError) Retryable() bool { return e.Status == 0 || e.Status >= 500 || e.Status == 429 }
+
+func wrapNomad(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	ne := &NomadError{Op: op, Err: err}
+	var ur api.UnexpectedResponseError
+	if errors.As(err, &ur) {
+		ne.Status = ur.StatusCode()
+	}
+	if strings.Contains(err.Error(), "blocked due to active deployment") {
+		ne.Err = fmt.Errorf("%w: %v", ErrDeploymentActive, err)
+	}
+	return ne
+}
+
+// NomadAPI is Nomad through github.com/hashicorp/nomad/api.
+type NomadAPI struct{ C *api.Client }
+
+// NewNomadAPI builds a client. The token is passed in, never logged.
+func NewNomadAPI(address, region, token string, hc *http.Client) (*NomadAPI, error) {
+	cfg := api.DefaultConfig()
+	if address != "" {
+		cfg.Address = address
+	}
+	cfg.Region = region
+	cfg.SecretID = token
+	if hc != nil {
+		cfg.HttpClient = hc
+	}
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("nomad client for %s: %w", cfg.Address, err)
+	}
+	return &NomadAPI{C: c}, nil
+}
+
+func qo(ctx context.Context, ns string) *api.QueryOptions {
+	return (&api.QueryOptions{Namespace: ns}).WithContext(ctx)
+}
+
+func wo(ctx context.Context, ns string) *api.WriteOptions {
+	return (&api.WriteOptions{Namespace: ns}).WithContext(ctx)
+}
+
+func (n *NomadAPI) ScaleStatus(ctx context.Context, ns, job string) (*api.JobScaleStatusResponse, error) {
+	r, _, err := n.C.Jobs().ScaleStatus(job, qo(ctx, ns))
+	return r, wrapNomad("scale status "+ns+"/"+job, err)
+}
+
+func (n *NomadAPI) Scale(ctx context.Context, ns, job, group string, count int, msg string, meta map[string]any) error {
+	_, _, err := n.C.Jobs().Scale(job, group, &count, msg, false, meta, wo(ctx, ns))
+	return wrapNomad("scale "+ns+"/"+job+"/"+group, err)
+}
+
+func (n *NomadAPI) Job(ctx context.Context, ns, job string) (*api.Job, error) {
+	j, _, err := n.C.Jobs().Info(job, qo(ctx, ns))
+	return j, wrapNomad("job "+ns+"/"+job, err)
+}
+
+func (n *NomadAPI) Node(ctx context.Context, id string) (*api.Node, error) {
+	nd, _, err := n.C.Nodes().Info(id, qo(ctx, ""))
+	return nd, wrapNomad("node "+id, err)
+}
+
+func (n *NomadAPI) NodeAllocations(ctx context.Context, id string) ([]*api.Allocation, error) {
+	a, _, err := n.C.Nodes().Allocations(id, qo(ctx, ""))
+	return a, wrapNomad("node allocations "+id, err)
+}
+
+func (n *NomadAPI) Nodes(ctx context.Context, pool string) ([]*api.NodeListStub, error) {
+	q := qo(ctx, "")
+	if pool != "" {
+		q.Filter = fmt.Sprintf("NodePool == %q", pool)
+	}
+	l, _, err := n.C.Nodes().List(q)
+	if err != nil {
+		return nil, wrapNomad("nodes", err)
+	}
+	// Filter again: a server that ignores the filter must not widen the pool.
+	out := l[:0]
+	for _, s := range l {
+		if pool == "" || s.NodePool == pool {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func (n *NomadAPI) StopAlloc(ctx context.Context, ns, id string) error {
+	_, err := n.C.Allocations().Stop(&api.Allocation{ID: id, Namespace: ns}, qo(ctx, ns))
+	return wrapNomad("stop alloc "+id, err)
+}
+
+func (n *NomadAPI) SetEligibility(ctx context.Context, node string, eligible bool) error {
+	_, err := n.C.Nodes().ToggleEligibility(node, eligible, wo(ctx, ""))
+	return wrapNomad("eligibility "+node, err)
+}
+
+func (n *NomadAPI) Drain(ctx context.Context, node string, deadline time.Duration) error {
+	_, err := n.C.Nodes().UpdateDrain(node, &api.DrainSpec{Deadline: deadline}, false, wo(ctx, ""))
+	return wrapNomad("drain "+node, err)
+}
+
+// AllocHealthy counts the running allocations of a task group.
+func (n *NomadAPI) AllocHealthy(ctx context.Context, ns, job, group string) (int, error) {
+	st, _, err := n.C.Jobs().ScaleStatus(job, qo(ctx, ns))
+	if err != nil {
+		return 0, wrapNomad("scale status "+ns+"/"+job, err)
+	}
+	tg, ok := st.TaskGroups[group]
+	if !ok {
+		return 0, fmt.Errorf("job %s/%s has no task group %q", ns, job, group)
+	}
+	if tg.Healthy > 0 {
+		return tg.Healthy, nil
+	}
+	return tg.Running, nil
+}

@@ -1,0 +1,208 @@
+package actuator
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fleetcast/fleetcast/actuator/planner"
+)
+
+// PoolScaler changes the size of a node pool: the stand-in for a cloud API.
+// remove names the nodes (already drained) to delete on scale-in.
+type PoolScaler interface {
+	SetSize(ctx context.Context, pool string, current, desired int, remove []string, reason string) error
+}
+
+func newPoolScaler(t PoolTarget, nomadAddr string) (PoolScaler, error) {
+	switch t.Type {
+	case "nomad_sim":
+		if nomadAddr == "" {
+			nomadAddr = "http://127.0.0.1:4646"
+		}
+		return &SimPool{Address: nomadAddr, Client: &http.Client{Timeout: 30 * time.Second}}, nil
+	case "command":
+		return &CommandPool{Argv: t.Command, Timeout: t.Timeout.D(5 * time.Minute)}, nil
+	}
+	return nil, fmt.Errorf("target.type %q: valid types are nomad_sim, command", t.Type)
+}
+
+// SimPool is the simulator's node-pool API: POST /v1/fleetcast/pool/:name/size.
+type SimPool struct {
+	Address string
+	Token   string
+	Client  *http.Client
+}
+
+// SetSize asks the simulator for the new size.
+func (s *SimPool) SetSize(ctx context.Context, pool string, current, desired int, remove []string, reason string) error {
+	body, err := json.Marshal(map[string]any{"Count": desired, "Remove": remove, "Reason": reason})
+	if err != nil {
+		return err
+	}
+	u := strings.TrimRight(s.Address, "/") + "/v1/fleetcast/pool/" + url.PathEscape(pool) + "/size"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if s.Token != "" {
+		req.Header.Set("X-Nomad-Token", s.Token)
+	}
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		return &NomadError{Op: "pool size " + pool, Err: err}
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if err := resp.Body.Close(); err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		return &NomadError{Op: "pool size " + pool, Status: resp.StatusCode, Err: fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))}
+	}
+	return nil
+}
+
+// CommandPool runs a program (Terraform wrapper, cloud CLI...) with the
+// desired size in its environment.
+type CommandPool struct {
+	Argv    []string
+	Timeout time.Duration
+}
+
+// SetSize runs the command; a non-zero exit is an error carrying its output.
+func (c *CommandPool) SetSize(ctx context.Context, pool string, current, desired int, remove []string, reason string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
+	cmd.Env = append(os.Environ(),
+		"FLEETCAST_POOL="+pool,
+		"FLEETCAST_CURRENT="+strconv.Itoa(current),
+		"FLEETCAST_DESIRED="+strconv.Itoa(desired),
+		"FLEETCAST_REMOVE="+strings.Join(remove, ","),
+		"FLEETCAST_REASON="+reason,
+	)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return &NomadError{Op: "pool command " + c.Argv[0], Err: fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))}
+	}
+	return nil
+}
+
+func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcome {
+	l := d.alert.Labels
+	name := l["node_pool"]
+	sp := p.ScalePool
+	stubs, err := a.o.Nomad.Nodes(ctx, name)
+	if err != nil {
+		return a.nomadFailed(d, err)
+	}
+	st := planner.PoolState{Name: name}
+	for _, s := range stubs {
+		if s.Status == "down" || s.Drain {
+			continue // leaving already; not part of the size we plan from
+		}
+		allocs, err := a.o.Nomad.NodeAllocations(ctx, s.ID)
+		if err != nil {
+			return a.nomadFailed(d, err)
+		}
+		n := planner.Node{ID: s.ID, Pool: name, Eligible: s.SchedulingEligibility == "eligible"}
+		for _, al := range allocs {
+			if al.DesiredStatus == "run" && (al.ClientStatus == "running" || al.ClientStatus == "pending") {
+				n.Allocs++
+				n.Predicted += allocAsk(al)
+			}
+		}
+		st.Nodes = append(st.Nodes, n)
+	}
+	a.mu.Lock()
+	st.LastChange = a.poolAt[name]
+	a.mu.Unlock()
+	f := planner.Forecast{}
+	if sp.query != nil {
+		q, err := render(sp.query, l)
+		if err != nil {
+			return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
+		}
+		v, err := a.readScalar(ctx, d, q)
+		if err != nil {
+			return Outcome{Result: ResultForecastError, Code: 503, Detail: err.Error()}
+		}
+		f = planner.Forecast{Query: q, Value: v}
+	}
+	plan, err := planner.PlanPool(st, sp.planner(), f, direction(l), d.esc, a.o.Now())
+	if err != nil {
+		return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
+	}
+	d.plan = plan
+	if plan.Noop {
+		if plan.CooldownRemaining > 0 {
+			return ok(ResultCooldown, plan.Reason)
+		}
+		return ok(ResultNoop, plan.Reason)
+	}
+	target := a.pools[p.Name]
+	return a.act(d, plan.Reason, func() Outcome {
+		a.mu.Lock()
+		a.poolAt[name] = a.o.Now()
+		a.mu.Unlock()
+		a.o.Metrics.LastAction.WithLabelValues(ActionScalePool, "", "", "", "", name).Set(float64(a.o.Now().Unix()))
+		if plan.To > plan.From {
+			if err := target.SetSize(ctx, name, plan.From, plan.To, nil, plan.Reason); err != nil {
+				return a.nomadFailed(d, err)
+			}
+			d.nomad = fmt.Sprintf("pool %s: size %d -> %d requested", name, plan.From, plan.To)
+			return ok(ResultActed, plan.Reason)
+		}
+		deadline := sp.DrainDeadline.D(10 * time.Minute)
+		for _, id := range plan.Remove {
+			if err := a.o.Nomad.Drain(ctx, id, deadline); err != nil {
+				return a.nomadFailed(d, err)
+			}
+		}
+		d.nomad = fmt.Sprintf("pool %s: draining %v (deadline %s); the target removes them once drained", name, plan.Remove, deadline)
+		a.shrinkAfterDrain(name, plan, deadline, target)
+		return ok(ResultActed, plan.Reason)
+	})
+}
+
+// shrinkAfterDrain waits, in the background and bounded by the drain
+// deadline plus a minute, until the chosen nodes have drained, and only then
+// asks the target to remove them.
+func (a *Actuator) shrinkAfterDrain(pool string, plan planner.PoolPlan, deadline time.Duration, target PoolScaler) {
+	a.bg.Add(1)
+	go func() {
+		defer a.bg.Done()
+		ctx := a.bgCtx
+		giveUp := time.Now().Add(deadline + time.Minute)
+		for _, id := range plan.Remove {
+			for {
+				n, err := a.o.Nomad.Node(ctx, id)
+				if err == nil && (n.DrainStrategy == nil || n.Status == "down") {
+					break
+				}
+				if time.Now().After(giveUp) {
+					a.o.Audit.Warn("drain did not finish in time: not removing nodes", "pool", pool, "node", id, "err", err)
+					return
+				}
+				if a.o.Sleep(ctx, time.Second) != nil {
+					return
+				}
+			}
+		}
+		err := target.SetSize(ctx, pool, plan.From, plan.To, plan.Remove, plan.Reason)
+		if err != nil {
+			a.o.Metrics.NomadErrors.Inc()
+		}
+		a.o.Audit.Info("pool scale-in after drain", "pool", pool, "from", plan.From, "to", plan.To, "removed", plan.Remove, "err", err)
+	}()
+}
