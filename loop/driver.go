@@ -16,7 +16,7 @@ import (
 type Result struct {
 	Policy string `json:"policy"`
 	// OverloadMinutes: minutes the job wanted more CPU than its running
-	// allocations have.
+	// allocations served.
 	OverloadMinutes float64 `json:"overload_minutes"`
 	// UnplacedMinutes: minutes the job had allocations the scheduler could
 	// not place (no node with room), so demand waited for nodes.
@@ -63,10 +63,10 @@ func Run(fleet Fleet, policy Policy, s Settings, start, scoreFrom, end time.Time
 			return res, fmt.Errorf("view at %s: %w", t.UTC().Format(time.RFC3339), err)
 		}
 		if !t.Before(scoreFrom) {
-			if v.Demand > v.Capacity()+1e-9 {
+			if v.Demand > v.Served*(1+1e-9)+1e-9 {
 				res.OverloadMinutes += dt
 			}
-			if v.Count > v.Running {
+			if v.Queued > 0 && v.Demand > 0 {
 				res.UnplacedMinutes += dt
 			}
 			res.CapacityHours += float64(v.PoolSize) * dt / 60

@@ -25,8 +25,10 @@ type Fleet interface {
 // future. Demand is the job's CPU use now (MHz), as its metrics show it.
 type View struct {
 	Demand   float64
+	Served   float64 // the part of Demand the running allocations serve
 	Count    int     // the task group's desired count
 	Running  int     // allocations placed and running
+	Queued   int     // allocations the scheduler could not place
 	AllocCPU float64 // MHz each allocation reserves
 
 	Nodes    []planner.Node // ready nodes of the pool

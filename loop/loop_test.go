@@ -56,7 +56,7 @@ func (f *fakeFleet) View() (View, error) {
 	for i := range nodes {
 		nodes[i] = planner.Node{ID: string(rune('a' + i)), Capacity: f.s.NodeCPU, Eligible: true}
 	}
-	return View{Demand: d, Count: f.count, Running: running, AllocCPU: f.s.AllocCPU, Nodes: nodes,
+	return View{Demand: d, Served: min(d, float64(running)*f.s.AllocCPU), Count: f.count, Running: running, Queued: f.count - running, AllocCPU: f.s.AllocCPU, Nodes: nodes,
 		Booting: len(f.booting), NodeCPU: f.s.NodeCPU, PoolSize: f.nodes + len(f.booting),
 		GroupLastChange: f.gLast, PoolLastChange: f.pLast}, nil
 }
