@@ -1,0 +1,64 @@
+package exporter
+
+import (
+	"math"
+
+	"github.com/fleetcast/fleetcast/forecast"
+)
+
+// anomalyScorer scores each new observation of one series, fed once and in
+// order. It hides which detector is in use.
+type anomalyScorer interface {
+	// Observe scores the observation v at t: 0 when it lies inside the
+	// band forecast for it, growing with the distance outside.
+	Observe(t int64, v float64) float64
+	// Forecast hands the scorer the series' latest forecast; scorers that
+	// learn their own band ignore it.
+	Forecast(f *forecast.Forecast)
+}
+
+// maxAnomalyScore caps the score so that a band of zero width does not
+// publish +Inf.
+const maxAnomalyScore = 1000
+
+// bandScorer scores an observation against the band of the forecast made
+// before it arrived: 0 inside, else the distance outside in band widths.
+type bandScorer struct {
+	f *forecast.Forecast
+}
+
+func (b *bandScorer) Forecast(f *forecast.Forecast) { b.f = f }
+
+func (b *bandScorer) Observe(t int64, v float64) float64 {
+	if b.f == nil || len(b.f.Times) == 0 || math.IsNaN(v) {
+		return 0
+	}
+	i := -1
+	// The forecast steps are regular: find t directly, then confirm.
+	if len(b.f.Times) > 1 {
+		step := b.f.Times[1] - b.f.Times[0]
+		if step > 0 && (t-b.f.Times[0])%step == 0 {
+			i = int((t - b.f.Times[0]) / step)
+		}
+	} else if t == b.f.Times[0] {
+		i = 0
+	}
+	if i < 0 || i >= len(b.f.Times) || b.f.Times[i] != t {
+		return 0
+	}
+	lo, hi := b.f.Lower[i], b.f.Upper[i]
+	width := hi - lo
+	var out float64
+	switch {
+	case v > hi:
+		out = v - hi
+	case v < lo:
+		out = lo - v
+	default:
+		return 0
+	}
+	if width <= 0 {
+		return maxAnomalyScore
+	}
+	return math.Min(out/width, maxAnomalyScore)
+}
