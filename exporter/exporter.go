@@ -192,7 +192,9 @@ func New(o Options) (*Exporter, error) {
 	return e, nil
 }
 
-func cloneDurations(ds []model.Duration) []model.Duration { return append([]model.Duration(nil), ds...) }
+func cloneDurations(ds []model.Duration) []model.Duration {
+	return append([]model.Duration(nil), ds...)
+}
 
 // Run runs every target's cycle on its refresh interval, and the Nomad
 // reader, until ctx ends.

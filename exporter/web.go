@@ -57,7 +57,9 @@ func (e *Exporter) Handler() http.Handler {
 
 type slogErrorLog struct{ e *Exporter }
 
-func (l slogErrorLog) Println(v ...any) { l.e.logger.Error("serving /metrics", "err", fmt.Sprint(v...)) }
+func (l slogErrorLog) Println(v ...any) {
+	l.e.logger.Error("serving /metrics", "err", fmt.Sprint(v...))
+}
 
 // auth guards the events API with the bearer token of
 // events_api.token_file, read at each request so that rotation needs no
@@ -252,7 +254,7 @@ type statusTarget struct {
 }
 
 type statusRow struct {
-	Labels, Model, Err, FP         string
+	Labels, Model, Err, FP          string
 	MASE, Coverage, Observed, Score float64
 }
 
