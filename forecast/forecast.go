@@ -42,6 +42,9 @@ type Regressor struct {
 type Options struct {
 	// Horizon is the number of future steps.
 	Horizon int
+	// HorizonSeconds, used when Horizon is 0, is how far ahead to forecast
+	// in seconds; the number of steps is rounded up.
+	HorizonSeconds int64
 	// Step is the forecast step in seconds; 0 means the series' own median
 	// sampling interval.
 	Step int64
@@ -74,6 +77,9 @@ type Forecast struct {
 	// MASE against the seasonal naive scale, and the interval coverage.
 	MASE     float64
 	Coverage float64
+
+	// cal holds the pooled backtest error quantiles behind Quantile.
+	cal calib
 }
 
 // Errors that callers can test for.

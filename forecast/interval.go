@@ -1,0 +1,243 @@
+package forecast
+
+import (
+	"math"
+	"slices"
+)
+
+// Prediction intervals come from the backtest: the errors of the chosen
+// model at every rolling origin and horizon step. Their spread per step is
+// fitted as a non-decreasing function of the step (isotonic regression of
+// the mean absolute error, weighted by the number of errors), and the
+// errors divided by it are pooled over all steps; the band at a probability
+// is the step's scale times the pooled standardised error at that
+// probability. Tail quantiles use the conformal rank ceil((N+1)p), so a
+// band covers at least its level on exchangeable errors.
+
+const nKnots = 25
+
+// knotProbs are the probabilities at which a forecast keeps its pooled
+// standardised error quantiles; Quantile interpolates between them.
+func knotProbs() [nKnots]float64 {
+	return [nKnots]float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5,
+		0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.975, 0.99, 0.995}
+}
+
+func normQuantile(p float64) float64 { return math.Sqrt2 * math.Erfinv(2*p-1) }
+
+// calib is what a forecast keeps to answer Quantile.
+type calib struct {
+	ok       bool
+	zk       [nKnots]float64 // standardised error quantiles at knotProbs
+	zLo, zHi float64         // those of Lower and Upper
+}
+
+// zAt interpolates the standardised error quantile at probability q,
+// linearly in normal scores, extrapolating the end segments.
+func (c *calib) zAt(q float64) float64 {
+	p := knotProbs()
+	x := normQuantile(q)
+	i := 1
+	for i < nKnots-1 && q > p[i] {
+		i++
+	}
+	x0, x1 := normQuantile(p[i-1]), normQuantile(p[i])
+	return c.zk[i-1] + (c.zk[i]-c.zk[i-1])*(x-x0)/(x1-x0)
+}
+
+// normalCalib is the calibration of Gaussian errors with unit scale.
+func normalCalib(level float64) calib {
+	c := calib{ok: true}
+	for i, p := range knotProbs() {
+		c.zk[i] = normQuantile(p)
+	}
+	c.zLo, c.zHi = c.zAt((1-level)/2), c.zAt((1+level)/2)
+	return c
+}
+
+// calibrate fits the per-step scale (into scale, length H) and the pooled
+// standardised error quantiles from errs (K rows of H, NaN where the truth
+// was missing). cover is the coverage of the level band on each half of the
+// origins when calibrated on the other half (NaN with fewer than 2 origins).
+func (w *Fitter) calibrate(errs []float64, K, H int, level float64, scale []float64) (c calib, cover float64) {
+	wt := grow(&w.calW, H)
+	for h := 0; h < H; h++ {
+		s, n := 0.0, 0.0
+		for k := 0; k < K; k++ {
+			if e := errs[k*H+h]; !math.IsNaN(e) {
+				s += math.Abs(e)
+				n++
+			}
+		}
+		wt[h] = n
+		if n > 0 {
+			scale[h] = s / n
+		} else {
+			scale[h] = 0
+		}
+	}
+	w.isotonic(scale, wt)
+	z := w.zbuf[:0]
+	for k := 0; k < K; k++ {
+		for h := 0; h < H; h++ {
+			e := errs[k*H+h]
+			if math.IsNaN(e) {
+				continue
+			}
+			if scale[h] > 0 {
+				z = append(z, e/scale[h])
+			} else {
+				z = append(z, 0)
+			}
+		}
+	}
+	w.zbuf = z
+	if len(z) == 0 {
+		return calib{}, math.NaN()
+	}
+	c.ok = true
+	sorted := grow(&w.zsort, len(z))
+	copy(sorted, z)
+	slices.Sort(sorted)
+	for i, p := range knotProbs() {
+		c.zk[i] = conformalQuantile(sorted, p)
+	}
+	c.zLo, c.zHi = c.zAt((1-level)/2), c.zAt((1+level)/2)
+	cover = w.crossCoverage(errs, K, H, level, scale)
+	return c, cover
+}
+
+// conformalQuantile is the order statistic of rank floor((N+1)p) below the
+// median and ceil((N+1)p) above it, clamped to the sample; the median
+// itself is interpolated.
+func conformalQuantile(sorted []float64, p float64) float64 {
+	n := len(sorted)
+	if p == 0.5 {
+		if n%2 == 1 {
+			return sorted[n/2]
+		}
+		return (sorted[n/2-1] + sorted[n/2]) / 2
+	}
+	var r int
+	if p > 0.5 {
+		r = int(math.Ceil(float64(n+1)*p)) - 1
+	} else {
+		r = int(math.Floor(float64(n+1)*p)) - 1
+	}
+	return sorted[max(0, min(n-1, r))]
+}
+
+// crossCoverage calibrates the band on the even origins and checks it on the
+// odd ones, and the other way round.
+func (w *Fitter) crossCoverage(errs []float64, K, H int, level float64, scale []float64) float64 {
+	if K < 2 {
+		return math.NaN()
+	}
+	inside, total := 0, 0
+	for half := 0; half < 2; half++ {
+		z := w.calZ[:0]
+		for k := half; k < K; k += 2 {
+			for h := 0; h < H; h++ {
+				if e := errs[k*H+h]; !math.IsNaN(e) {
+					if scale[h] > 0 {
+						z = append(z, e/scale[h])
+					} else {
+						z = append(z, 0)
+					}
+				}
+			}
+		}
+		w.calZ = z
+		if len(z) == 0 {
+			continue
+		}
+		n := len(z)
+		rlo := max(0, min(n-1, int(math.Floor(float64(n+1)*(1-level)/2))-1))
+		rhi := max(0, min(n-1, int(math.Ceil(float64(n+1)*(1+level)/2))-1))
+		zlo := selectK(z, rlo)
+		zhi := selectK(z, rhi)
+		for k := 1 - half; k < K; k += 2 {
+			for h := 0; h < H; h++ {
+				if e := errs[k*H+h]; !math.IsNaN(e) {
+					total++
+					if e >= zlo*scale[h] && e <= zhi*scale[h] {
+						inside++
+					}
+				}
+			}
+		}
+	}
+	if total == 0 {
+		return math.NaN()
+	}
+	return float64(inside) / float64(total)
+}
+
+// isotonic replaces v by its weighted least-squares non-decreasing fit
+// (pool adjacent violators); entries of zero weight take their block's value.
+func (w *Fitter) isotonic(v, wt []float64) {
+	n := len(v)
+	val := grow(&w.pavV, n)
+	wsum := grow(&w.pavW, n)
+	start := growInt(&w.pavS, n)
+	nb := 0
+	for i := 0; i < n; i++ {
+		val[nb], wsum[nb], start[nb] = v[i], wt[i], i
+		nb++
+		for nb > 1 && (wsum[nb-1] == 0 || wsum[nb-2] == 0 || val[nb-2] > val[nb-1]) {
+			tw := wsum[nb-2] + wsum[nb-1]
+			var nv float64
+			switch {
+			case wsum[nb-2] == 0:
+				nv = val[nb-1]
+			case wsum[nb-1] == 0:
+				nv = val[nb-2]
+			default:
+				nv = (val[nb-2]*wsum[nb-2] + val[nb-1]*wsum[nb-1]) / tw
+			}
+			val[nb-2], wsum[nb-2] = nv, tw
+			nb--
+		}
+	}
+	for b := 0; b < nb; b++ {
+		end := n
+		if b+1 < nb {
+			end = start[b+1]
+		}
+		for i := start[b]; i < end; i++ {
+			v[i] = val[b]
+		}
+	}
+}
+
+// Quantile returns the forecast's q-quantile (0<q<1) at every step: the
+// point forecast plus the step's calibrated scale times the pooled
+// backtest error quantile. For a Forecast not made by Fit it assumes
+// Gaussian errors between Lower and Upper.
+func (f *Forecast) Quantile(q float64) []float64 {
+	out := make([]float64, len(f.Mean))
+	if math.IsNaN(q) || q <= 0 || q >= 1 {
+		for i := range out {
+			out[i] = math.NaN()
+		}
+		return out
+	}
+	c := f.cal
+	if !c.ok {
+		level := f.Level
+		if level <= 0 || level >= 1 {
+			level = 0.8
+		}
+		c = normalCalib(level)
+	}
+	zq := c.zAt(q)
+	span := c.zHi - c.zLo
+	for i := range out {
+		sd := 0.0
+		if span > 0 && i < len(f.Lower) && i < len(f.Upper) {
+			sd = (f.Upper[i] - f.Lower[i]) / span
+		}
+		out[i] = f.Mean[i] + zq*sd
+	}
+	return out
+}
