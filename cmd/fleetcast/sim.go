@@ -1,7 +1,148 @@
 package main
 
-import "io"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/fleetcast/fleetcast/sim"
+)
 
 func runSim(args []string, stdout, stderr io.Writer) int {
-	return notReady("sim", "The sim command.", "fleetcast sim --help", args, stderr)
+	fs := newFlagSet("sim", `
+Run a simulated Nomad fleet: it answers the Nomad HTTP API subset fleetcast
+uses (jobs, scaling, allocations, nodes, drains, variables and locks) with
+Nomad's JSON, serves Nomad's metric names and its own ground truth at
+/metrics, and grows or shrinks node pools through
+POST /v1/fleetcast/pool/<name>/size. With --history it first writes the
+fleet's past as OpenMetrics for 'promtool tsdb create-blocks-from
+openmetrics', then continues the same process in real time.`, `
+fleetcast sim --config.file examples/fleet.yml
+fleetcast sim --config.file examples/fleet.yml --history 14d --history.out history.om --speed 60
+NOMAD_ADDR=http://127.0.0.1:4646 nomad job status`, stderr)
+	var (
+		cfgFile     = fs.String("config.file", "examples/fleet.yml", "the fleet to simulate (YAML, see sim/README.md)")
+		listen      = fs.String("web.listen-address", ":4646", "address to serve the Nomad API and /metrics on")
+		webConfig   = fs.String("web.config.file", "", "exporter-toolkit web config for TLS and basic auth")
+		checkConfig = fs.Bool("check-config", false, "validate the config file and exit")
+		history     = fs.String("history", "0", "how much past to simulate before now, e.g. 14d (0: start now)")
+		historyOut  = fs.String("history.out", "", "write the simulated past to this file as OpenMetrics (needs --history)")
+		historyStep = fs.String("history.step", "1m", "sample interval of the written history")
+		speed       = fs.Float64("speed", 1, "how many simulated seconds pass per real second")
+		tick        = fs.Duration("tick", time.Second, "how often the fleet advances in real time")
+	)
+	var lf logFlags
+	lf.register(fs)
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	logger, err := lf.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast sim: %v\n", err)
+		return 2
+	}
+	cfg, err := sim.LoadConfig(*cfgFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast sim: %v\n", err)
+		return 1
+	}
+	past, err := sim.ParseDuration(*history)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast sim: --history: %v\n", err)
+		return 2
+	}
+	step, err := sim.ParseDuration(*historyStep)
+	if err != nil || step <= 0 {
+		fmt.Fprintf(stderr, "fleetcast sim: --history.step=%q: want a positive duration such as 1m\n", *historyStep)
+		return 2
+	}
+	if *speed <= 0 {
+		fmt.Fprintf(stderr, "fleetcast sim: --speed=%g: must be positive\n", *speed)
+		return 2
+	}
+	if *historyOut != "" && past == 0 {
+		fmt.Fprintln(stderr, "fleetcast sim: --history.out needs --history, e.g. --history 14d")
+		return 2
+	}
+	// Building the fleet also loads demand traces, so it is part of the check.
+	now := time.Now().Truncate(time.Second)
+	start := now.Add(-past)
+	f, err := sim.New(cfg, start)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast sim: %s: %v\n", *cfgFile, err)
+		return 1
+	}
+	if *checkConfig {
+		fmt.Fprintf(stdout, "%s: OK (%d node pools, %d jobs)\n", *cfgFile, len(cfg.NodePools), len(cfg.Jobs))
+		return 0
+	}
+	f.SetLogger(logger)
+	if *historyOut != "" {
+		if err := writeHistoryFile(f, *historyOut, start, now, step); err != nil {
+			fmt.Fprintf(stderr, "fleetcast sim: %v\n", err)
+			return 1
+		}
+		logger.Info("wrote history", "file", *historyOut, "from", start, "to", now, "step", step)
+	} else {
+		f.Advance(now)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	wall0, sim0 := time.Now(), f.Now()
+	clock := func() time.Time {
+		return sim0.Add(time.Duration(float64(time.Since(wall0)) * *speed))
+	}
+	go f.Run(ctx, *tick, clock)
+
+	srv := &http.Server{Handler: f.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- web.ListenAndServe(srv, &web.FlagConfig{
+			WebListenAddresses: &[]string{*listen},
+			WebSystemdSocket:   new(false),
+			WebConfigFile:      webConfig,
+		}, logger)
+	}()
+	logger.Info("simulated Nomad fleet running", "address", *listen, "speed", *speed, "nodes", len(f.Nodes()), "jobs", len(f.Jobs()))
+	select {
+	case err := <-errc:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(stderr, "fleetcast sim: %v\n", err)
+			return 1
+		}
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			fmt.Fprintf(stderr, "fleetcast sim: shutdown: %v\n", err)
+			return 1
+		}
+	}
+	t := f.Truth()
+	logger.Info("stopped", "sim_time", t.Time, "overload_seconds", t.OverloadSeconds, "node_hours", t.NodeHours)
+	return 0
+}
+
+func writeHistoryFile(f *sim.Fleet, path string, from, to time.Time, step time.Duration) (err error) {
+	out, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("history: close %s: %w", path, cerr)
+		}
+	}()
+	if err := f.WriteHistory(out, from, to, step); err != nil {
+		return fmt.Errorf("history %s: %w", path, err)
+	}
+	return nil
 }

@@ -1,0 +1,243 @@
+package sim
+
+import (
+	"sort"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// family is one metric family with Nomad's name and help.
+type family struct {
+	name, help string
+	counter    bool
+	labels     []string
+}
+
+// The metric families, with the names and labels a Nomad agent exports
+// through its Prometheus endpoint (telemetry with disable_hostname = true),
+// then the simulator's own ground truth. Node metrics carry the labels of
+// Nomad's client: node_id, datacenter, node_class ("none" when unset) and
+// node_pool; allocation metrics those of its task runner.
+func metricFamilies() []family {
+	var (
+		nodeLabels    = []string{"node_id", "datacenter", "node_class", "node_pool"}
+		hostCPULabels = []string{"node_id", "datacenter", "node_class", "node_pool", "cpu"}
+		allocLabels   = []string{"job", "task_group", "alloc_id", "task", "namespace"}
+		summaryLabels = []string{"job", "task_group", "namespace"}
+		groupLabels   = []string{"namespace", "job", "task_group"}
+	)
+	return []family{
+		{name: "nomad_client_allocated_cpu", help: "CPU (MHz) allocated to allocations on the node.", labels: nodeLabels},
+		{name: "nomad_client_unallocated_cpu", help: "CPU (MHz) not allocated on the node.", labels: nodeLabels},
+		{name: "nomad_client_allocated_memory", help: "Memory (MB) allocated to allocations on the node.", labels: nodeLabels},
+		{name: "nomad_client_unallocated_memory", help: "Memory (MB) not allocated on the node.", labels: nodeLabels},
+		{name: "nomad_client_allocations_running", help: "Allocations running on the node.", labels: nodeLabels},
+		{name: "nomad_client_allocations_pending", help: "Allocations pending on the node.", labels: nodeLabels},
+		{name: "nomad_client_host_cpu_total_percent", help: "Total CPU utilisation of the host (percent).", labels: hostCPULabels},
+		{name: "nomad_client_host_cpu_total_ticks", help: "CPU ticks (MHz) used on the host.", labels: hostCPULabels},
+		{name: "nomad_client_host_cpu_idle", help: "Idle CPU of the host (percent).", labels: hostCPULabels},
+		{name: "nomad_client_host_memory_total", help: "Total memory of the host (bytes).", labels: nodeLabels},
+		{name: "nomad_client_host_memory_used", help: "Used memory of the host (bytes).", labels: nodeLabels},
+		{name: "nomad_client_host_memory_available", help: "Available memory of the host (bytes).", labels: nodeLabels},
+		{name: "nomad_client_allocs_cpu_total_percent", help: "CPU used by the task, in percent of one core.", labels: allocLabels},
+		{name: "nomad_client_allocs_cpu_total_ticks", help: "CPU (MHz) used by the task.", labels: allocLabels},
+		{name: "nomad_client_allocs_cpu_allocated", help: "CPU (MHz) allocated to the task.", labels: allocLabels},
+		{name: "nomad_client_allocs_memory_usage", help: "Memory used by the task (bytes).", labels: allocLabels},
+		{name: "nomad_client_allocs_memory_allocated", help: "Memory allocated to the task (bytes).", labels: allocLabels},
+		{name: "nomad_nomad_job_summary_queued", help: "Allocations of the task group waiting to be placed.", labels: summaryLabels},
+		{name: "nomad_nomad_job_summary_running", help: "Allocations of the task group running.", labels: summaryLabels},
+		{name: "nomad_nomad_job_summary_starting", help: "Allocations of the task group starting.", labels: summaryLabels},
+		{name: "nomad_nomad_job_summary_complete", help: "Allocations of the task group complete.", labels: summaryLabels},
+		{name: "nomad_nomad_job_summary_failed", help: "Allocations of the task group failed.", labels: summaryLabels},
+		{name: "nomad_nomad_job_summary_lost", help: "Allocations of the task group lost.", labels: summaryLabels},
+		{name: "nomad_nomad_blocked_evals_total_blocked", help: "Evaluations blocked waiting for resources."},
+		{name: "nomad_nomad_blocked_evals_job_cpu", help: "CPU (MHz) asked by the job's blocked evaluations.", labels: []string{"namespace", "job"}},
+		{name: "nomad_nomad_blocked_evals_job_memory", help: "Memory (MB) asked by the job's blocked evaluations.", labels: []string{"namespace", "job"}},
+		{name: "fleetcast_sim_demand_mhz", help: "Ground truth: CPU demand of the task group (MHz), before any overload.", labels: groupLabels},
+		{name: "fleetcast_sim_served_mhz", help: "Ground truth: CPU demand of the task group actually served (MHz).", labels: groupLabels},
+		{name: "fleetcast_sim_unplaced_demand_mhz", help: "Ground truth: demand waiting for allocations that could not be placed (MHz).", labels: []string{"namespace", "job"}},
+		{name: "fleetcast_sim_job_overload_seconds_total", help: "Ground truth: seconds during which the job's demand exceeded what its running allocations serve.", counter: true, labels: []string{"namespace", "job"}},
+		{name: "fleetcast_sim_node_demand_mhz", help: "Ground truth: demand sent to the node's allocations (MHz).", labels: nodeLabels},
+		{name: "fleetcast_sim_node_overload_seconds_total", help: "Ground truth: seconds during which the demand sent to the node exceeded its CPU.", counter: true, labels: nodeLabels},
+		{name: "fleetcast_sim_capacity_mhz", help: "Ground truth: CPU of the pool's ready nodes (MHz).", labels: []string{"node_pool"}},
+		{name: "fleetcast_sim_capacity_in_use_mhz", help: "Ground truth: CPU used on the pool's ready nodes (MHz).", labels: []string{"node_pool"}},
+		{name: "fleetcast_sim_nodes", help: "Nodes of the pool by status (initializing, ready, down).", labels: []string{"node_pool", "status"}},
+		{name: "fleetcast_sim_capacity_mhz_hours_total", help: "Ground truth: CPU capacity of ready nodes integrated over time (MHz·hours)", counter: true},
+		{name: "fleetcast_sim_node_hours_total", help: "Ground truth: ready nodes integrated over time (node hours).", counter: true},
+		{name: "fleetcast_sim_time_seconds", help: "The simulated clock (Unix seconds)."},
+	}
+}
+
+// sample is one value of one family; labels follow the family's order.
+type sample struct {
+	fam    int
+	labels []string
+	value  float64
+}
+
+// samples is the fleet's metrics now. The caller holds the lock.
+func (f *Fleet) samples() []sample {
+	idx := map[string]int{}
+	for i, fm := range metricFamilies() {
+		idx[fm.name] = i
+	}
+	var out []sample
+	add := func(name string, v float64, labels ...string) {
+		out = append(out, sample{fam: idx[name], labels: labels, value: v})
+	}
+	poolCap := map[string]float64{}
+	poolUse := map[string]float64{}
+	poolNodes := map[string]map[string]int{}
+	for name := range f.pools {
+		poolNodes[name] = map[string]int{"initializing": 0, "ready": 0, "down": 0}
+		poolCap[name], poolUse[name] = 0, 0
+	}
+	for _, n := range f.nodes {
+		poolNodes[n.pool][n.status]++
+		class := n.class
+		if class == "" {
+			class = "none"
+		}
+		nl := []string{n.id, n.dc, class, n.pool}
+		if n.status != "ready" {
+			continue
+		}
+		poolCap[n.pool] += float64(n.cpu)
+		poolUse[n.pool] += n.usage
+		cpu, mem := f.used(n)
+		running, pending := 0, 0
+		memUsed := 0.0
+		for _, a := range f.allocs {
+			if a.node == n && a.live() {
+				if a.client == "running" {
+					running++
+				} else {
+					pending++
+				}
+				memUsed += a.mem
+			}
+		}
+		add("nomad_client_allocated_cpu", float64(cpu), nl...)
+		add("nomad_client_unallocated_cpu", float64(n.cpu-n.resCPU-cpu), nl...)
+		add("nomad_client_allocated_memory", float64(mem), nl...)
+		add("nomad_client_unallocated_memory", float64(n.mem-n.resMem-mem), nl...)
+		add("nomad_client_allocations_running", float64(running), nl...)
+		add("nomad_client_allocations_pending", float64(pending), nl...)
+		// The host's own processes use 2% of its CPU and 300 MB.
+		used := n.usage + 0.02*float64(n.cpu)
+		pct := 100 * used / float64(n.cpu)
+		hl := append(append([]string{}, nl...), "cpu-total")
+		add("nomad_client_host_cpu_total_percent", pct, hl...)
+		add("nomad_client_host_cpu_total_ticks", used, hl...)
+		add("nomad_client_host_cpu_idle", 100-pct, hl...)
+		totalB := float64(n.mem) * 1024 * 1024
+		usedB := (memUsed + 300) * 1024 * 1024
+		add("nomad_client_host_memory_total", totalB, nl...)
+		add("nomad_client_host_memory_used", usedB, nl...)
+		add("nomad_client_host_memory_available", totalB-usedB, nl...)
+		add("fleetcast_sim_node_demand_mhz", n.demand, nl...)
+		add("fleetcast_sim_node_overload_seconds_total", n.overloadSec, nl...)
+	}
+	for _, a := range f.allocs {
+		if !a.live() || a.client != "running" {
+			continue
+		}
+		al := []string{a.job.cfg.Name, a.group.cfg.Name, a.id, a.group.cfg.Task, a.job.ns}
+		if a.job.parentID != "" {
+			al[0] = a.job.id
+		}
+		perCore := float64(a.node.cpu) / float64(max(a.node.cores, 1))
+		add("nomad_client_allocs_cpu_total_percent", 100*a.usage/perCore, al...)
+		add("nomad_client_allocs_cpu_total_ticks", a.usage, al...)
+		add("nomad_client_allocs_cpu_allocated", float64(a.group.cfg.CPU), al...)
+		add("nomad_client_allocs_memory_usage", a.mem*1024*1024, al...)
+		add("nomad_client_allocs_memory_allocated", float64(a.group.cfg.MemoryMB)*1024*1024, al...)
+	}
+	blocked := 0
+	for _, j := range f.jobs {
+		if j.isParent() {
+			continue
+		}
+		s := f.jobSummary(j)
+		for _, g := range j.groups {
+			ts := s.Summary[g.cfg.Name]
+			sl := []string{j.id, g.cfg.Name, j.ns}
+			add("nomad_nomad_job_summary_queued", float64(ts.Queued), sl...)
+			add("nomad_nomad_job_summary_running", float64(ts.Running), sl...)
+			add("nomad_nomad_job_summary_starting", float64(ts.Starting), sl...)
+			add("nomad_nomad_job_summary_complete", float64(ts.Complete), sl...)
+			add("nomad_nomad_job_summary_failed", float64(ts.Failed), sl...)
+			add("nomad_nomad_job_summary_lost", float64(ts.Lost), sl...)
+			gl := []string{j.ns, j.id, g.cfg.Name}
+			add("fleetcast_sim_demand_mhz", g.demand, gl...)
+			add("fleetcast_sim_served_mhz", g.served, gl...)
+		}
+		var qcpu, qmem float64
+		for _, g := range j.groups {
+			qcpu += float64(g.queued * g.cfg.CPU)
+			qmem += float64(g.queued * g.cfg.MemoryMB)
+		}
+		if qcpu > 0 {
+			blocked++
+			add("nomad_nomad_blocked_evals_job_cpu", qcpu, j.ns, j.id)
+			add("nomad_nomad_blocked_evals_job_memory", qmem, j.ns, j.id)
+		}
+		if j.parentID == "" {
+			add("fleetcast_sim_unplaced_demand_mhz", j.unplaced, j.ns, j.id)
+		}
+	}
+	add("nomad_nomad_blocked_evals_total_blocked", float64(blocked))
+	for _, j := range f.jobs {
+		if j.parentID == "" {
+			add("fleetcast_sim_job_overload_seconds_total", f.truth.jobOverloadSec[j.id], j.ns, j.id)
+		}
+	}
+	for _, p := range sortedKeys(poolCap) {
+		add("fleetcast_sim_capacity_mhz", poolCap[p], p)
+		add("fleetcast_sim_capacity_in_use_mhz", poolUse[p], p)
+		for _, st := range []string{"initializing", "ready", "down"} {
+			add("fleetcast_sim_nodes", float64(poolNodes[p][st]), p, st)
+		}
+	}
+	add("fleetcast_sim_capacity_mhz_hours_total", f.truth.capacityMHzSec/3600)
+	add("fleetcast_sim_node_hours_total", f.truth.nodeSeconds/3600)
+	add("fleetcast_sim_time_seconds", float64(f.now.UnixMilli())/1000)
+	sort.SliceStable(out, func(i, k int) bool { return out[i].fam < out[k].fam })
+	return out
+}
+
+// collector exposes a snapshot of the fleet to client_golang.
+type collector struct{ f *Fleet }
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, fm := range metricFamilies() {
+		ch <- desc(fm)
+	}
+}
+
+func desc(fm family) *prometheus.Desc {
+	return prometheus.NewDesc(fm.name, fm.help, fm.labels, nil)
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	c.f.mu.RLock()
+	ss := c.f.samples()
+	c.f.mu.RUnlock()
+	fams := metricFamilies()
+	descs := make([]*prometheus.Desc, len(fams))
+	for i, fm := range fams {
+		descs[i] = desc(fm)
+	}
+	for _, s := range ss {
+		vt := prometheus.GaugeValue
+		if fams[s.fam].counter {
+			vt = prometheus.CounterValue
+		}
+		m, err := prometheus.NewConstMetric(descs[s.fam], vt, s.value, s.labels...)
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(descs[s.fam], err)
+			continue
+		}
+		ch <- m
+	}
+}
