@@ -1,0 +1,261 @@
+// Package dashboards generates fleetcast's Grafana dashboards with the Grafana
+// Foundation SDK: the fleet overview, the node and job drill-downs and the
+// actuator. The generated JSON is committed beside this file; a test fails
+// when it drifts from the generator, so edit the Go code and regenerate with
+// `go generate ./dashboards`.
+package dashboards
+
+//go:generate go run ./cmd/gen -out .
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
+	"github.com/grafana/grafana-foundation-sdk/go/common"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+	"github.com/grafana/grafana-foundation-sdk/go/stat"
+	"github.com/grafana/grafana-foundation-sdk/go/table"
+	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
+)
+
+// File is one generated dashboard.
+type File struct {
+	Name string // file name, e.g. fleetcast-fleet.json
+	UID  string
+	JSON []byte // indented, with a trailing newline
+}
+
+// Generate builds every dashboard and renders it as JSON, in a fixed order.
+func Generate() ([]File, error) {
+	builders := []struct {
+		uid   string
+		build func() *dashboard.DashboardBuilder
+	}{
+		{uidFleet, fleetOverview},
+		{uidNode, nodeDrilldown},
+		{uidJob, jobDrilldown},
+		{uidActuator, actuatorDashboard},
+	}
+	files := make([]File, 0, len(builders))
+	for _, b := range builders {
+		d, err := b.build().Build()
+		if err != nil {
+			return nil, fmt.Errorf("build dashboard %s: %w", b.uid, err)
+		}
+		numberPanels(&d)
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(d); err != nil {
+			return nil, fmt.Errorf("render dashboard %s: %w", b.uid, err)
+		}
+		files = append(files, File{Name: b.uid + ".json", UID: b.uid, JSON: buf.Bytes()})
+	}
+	return files, nil
+}
+
+// numberPanels gives every panel and row a unique id in layout order, which
+// Grafana needs for links to panels and the builders leave unset.
+func numberPanels(d *dashboard.Dashboard) {
+	var id uint32
+	for _, p := range d.Panels {
+		id++
+		switch {
+		case p.Panel != nil:
+			p.Panel.Id = cog.ToPtr(id)
+		case p.RowPanel != nil:
+			p.RowPanel.Id = id
+			for i := range p.RowPanel.Panels {
+				id++
+				p.RowPanel.Panels[i].Id = cog.ToPtr(id)
+			}
+		}
+	}
+}
+
+const (
+	uidFleet    = "fleetcast-fleet"
+	uidNode     = "fleetcast-node"
+	uidJob      = "fleetcast-job"
+	uidActuator = "fleetcast-actuator"
+
+	// bandLow and bandHigh are the quantiles drawn as the forecast band: the
+	// exporter's defaults, an 80% interval.
+	bandLow  = "0.1"
+	bandHigh = "0.9"
+	unitMHz  = "suffix: MHz"
+	runbooks = "https://github.com/fleetcast/fleetcast/blob/main/rules/README.md"
+)
+
+// ds is the datasource of every query: the dashboard's $datasource variable.
+func ds() common.DataSourceRef {
+	return common.DataSourceRef{Type: cog.ToPtr("prometheus"), Uid: cog.ToPtr("${datasource}")}
+}
+
+// newDashboard starts a dashboard with the settings all of fleetcast's share.
+func newDashboard(uid, title, description string) *dashboard.DashboardBuilder {
+	return dashboard.NewDashboardBuilder(title).
+		Uid(uid).
+		Description(description).
+		Tags([]string{"fleetcast", "generated"}).
+		Editable().
+		Tooltip(dashboard.DashboardCursorSyncCrosshair).
+		Refresh("1m").
+		Time("now-6h", "now").
+		Timezone(common.TimeZoneBrowser).
+		WithVariable(dashboard.NewDatasourceVariableBuilder("datasource").
+			Label("Data source").
+			Type("prometheus")).
+		Link(dashboard.NewDashboardLinkBuilder("fleetcast").
+			Type(dashboard.DashboardLinkTypeDashboards).
+			Tags([]string{"fleetcast"}).
+			AsDropdown(true).
+			IncludeVars(true).
+			KeepTime(true)).
+		Annotation(dashboard.NewAnnotationQueryBuilder().
+			Name("fleetcast actions").
+			Datasource(ds()).
+			Enable(true).
+			IconColor("orange").
+			Expr(`changes(fleetcast_actuator_last_action_timestamp_seconds[$__interval]) > 0`).
+			TitleFormat("{{action}}").
+			TextFormat("{{namespace}} {{job}} {{task_group}} {{node_id}} {{node_pool}}").
+			Step("1m"))
+}
+
+// q is a Prometheus range query with a legend.
+func q(expr, legend string) *prometheus.DataqueryBuilder {
+	return prometheus.NewDataqueryBuilder().Datasource(ds()).Expr(expr).LegendFormat(legend).Range()
+}
+
+// instant is a Prometheus instant query rendered as a table.
+func instant(expr string) *prometheus.DataqueryBuilder {
+	return prometheus.NewDataqueryBuilder().Datasource(ds()).Expr(expr).Instant().Format(prometheus.PromQueryFormatTable)
+}
+
+// refs numbers queries A, B, C... so that overrides and tests can name them.
+func refs(qs []*prometheus.DataqueryBuilder) []cog.Builder[variants.Dataquery] {
+	out := make([]cog.Builder[variants.Dataquery], len(qs))
+	for i, x := range qs {
+		out[i] = x.RefId(string(rune('A' + i)))
+	}
+	return out
+}
+
+// ts is a time series panel.
+func ts(title, description, unit string, qs ...*prometheus.DataqueryBuilder) *timeseries.PanelBuilder {
+	return timeseries.NewPanelBuilder().
+		Title(title).
+		Description(description).
+		Datasource(ds()).
+		Unit(unit).
+		Span(12).Height(8).
+		LineWidth(1).
+		FillOpacity(0).
+		Legend(common.NewVizLegendOptionsBuilder().
+			DisplayMode(common.LegendDisplayModeList).
+			Placement(common.LegendPlacementBottom).
+			ShowLegend(true)).
+		Tooltip(common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeMulti).Sort(common.SortOrderNone)).
+		Targets(refs(qs))
+}
+
+// band makes the series named high fill down to the series named low, and
+// dashes the threshold series if any.
+func band(p *timeseries.PanelBuilder, low, high string) *timeseries.PanelBuilder {
+	return p.
+		OverrideByName(high, []dashboard.DynamicConfigValue{
+			{Id: "custom.fillBelowTo", Value: low},
+			{Id: "custom.fillOpacity", Value: 20},
+			{Id: "custom.lineWidth", Value: 0},
+			{Id: "color", Value: map[string]any{"mode": "fixed", "fixedColor": "blue"}},
+		}).
+		OverrideByName(low, []dashboard.DynamicConfigValue{
+			{Id: "custom.lineWidth", Value: 0},
+			{Id: "color", Value: map[string]any{"mode": "fixed", "fixedColor": "blue"}},
+		})
+}
+
+// dashed draws the series named name as a dashed red line (thresholds, capacity).
+func dashed(p *timeseries.PanelBuilder, name string) *timeseries.PanelBuilder {
+	return p.OverrideByName(name, []dashboard.DynamicConfigValue{
+		{Id: "custom.lineStyle", Value: map[string]any{"fill": "dash", "dash": []int{10, 10}}},
+		{Id: "color", Value: map[string]any{"mode": "fixed", "fixedColor": "red"}},
+	})
+}
+
+// bars turns a time series panel into stacked bars (counts per interval).
+func bars(p *timeseries.PanelBuilder) *timeseries.PanelBuilder {
+	return p.DrawStyle(common.GraphDrawStyleBars).
+		FillOpacity(80).
+		Stacking(common.NewStackingConfigBuilder().Mode(common.StackingModeNormal))
+}
+
+// statPanel is a single-value panel with red/amber/green steps.
+func statPanel(title, description, unit string, steps []dashboard.Threshold, qs ...*prometheus.DataqueryBuilder) *stat.PanelBuilder {
+	return stat.NewPanelBuilder().
+		Title(title).
+		Description(description).
+		Datasource(ds()).
+		Unit(unit).
+		Span(6).Height(8).
+		ColorMode(common.BigValueColorModeBackground).
+		GraphMode(common.BigValueGraphModeArea).
+		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}).Values(false)).
+		Thresholds(dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).Steps(steps)).
+		Targets(refs(qs))
+}
+
+// tablePanel is a table of instant queries.
+func tablePanel(title, description, unit string, qs ...*prometheus.DataqueryBuilder) *table.PanelBuilder {
+	return table.NewPanelBuilder().
+		Title(title).
+		Description(description).
+		Datasource(ds()).
+		Unit(unit).
+		Span(12).Height(8).
+		Targets(refs(qs))
+}
+
+func step(color string, value *float64) dashboard.Threshold {
+	return dashboard.Threshold{Color: color, Value: value}
+}
+
+// headroomSteps colours a headroom ratio: red below 10%, amber below 20%.
+func headroomSteps() []dashboard.Threshold {
+	return []dashboard.Threshold{step("red", nil), step("orange", cog.ToPtr(0.1)), step("green", cog.ToPtr(0.2))}
+}
+
+// labelValues is a query variable listing the values of a label.
+func labelValues(name, label, metric, labelName string, includeAll bool) *dashboard.QueryVariableBuilder {
+	query := fmt.Sprintf("label_values(%s, %s)", metric, labelName)
+	v := dashboard.NewQueryVariableBuilder(name).
+		Label(label).
+		Datasource(ds()).
+		Query(dashboard.StringOrMap{String: cog.ToPtr(query)}).
+		Definition(query).
+		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
+		Sort(dashboard.VariableSortAlphabeticalAsc)
+	if includeAll {
+		v = v.IncludeAll(true).AllValue(".*").Multi(true)
+	}
+	return v
+}
+
+// horizonVariable picks the forecast horizon compared with reality.
+func horizonVariable() *dashboard.CustomVariableBuilder {
+	return dashboard.NewCustomVariableBuilder("horizon").
+		Label("Forecast horizon").
+		Description("How far ahead the forecast was made: history is compared with the forecast made this long before.").
+		Values(dashboard.StringOrMap{String: cog.ToPtr("15m,1h,6h,1d")}).
+		Current(dashboard.VariableOption{
+			Selected: cog.ToPtr(true),
+			Text:     dashboard.StringOrArrayOfString{String: cog.ToPtr("1h")},
+			Value:    dashboard.StringOrArrayOfString{String: cog.ToPtr("1h")},
+		})
+}
