@@ -10,7 +10,9 @@ import (
 // benchCommands are the subcommands of "fleetcast bench"; each lives in its
 // own file (bench_<name>.go).
 func benchCommands() map[string]command {
-	return map[string]command{}
+	return map[string]command{
+		"loop": {"closed loop in virtual time: predictive versus reactive on a demand trace", runBenchLoop},
+	}
 }
 
 func runBench(args []string, stdout, stderr io.Writer) int {
