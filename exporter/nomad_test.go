@@ -30,8 +30,8 @@ func fakeNomad(t *testing.T) *httptest.Server {
 		case "/v1/job/nightly-etl":
 			id, ns := "nightly-etl", "batch"
 			_ = json.NewEncoder(w).Encode(&nomad.Job{ID: &id, Namespace: &ns,
-				Periodic: &nomad.PeriodicConfig{Spec: &spec, TimeZone: &tz},
-				Meta:     map[string]string{"fleetcast_duration": "1h"},
+				Periodic:   &nomad.PeriodicConfig{Spec: &spec, TimeZone: &tz},
+				Meta:       map[string]string{"fleetcast_duration": "1h"},
 				TaskGroups: []*nomad.TaskGroup{{Count: &count, Tasks: []*nomad.Task{{Resources: &nomad.Resources{CPU: &cpu, MemoryMB: &mem}}}}},
 			})
 		default:
