@@ -403,6 +403,8 @@ func (f *Fleet) Run(ctx context.Context, tick time.Duration, now func() time.Tim
 }
 
 func (f *Fleet) tick(t time.Time, dt float64) {
+	// The state computed at the previous step held until now.
+	f.integrate(dt)
 	// Nodes finish booting; removed nodes are forgotten after a while.
 	kept := f.nodes[:0]
 	for _, n := range f.nodes {
@@ -438,7 +440,6 @@ func (f *Fleet) tick(t time.Time, dt float64) {
 	f.finishDrains(t)
 	f.gc(t)
 	f.computeLoad(t)
-	f.integrate(dt)
 }
 
 func (f *Fleet) anyQueued() bool {

@@ -42,11 +42,10 @@ func (f *Fleet) WriteHistory(w io.Writer, from, to time.Time, step time.Duration
 	for t := from; !t.After(to); t = t.Add(step) {
 		f.advance(t)
 		for _, s := range f.samples() {
-			ls := formatLabels(fams[s.fam].labels, s.labels)
-			key := fams[s.fam].name + ls
+			key := strconv.Itoa(s.fam) + "\x00" + strings.Join(s.labels, "\x00")
 			sr := byKey[key]
 			if sr == nil {
-				sr = &series{fam: s.fam, labels: ls}
+				sr = &series{fam: s.fam, labels: formatLabels(fams[s.fam].labels, s.labels)}
 				byKey[key] = sr
 				order = append(order, sr)
 			}
@@ -108,6 +107,9 @@ func formatLabels(names, values []string) string {
 }
 
 func escapeLabel(s string) string {
+	if !strings.ContainsAny(s, "\\\"\n") {
+		return s
+	}
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
 }
 

@@ -314,6 +314,7 @@ func (f *Fleet) SetDemand(namespace, jobID, group string, fn func(time.Time) flo
 		return apiErr(http.StatusNotFound, "task group %q not found in job %q", group, jobID)
 	}
 	g.override = fn
+	f.computeLoad(f.now)
 	return nil
 }
 
@@ -351,6 +352,7 @@ func (f *Fleet) InjectAnomaly(jobID string, factor float64, from, to time.Time) 
 	if !found {
 		return apiErr(http.StatusNotFound, "job %q not found", jobID)
 	}
+	f.computeLoad(f.now)
 	return nil
 }
 

@@ -87,6 +87,7 @@ func (f *Fleet) schedule() {
 		}
 	}
 	f.dirty = false
+	f.computeLoad(f.now)
 }
 
 // reconcileSystem puts one allocation of a system job's group on every
