@@ -307,12 +307,12 @@ func (e *Exporter) fetch(ctx context.Context, t *target) error {
 	step := t.step
 	end := e.now().Unix() / step * step
 	full := t.lastEnd == 0 || end-t.lastEnd >= int64(t.histN)*step
-	from := t.lastEnd + step
+	// Later cycles ask again for the newest step they already have: its
+	// value may have been incomplete (a late scrape, a rule not yet
+	// evaluated), and it makes every cycle a liveness check of Prometheus.
+	from := t.lastEnd
 	if full {
 		from = end - int64(t.histN-1)*step
-	}
-	if from > end {
-		return nil // no new step yet
 	}
 	fresh := t.series
 	if full {

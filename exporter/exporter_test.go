@@ -139,7 +139,7 @@ func TestCycleIncrementalAndVanish(t *testing.T) {
 		t.Errorf("1h forecast %g, truth %g", got, want)
 	}
 
-	// Ten minutes later: one query for the two new steps only.
+	// Ten minutes later: one query for the two new steps (and the last one again).
 	clk.add(10 * time.Minute)
 	if err := e.CycleAll(ctx); err != nil {
 		t.Fatalf("second cycle: %v", err)
@@ -148,8 +148,8 @@ func TestCycleIncrementalAndVanish(t *testing.T) {
 		t.Fatalf("incremental cycle made %d range queries, want 1", n)
 	}
 	r := fp.ranges[len(fp.ranges)-1]
-	if steps := int(r.End.Sub(r.Start)/(5*time.Minute)) + 1; steps != 2 {
-		t.Errorf("incremental query asked %d steps, want 2", steps)
+	if steps := int(r.End.Sub(r.Start)/(5*time.Minute)) + 1; steps != 3 {
+		t.Errorf("incremental query asked %d steps, want 3", steps)
 	}
 
 	// Series b vanishes: after two steps without it, it leaves memory and /metrics.

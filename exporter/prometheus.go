@@ -29,6 +29,9 @@ type promQuerier struct {
 
 // NewPrometheusQuerier builds a Querier from the prometheus section.
 func NewPrometheusQuerier(c PrometheusConfig, logger *slog.Logger) (Querier, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	rt, err := config.NewRoundTripperFromConfig(c.HTTPConfig, "fleetcast_exporter")
 	if err != nil {
 		return nil, fmt.Errorf("prometheus.http_config: %w", err)
