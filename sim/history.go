@@ -15,6 +15,21 @@ import (
 // so the history and what follows are one process: create the fleet at
 // `from` (e.g. now minus 14 days), write the history, then Run it.
 func (f *Fleet) WriteHistory(w io.Writer, from, to time.Time, step time.Duration) error {
+	return f.WriteHistoryAs(w, from, to, step, ScrapeTarget{})
+}
+
+// ScrapeTarget names the Prometheus scrape job and instance the history
+// should look as if it had been scraped by.
+type ScrapeTarget struct {
+	Job, Instance string
+}
+
+// WriteHistoryAs writes the history as WriteHistory does, but labelled as
+// Prometheus stores what it scrapes from target with honor_labels false:
+// the metrics' own job and instance labels become exported_job and
+// exported_instance, and job and instance name the target. Backfilled
+// history then joins the live series without a seam.
+func (f *Fleet) WriteHistoryAs(w io.Writer, from, to time.Time, step time.Duration, target ScrapeTarget) error {
 	if step <= 0 {
 		return fmt.Errorf("history step %s: must be positive", step)
 	}
@@ -45,7 +60,7 @@ func (f *Fleet) WriteHistory(w io.Writer, from, to time.Time, step time.Duration
 			key := strconv.Itoa(s.fam) + "\x00" + strings.Join(s.labels, "\x00")
 			sr := byKey[key]
 			if sr == nil {
-				sr = &series{fam: s.fam, labels: formatLabels(fams[s.fam].labels, s.labels)}
+				sr = &series{fam: s.fam, labels: formatLabels(scraped(fams[s.fam].labels, s.labels, target))}
 				byKey[key] = sr
 				order = append(order, sr)
 			}
@@ -85,6 +100,30 @@ func (f *Fleet) WriteHistory(w io.Writer, from, to time.Time, step time.Duration
 		return fmt.Errorf("write history: %w", err)
 	}
 	return nil
+}
+
+// scraped returns label names and values as Prometheus stores them after
+// scraping target.
+func scraped(names, values []string, target ScrapeTarget) ([]string, []string) {
+	if target.Job == "" && target.Instance == "" {
+		return names, values
+	}
+	n := make([]string, 0, len(names)+2)
+	v := make([]string, 0, len(values)+2)
+	for i, name := range names {
+		if name == "job" || name == "instance" {
+			name = "exported_" + name
+		}
+		n = append(n, name)
+		v = append(v, values[i])
+	}
+	if target.Job != "" {
+		n, v = append(n, "job"), append(v, target.Job)
+	}
+	if target.Instance != "" {
+		n, v = append(n, "instance"), append(v, target.Instance)
+	}
+	return n, v
 }
 
 func formatLabels(names, values []string) string {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,6 +37,8 @@ NOMAD_ADDR=http://127.0.0.1:4646 nomad job status`, stderr)
 		history     = fs.String("history", "0", "how much past to simulate before now, e.g. 14d (0: start now)")
 		historyOut  = fs.String("history.out", "", "write the simulated past to this file as OpenMetrics (needs --history)")
 		historyStep = fs.String("history.step", "1m", "sample interval of the written history")
+		historyJob  = fs.String("history.scrape-job", "nomad", "label the history as scraped by this Prometheus job (the metrics' own job label becomes exported_job, as in a scrape); empty: unlabelled")
+		historyInst = fs.String("history.instance", "", "instance label of the history (default: --web.listen-address with 127.0.0.1 for an empty host)")
 		speed       = fs.Float64("speed", 1, "how many simulated seconds pass per real second")
 		tick        = fs.Duration("tick", time.Second, "how often the fleet advances in real time")
 	)
@@ -74,7 +77,8 @@ NOMAD_ADDR=http://127.0.0.1:4646 nomad job status`, stderr)
 	}
 	// Building the fleet also loads demand traces, so it is part of the check.
 	now := time.Now().Truncate(time.Second)
-	start := now.Add(-past)
+	// History samples fall on whole steps, so queries at round times hit them.
+	start := now.Add(-past).Truncate(step)
 	f, err := sim.New(cfg, start)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetcast sim: %s: %v\n", *cfgFile, err)
@@ -86,7 +90,15 @@ NOMAD_ADDR=http://127.0.0.1:4646 nomad job status`, stderr)
 	}
 	f.SetLogger(logger)
 	if *historyOut != "" {
-		if err := writeHistoryFile(f, *historyOut, start, now, step); err != nil {
+		inst := *historyInst
+		if inst == "" && *historyJob != "" {
+			inst = *listen
+			if strings.HasPrefix(inst, ":") {
+				inst = "127.0.0.1" + inst
+			}
+		}
+		target := sim.ScrapeTarget{Job: *historyJob, Instance: inst}
+		if err := writeHistoryFile(f, *historyOut, start, now, step, target); err != nil {
 			fmt.Fprintf(stderr, "fleetcast sim: %v\n", err)
 			return 1
 		}
@@ -131,7 +143,7 @@ NOMAD_ADDR=http://127.0.0.1:4646 nomad job status`, stderr)
 	return 0
 }
 
-func writeHistoryFile(f *sim.Fleet, path string, from, to time.Time, step time.Duration) (err error) {
+func writeHistoryFile(f *sim.Fleet, path string, from, to time.Time, step time.Duration, target sim.ScrapeTarget) (err error) {
 	out, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
@@ -141,7 +153,7 @@ func writeHistoryFile(f *sim.Fleet, path string, from, to time.Time, step time.D
 			err = fmt.Errorf("history: close %s: %w", path, cerr)
 		}
 	}()
-	if err := f.WriteHistory(out, from, to, step); err != nil {
+	if err := f.WriteHistoryAs(out, from, to, step, target); err != nil {
 		return fmt.Errorf("history %s: %w", path, err)
 	}
 	return nil

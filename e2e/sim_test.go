@@ -1,0 +1,107 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+
+	"github.com/fleetcast/fleetcast/internal/stack"
+	"github.com/fleetcast/fleetcast/internal/testenv"
+	"github.com/fleetcast/fleetcast/sim"
+)
+
+// TestSimScrapedWithBackfilledHistory runs the demo fleet the way `fleetcast
+// sim --history` does: six hours of its past are backfilled into a real
+// Prometheus, which then scrapes the same fleet live. Both the history and
+// the live series are queried with the labels a scrape gives them.
+func TestSimScrapedWithBackfilledHistory(t *testing.T) {
+	cfg, err := sim.LoadConfig("../examples/fleet.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	start := now.Add(-6 * time.Hour).Truncate(time.Minute)
+	f, err := sim.New(cfg, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	var om strings.Builder
+	if err := f.WriteHistoryAs(&om, start, now, time.Minute, sim.ScrapeTarget{Job: "nomad", Instance: addr}); err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: f.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go f.Run(ctx, 200*time.Millisecond, time.Now)
+
+	prom := testenv.Prometheus(t, stack.PrometheusOptions{
+		OpenMetrics: om.String(),
+		Config: fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: nomad
+    metrics_path: /metrics
+    static_configs:
+      - targets: [%q]
+`, addr),
+	})
+	papi := promAPI(t, prom.URL)
+
+	// History: the demand Prometheus holds three hours ago is the fleet's.
+	at := start.Add(3 * time.Hour)
+	want, err := f.DemandAt("", "web", "web", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, _, err := papi.Query(ctx, `fleetcast_sim_demand_mhz{job="nomad",exported_job="web",task_group="web"}`, at)
+	if err != nil {
+		t.Fatalf("query history: %v", err)
+	}
+	vec, ok := v.(model.Vector)
+	if !ok || len(vec) != 1 || float64(vec[0].Value) != want {
+		t.Fatalf("backfilled web demand at %s: got %v, want %g", at.Format(time.RFC3339), v, want)
+	}
+	r, _, _, err := papi.QueryRange(ctx, `sum(nomad_client_allocated_cpu{job="nomad"})`, promv1.Range{Start: start.Add(time.Minute), End: at, Step: time.Minute})
+	if err != nil {
+		t.Fatalf("range query on history: %v", err)
+	}
+	if m, ok := r.(model.Matrix); !ok || len(m) != 1 || len(m[0].Values) < 170 || m[0].Values[0].Value <= 0 {
+		t.Fatalf("backfilled allocated CPU over three hours: %v", r)
+	}
+
+	// Live: Nomad's metric names with the labels a scrape of Nomad gives.
+	eventually(t, 45*time.Second, "live scrape of the simulator", func() error {
+		checks := map[string]float64{
+			`count(nomad_client_allocated_cpu{job="nomad",node_pool="default",datacenter="dc1",node_class="general"})`: 4,
+			`nomad_nomad_job_summary_running{job="nomad",exported_job="web",task_group="web",namespace="default"}`:     4,
+			`count(nomad_client_allocs_cpu_total_percent{exported_job="web",task_group="web",task="web"})`:             4,
+			`nomad_nomad_blocked_evals_total_blocked{job="nomad"}`:                                                     0,
+		}
+		for q, want := range checks {
+			v, _, _, err := papi.Query(ctx, q, time.Now())
+			if err != nil {
+				return fmt.Errorf("%s: %w", q, err)
+			}
+			vec, ok := v.(model.Vector)
+			if !ok || len(vec) != 1 || float64(vec[0].Value) != want {
+				return fmt.Errorf("%s = %v, want %g", q, v, want)
+			}
+		}
+		return nil
+	})
+}
