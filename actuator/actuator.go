@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/nomad/api"
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/common/model"
 
@@ -448,7 +449,20 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 		}
 		f = planner.Forecast{Query: q, Value: v}
 	}
-	plan, err := planner.PlanScaleGroup(state, sg.planner(), f, direction(l), d.esc, a.o.Now())
+	pol := sg.planner()
+	// Nomad refuses counts outside the group's own scaling block, so the
+	// policy's bounds narrow to it.
+	if j, err := a.o.Nomad.Job(ctx, ns, job); err != nil {
+		return a.nomadFailed(d, err)
+	} else if lo, hi, found := groupScaling(j, tg); found {
+		if lo != nil && int(*lo) > pol.Min {
+			pol.Min = int(*lo)
+		}
+		if hi != nil && int(*hi) < pol.Max {
+			pol.Max = int(*hi)
+		}
+	}
+	plan, err := planner.PlanScaleGroup(state, pol, f, direction(l), d.esc, a.o.Now())
 	if err != nil {
 		return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
 	}
@@ -567,4 +581,17 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(k)
 	return k
+}
+
+// groupScaling returns the min and max of a task group's scaling block.
+func groupScaling(j *api.Job, group string) (lo, hi *int64, found bool) {
+	if j == nil {
+		return nil, nil, false
+	}
+	for _, g := range j.TaskGroups {
+		if g != nil && g.Name != nil && *g.Name == group && g.Scaling != nil {
+			return g.Scaling.Min, g.Scaling.Max, true
+		}
+	}
+	return nil, nil, false
 }

@@ -1,7 +1,183 @@
 package main
 
-import "io"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/fleetcast/fleetcast/actuator"
+)
+
+const actuatorAbout = `Receives Alertmanager webhooks (POST /webhook) and acts on Nomad before a predicted
+shortage arrives: scales task groups and node pools and migrates allocations, as the
+policies in --config.file say, bounded by cooldowns, step limits, a global rate limit and
+an emergency stop file. Writes one JSON audit line per decision to stdout. Serves
+/metrics, /-/healthy and /-/ready. The Nomad token comes from nomad.token_file or
+NOMAD_TOKEN and is never logged.`
+
+const actuatorExample = `fleetcast actuator --config.file examples/actuator.yml
+fleetcast actuator --config.file examples/actuator.yml --check-config
+NOMAD_TOKEN=... fleetcast actuator --config.file actuator.yml --web.config.file web.yml`
 
 func runActuator(args []string, stdout, stderr io.Writer) int {
-	return notReady("actuator", "The actuator command.", "fleetcast actuator --help", args, stderr)
+	fs := newFlagSet("actuator", actuatorAbout, actuatorExample, stderr)
+	var lf logFlags
+	lf.register(fs)
+	cfgFile := fs.String("config.file", "actuator.yml", "actuator configuration file (YAML)")
+	listen := fs.String("web.listen-address", ":9811", "address to listen on for the webhook, metrics and health")
+	webCfg := fs.String("web.config.file", "", "exporter-toolkit web config file for TLS, basic auth and client certificates")
+	check := fs.Bool("check-config", false, "validate the configuration and exit")
+	dryRun := fs.Bool("dry-run", false, "decide and log but change nothing (overrides global.dry_run)")
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	log, err := lf.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
+		return 2
+	}
+	cfg, err := actuator.LoadConfig(*cfgFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
+		return 1
+	}
+	if *dryRun {
+		cfg.Global.DryRun = true
+	}
+	token, err := readSecret(cfg.Global.WebhookBearerTokenFile, "global.webhook_bearer_token_file")
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast actuator: %s: %v\n", *cfgFile, err)
+		return 1
+	}
+	nomadToken, err := readSecret(cfg.Nomad.TokenFile, "nomad.token_file")
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast actuator: %s: %v\n", *cfgFile, err)
+		return 1
+	}
+	if nomadToken == "" {
+		nomadToken = os.Getenv("NOMAD_TOKEN")
+	}
+	if *check {
+		fmt.Fprintf(stdout, "%s: OK, %d policies (dry_run=%v)\n", *cfgFile, len(cfg.Policies), cfg.Global.DryRun)
+		return 0
+	}
+	addr := cfg.Nomad.Address
+	if addr == "" {
+		addr = os.Getenv("NOMAD_ADDR")
+	}
+	if addr == "" {
+		addr = "http://127.0.0.1:4646"
+	}
+	nomad, err := actuator.NewNomadAPI(addr, cfg.Nomad.Region, nomadToken, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
+		return 1
+	}
+	promURL := cfg.Prometheus.URL
+	if promURL == "" {
+		promURL = "http://127.0.0.1:9090"
+	}
+	prom, err := actuator.NewPromReader(promURL, cfg.Prometheus.Timeout.D(10*time.Second))
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
+		return 1
+	}
+	metrics := actuator.NewMetrics()
+	opts := actuator.Options{Config: cfg, Nomad: nomad, Forecasts: prom, Metrics: metrics, NomadAddress: addr,
+		Audit: slog.New(slog.NewJSONHandler(stdout, nil)).With("log", "audit"), Log: log}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var leaderDone chan error
+	if cfg.Leader.Enabled {
+		lc, err := actuator.NewNomadAPI(addr, cfg.Nomad.Region, nomadToken, nil)
+		if err != nil {
+			fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
+			return 1
+		}
+		path := cfg.Leader.VariablePath
+		if path == "" {
+			path = "fleetcast/actuator/leader"
+		}
+		ns := cfg.Leader.Namespace
+		if ns == "" {
+			ns = "default"
+		}
+		l := &actuator.Leader{Client: lc.C, Path: path, NS: ns, TTL: cfg.Leader.TTL.D(15 * time.Second), Log: log,
+			OnChange: func(v bool) {
+				if v {
+					metrics.IsLeader.Set(1)
+				} else {
+					metrics.IsLeader.Set(0)
+				}
+			}}
+		opts.IsLeader = l.IsLeader
+		leaderDone = make(chan error, 1)
+		go func() { leaderDone <- l.Run(ctx) }()
+	} else {
+		metrics.IsLeader.Set(1)
+	}
+	act, err := actuator.New(opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
+		return 1
+	}
+	defer act.Close()
+	hook := &actuator.Webhook{A: act, Token: token, Log: log}
+	srv := &http.Server{Handler: hook.Handler(nil), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- web.ListenAndServe(srv, &web.FlagConfig{WebListenAddresses: &[]string{*listen}, WebConfigFile: webCfg}, log)
+	}()
+	log.Info("fleetcast actuator started", "listen", *listen, "config", *cfgFile, "policies", len(cfg.Policies),
+		"dry_run", cfg.Global.DryRun, "nomad", addr, "prometheus", promURL, "leader_election", cfg.Leader.Enabled,
+		"webhook_auth", token != "", "nomad_token_set", nomadToken != "")
+	code := 0
+	select {
+	case err := <-errc:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("web server failed", "err", err)
+			code = 1
+		}
+	case <-ctx.Done():
+		log.Info("shutting down")
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	stop()
+	if leaderDone != nil {
+		if err := <-leaderDone; err != nil {
+			log.Warn("leader lock release", "err", err)
+		}
+	}
+	return code
+}
+
+// readSecret reads a secret from a file, trimming the trailing newline; an
+// empty path gives "".
+func readSecret(path, field string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", field, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("%s: %s is empty", field, path)
+	}
+	return s, nil
 }
