@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -451,5 +452,41 @@ func TestACLAndUnknownEndpoints(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("%s: %d, want %d", path, resp.StatusCode, want)
 		}
+	}
+}
+
+// TestConcurrentUse drives the fleet in real time while clients read and
+// write through the API; run with -race.
+func TestConcurrentUse(t *testing.T) {
+	f := testFleet(t)
+	c := testClient(t, f, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	clock := testStart
+	var mu sync.Mutex
+	go func() {
+		defer close(done)
+		f.Run(ctx, time.Millisecond, func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			clock = clock.Add(time.Minute)
+			return clock
+		})
+	}()
+	for i := 0; i < 20; i++ {
+		n := 1 + i%5
+		if _, _, err := c.Jobs().Scale("web", "web", &n, "race", false, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.Allocations().List(nil); err != nil {
+			t.Fatal(err)
+		}
+		_ = f.Truth()
+		_ = scrape(t, f)
+	}
+	cancel()
+	<-done
+	if !f.Now().After(testStart) {
+		t.Fatal("Run did not advance the fleet")
 	}
 }

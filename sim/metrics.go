@@ -182,13 +182,20 @@ func (f *Fleet) samples() []sample {
 			add("nomad_nomad_blocked_evals_job_cpu", qcpu, j.ns, j.id)
 			add("nomad_nomad_blocked_evals_job_memory", qmem, j.ns, j.id)
 		}
-		if j.parentID == "" {
-			add("fleetcast_sim_unplaced_demand_mhz", j.unplaced, j.ns, j.id)
-		}
 	}
 	add("nomad_nomad_blocked_evals_total_blocked", float64(blocked))
+	// Ground truth per top-level job: a periodic job's children count for it.
+	unplaced := map[string]float64{}
+	for _, j := range f.jobs {
+		key := j.id
+		if j.parentID != "" {
+			key = j.parentID
+		}
+		unplaced[j.ns+"\x00"+key] += j.unplaced
+	}
 	for _, j := range f.jobs {
 		if j.parentID == "" {
+			add("fleetcast_sim_unplaced_demand_mhz", unplaced[j.ns+"\x00"+j.id], j.ns, j.id)
 			add("fleetcast_sim_job_overload_seconds_total", f.truth.jobOverloadSec[j.id], j.ns, j.id)
 		}
 	}
