@@ -419,7 +419,7 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if _, err := LoadConfig("../examples/actuator.yml"); err != nil && !os.IsNotExist(err) && !strings.Contains(err.Error(), "no such file") {
+	if _, err := LoadConfig("../examples/actuator.yml"); err != nil {
 		t.Errorf("examples/actuator.yml: %v", err)
 	}
 }

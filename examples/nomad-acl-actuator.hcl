@@ -1,0 +1,26 @@
+# Minimal Nomad ACL policy for the fleetcast actuator.
+#   nomad acl policy apply -description "fleetcast actuator" fleetcast-actuator examples/nomad-acl-actuator.hcl
+#   nomad acl token create -name fleetcast-actuator -policy fleetcast-actuator
+# scale-job: read scale status and scaling events, scale task groups.
+# read-job:  job specs (scaling blocks, meta, constraints) and allocations.
+# alloc-lifecycle: stop allocations so Nomad reschedules them (migrate).
+# variables: the leader lock (fleetcast/actuator/leader), only that path.
+namespace "*" {
+  capabilities = ["read-job", "scale-job", "alloc-lifecycle"]
+
+  variables {
+    path "fleetcast/actuator/*" {
+      capabilities = ["read", "write"]
+    }
+  }
+}
+
+# Node eligibility and drains (migrate and node-pool scale-in).
+node {
+  policy = "write"
+}
+
+# Node pools are read to list their nodes.
+node_pool "*" {
+  policy = "read"
+}
