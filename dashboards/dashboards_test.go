@@ -133,7 +133,7 @@ func TestQueriesParse(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, q := range qs {
-			expr := Expand(q.Expr, vars, 6*time.Hour, time.Minute)
+			expr := Expand(q.Expr, vars, 6*time.Hour, time.Minute, 15*time.Second)
 			ast, err := p.ParseExpr(expr)
 			if err != nil {
 				t.Errorf("%s: panel %q %s: %q: %v", f.UID, q.Panel, q.RefID, expr, err)
@@ -184,13 +184,13 @@ func recordedNames(t *testing.T) map[string]bool {
 
 func TestExpand(t *testing.T) {
 	cases := []struct{ in, want string }{
-		{`rate(x[$__rate_interval])`, `rate(x[61s])`},
+		{`rate(x[$__rate_interval])`, `rate(x[75s])`},
 		{`increase(x[$__range])`, `increase(x[21600s])`},
 		{`x{node_id="$node"} offset ${horizon}`, `x{node_id="n1"} offset 1h`},
 		{`x{a="$unknown"}`, `x{a="$unknown"}`},
 	}
 	for _, c := range cases {
-		got := Expand(c.in, map[string]string{"node": "n1", "horizon": "1h"}, 6*time.Hour, time.Minute)
+		got := Expand(c.in, map[string]string{"node": "n1", "horizon": "1h"}, 6*time.Hour, time.Minute, 15*time.Second)
 		if got != c.want {
 			t.Errorf("Expand(%q) = %q, want %q", c.in, got, c.want)
 		}

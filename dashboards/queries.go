@@ -127,13 +127,13 @@ func LabelValues(query string) (selector, label string, ok bool) {
 }
 
 // Expand replaces template variables and Grafana's built-in interval macros
-// in expr as Grafana would for a dashboard range rng and a query step.
-// Unknown variables are left in place, so a parse error points at them.
-func Expand(expr string, vars map[string]string, rng, step time.Duration) string {
+// in expr as Grafana would for a dashboard range rng, a query step and the
+// data source's scrape interval. Unknown variables are left in place, so a
+// parse error points at them.
+func Expand(expr string, vars map[string]string, rng, step, scrape time.Duration) string {
 	builtin := map[string]string{
-		// Grafana: max(4 x scrape interval, interval + scrape interval); tests
-		// use a 1s scrape interval and a 1m step.
-		"__rate_interval": promDuration(max(step+time.Second, 4*time.Second)),
+		// As Grafana computes it: max(interval + scrape interval, 4 x scrape interval).
+		"__rate_interval": promDuration(max(step+scrape, 4*scrape)),
 		"__interval":      promDuration(step),
 		"__range":         promDuration(rng),
 		"__range_s":       fmt.Sprint(int64(rng.Seconds())),
