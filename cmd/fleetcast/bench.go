@@ -11,7 +11,8 @@ import (
 // own file (bench_<name>.go).
 func benchCommands() map[string]command {
 	return map[string]command{
-		"loop": {"closed loop in virtual time: predictive versus reactive on a demand trace", runBenchLoop},
+		"exporter": {"the exporter against a real Prometheus: first load, steady cycle, scrape, memory", runBenchExporter},
+		"loop":     {"closed loop in virtual time: predictive versus reactive on a demand trace", runBenchLoop},
 	}
 }
 

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fleetcast/fleetcast/exporter"
+	"github.com/fleetcast/fleetcast/internal/stack"
+)
+
+const benchExporterAbout = `Measures the exporter against a real Prometheus: backfills --series series of
+--days days at --step with promtool, starts Prometheus on loopback, then times
+the exporter's first load, a steady-state cycle (incremental query + refit of
+every series + publish) and a /metrics scrape, and reports resident memory.
+The issue's target is 10,000 series of 14 days at 5m; backfilling that takes
+a while, so the default is smaller.`
+
+const benchExporterExample = `fleetcast bench exporter
+fleetcast bench exporter --series=10000 --days=14 --step=5m`
+
+func runBenchExporter(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("bench exporter", benchExporterAbout, benchExporterExample, stderr)
+	nSeries := fs.Int("series", 1000, "number of series")
+	days := fs.Int("days", 14, "days of history")
+	stepStr := fs.String("step", "5m", "sampling step")
+	workers := fs.Int("workers", 0, "fit workers (0: GOMAXPROCS)")
+	steady := fs.Int("cycles", 3, "steady-state cycles to time")
+	keep := fs.Bool("keep", false, "keep the temporary directory with the TSDB")
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	step, err := time.ParseDuration(*stepStr)
+	if err != nil || step < time.Second || *nSeries < 1 || *days < 1 || *steady < 1 {
+		fmt.Fprintln(stderr, "fleetcast bench exporter: want --series >= 1, --days >= 1, --cycles >= 1 and --step >= 1s")
+		return 2
+	}
+	if err := benchExporter(stdout, *nSeries, *days, step, *workers, *steady, *keep); err != nil {
+		fmt.Fprintf(stderr, "fleetcast bench exporter: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func benchExporter(w io.Writer, nSeries, days int, step time.Duration, workers, cycles int, keep bool) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "fleetcast-bench-exporter-")
+	if err != nil {
+		return err
+	}
+	if keep {
+		fmt.Fprintf(w, "directory: %s\n", dir)
+	} else {
+		defer func() { _ = os.RemoveAll(dir) }()
+	}
+	stepS := int64(step / time.Second)
+	end := time.Now().Unix() / stepS * stepS
+	points := int64(days) * 86400 / stepS
+	fmt.Fprintf(w, "series: %d × %d points (%d days at %s) = %d samples\n", nSeries, points, days, step, int64(nSeries)*points)
+
+	// Backfill. promtool (2.42) re-reads its whole input once per 2-hour
+	// block, so one file of 14 days is read 168 times; one file per block
+	// window is read once. The files are streamed: the full size does not
+	// fit in memory.
+	promtool, err := stack.Binary("promtool")
+	if err != nil {
+		return err
+	}
+	dataDir := filepath.Join(dir, "data")
+	var genDur, toolDur time.Duration
+	const block = 2 * 3600
+	oldest := end - (points-1)*stepS
+	nFiles := 0
+	for ws := oldest / block * block; ws <= end; ws += block {
+		t0 := time.Now()
+		src := filepath.Join(dir, "history.om")
+		if err := writeBenchHistory(src, nSeries, max(ws, oldest), min(ws+block-1, end), stepS); err != nil {
+			return err
+		}
+		genDur += time.Since(t0)
+		t0 = time.Now()
+		cmd := exec.CommandContext(ctx, promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", src, dataDir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("promtool: %w\n%s", err, out)
+		}
+		toolDur += time.Since(t0)
+		nFiles++
+	}
+	_ = os.Remove(filepath.Join(dir, "history.om"))
+	fmt.Fprintf(w, "backfill: write OpenMetrics %s, promtool create-blocks-from openmetrics %s (%d files, one per 2h block)\n",
+		genDur.Round(time.Millisecond), toolDur.Round(time.Millisecond), nFiles)
+
+	t0 := time.Now()
+	prom, err := stack.StartPrometheus(ctx, stack.PrometheusOptions{Dir: dir, Retention: time.Duration(days+2) * 24 * time.Hour})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = prom.Stop() }()
+	fmt.Fprintf(w, "prometheus ready: %s\n", time.Since(t0).Round(time.Millisecond))
+
+	cfg, err := exporter.ParseConfig([]byte(fmt.Sprintf(`prometheus:
+  url: %s
+  timeout: 5m
+fit:
+  workers: %d
+targets:
+  - name: bench
+    query: bench_demand
+    step: %s
+    history: %dd
+    horizons: [15m, 1h, 6h, 24h]
+    quantiles: [0.1, 0.5, 0.9]
+    peak_windows: [6h, 24h]
+`, prom.URL, workers, step, days)), dir)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	q, err := exporter.NewPrometheusQuerier(cfg.Prometheus, logger)
+	if err != nil {
+		return err
+	}
+	exp, err := exporter.New(exporter.Options{Config: cfg, Querier: q, Logger: logger})
+	if err != nil {
+		return err
+	}
+
+	t0 = time.Now()
+	if err := exp.CycleAll(ctx); err != nil {
+		return fmt.Errorf("first load: %w", err)
+	}
+	first := time.Since(t0)
+	fmt.Fprintf(w, "first load (range queries in chunks + fit of every series + publish): %s   (target < 5m)\n", first.Round(time.Millisecond))
+	fmt.Fprintf(w, "rss after first load: %s\n", rss())
+
+	var durs []time.Duration
+	for range cycles {
+		t0 = time.Now()
+		if err := exp.CycleAll(ctx); err != nil {
+			return fmt.Errorf("steady cycle: %w", err)
+		}
+		durs = append(durs, time.Since(t0))
+	}
+	sort.Slice(durs, func(i, j int) bool { return durs[i] < durs[j] })
+	fmt.Fprintf(w, "steady cycle (incremental query + refit + publish), %d runs: median %s, max %s   (target < 60s)\n",
+		len(durs), durs[len(durs)/2].Round(time.Millisecond), durs[len(durs)-1].Round(time.Millisecond))
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: exp.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	defer func() { _ = srv.Close() }()
+	var scrapes []time.Duration
+	var size int64
+	for range 5 {
+		t0 = time.Now()
+		resp, err := http.Get("http://" + l.Addr().String() + "/metrics")
+		if err != nil {
+			return err
+		}
+		size, err = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		scrapes = append(scrapes, time.Since(t0))
+	}
+	sort.Slice(scrapes, func(i, j int) bool { return scrapes[i] < scrapes[j] })
+	fmt.Fprintf(w, "scrape /metrics: median %s, max %s, %d bytes uncompressed   (target < 1s)\n",
+		scrapes[len(scrapes)/2].Round(time.Millisecond), scrapes[len(scrapes)-1].Round(time.Millisecond), size)
+	fmt.Fprintf(w, "rss: %s   (target < 2 GiB)\n", rss())
+	return nil
+}
+
+// writeBenchHistory writes n series of a daily and weekly pattern with
+// noise over [from, to] on the step grid, one series after the other.
+func writeBenchHistory(path string, n int, from, to, step int64) (err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if _, err := bw.WriteString("# HELP bench_demand Synthetic demand.\n# TYPE bench_demand gauge\n"); err != nil {
+		return err
+	}
+	var line []byte
+	for i := range n {
+		base := 50 + float64(i%97)
+		inst := fmt.Sprintf(`bench_demand{instance="node-%05d",job="bench"} `, i)
+		for ts := (from + step - 1) / step * step; ts <= to; ts += step {
+			v := base + 20*math.Sin(2*math.Pi*float64(ts%86400)/86400) + 5*math.Sin(2*math.Pi*float64(ts%604800)/604800) + 2*math.Sin(float64(ts)*0.37+float64(i))
+			line = append(line[:0], inst...)
+			line = fmt.Appendf(line, "%.2f %d\n", v, ts)
+			if _, err := bw.Write(line); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := bw.WriteString("# EOF\n"); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// rss reports this process's resident and peak resident memory.
+func rss() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	var cur, peak string
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			cur = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			peak = strings.TrimSpace(v)
+		}
+	}
+	return fmt.Sprintf("%s (peak %s)", cur, peak)
+}
