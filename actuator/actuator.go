@@ -89,6 +89,7 @@ type Actuator struct {
 	busy    map[string]bool        // objects being acted on
 	esc     map[string][]time.Time // object -> recent escalations
 	poolAt  map[string]time.Time   // node pool -> last size change
+	pruned  time.Time              // last sweep of seen
 	pools   map[string]PoolScaler
 }
 
@@ -192,9 +193,7 @@ func (a *Actuator) Handle(ctx context.Context, al template.Alert) Outcome {
 		out.Policy = d.policy.Name
 	}
 	if out.final() {
-		a.mu.Lock()
-		a.seen[d.key] = a.o.Now()
-		a.mu.Unlock()
+		a.remember(d.key)
 	}
 	act := d.action
 	if act == "" {
@@ -360,14 +359,41 @@ func (a *Actuator) reserve() (bool, string) {
 		return false, fmt.Sprintf("global rate limit: %d actions in the last hour (max_actions_per_hour %d)", len(a.actions), limit)
 	}
 	a.actions = append(a.actions, now)
-	// Forget old alert keys here too, so the map stays bounded.
+	return true, ""
+}
+
+// maxSeen bounds the memory of handled alerts; past it a tenth is
+// forgotten (scale_group still finds its own actions in Nomad's scaling
+// events, so those never repeat).
+const maxSeen = 100000
+
+// remember marks an alert key as decided, forgetting expired keys at most
+// once a minute so a flood of alerts costs O(1) each.
+func (a *Actuator) remember(key string) {
+	now := a.o.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.seen[key] = now
+	if now.Sub(a.pruned) < time.Minute && len(a.seen) <= maxSeen {
+		return
+	}
+	a.pruned = now
 	ttl := a.o.Config.Global.DedupeFor.D(24 * time.Hour)
 	for k, t := range a.seen {
 		if now.Sub(t) > ttl {
 			delete(a.seen, k)
 		}
 	}
-	return true, ""
+	if len(a.seen) > maxSeen {
+		// A flood past the cap: forget a tenth (map order is random), so
+		// the cost stays amortised O(1).
+		for k := range a.seen {
+			if len(a.seen) <= maxSeen*9/10 {
+				break
+			}
+			delete(a.seen, k)
+		}
+	}
 }
 
 func (a *Actuator) release() {

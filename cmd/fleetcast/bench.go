@@ -12,6 +12,7 @@ import (
 func benchCommands() map[string]command {
 	return map[string]command{
 		"exporter": {"the exporter against a real Prometheus: first load, steady cycle, scrape, memory", runBenchExporter},
+		"actuator": {"the actuator: decision latency and webhook requests per second on loopback", runBenchActuator},
 		"loop":     {"closed loop in virtual time: predictive versus reactive on a demand trace", runBenchLoop},
 	}
 }

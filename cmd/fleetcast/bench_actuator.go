@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/alertmanager/template"
+
+	"github.com/fleetcast/fleetcast/actuator"
+	"github.com/fleetcast/fleetcast/actuator/actuatortest"
+)
+
+const benchActuatorConfig = `global:
+  dry_run: true
+  max_actions_per_hour: 1000000
+policies:
+  - name: bench
+    match:
+      alertname: [JobPredictedSaturation]
+      labels: {action: scale_group}
+    action: scale_group
+    scale_group:
+      query: 'max(task_group:fleetcast_demand_peak:max{namespace="{{.namespace}}",job="{{.job}}",task_group="{{.task_group}}",resource="cpu"})'
+      per_alloc_capacity: 500
+      headroom: 0.2
+      min: 1
+      max: 100
+      max_step: 4
+`
+
+func runBenchActuator(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("bench actuator", `Measures the actuator: decision latency (alert in, plan out, audit line written) with
+Nomad and Prometheus replaced by in-memory stand-ins, and webhook throughput: paced
+requests over loopback HTTP to the real handler, counting every non-200 answer.`,
+		"fleetcast bench actuator\nfleetcast bench actuator --rate 2000 --duration 10s", stderr)
+	decisions := fs.Int("decisions", 20000, "decisions to time")
+	groups := fs.Int("groups", 200, "distinct task groups the alerts name")
+	rate := fs.Int("rate", 1000, "webhook requests per second to send")
+	dur := fs.Duration("duration", 5*time.Second, "how long to send webhook requests")
+	conc := fs.Int("concurrency", 64, "concurrent webhook clients")
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *decisions < 1 || *groups < 1 || *rate < 1 || *dur <= 0 || *conc < 1 {
+		fmt.Fprintln(stderr, "fleetcast bench actuator: --decisions, --groups, --rate, --duration and --concurrency must be positive")
+		return 2
+	}
+	cfg, err := actuator.ParseConfig([]byte(benchActuatorConfig))
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast bench actuator: %v\n", err)
+		return 1
+	}
+	newActuator := func() (*actuator.Actuator, error) {
+		nomad := actuatortest.NewMemNomad(nil)
+		for g := 0; g < *groups; g++ {
+			nomad.AddGroup("default", fmt.Sprintf("job-%d", g), "web", 4)
+		}
+		// The audit log is written (JSON) but to nowhere: its cost counts.
+		return actuator.New(actuator.Options{Config: cfg, Nomad: nomad, Forecasts: actuatortest.Forecasts{Value: 4321},
+			Audit: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	}
+
+	// 1. Decision latency.
+	act, err := newActuator()
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast bench actuator: %v\n", err)
+		return 1
+	}
+	lat := make([]time.Duration, 0, *decisions)
+	start := time.Now()
+	acted := 0
+	for i := 0; i < *decisions; i++ {
+		al := actuatorBenchAlert(i, *groups)
+		t0 := time.Now()
+		out := act.Handle(context.Background(), al)
+		lat = append(lat, time.Since(t0))
+		if out.Result == actuator.ResultDryRun {
+			acted++
+		}
+	}
+	total := time.Since(start)
+	act.Close()
+	fmt.Fprintf(stdout, "decision latency (scale_group, dry run, in-memory Nomad and Prometheus, audit JSON encoded):\n")
+	fmt.Fprintf(stdout, "  decisions %d (%d planned a change), %.0f decisions/s on one goroutine\n", len(lat), acted, float64(len(lat))/total.Seconds())
+	fmt.Fprintf(stdout, "  p50 %s  p90 %s  p99 %s  max %s   (target p99 < 5ms)\n", actuatorPct(lat, 0.5), actuatorPct(lat, 0.9), actuatorPct(lat, 0.99), actuatorPct(lat, 1))
+
+	// 2. Webhook throughput over loopback.
+	act, err = newActuator()
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast bench actuator: %v\n", err)
+		return 1
+	}
+	defer act.Close()
+	hook := &actuator.Webhook{A: act, Token: "bench-token", Log: slog.New(slog.DiscardHandler)}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast bench actuator: %v\n", err)
+		return 1
+	}
+	srv := &http.Server{Handler: hook.Handler(nil), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	defer func() { _ = srv.Close() }()
+	url := "http://" + l.Addr().String() + "/webhook"
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *conc, MaxConnsPerHost: *conc}}
+	n := int(float64(*rate) * dur.Seconds())
+	bodies := make([][]byte, n)
+	for i := range bodies {
+		bodies[i], _ = json.Marshal(actuator.Message{Version: "4", GroupKey: "{}:{alertname=\"JobPredictedSaturation\"}",
+			Data: template.Data{Receiver: "fleetcast", Status: "firing", Alerts: template.Alerts{actuatorBenchAlert(*decisions+i, *groups)}}})
+	}
+	var (
+		okN, errN atomic.Int64
+		mu        sync.Mutex
+		rlat      = make([]time.Duration, 0, n)
+		firstErr  atomic.Value
+	)
+	jobs := make(chan int, *conc)
+	var wg sync.WaitGroup
+	for w := 0; w < *conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				t0 := time.Now()
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(bodies[i]))
+				req.Header.Set("Authorization", "Bearer bench-token")
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					_ = resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("status %s", resp.Status)
+					}
+				}
+				d := time.Since(t0)
+				if err != nil {
+					errN.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				okN.Add(1)
+				mu.Lock()
+				rlat = append(rlat, d)
+				mu.Unlock()
+			}
+		}()
+	}
+	// Pace: request i leaves at start + i/rate, as Alertmanager's fan-in would.
+	wstart := time.Now()
+	interval := time.Second / time.Duration(*rate)
+	for i := 0; i < n; i++ {
+		if d := time.Until(wstart.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	wall := time.Since(wstart)
+	fmt.Fprintf(stdout, "webhook over loopback HTTP (one alert per request, bearer token checked, dry run):\n")
+	fmt.Fprintf(stdout, "  offered %d req/s for %s: sent %d, 200 OK %d, errors %d, achieved %.0f req/s\n",
+		*rate, *dur, n, okN.Load(), errN.Load(), float64(okN.Load())/wall.Seconds())
+	if len(rlat) > 0 {
+		fmt.Fprintf(stdout, "  request latency p50 %s  p99 %s  max %s\n", actuatorPct(rlat, 0.5), actuatorPct(rlat, 0.99), actuatorPct(rlat, 1))
+	}
+	if e := firstErr.Load(); e != nil {
+		fmt.Fprintf(stdout, "  first error: %v\n", e)
+		return 1
+	}
+	return 0
+}
+
+func actuatorBenchAlert(i, groups int) template.Alert {
+	return template.Alert{Status: "firing", Fingerprint: fmt.Sprintf("%016x", i+1),
+		StartsAt: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second),
+		Labels: template.KV{"alertname": "JobPredictedSaturation", "action": "scale_group", "namespace": "default",
+			"job": fmt.Sprintf("job-%d", i%groups), "task_group": "web", "resource": "cpu"}}
+}
+
+// actuatorPct returns the q-quantile of the durations (sorted in place).
+func actuatorPct(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	i := int(q*float64(len(d))+0.5) - 1
+	i = max(0, min(i, len(d)-1))
+	return d[i].Round(time.Microsecond)
+}
