@@ -43,8 +43,8 @@ type Options struct {
 	// Shard and Shards select the series this replica forecasts: those
 	// whose label hash modulo Shards is Shard. Shards 0 means 1.
 	Shard, Shards int
-	// NewScorer makes the anomaly scorer of a new series; nil means the
-	// band scorer.
+	// NewScorer makes the anomaly scorer of a new series; nil means
+	// forecast's streaming detector (its score is in [0, 1]).
 	NewScorer func(step int64, seasons []int64) anomalyScorer
 }
 
@@ -820,7 +820,7 @@ func (e *Exporter) refreshNomad(ctx context.Context) error {
 	}
 	snap := &nomadSnapshot{at: now, jobs: jobs, metrics: make([]prometheus.Metric, 0, len(pts))}
 	for _, p := range pts {
-		snap.metrics = append(snap.metrics, prometheus.MustNewConstMetric(descScheduledDemand, prometheus.GaugeValue, p.value, p.resource, p.job, p.namespace, p.horizon))
+		snap.metrics = append(snap.metrics, prometheus.MustNewConstMetric(descScheduledDemand, prometheus.GaugeValue, p.value, p.resource, p.job, p.namespace, p.nodePool, p.horizon))
 	}
 	e.nomadSnap.Store(snap)
 	e.self.nomadJobs.Set(float64(len(jobs)))
@@ -839,4 +839,4 @@ func (e *Exporter) Ready() (bool, []string) {
 	return len(pending) == 0, pending
 }
 
-func defaultScorer(int64, []int64) anomalyScorer { return &bandScorer{} }
+func defaultScorer(step int64, seasons []int64) anomalyScorer { return newDetectorScorer(step, seasons) }

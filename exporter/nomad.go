@@ -21,6 +21,7 @@ const maxLaunches = 20000
 type PeriodicJob struct {
 	Namespace string
 	ID        string
+	NodePool  string
 	Specs     []string // cron specs, read with cronexpr as Nomad reads them
 	TimeZone  string   // IANA name; "" is UTC
 	CPU       float64  // MHz asked by one launch: Σ group count × task CPU
@@ -148,6 +149,9 @@ func periodicFromJob(job *nomad.Job, ns string, defaultDuration time.Duration) (
 	if job.ID != nil {
 		pj.ID = *job.ID
 	}
+	if job.NodePool != nil {
+		pj.NodePool = *job.NodePool
+	}
 	if p.Spec != nil && *p.Spec != "" {
 		pj.Specs = append(pj.Specs, *p.Spec)
 	}
@@ -185,7 +189,7 @@ func periodicFromJob(job *nomad.Job, ns string, defaultDuration time.Duration) (
 
 // demandPoint is one fleetcast_scheduled_demand sample.
 type demandPoint struct {
-	resource, job, namespace, horizon string
+	resource, job, namespace, nodePool, horizon string
 	value                             float64
 }
 
@@ -219,7 +223,7 @@ func scheduledDemand(jobs []PeriodicJob, now time.Time, horizons []model.Duratio
 				if due {
 					v = j.ask(r)
 				}
-				out = append(out, demandPoint{resource: r, job: j.ID, namespace: j.Namespace, horizon: h.String(), value: v})
+				out = append(out, demandPoint{resource: r, job: j.ID, namespace: j.Namespace, nodePool: j.NodePool, horizon: h.String(), value: v})
 			}
 		}
 	}

@@ -11,6 +11,8 @@ import (
 
 	nomad "github.com/hashicorp/nomad/api"
 	"github.com/prometheus/common/model"
+
+	"github.com/fleetcast/fleetcast/sim"
 )
 
 // fakeNomad answers the two Nomad endpoints the lister uses with nomad/api
@@ -100,12 +102,67 @@ func TestExporterPublishesScheduledDemand(t *testing.T) {
 	}
 	body := scrape(t, e.Handler())
 	for _, want := range []string{
-		`fleetcast_scheduled_demand{horizon="1h",job="nightly-etl",namespace="batch",resource="cpu"} 0`,
-		`fleetcast_scheduled_demand{horizon="5m",job="nightly-etl",namespace="batch",resource="memory"} 0`,
+		`fleetcast_scheduled_demand{horizon="1h",job="nightly-etl",namespace="batch",node_pool="",resource="cpu"} 0`,
+		`fleetcast_scheduled_demand{horizon="5m",job="nightly-etl",namespace="batch",node_pool="",resource="memory"} 0`,
 		`fleetcast_exporter_nomad_periodic_jobs 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestNomadAgainstSimulator reads the periodic jobs of the simulated fleet
+// of examples/fleet.yml through its Nomad HTTP API.
+func TestNomadAgainstSimulator(t *testing.T) {
+	cfg, err := sim.LoadConfig("../examples/fleet.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 26, 9, 10, 0, 0, time.UTC)
+	fleet, err := sim.New(cfg, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(fleet.Handler())
+	defer srv.Close()
+	lister, err := NewNomadLister(&NomadConfig{Address: srv.URL, Token: cfg.ACLToken, Namespaces: []string{"*"}, JobDuration: model.Duration(30 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := lister.PeriodicJobs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []sim.JobConfig
+	for _, j := range cfg.Jobs {
+		if j.Periodic != nil {
+			want = append(want, j)
+		}
+	}
+	if len(jobs) != len(want) || len(want) == 0 {
+		t.Fatalf("read %d periodic jobs, the fleet has %d", len(jobs), len(want))
+	}
+	for _, w := range want {
+		var got *PeriodicJob
+		for i := range jobs {
+			if jobs[i].ID == w.ID {
+				got = &jobs[i]
+			}
+		}
+		if got == nil {
+			t.Fatalf("job %s not read", w.ID)
+		}
+		var cpu float64
+		for _, g := range w.Groups {
+			cpu += float64(g.Count * g.CPU)
+		}
+		if got.CPU != cpu || len(got.Specs) != 1 || got.Specs[0] != w.Periodic.Cron {
+			t.Errorf("job %s: cpu %g specs %v, want cpu %g cron %q", w.ID, got.CPU, got.Specs, cpu, w.Periodic.Cron)
+		}
+		ls, err := got.launches(start, start.Add(24*time.Hour))
+		if err != nil || len(ls) == 0 {
+			t.Errorf("job %s: launches %v %v", w.ID, ls, err)
 		}
 	}
 }
