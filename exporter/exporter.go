@@ -839,4 +839,6 @@ func (e *Exporter) Ready() (bool, []string) {
 	return len(pending) == 0, pending
 }
 
-func defaultScorer(step int64, seasons []int64) anomalyScorer { return newDetectorScorer(step, seasons) }
+func defaultScorer(step int64, seasons []int64) anomalyScorer {
+	return newDetectorScorer(step, seasons)
+}

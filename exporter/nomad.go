@@ -190,7 +190,7 @@ func periodicFromJob(job *nomad.Job, ns string, defaultDuration time.Duration) (
 // demandPoint is one fleetcast_scheduled_demand sample.
 type demandPoint struct {
 	resource, job, namespace, nodePool, horizon string
-	value                             float64
+	value                                       float64
 }
 
 // scheduledDemand computes, per job and horizon, the job's ask when a
