@@ -181,9 +181,10 @@ func band(p *timeseries.PanelBuilder, low, high string) *timeseries.PanelBuilder
 		})
 }
 
-// dashed draws the series named name as a dashed red line (thresholds, capacity).
+// dashed draws the series whose display name matches the regexp name as
+// dashed red lines (thresholds, capacity).
 func dashed(p *timeseries.PanelBuilder, name string) *timeseries.PanelBuilder {
-	return p.OverrideByName(name, []dashboard.DynamicConfigValue{
+	return p.OverrideByRegexp("^"+name+"$", []dashboard.DynamicConfigValue{
 		{Id: "custom.lineStyle", Value: map[string]any{"fill": "dash", "dash": []int{10, 10}}},
 		{Id: "color", Value: map[string]any{"mode": "fixed", "fixedColor": "red"}},
 	})

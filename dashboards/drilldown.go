@@ -25,7 +25,7 @@ func nodeDrilldown() *dashboard.DashboardBuilder {
 			"1 - predicted peak demand / schedulable capacity of this node; NodePredictedOverload fires below the dashed threshold and fleetcast migrates allocations away.",
 			"percentunit",
 			q(`node:fleetcast_headroom:ratio{node_id="$node"}`, "{{resource}} within {{window}}"),
-			q(`fleetcast:threshold_node_headroom_ratio`, "overload threshold"),
+			q(`node:fleetcast_threshold_overload_headroom:ratio{node_id="$node"}`, "overload threshold"),
 		), "overload threshold")).
 		WithPanel(ts("Allocated share and host CPU",
 			"What Nomad has allocated on this node, as a share of its schedulable capacity, and the host's CPU use.",

@@ -25,8 +25,8 @@ func fleetOverview() *dashboard.DashboardBuilder {
 			"Predicted headroom of each node pool; FleetPredictedShortage fires below the dashed threshold.",
 			"percentunit",
 			q(`node_pool:fleetcast_headroom:ratio`, "{{node_pool}} {{resource}}"),
-			q(`fleetcast:threshold_pool_headroom_ratio`, "shortage threshold"),
-		), "shortage threshold").Span(9)).
+			q(`node_pool:fleetcast_threshold_shortage_headroom:ratio`, "{{node_pool}} shortage threshold"),
+		), ".* shortage threshold").Span(9)).
 		WithPanel(ts("Predicted headroom by datacenter", "", "percentunit",
 			q(`datacenter:fleetcast_headroom:ratio`, "{{datacenter}} {{resource}}"))).
 		WithPanel(ts("Forecast coverage by node pool",
