@@ -111,3 +111,21 @@ func TestLoadConfigNamesFile(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+// The shipped example must stay valid.
+func TestExampleConfig(t *testing.T) {
+	c, err := LoadConfig("../examples/fleetcast.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Targets) < 5 || c.Nomad == nil {
+		t.Fatalf("example: %d targets, nomad %v", len(c.Targets), c.Nomad)
+	}
+	cal, err := OpenCalendar(c.EventsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := cal.Events(); err != nil || len(evs) != 3 {
+		t.Fatalf("examples/events.yml: %d events, %v", len(evs), err)
+	}
+}
