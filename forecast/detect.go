@@ -8,53 +8,88 @@ import (
 // This file holds the streaming anomaly detector behind `fleetcast detect`,
 // the exporter's fleetcast_anomaly_score and the ForecastAnomaly rule.
 //
-// Each observation is first compared with a band forecast made before it
-// arrived (level plus the seasonal profile that has predicted best so far),
-// then three statistics are computed from the residual:
+// Each observation is compared with a band forecast made before it arrived
+// (a robust level plus the seasonal profile that has predicted best so far).
+// Two pieces of evidence are then weighed against the series' own history:
 //
-//   - point: how far outside the band it lies, in robust scale units;
-//   - level: a two-sided CUSUM of the standardised residuals, which grows
-//     while the series stays on one side of the band (persistence, level
-//     shift);
-//   - spread: a CUSUM of the absolute standardised residuals, which grows
-//     when the series gets noisier than it has been (variance change, or a
-//     seasonal shape the profile no longer matches).
+//   - surprise: how far the observation lies from its forecast, in robust
+//     scale units, ranked among all past such distances;
+//   - rarity: how unusual the recent level is (a short moving average of
+//     the values), ranked two-sided among all past such levels.
 //
-// Each statistic is turned into a tail probability by comparing it with its
-// own history on this series (an exponential tail fitted above an online
-// 95th percentile, the peaks-over-threshold method), so a statistic that is
-// routinely large on a noisy series does not alarm. The smallest of the three
-// probabilities, corrected for taking the smallest, becomes the score:
-// score = -log10(p) / DetectScoreDecades, clamped to [0, 1].
+// Both ranks are tail probabilities read from small fixed-size histograms,
+// so the score means the same on a calm series and on a noisy one. The
+// evidence adds up: raw = -ln(p_surprise) - ln(p_rarity), in nats, high only
+// when an observation is both off its forecast and at a level this series
+// rarely visits. A level or spread change shows up in both and is then
+// adopted by the model (change detection on the residuals), so the alarm
+// does not drag on while the model catches up. Finally, an anomaly that
+// has already been reported is not reported again at full strength while it
+// lasts: the score is halved unless the evidence exceeds a slowly decaying
+// maximum of its recent past.
 //
-// Only then does the model learn from the observation, so a score never
-// depends on the observation itself through the model, nor on anything later.
+// Only after scoring does the model learn from the observation, so a score
+// never depends on anything at or after its own time.
 
-// DetectScoreDecades is how many decades of tail probability the score
-// spans: score s means "as extreme as 1 in 10^(s*DetectScoreDecades)
-// observations of this series' own past behaviour". Score 1 is p <= 1e-10.
-const DetectScoreDecades = 10
+// DetectScoreNats is the evidence (in nats, -ln of a probability) at which
+// the score reaches 1. Score s corresponds to raw evidence s*DetectScoreNats:
+// an observation as extreme as 1 in e^(s*DetectScoreNats) of this series'
+// own past.
+const DetectScoreNats = 20
 
 // AnomalyThreshold is the score above which the ForecastAnomaly alert fires:
-// an observation (or run of observations) whose tail probability under the
-// series' own past is below 10^(-AnomalyThreshold*DetectScoreDecades).
-// See DETECT.md for how it was chosen.
-const AnomalyThreshold = 0.5
+// evidence above AnomalyThreshold*DetectScoreNats nats, i.e. a joint tail
+// probability below about 1 in 40,000 (e^-10.6) for the default 0.53. This is the threshold
+// at which the NAB standard profile peaks on the development data; see
+// DETECT.md.
+const AnomalyThreshold = 0.53
 
-var detectLogTail = true
-var detectLearnClip = 3.0
-
-// detectAdoptLogP is the log tail probability below which a level or spread
-// change is adopted by the model.
-const detectAdoptLogP = -AnomalyThreshold * DetectScoreDecades * math.Ln10
-
-// Defaults of DetectorOptions.
+// Defaults of DetectorOptions and the detector's fixed constants.
 const (
-	detectDefaultWarmup     = 150
-	detectDefaultRefractory = 0
-	detectMaxBuckets        = 2016 // a week of 5-minute buckets
-	detectStepSamples       = 16   // intervals used to learn the step
+	detectDefaultWarmup = 150
+	detectMaxBuckets    = 2016 // a week of 5-minute buckets
+	detectStepSamples   = 16   // intervals used to learn the step
+	detectHistBins      = 128
+	detectMinScale      = 1e-9
 )
+
+// detectParams are the detector's learning rates and limits. They are
+// fixed for users; the tests of this package vary them.
+type detectParams struct {
+	alpha       float64 // level learning rate per step
+	gamma       float64 // seasonal profile learning rate per visit
+	scaleRate   float64 // robust scale EWMA rate
+	cmpRate     float64 // model comparison EWMA rate
+	slowRate    float64 // long-run scale EWMA rate
+	scaleFloor  float64 // the scale never drops below this fraction of the long-run scale
+	scaleClip   float64 // residuals beyond this many scales are clipped when learning the scale
+	learnClip   float64 // residuals beyond this many scales are clipped when learning level and profile
+	seasonWin   float64 // a seasonal model must have at most this fraction of the level model's error
+	shortRate   float64 // EWMA rate of the short level (rarity) and of the persistence statistic
+	adoptZ      float64 // a persistence statistic beyond this many scales is a level change: adopt it
+	nmsDecay    float64 // per-observation decay of the running maximum of the evidence
+	nmsFactor   float64 // the factor applied to evidence that does not exceed that maximum
+	persistMult float64 // weight of the persistence evidence
+}
+
+func detectDefaults() detectParams {
+	return detectParams{
+		alpha:       0.2,
+		gamma:       0.1,
+		scaleRate:   0.01,
+		cmpRate:     0.005,
+		slowRate:    0.001,
+		scaleFloor:  0.25,
+		scaleClip:   6,
+		learnClip:   0,
+		seasonWin:   0.9,
+		shortRate:   0.1,
+		adoptZ:      3,
+		nmsDecay:    0.998,
+		nmsFactor:   0.5,
+		persistMult: 0,
+	}
+}
 
 // DetectorOptions configures a Detector. The zero value learns everything.
 type DetectorOptions struct {
@@ -68,11 +103,8 @@ type DetectorOptions struct {
 	// Warmup is the number of observations scored 0 while the detector
 	// learns; 0 means 150.
 	Warmup int
-	// Refractory is the number of observations after a detection during
-	// which the score is held below AnomalyThreshold unless the evidence
-	// grows stronger than at the detection; 0 means the default (none),
-	// negative disables it.
-	Refractory int
+
+	params *detectParams // tests only; nil means detectDefaults()
 }
 
 // Detection is the verdict on one observation.
@@ -81,112 +113,130 @@ type Detection struct {
 	// anomaly.
 	Score float64
 	// Expected, Lower and Upper are the forecast and its band for this
-	// observation, made before it arrived. Lower/Upper bound the point
-	// residuals' 95th percentile. NaN until the detector has a forecast.
+	// observation, made before it arrived: the band holds about 95% of past
+	// residuals. NaN until the detector has a forecast.
 	Expected, Lower, Upper float64
 	// Warmup is true while the detector is still learning (Score is 0).
 	Warmup bool
 }
 
-// detectTail is an online peaks-over-threshold tail model of a nonnegative
-// statistic: a stochastic-approximation 95th percentile u and the mean
-// excess above it, so P(X > x) ~ 0.05 * exp(-(x-u)/excess) for x > u.
-type detectTail struct {
-	u, excess float64
-	n         int
+// detectHist is a fixed-size histogram whose range grows (by doubling the
+// bin width) to hold every value seen: an O(1)-memory sketch of a
+// distribution, good in the tails, which is where ranks are read.
+type detectHist struct {
+	lo, width float64
+	c         [detectHistBins]float64
+	n         float64
 }
 
-var (
-	detectTailQ     = 0.95
-	detectTailRate  = 0.02  // step of the quantile tracker, relative to its scale
-	detectTailERate = 0.02  // EWMA rate of the mean excess
-	detectTailClip  = 5.0   // excesses are clipped at this many mean excesses when learnt
-	detectTailFloor = 1e-12 // smallest tail probability reported
-)
-
-// logp returns the natural log of the tail probability of x (<= 0).
-func (t *detectTail) logp(x float64) float64 {
-	if t.n == 0 || !(x > 0) {
-		return 0
-	}
-	if x <= t.u {
-		// Below the quantile: a linear ramp in log probability from 1 at 0
-		// to 0.05 at u, which keeps ordinary points distinct but low.
-		return math.Log(1-detectTailQ) * x / math.Max(t.u, 1e-12)
-	}
-	lp := math.Log(1-detectTailQ) - (x-t.u)/math.Max(t.excess, 1e-12)
-	return math.Max(lp, math.Log(detectTailFloor))
-}
-
-func (t *detectTail) learn(x float64) {
+func (h *detectHist) add(x float64) {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return
 	}
-	if t.n == 0 {
-		t.u = x
-		t.excess = math.Max(math.Abs(x)*0.5, 1e-9)
-		t.n = 1
-		return
+	if h.n == 0 && h.width == 0 {
+		h.width = math.Max(math.Abs(x), 1) * 1e-6
+		h.lo = x - h.width*detectHistBins/2
 	}
-	t.n++
-	// The quantile tracker steps in units of the current tail scale, so it
-	// is scale free.
-	step := detectTailRate * math.Max(t.excess, 1e-9) * 2
-	// Early on, move faster.
-	if t.n < 50 {
-		step *= 4
-	}
-	if x > t.u {
-		ex := math.Min(x-t.u, detectTailClip*t.excess)
-		t.excess += detectTailERate * (ex - t.excess)
-		t.u += step * detectTailQ
-	} else {
-		t.u -= step * (1 - detectTailQ)
-		if t.u < 0 {
-			t.u = 0
+	for x < h.lo {
+		// Grow to the left: merge pairs into the upper half.
+		for i := detectHistBins/2 - 1; i >= 0; i-- {
+			h.c[detectHistBins/2+i] = h.c[2*i] + h.c[2*i+1]
 		}
+		for i := 0; i < detectHistBins/2; i++ {
+			h.c[i] = 0
+		}
+		h.lo -= h.width * detectHistBins
+		h.width *= 2
 	}
-	t.excess = math.Max(t.excess, 1e-9)
+	for x >= h.lo+h.width*detectHistBins {
+		for i := 0; i < detectHistBins/2; i++ {
+			h.c[i] = h.c[2*i] + h.c[2*i+1]
+		}
+		for i := detectHistBins / 2; i < detectHistBins; i++ {
+			h.c[i] = 0
+		}
+		h.width *= 2
+	}
+	h.c[int((x-h.lo)/h.width)%detectHistBins]++
+	h.n++
+}
+
+// tails returns the counts of values at or above x and at or below x.
+// Values in x's own bin are spread evenly over it, but at least half of
+// them count on each side: at the histogram's resolution they tie with x.
+func (h *detectHist) tails(x float64) (above, below float64) {
+	if h.n == 0 {
+		return 0, 0
+	}
+	if x < h.lo {
+		return h.n, 0
+	}
+	if x >= h.lo+h.width*detectHistBins {
+		return 0, h.n
+	}
+	b := min(int((x-h.lo)/h.width), detectHistBins-1)
+	for i := 0; i < b; i++ {
+		below += h.c[i]
+	}
+	for i := b + 1; i < detectHistBins; i++ {
+		above += h.c[i]
+	}
+	frac := math.Max(0, math.Min(1, (h.lo+float64(b+1)*h.width-x)/h.width))
+	above += h.c[b] * math.Max(frac, 0.5)
+	below += h.c[b] * math.Max(1-frac, 0.5)
+	return above, below
+}
+
+// logUpper is ln P(X >= x) with the rank estimate (count+1)/(n+2).
+func (h *detectHist) logUpper(x float64) float64 {
+	a, _ := h.tails(x)
+	return math.Log((a + 1) / (h.n + 2))
+}
+
+// logTwoSided is ln of the smaller tail at x.
+func (h *detectHist) logTwoSided(x float64) float64 {
+	a, b := h.tails(x)
+	return math.Log((math.Min(a, b) + 1) / (h.n + 2))
+}
+
+// quantile returns the q-quantile of the values seen (0 if none).
+func (h *detectHist) quantile(q float64) float64 {
+	if h.n == 0 {
+		return 0
+	}
+	target := q * h.n
+	s := 0.0
+	for i, c := range h.c {
+		if s+c >= target && c > 0 {
+			return h.lo + (float64(i)+(target-s)/c)*h.width
+		}
+		s += c
+	}
+	return h.lo + h.width*detectHistBins
 }
 
 // detectModel is one candidate forecaster: a level alone (period 0) or a
 // level plus an additive seasonal profile of the given period.
 type detectModel struct {
-	period   int64 // seconds; 0 for the level-only model
-	width    int64 // bucket width, seconds
-	level    float64
-	hasLvl   bool
-	prof     []float64
-	seen     []bool
-	first    int64   // time of the first observation, to know when a full period was seen
-	err      float64 // EWMA of |residual| (clipped): both the selection score and the scale
-	hasErr   bool
-	nErr     int
-	cmpErr   float64 // EWMA of |residual| used to compare models (slower)
-	slowErr  float64 // long-run EWMA of |residual|: a floor for the scale on flat stretches
-	lastPred float64
+	period  int64 // seconds; 0 for the level-only model
+	width   int64 // bucket width, seconds
+	level   float64
+	hasLvl  bool
+	prof    []float64
+	seen    []bool
+	first   int64   // time of the first observation, to know when a full period was seen
+	err     float64 // EWMA of |residual| (clipped): the robust scale
+	cmpErr  float64 // EWMA of |residual| used to compare models (slower)
+	slowErr float64 // long-run EWMA of |residual|: a floor for the scale on flat stretches
+	nErr    int
 }
-
-const (
-	detectAlpha      = 0.1   // level learning rate per step
-	detectGamma      = 0.1   // seasonal profile learning rate per visit
-	detectScaleRate  = 0.01  // robust scale EWMA rate
-	detectCmpRate    = 0.005 // model comparison EWMA rate
-	detectScaleClip  = 6.0   // residuals beyond this many scales are clipped when learning the scale
-	detectSeasonWin  = 0.9   // a seasonal model must have at most this fraction of the level model's error
-	detectShortRate  = 0.1   // EWMA rate of the level and spread statistics
-	detectCusumClip  = 4.0   // standardised residuals are clipped at this when fed to the level CUSUM
-	detectMinScale   = 1e-9
-	detectSlowRate   = 0.001 // long-run scale EWMA rate
-	detectScaleFloor = 0.25  // the scale never drops below this fraction of the long-run scale
-)
 
 func (m *detectModel) bucket(t int64) int {
 	ph := t % m.period
 	if ph < 0 {
 		ph += m.period
 	}
-	return int(ph / m.width)
+	return int(ph/m.width) % len(m.prof)
 }
 
 // predict returns the forecast for time t, or false if the model cannot
@@ -223,8 +273,12 @@ func (m *detectModel) predict(t int64) (float64, bool) {
 	return m.level + sum/w, true
 }
 
+func (m *detectModel) scale(p *detectParams, pred float64) float64 {
+	return math.Max(math.Max(m.err, p.scaleFloor*m.slowErr), detectMinScale*math.Max(1, math.Abs(pred)))
+}
+
 // learn updates the model with observation v at t, gap steps after the last.
-func (m *detectModel) learn(t int64, v float64, gap float64) {
+func (m *detectModel) learn(p *detectParams, t int64, v, gap float64) {
 	if !m.hasLvl {
 		m.level, m.hasLvl, m.first = v, true, t
 		if m.period > 0 {
@@ -233,12 +287,12 @@ func (m *detectModel) learn(t int64, v float64, gap float64) {
 		}
 		return
 	}
-	a := 1 - math.Pow(1-detectAlpha, gap)
+	a := 1 - math.Pow(1-p.alpha, gap)
 	// Huber-style: a spike moves the level and the profile by at most
-	// detectLearnClip scales; real shifts are adopted by change detection.
+	// learnClip scales; real shifts are adopted by change detection.
 	lim := math.Inf(1)
-	if m.hasErr && detectLearnClip > 0 {
-		lim = detectLearnClip * math.Max(m.err, detectScaleFloor*m.slowErr)
+	if m.nErr > 0 && p.learnClip > 0 {
+		lim = p.learnClip * m.scale(p, m.level)
 	}
 	clip := func(x float64) float64 { return math.Max(-lim, math.Min(lim, x)) }
 	if m.period == 0 {
@@ -250,64 +304,53 @@ func (m *detectModel) learn(t int64, v float64, gap float64) {
 		m.prof[b], m.seen[b] = v-m.level, true
 	}
 	m.level += a * clip(v-m.prof[b]-m.level)
-	m.prof[b] += detectGamma * clip(v-m.level-m.prof[b])
+	m.prof[b] += p.gamma * clip(v-m.level-m.prof[b])
 }
 
-func (m *detectModel) learnErr(r float64) {
+func (m *detectModel) learnErr(p *detectParams, r float64) {
 	ar := math.Abs(r)
-	if !m.hasErr {
-		m.err, m.cmpErr, m.slowErr, m.hasErr = ar, ar, ar, true
-		m.nErr = 1
+	if m.nErr == 0 {
+		m.err, m.cmpErr, m.slowErr, m.nErr = ar, ar, ar, 1
 		return
 	}
 	m.nErr++
-	rate := detectScaleRate
-	if k := 1 / float64(m.nErr); k > rate {
-		rate = k // a plain mean until there is enough history
-	}
+	// A plain mean until there is enough history for the EWMA.
+	k := 1 / float64(m.nErr)
 	if m.err > 0 {
-		ar = math.Min(ar, detectScaleClip*m.err)
+		ar = math.Min(ar, p.scaleClip*m.err)
 	}
-	m.err += rate * (ar - m.err)
-	cr := detectCmpRate
-	if k := 1 / float64(m.nErr); k > cr {
-		cr = k
-	}
-	m.cmpErr += cr * (math.Abs(r) - m.cmpErr)
-	sr := detectSlowRate
-	if k := 1 / float64(m.nErr); k > sr {
-		sr = k
-	}
-	m.slowErr += sr * (math.Abs(r) - m.slowErr)
-}
-
-// scale is the robust residual scale used to standardise residuals.
-func (m *detectModel) scale(pred float64) float64 {
-	return math.Max(math.Max(m.err, detectScaleFloor*m.slowErr), detectMinScale*math.Max(1, math.Abs(pred)))
+	m.err += math.Max(k, p.scaleRate) * (ar - m.err)
+	m.cmpErr += math.Max(k, p.cmpRate) * (math.Abs(r) - m.cmpErr)
+	m.slowErr += math.Max(k, p.slowRate) * (math.Abs(r) - m.slowErr)
 }
 
 // Detector scores a stream of observations of one series. It is not safe for
 // concurrent use; use one per series.
 type Detector struct {
 	o      DetectorOptions
-	n      int // observations seen (finite values)
+	p      detectParams
+	n      int // finite observations seen
 	lastT  int64
 	hasT   bool
 	dts    []int64
 	step   int64
-	models []*detectModel // [0] is level-only; seasonal ones are created once the step is known
+	models []*detectModel // [0] is level-only; seasonal ones are added once the step is known
 
-	lvlZ      float64 // short EWMA of standardised residuals
-	runSum    float64 // short EWMA of residuals
-	spread    float64 // short EWMA of |standardised residuals|
-	spreadSum float64 // short EWMA of |residuals|
+	short     float64 // short EWMA of the values: the recent level
+	hasShort  bool
+	levelUnit float64 // the unit of levelTx, fixed by the first value
+	persistZ  float64 // short EWMA of the standardised residuals
+	persistR  float64 // short EWMA of the residuals, to adopt a level change
 
-	tails     [3]detectTail // point, level, spread
-	lastLP    [3]float64
-	lastStats [3]float64
+	zHist, levelHist, persistHist detectHist
+	nmsMax                        float64
 
-	refr      int     // observations left in the refractory period
-	refrScore float64 // the score that started it
+	last detectTrace // for the tests
+}
+
+// detectTrace is what the last Observe computed, for the tests.
+type detectTrace struct {
+	z, logSurprise, logRarity, logPersist, raw float64
 }
 
 // NewDetector returns a detector for one series.
@@ -315,13 +358,13 @@ func NewDetector(o DetectorOptions) *Detector {
 	if o.Warmup <= 0 {
 		o.Warmup = detectDefaultWarmup
 	}
-	if o.Refractory == 0 {
-		o.Refractory = detectDefaultRefractory
-	}
 	if o.Seasons != nil {
-		o.Seasons = append([]int64(nil), o.Seasons...)
+		o.Seasons = append([]int64{}, o.Seasons...)
 	}
-	d := &Detector{o: o, step: o.Step, spread: 1}
+	d := &Detector{o: o, step: o.Step, p: detectDefaults()}
+	if o.params != nil {
+		d.p = *o.params
+	}
 	d.models = []*detectModel{{}}
 	if d.step > 0 {
 		d.addSeasons()
@@ -337,16 +380,16 @@ func (d *Detector) addSeasons() {
 	if seasons == nil {
 		seasons = []int64{86400, 604800}
 	}
-	for _, p := range seasons {
-		if p <= 0 || p < 4*d.step {
+	for _, per := range seasons {
+		if per <= 0 || per < 4*d.step {
 			continue
 		}
 		w := d.step
-		if p/w > detectMaxBuckets {
-			w = (p + detectMaxBuckets - 1) / detectMaxBuckets
+		if per/w > detectMaxBuckets {
+			w = (per + detectMaxBuckets - 1) / detectMaxBuckets
 		}
-		nb := int((p + w - 1) / w)
-		d.models = append(d.models, &detectModel{period: p, width: w, prof: make([]float64, nb), seen: make([]bool, nb)})
+		nb := int((per + w - 1) / w)
+		d.models = append(d.models, &detectModel{period: per, width: w, prof: make([]float64, nb), seen: make([]bool, nb)})
 	}
 }
 
@@ -354,17 +397,16 @@ func (d *Detector) addSeasons() {
 func (d *Detector) best(t int64) (*detectModel, float64, bool) {
 	base := d.models[0]
 	pred, ok := base.predict(t)
-	if !ok {
+	if !ok || base.nErr == 0 {
 		return nil, math.NaN(), false
 	}
-	bm := base
-	bestErr := base.cmpErr
+	bm, bestErr := base, base.cmpErr
 	for _, m := range d.models[1:] {
 		p, ok := m.predict(t)
-		if !ok || !m.hasErr || m.nErr < 50 {
+		if !ok || m.nErr < 50 {
 			continue
 		}
-		if m.cmpErr < detectSeasonWin*base.cmpErr && m.cmpErr < bestErr {
+		if m.cmpErr < d.p.seasonWin*base.cmpErr && m.cmpErr < bestErr {
 			bm, pred, bestErr = m, p, m.cmpErr
 		}
 	}
@@ -372,26 +414,85 @@ func (d *Detector) best(t int64) (*detectModel, float64, bool) {
 }
 
 // Observe scores v at time t (Unix seconds) from the past alone, then learns
-// from it. NaN and infinite values are gaps: they are scored 0 and not
-// learnt. Times should increase; a repeated or earlier time is treated as
-// following the previous observation immediately.
+// from it. NaN and infinite values are gaps: they get the band but score 0
+// and are not learnt. Times should increase; a repeated or earlier time is
+// treated as following the previous observation immediately.
 func (d *Detector) Observe(t int64, v float64) Detection {
 	m, pred, ok := d.best(t)
 	det := Detection{Expected: math.NaN(), Lower: math.NaN(), Upper: math.NaN(), Warmup: d.n < d.o.Warmup}
 	var scale float64
 	if ok {
-		scale = m.scale(pred)
-		band := d.tails[0].u * scale
-		if d.tails[0].n == 0 {
-			band = 2 * scale
+		scale = m.scale(&d.p, pred)
+		band := 2 * scale
+		if d.zHist.n >= 20 {
+			band = math.Exp(d.zHist.quantile(0.95)) * scale
 		}
 		det.Expected, det.Lower, det.Upper = pred, pred-band, pred+band
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return det
 	}
+	gap := d.advance(t)
 
-	// Gap in steps since the last observation, for the level's learning rate.
+	// The recent level, including this observation.
+	if !d.hasShort {
+		d.short, d.hasShort = v, true
+		d.levelUnit = math.Max(math.Abs(v)*0.01, 1e-9)
+	} else {
+		d.short += d.p.shortRate * (v - d.short)
+	}
+
+	tr := detectTrace{}
+	if ok {
+		r := v - pred
+		z := r / scale
+		tr.z = z
+		zc := math.Max(-4, math.Min(4, z))
+		d.persistZ += d.p.shortRate * (zc - d.persistZ)
+		d.persistR += d.p.shortRate * (r - d.persistR)
+		if d.zHist.n > 0 {
+			tr.logSurprise = d.zHist.logUpper(detectLogAbs(z))
+			tr.logRarity = d.levelHist.logTwoSided(d.levelTx(d.short))
+			tr.logPersist = d.persistHist.logUpper(detectLogAbs(d.persistZ))
+		}
+		tr.raw = -tr.logSurprise - tr.logRarity - d.p.persistMult*tr.logPersist
+		if !det.Warmup {
+			raw := tr.raw
+			if raw <= d.nmsMax {
+				// Already reported: do not report it again at full strength.
+				raw *= d.p.nmsFactor
+			}
+			det.Score = math.Max(0, math.Min(1, raw/DetectScoreNats))
+		}
+		d.nmsMax = math.Max(d.nmsMax*d.p.nmsDecay, tr.raw)
+		d.zHist.add(detectLogAbs(z))
+		d.persistHist.add(detectLogAbs(d.persistZ))
+
+		// A sustained shift: adopt the new level at once instead of
+		// alarming until the slow learning catches up.
+		if math.Abs(d.persistZ) > d.p.adoptZ {
+			for _, mm := range d.models {
+				mm.level += d.persistR
+			}
+			d.persistZ, d.persistR = 0, 0
+		}
+	}
+	d.levelHist.add(d.levelTx(d.short))
+	d.last = tr
+
+	for _, mm := range d.models {
+		if p, ok := mm.predict(t); ok {
+			mm.learnErr(&d.p, v-p)
+		}
+		mm.learn(&d.p, t, v, gap)
+	}
+	d.n++
+	return det
+}
+
+// advance records time t and returns the gap since the last observation in
+// steps, learning the step first if needed.
+func (d *Detector) advance(t int64) float64 {
 	gap := 1.0
 	if d.hasT {
 		dt := t - d.lastT
@@ -404,93 +505,13 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 			}
 		}
 		if d.step > 0 {
-			gap = math.Max(float64(dt)/float64(d.step), 0)
-			gap = math.Min(gap, 1/detectAlpha*3)
+			// A long gap counts as a few steps at most: the level should
+			// move on, not be replaced.
+			gap = math.Min(math.Max(float64(dt)/float64(d.step), 0), 3/d.p.alpha)
 		}
 	}
 	d.lastT, d.hasT = t, true
-
-	var r, z float64
-	var stats [3]float64
-	if ok && m.hasErr {
-		r = v - pred
-		z = r / scale
-		// Point statistic.
-		stats[0] = math.Abs(z)
-		// Level: a short EWMA of the clipped standardised residuals, which
-		// stays away from 0 while the series stays on one side of the
-		// forecast (persistence, level shift).
-		zc := math.Max(-detectCusumClip, math.Min(detectCusumClip, z))
-		d.lvlZ += detectShortRate * (zc - d.lvlZ)
-		d.runSum += detectShortRate * (r - d.runSum)
-		stats[1] = math.Abs(d.lvlZ)
-		// Spread: a short EWMA of |z|, about 1 while the scale is right.
-		d.spread += detectShortRate * (math.Abs(zc) - d.spread)
-		d.spreadSum += detectShortRate * (math.Abs(r) - d.spreadSum)
-		stats[2] = d.spread
-	}
-
-	d.lastStats = stats
-	if ok && m.hasErr {
-		d.lastStats[0] = z
-		d.lastStats[1] = d.lvlZ
-	}
-	if !det.Warmup && ok && m.hasErr {
-		lp := 0.0
-		for i := range stats {
-			d.lastLP[i] = d.tails[i].logp(detectTx(stats[i]))
-			lp = math.Min(lp, d.lastLP[i])
-		}
-		// Taking the smallest of three probabilities: Bonferroni.
-		lp = math.Min(0, lp+math.Log(3))
-		s := -lp / math.Ln10 / DetectScoreDecades
-		det.Score = math.Max(0, math.Min(1, s))
-		if d.refr > 0 {
-			d.refr--
-			if det.Score > AnomalyThreshold && det.Score <= d.refrScore {
-				det.Score = AnomalyThreshold * det.Score / math.Max(d.refrScore, 1e-9)
-			} else if det.Score > d.refrScore {
-				d.refrScore = det.Score
-			}
-		} else if det.Score > AnomalyThreshold && d.o.Refractory > 0 {
-			d.refr, d.refrScore = d.o.Refractory, det.Score
-		}
-	}
-
-	// A change was detected: adopt the new level or spread at once instead
-	// of alarming until the slow learning catches up.
-	if ok && m.hasErr && !det.Warmup {
-		if d.tails[1].logp(detectTx(stats[1])) < detectAdoptLogP {
-			for _, mm := range d.models {
-				mm.level += d.runSum
-			}
-			d.lvlZ, d.runSum = 0, 0
-		}
-		if d.tails[2].logp(detectTx(stats[2])) < detectAdoptLogP {
-			ratio := d.spreadSum / math.Max(m.err, detectMinScale)
-			if ratio > 1 {
-				for _, mm := range d.models {
-					mm.err *= ratio
-				}
-			}
-			d.spread, d.spreadSum = 1, m.err
-		}
-	}
-
-	// Learn.
-	for i := range stats {
-		if ok && m.hasErr {
-			d.tails[i].learn(detectTx(stats[i]))
-		}
-	}
-	for _, mm := range d.models {
-		if p, ok := mm.predict(t); ok {
-			mm.learnErr(v - p)
-		}
-		mm.learn(t, v, gap)
-	}
-	d.n++
-	return det
+	return gap
 }
 
 func detectMedian(xs []int64) int64 {
@@ -499,12 +520,9 @@ func detectMedian(xs []int64) int64 {
 	return s[len(s)/2]
 }
 
-// detectTx maps a statistic to the scale its tail is modelled on. Residuals
-// of real series are heavy tailed (tweet volumes, latencies): an
-// exponential tail of the logarithm is a power-law tail of the statistic.
-func detectTx(x float64) float64 {
-	if detectLogTail {
-		return math.Log1p(x)
-	}
-	return x
-}
+// The histograms hold transformed values, so that one huge outlier does not
+// stretch their range over the ordinary values (ranks do not change under a
+// monotone transform): log |z| for distances, asinh for levels.
+func detectLogAbs(z float64) float64 { return math.Log(math.Abs(z) + 1e-3) }
+
+func (d *Detector) levelTx(v float64) float64 { return math.Asinh(v / d.levelUnit) }

@@ -27,6 +27,7 @@ const (
 	etsClip     = 4.0
 	etsShiftRun = 3
 	etsMaxEvals = 160
+	etsFitLen   = 1500
 )
 
 type etsState struct {
@@ -57,6 +58,7 @@ func (w *Fitter) etsInit(e *etsState, y []float64) {
 	m := e.m
 	s0 := grow(&w.etsS0, max(m, 1))
 	if m == 0 {
+		s0[0] = 0
 		k := min(len(y), 10)
 		v := grow(&w.tmp4, 0)
 		for _, x := range y[:k] {
@@ -131,40 +133,42 @@ func median(v []float64) float64 {
 }
 
 // etsLoss runs the filter and returns the Huber loss of the one-step errors.
+// Without a season (m=0) it runs with one seasonal state held at zero.
 func (w *Fitter) etsLoss(e *etsState, y []float64) float64 {
-	m := e.m
-	s := w.etsS[:max(m, 1)]
-	copy(s, w.etsS0[:max(m, 1)])
+	m := max(e.m, 1)
+	s := w.etsS[:m]
+	copy(s, w.etsS0[:m])
 	l, b := e.l0, e.b0
 	a, be, g, phi := e.alpha, e.beta, e.gamma, e.phi
 	clip := e.clip
+	if clip <= 0 {
+		clip = math.Inf(1)
+	}
 	loss := 0.0
 	run, sign := 0, 0.0
 	j := 0
 	for _, v := range y {
-		sj := 0.0
-		if m > 0 {
-			sj = s[j]
-		}
+		sj := s[j]
 		pb := phi * b
-		if math.IsNaN(v) {
+		if v != v { // NaN: a gap
 			l += pb
 			b = pb
 		} else {
 			err := v - (l + pb + sj)
-			ae := math.Abs(err)
-			if clip > 0 && ae > clip {
-				sg := math.Copysign(1, err)
+			if err > clip || err < -clip {
+				sg := 1.0
+				ae := err
+				if err < 0 {
+					sg, ae = -1, -err
+				}
 				if sg == sign {
 					run++
 				} else {
 					run, sign = 1, sg
 				}
+				loss += clip * (2*ae - clip)
 				if run < etsShiftRun {
 					err = sg * clip
-					loss += clip * (2*ae - clip)
-				} else {
-					loss += clip * (2*ae - clip)
 				}
 			} else {
 				run = 0
@@ -172,9 +176,7 @@ func (w *Fitter) etsLoss(e *etsState, y []float64) float64 {
 			}
 			l += pb + a*err
 			b = pb + be*err
-			if m > 0 {
-				s[j] = sj + g*err
-			}
+			s[j] = sj + g*err
 		}
 		if j++; j == m {
 			j = 0
@@ -185,9 +187,9 @@ func (w *Fitter) etsLoss(e *etsState, y []float64) float64 {
 
 // fitETS fits the model to y (season m, 0 for none) and writes the forecast
 // of H steps from each origin into folds (row-major, one row per origin;
-// origins ascending) and from the end into mean. resid, if not nil, gets
-// the one-step errors (NaN where y is).
-func (w *Fitter) fitETS(y []float64, m int, origins []int, H int, folds, mean, resid []float64) etsState {
+// origins ascending) and from the end into mean. clean, if not nil, gets y
+// with the outliers that the filter clipped blanked to NaN.
+func (w *Fitter) fitETS(y []float64, m int, origins []int, H int, folds, mean, clean []float64) etsState {
 	e := etsState{m: m}
 	w.etsS = grow(&w.etsS, max(m, 1))
 	w.etsInit(&e, y)
@@ -200,13 +202,20 @@ func (w *Fitter) fitETS(y []float64, m int, origins []int, H int, folds, mean, r
 	// starting parameters.
 	e.setParams(x0[:np])
 	e.clip = 0
-	w.etsRun(&e, y, nil, 0, nil, nil, w.etsErr(len(y)))
-	e.clip = etsClip * robustScale(w.etsResid, &w.tmp4)
+	w.etsRun(&e, y, nil, 0, nil, nil, nil)
+	e.clip = etsClip * robustScale(w.etsResid[:len(y)], &w.tmp4)
 
 	if len(y) > 2*max(m, 2)+np {
+		// The parameters are fitted on the most recent etsFitLen steps (or
+		// five seasons if longer), starting from a state initialised on
+		// that window: a few parameters need no more, and the cost of the
+		// fit stays flat however long the history.
+		fy := y[max(0, len(y)-max(etsFitLen, 5*m)):]
+		fe := etsState{m: m, clip: e.clip}
+		w.etsInit(&fe, fy)
 		prob := optimize.Problem{Func: func(x []float64) float64 {
-			e.setParams(x)
-			return w.etsLoss(&e, y)
+			fe.setParams(x)
+			return w.etsLoss(&fe, fy)
 		}}
 		settings := &optimize.Settings{
 			FuncEvaluations: etsMaxEvals,
@@ -218,20 +227,20 @@ func (w *Fitter) fitETS(y []float64, m int, origins []int, H int, folds, mean, r
 				e.setParams(res.X)
 			}
 		}
+		w.etsInit(&e, y)
 	} else {
 		e.setParams(x0[:np])
 	}
-	w.etsRun(&e, y, origins, H, folds, mean, resid)
+	w.etsRun(&e, y, origins, H, folds, mean, clean)
 	return e
 }
 
-func (w *Fitter) etsErr(n int) []float64 {
-	return grow(&w.etsResid, n)
-}
-
 // etsRun runs the filter with fixed parameters, forecasting H steps at each
-// origin (indices into y, ascending) and at the end.
-func (w *Fitter) etsRun(e *etsState, y []float64, origins []int, H int, folds, mean, resid []float64) {
+// origin (indices into y, ascending) and at the end. It leaves the one-step
+// errors in w.etsResid and, if clean is not nil, y without the clipped
+// outliers in clean.
+func (w *Fitter) etsRun(e *etsState, y []float64, origins []int, H int, folds, mean, clean []float64) {
+	resid := grow(&w.etsResid, len(y))
 	m := e.m
 	s := w.etsS[:max(m, 1)]
 	copy(s, w.etsS0[:max(m, 1)])
@@ -274,13 +283,15 @@ func (w *Fitter) etsRun(e *etsState, y []float64, origins []int, H int, folds, m
 		if math.IsNaN(v) {
 			l += pb
 			b = pb
-			if resid != nil {
-				resid[i] = math.NaN()
+			resid[i] = math.NaN()
+			if clean != nil {
+				clean[i] = v
 			}
 		} else {
 			err := v - (l + pb + sj)
-			if resid != nil {
-				resid[i] = err
+			resid[i] = err
+			if clean != nil {
+				clean[i] = v
 			}
 			if clip > 0 && math.Abs(err) > clip {
 				sg := math.Copysign(1, err)
@@ -291,6 +302,9 @@ func (w *Fitter) etsRun(e *etsState, y []float64, origins []int, H int, folds, m
 				}
 				if run < etsShiftRun {
 					err = sg * clip
+					if clean != nil {
+						clean[i] = math.NaN()
+					}
 				}
 			} else {
 				run = 0

@@ -82,6 +82,7 @@ type Fitter struct {
 	regCnt                        []float64
 	regFutureB                    []float64
 	unknownEventNames, knownNames []string
+	times                         []int64
 }
 
 type cand struct {
@@ -287,22 +288,30 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 		c.mean = grow(&c.mean, H)
 		c.mae = math.Inf(1)
 	}
+	// Holt-Winters runs first: the outliers its robust filter clips are
+	// blanked for the other models, so that they bend no seasonal shape.
+	yc := y
+	if w.cand[cETS].on || w.cand[cReg].on {
+		c := &w.cand[cETS]
+		if !c.on {
+			c.folds, c.mean = grow(&c.folds, K*H), grow(&c.mean, H)
+		}
+		yc = grow(&w.clean, n)
+		w.fitETS(y, mShort, origins, H, c.folds, c.mean, yc)
+	}
 	if w.cand[cNaive].on {
-		w.runSNaive(&w.cand[cNaive], y, origins, H, 1)
+		w.runSNaive(&w.cand[cNaive], yc, origins, H, 1)
 	}
 	if w.cand[cSNaive].on {
-		w.runSNaive(&w.cand[cSNaive], y, origins, H, max(mShort, 1))
+		w.runSNaive(&w.cand[cSNaive], yc, origins, H, max(mShort, 1))
 	}
 	if w.cand[cSNaiveW].on {
-		w.runSNaive(&w.cand[cSNaiveW], y, origins, H, max(mLong, mShort, 1))
+		w.runSNaive(&w.cand[cSNaiveW], yc, origins, H, max(mLong, mShort, 1))
 	}
 	if w.cand[cReg].on {
-		w.runRegression(&g, y, pers, o, origins, H, &w.cand[cReg])
-	}
-	if w.cand[cETS].on {
-		c := &w.cand[cETS]
-		w.fitETS(w.etsInput(y, pers), mShort, origins, H, c.folds, c.mean, nil)
-		w.etsOutput(c, origins, H, pers)
+		w.times = s.Times
+		w.runRegression(&g, yc, pers, o, origins, H, &w.cand[cReg])
+		w.times = nil
 	}
 	for i := 0; i < cCombo; i++ {
 		if c := &w.cand[i]; c.on {

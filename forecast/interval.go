@@ -3,6 +3,8 @@ package forecast
 import (
 	"math"
 	"slices"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // Prediction intervals come from the backtest: the errors of the chosen
@@ -99,8 +101,18 @@ func (w *Fitter) calibrate(errs []float64, K, H int, level float64, scale []floa
 	sorted := grow(&w.zsort, len(z))
 	copy(sorted, z)
 	slices.Sort(sorted)
+	// The errors of one origin's window are strongly dependent, so the
+	// spread is really estimated from about K samples: widen the quantiles
+	// about the median by the ratio of Student's t with K-1 degrees of
+	// freedom to the normal, as for a scale estimated from K draws.
+	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(max(K-1, 1))}
+	med := conformalQuantile(sorted, 0.5)
 	for i, p := range knotProbs() {
-		c.zk[i] = conformalQuantile(sorted, p)
+		zq := conformalQuantile(sorted, p)
+		if p != 0.5 {
+			zq = med + (zq-med)*t.Quantile(p)/normQuantile(p)
+		}
+		c.zk[i] = zq
 	}
 	c.zLo, c.zHi = c.zAt((1-level)/2), c.zAt((1+level)/2)
 	cover = w.crossCoverage(errs, K, H, level, scale)

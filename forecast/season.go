@@ -79,6 +79,9 @@ func (w *Fitter) detectSeasons(g *grid, cands []period) []period {
 	if len(cands) == 0 {
 		return nil
 	}
+	if m := refinePeriod(g.y, cands[0].steps); m != cands[0].steps {
+		cands[0] = period{secs: int64(m) * g.step, steps: m}
+	}
 	var out []period
 	n := g.n()
 	d := grow(&w.tmp, n)
@@ -211,3 +214,55 @@ func centredSS(d []float64) (float64, int) {
 	}
 	return ss - s*s/float64(N), N
 }
+
+// refinePeriod looks for the true length of a cycle near the nominal m: a
+// series sampled on a clock that drifts against its cycle (some M4 "hourly"
+// series repeat every 23 steps) shows the smallest mean absolute seasonal
+// difference at another lag. A lag within 20% of m is taken only if it is a
+// strict local minimum of that error, below every lag in the range
+// including both ends (trends and random walks favour the shortest lag
+// instead), and at least refineGain better than m itself.
+func refinePeriod(y []float64, m int) int {
+	lo, hi := max(2, m*4/5), m*6/5
+	n := len(y)
+	if hi-lo < 2 || n < 3*hi {
+		return m
+	}
+	// Subsample the differences to bound the cost on long histories.
+	stride := max(1, (n-hi)/1024)
+	errAt := func(L int) float64 {
+		s, c := 0.0, 0
+		for i := n - 1; i >= hi; i -= stride {
+			if d := y[i] - y[i-L]; d == d {
+				s += math.Abs(d)
+				c++
+			}
+		}
+		if c == 0 {
+			return math.Inf(1)
+		}
+		return s / float64(c)
+	}
+	best, bestErr := m, errAt(m)
+	nominal := bestErr
+	endErr := math.Min(errAt(lo), errAt(hi))
+	for L := lo + 1; L < hi; L++ {
+		if L == m {
+			continue
+		}
+		if e := errAt(L); e < bestErr {
+			best, bestErr = L, e
+		}
+	}
+	if best == m || bestErr >= refineGain*nominal || bestErr >= endErr {
+		return m
+	}
+	if errAt(best-1) <= bestErr || errAt(best+1) <= bestErr {
+		return m
+	}
+	return best
+}
+
+// refineGain: a refined period must cut the seasonal-difference error by
+// at least this factor.
+const refineGain = 0.7
