@@ -264,6 +264,7 @@ func (a *Actuator) handle(ctx context.Context, d *decision) Outcome {
 		return ok(ResultNoPolicy, "no policy matches this alert")
 	}
 	d.policy, d.action = p, p.Action
+	d.object = objectOf(p.Action, al.Labels)
 	a.mu.Lock()
 	at, dup := a.seen[d.key]
 	a.mu.Unlock()
@@ -298,15 +299,7 @@ func (a *Actuator) dispatch(ctx context.Context, d *decision, p *Policy) Outcome
 	if m := missing(d.alert.Labels, requiredLabels(p.Action)); len(m) > 0 {
 		return Outcome{Result: ResultRejected, Code: 422, Detail: fmt.Sprintf("policy %s (%s) needs labels %s on the alert", p.Name, p.Action, strings.Join(m, ", "))}
 	}
-	l := d.alert.Labels
-	switch p.Action {
-	case ActionScaleGroup:
-		d.object = "group/" + l["namespace"] + "/" + l["job"] + "/" + l["task_group"]
-	case ActionMigrate:
-		d.object = "node/" + l["node_id"]
-	case ActionScalePool:
-		d.object = "pool/" + l["node_pool"]
-	}
+	d.object = objectOf(p.Action, d.alert.Labels)
 	if !a.lock(d.object) {
 		return Outcome{Result: ResultBusy, Code: 503, Detail: "another alert is acting on " + d.object + " right now"}
 	}
@@ -557,15 +550,8 @@ func (a *Actuator) act(d *decision, reason string, do func() Outcome) Outcome {
 func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome {
 	l := d.alert.Labels
 	// The object the anomaly is about decides which ladder action applies.
-	var obj string
-	switch {
-	case l["task_group"] != "":
-		obj = "group/" + l["namespace"] + "/" + l["job"] + "/" + l["task_group"]
-	case l["node_id"] != "":
-		obj = "node/" + l["node_id"]
-	case l["node_pool"] != "":
-		obj = "pool/" + l["node_pool"]
-	default:
+	obj := objectOf(ActionEscalate, l)
+	if obj == "" {
 		return Outcome{Result: ResultRejected, Code: 422, Detail: "escalate needs task_group (with namespace, job), node_id or node_pool on the alert"}
 	}
 	now := a.o.Now()
@@ -583,6 +569,16 @@ func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome
 	d.object = obj
 	if !okay {
 		return ok(ResultCapped, why)
+	}
+	// A rung whose action cannot apply to this object (a migrate rung for a
+	// task group, a scale_group rung for a node) falls back to the highest
+	// lower rung that can.
+	for len(missing(l, requiredLabels(rung.Action))) > 0 {
+		if i == 0 {
+			return Outcome{Result: ResultRejected, Code: 422, Detail: fmt.Sprintf("no rung of the ladder applies to %s", obj)}
+		}
+		i--
+		rung = p.Escalate.Ladder[i]
 	}
 	d.rung = &i
 	d.esc = planner.Escalation{StepFactor: rung.StepFactor, BypassCooldown: rung.BypassCooldown}
@@ -620,4 +616,27 @@ func groupScaling(j *api.Job, group string) (lo, hi *int64, found bool) {
 		}
 	}
 	return nil, nil, false
+}
+
+// objectOf names the object an alert is about, the key of the per-object
+// lock and of the escalation history.
+func objectOf(action string, l template.KV) string {
+	switch action {
+	case ActionScaleGroup:
+		return "group/" + l["namespace"] + "/" + l["job"] + "/" + l["task_group"]
+	case ActionMigrate:
+		return "node/" + l["node_id"]
+	case ActionScalePool:
+		return "pool/" + l["node_pool"]
+	case ActionEscalate:
+		switch {
+		case l["task_group"] != "":
+			return objectOf(ActionScaleGroup, l)
+		case l["node_id"] != "":
+			return objectOf(ActionMigrate, l)
+		case l["node_pool"] != "":
+			return objectOf(ActionScalePool, l)
+		}
+	}
+	return ""
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/hashicorp/nomad/api"
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fleetcast/fleetcast/actuator/planner"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -276,6 +278,11 @@ func TestEscalationLadder(t *testing.T) {
 	if out := r.a.Handle(ctx, anomaly()); out.Result != ResultCapped {
 		t.Fatalf("hard cap: %+v", out)
 	}
+	// A node anomaly finds no rung for nodes in this ladder.
+	node := alert("AnomalyDespiteAction", map[string]string{"action": "escalate", "node_id": "n9"}, r.clk.Now())
+	if out := r.a.Handle(ctx, node); out.Result != ResultCapped && out.Result != ResultRejected {
+		t.Fatalf("node anomaly: %+v", out)
+	}
 	if got := strings.Join(r.nomad.scales, ","); got != "default/web/app=9,default/web/app=17,default/web/app=20" {
 		t.Fatalf("scales %s", got)
 	}
@@ -431,4 +438,24 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+func TestEscalationFallsBackToARungThatFits(t *testing.T) {
+	r := newRig(t, func(c *Config) {
+		e := c.Policies[4].Escalate
+		e.Ladder = append(e.Ladder, planner.Rung{Action: ActionMigrate})
+		e.MaxPerHour = 5
+		e.Policies[ActionMigrate] = "node-migrate"
+	})
+	ctx := context.Background()
+	r.fc.v[webQ] = []Sample{{Value: 5000}}
+	for i, want := range []string{"rung 0", "rung 1", "rung 1"} {
+		r.clk.Add(time.Minute)
+		a := alert("AnomalyDespiteAction", map[string]string{"action": "escalate", "namespace": "default", "job": "web", "task_group": "app"}, r.clk.Now())
+		a.Fingerprint = fmt.Sprint(i)
+		// The third escalation would be the migrate rung, which needs a node: it falls back to rung 1.
+		if out := r.a.Handle(ctx, a); !strings.Contains(out.Detail, want) {
+			t.Fatalf("escalation %d: %+v, want %s", i, out, want)
+		}
+	}
 }
