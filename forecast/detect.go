@@ -70,6 +70,8 @@ type detectParams struct {
 	nmsDecay    float64 // per-observation decay of the running maximum of the evidence
 	nmsFactor   float64 // the factor applied to evidence that does not exceed that maximum
 	persistMult float64 // weight of the persistence evidence
+	rarityMult  float64 // weight of the rarity evidence
+	rarityCap   float64 // the rarity evidence is capped at this many nats (0: no cap)
 }
 
 func detectDefaults() detectParams {
@@ -88,6 +90,7 @@ func detectDefaults() detectParams {
 		nmsDecay:    0.998,
 		nmsFactor:   0.5,
 		persistMult: 0,
+		rarityMult:  1,
 	}
 }
 
@@ -455,7 +458,11 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 			tr.logRarity = d.levelHist.logTwoSided(d.levelTx(d.short))
 			tr.logPersist = d.persistHist.logUpper(detectLogAbs(d.persistZ))
 		}
-		tr.raw = -tr.logSurprise - tr.logRarity - d.p.persistMult*tr.logPersist
+		rar := -tr.logRarity
+		if d.p.rarityCap > 0 {
+			rar = math.Min(rar, d.p.rarityCap)
+		}
+		tr.raw = -tr.logSurprise + d.p.rarityMult*rar - d.p.persistMult*tr.logPersist
 		if !det.Warmup {
 			raw := tr.raw
 			if raw <= d.nmsMax {

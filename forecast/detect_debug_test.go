@@ -38,6 +38,8 @@ func TestDetectDump(t *testing.T) {
 	envF("NMSD", &p.nmsDecay)
 	envF("NMSF", &p.nmsFactor)
 	envF("PERSIST", &p.persistMult)
+	envF("RMULT", &p.rarityMult)
+	envF("RCAP", &p.rarityCap)
 	envF("SEASONWIN", &p.seasonWin)
 	f, _ := os.Open(path)
 	ss, _ := seriescsv.ReadKeepRepeats(f, path)
@@ -63,6 +65,8 @@ func TestDetectNullMax(t *testing.T) {
 	p := detectDefaults()
 	envF("ALPHA", &p.alpha)
 	envF("PERSIST", &p.persistMult)
+	envF("RMULT", &p.rarityMult)
+	envF("RCAP", &p.rarityCap)
 	envF("SHORT", &p.shortRate)
 	for seed := uint64(1); seed <= 10; seed++ {
 		ts, vs := detectSeasonal(21, seed)
