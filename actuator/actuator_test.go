@@ -18,9 +18,9 @@ import (
 	"github.com/hashicorp/nomad/api"
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/fleetcast/fleetcast/actuator/planner"
-	dto "github.com/prometheus/client_model/go"
 )
 
 const webQ = `max(fleetcast_forecast_peak{job="web",task_group="app",quantile="0.9"})`
