@@ -1,0 +1,271 @@
+package demo
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The demo runs the configs of examples/ as they are, with only the
+// addresses pointed at what it started on loopback and the waits made short
+// enough for a story of minutes. Each rewrite below says what it changes.
+
+func readYAML(path string) (*yaml.Node, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s: want a YAML mapping at the top", path)
+	}
+	return &doc, nil
+}
+
+func writeYAML(doc *yaml.Node, path string) error {
+	b, err := yaml.Marshal(doc)
+	if err != nil {
+		return fmt.Errorf("render %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// child returns the value under key of a mapping node, creating it (as a
+// mapping) when create is set.
+func child(m *yaml.Node, key string, create bool) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	if !create {
+		return nil
+	}
+	v := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, v)
+	return v
+}
+
+// set puts a scalar at a path of keys under m, creating the mappings on the way.
+func set(m *yaml.Node, value string, keys ...string) {
+	for _, k := range keys[:len(keys)-1] {
+		m = child(m, k, true)
+	}
+	last := keys[len(keys)-1]
+	// No tag: YAML resolves "false" to a bool and "5s" to a string, as if
+	// written by hand.
+	if v := child(m, last, false); v != nil {
+		*v = yaml.Node{Kind: yaml.ScalarNode, Value: value}
+		return
+	}
+	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: last},
+		&yaml.Node{Kind: yaml.ScalarNode, Value: value})
+}
+
+// exporterConfig points examples/fleetcast.yml at the demo's Prometheus and
+// simulated Nomad, and refits every target each `refresh` (the example's
+// schedule suits a real fleet, not a five-minute story).
+func exporterConfig(src, dst, promURL, nomadAddr string, refresh time.Duration) error {
+	doc, err := readYAML(src)
+	if err != nil {
+		return err
+	}
+	root := doc.Content[0]
+	set(root, promURL, "prometheus", "url")
+	if n := child(root, "nomad", false); n != nil {
+		set(root, nomadAddr, "nomad", "address")
+		set(root, refresh.String(), "nomad", "refresh")
+		// The simulator checks no token unless configured; a file the
+		// example names does not exist here.
+		removeKey(n, "token_file")
+	}
+	if t := child(root, "targets", false); t != nil && t.Kind == yaml.SequenceNode {
+		for _, tg := range t.Content {
+			set(tg, refresh.String(), "refresh")
+		}
+	}
+	// Event files and API tokens of the example live beside it.
+	for _, k := range []string{"events_file"} {
+		if v := child(root, k, false); v != nil && v.Value != "" && !filepath.IsAbs(v.Value) {
+			v.Value = filepath.Join(filepath.Dir(dst), filepath.Base(v.Value))
+		}
+	}
+	removeKey(root, "events_api")
+	return writeYAML(doc, dst)
+}
+
+// actuatorConfig points examples/actuator.yml at the simulated Nomad and the
+// demo's Prometheus, acting for real (not dry-run) on the simulator.
+func actuatorConfig(src, dst, promURL, nomadAddr, stopFile string) error {
+	doc, err := readYAML(src)
+	if err != nil {
+		return err
+	}
+	root := doc.Content[0]
+	set(root, nomadAddr, "nomad", "address")
+	if n := child(root, "nomad", false); n != nil {
+		removeKey(n, "token_file")
+	}
+	set(root, promURL, "prometheus", "url")
+	set(root, "false", "global", "dry_run")
+	set(root, stopFile, "global", "emergency_stop_file")
+	if g := child(root, "global", false); g != nil {
+		removeKey(g, "webhook_bearer_token_file")
+	}
+	// Node pools change through the simulator's pool API, the stand-in for
+	// a cloud's (the example runs a command).
+	if ps := child(root, "policies", false); ps != nil {
+		for _, p := range ps.Content {
+			if sp := child(p, "scale_pool", false); sp != nil {
+				tg := child(sp, "target", true)
+				tg.Content = nil
+				set(tg, "nomad_sim", "type")
+			}
+		}
+	}
+	return writeYAML(doc, dst)
+}
+
+// alertmanagerConfig points every webhook of examples/alertmanager.yml at
+// the actuator and makes the route's waits short (the example's suit
+// people's inboxes).
+func alertmanagerConfig(src, webhook string) (string, error) {
+	doc, err := readYAML(src)
+	if err != nil {
+		return "", err
+	}
+	root := doc.Content[0]
+	if rs := child(root, "receivers", false); rs != nil {
+		for _, r := range rs.Content {
+			if wcs := child(r, "webhook_configs", false); wcs != nil {
+				for _, wc := range wcs.Content {
+					set(wc, webhook, "url")
+					removeKey(wc, "http_config")
+				}
+			}
+		}
+	}
+	var shorten func(n *yaml.Node)
+	shorten = func(n *yaml.Node) {
+		set(n, "1s", "group_wait")
+		set(n, "5s", "group_interval")
+		if rs := child(n, "routes", false); rs != nil {
+			for _, r := range rs.Content {
+				shorten(r)
+			}
+		}
+	}
+	if r := child(root, "route", false); r != nil {
+		shorten(r)
+	}
+	b, err := yaml.Marshal(doc)
+	if err != nil {
+		return "", fmt.Errorf("render alertmanager config: %w", err)
+	}
+	return string(b), nil
+}
+
+func removeKey(m *yaml.Node, key string) {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content = append(m.Content[:i], m.Content[i+2:]...)
+			return
+		}
+	}
+}
+
+// demoRules copies the rule files of dir into dst with every alert's `for`
+// capped at maxFor: the rules wait 10 minutes to an hour before they fire,
+// which a demo of minutes cannot show. Expressions and thresholds are the
+// shipped ones.
+func demoRules(dir, dst string, maxFor time.Duration) ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.rules.yml"))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no *.rules.yml in %s", dir)
+	}
+	sort.Strings(files)
+	var out []string
+	for _, f := range files {
+		doc, err := readYAML(f)
+		if err != nil {
+			return nil, err
+		}
+		if gs := child(doc.Content[0], "groups", false); gs != nil {
+			for _, g := range gs.Content {
+				rs := child(g, "rules", false)
+				if rs == nil {
+					continue
+				}
+				for _, r := range rs.Content {
+					if v := child(r, "for", false); v != nil {
+						if d, err := parsePromDuration(v.Value); err == nil && d > maxFor {
+							v.Value = promDuration(maxFor)
+						}
+					}
+				}
+			}
+		}
+		p := filepath.Join(dst, filepath.Base(f))
+		if err := writeYAML(doc, p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func parsePromDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasSuffix(s, "d") {
+		var n int
+		if _, err := fmt.Sscanf(strings.TrimSuffix(s, "d"), "%d", &n); err != nil {
+			return 0, err
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
+func promDuration(d time.Duration) string {
+	if d%time.Minute == 0 {
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	}
+	return fmt.Sprintf("%ds", int(d/time.Second))
+}
+
+// prometheusConfig scrapes the simulated Nomad, the exporter and the
+// actuator every 5 seconds under the job names the rules expect.
+func prometheusConfig(simAddr, exporterAddr, actuatorAddr string) string {
+	var b strings.Builder
+	b.WriteString("global:\n  scrape_interval: 5s\n  evaluation_interval: 5s\n\nscrape_configs:\n")
+	job := func(name, addr, path string) {
+		if addr == "" {
+			return
+		}
+		fmt.Fprintf(&b, "  - job_name: %s\n    metrics_path: %s\n    static_configs:\n      - targets: [%q]\n", name, path, addr)
+	}
+	job("nomad", simAddr, "/metrics")
+	job("fleetcast-exporter", exporterAddr, "/metrics")
+	job("fleetcast-actuator", actuatorAddr, "/metrics")
+	return b.String()
+}

@@ -1,0 +1,449 @@
+// Package demo runs fleetcast's whole closed loop on one machine and tells
+// the story in the terminal: the simulated Nomad fleet (with its past
+// backfilled into a real Prometheus), the rules of rules/ in that
+// Prometheus, a real Alertmanager routing to the actuator's webhook, and the
+// exporter and the actuator as subprocesses of the fleetcast binary, each
+// with its config from examples/. It arranges a scheduled rush and a
+// periodic batch job to be due within minutes, injects an anomaly, and
+// reports what was done and how much overload got through.
+package demo
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fleetcast/fleetcast/internal/stack"
+	"github.com/fleetcast/fleetcast/sim"
+)
+
+// Options configure a demo run. Zero values mean the defaults in brackets.
+type Options struct {
+	// Binary is the fleetcast binary that runs the exporter and the
+	// actuator [the running executable].
+	Binary string
+	// Examples holds fleet.yml, fleetcast.yml, actuator.yml and
+	// alertmanager.yml [examples]; Rules the *.rules.yml files [rules].
+	Examples, Rules string
+	// Duration ends the demo by itself; 0 runs until ctx ends.
+	Duration time.Duration
+	// History is the past backfilled into Prometheus [3d], sampled every
+	// HistoryStep [5m].
+	History, HistoryStep time.Duration
+	// Setup is how long starting everything is expected to take [60s]
+	// (backfilling the history with promtool is most of it); the times
+	// below count from the start plus Setup, and so does Duration.
+	Setup time.Duration
+	// Lead is when the rush is due after the start [40% of Duration, at
+	// least 75s; 3m without a duration]; BatchLead when the periodic job
+	// launches [75% of Duration; 5m]; AnomalyAt when demand leaves its band
+	// [55% of Duration; 4m]. The anomaly multiplies the rushed job's demand
+	// by AnomalyFactor [1.6].
+	Lead, BatchLead, AnomalyAt time.Duration
+	AnomalyFactor              float64
+	// AlertFor caps every alert's `for` [20s]; Refresh is the exporter's
+	// refit interval [15s].
+	AlertFor, Refresh time.Duration
+	// Dir is the working directory (configs, logs, TSDB); empty means a
+	// temporary one, removed at the end unless Keep.
+	Dir  string
+	Keep bool
+	// Out receives the narration [os.Stdout]; Logger the details [discarded].
+	Out    io.Writer
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+func (o *Options) defaults() error {
+	if o.Binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find the fleetcast binary: %w", err)
+		}
+		o.Binary = exe
+	}
+	if o.Examples == "" {
+		o.Examples = "examples"
+	}
+	if o.Rules == "" {
+		o.Rules = "rules"
+	}
+	if o.History == 0 {
+		o.History = 3 * 24 * time.Hour
+	}
+	if o.Setup == 0 {
+		o.Setup = time.Minute
+	}
+	if o.HistoryStep == 0 {
+		o.HistoryStep = 5 * time.Minute
+	}
+	frac := func(f float64, min, def time.Duration) time.Duration {
+		if o.Duration == 0 {
+			return def
+		}
+		return max(min, time.Duration(f*float64(o.Duration)).Truncate(time.Second))
+	}
+	if o.Lead == 0 {
+		o.Lead = frac(0.4, 75*time.Second, 3*time.Minute)
+	}
+	if o.BatchLead == 0 {
+		o.BatchLead = frac(0.75, 2*time.Minute, 5*time.Minute)
+	}
+	if o.AnomalyAt == 0 {
+		o.AnomalyAt = frac(0.55, 90*time.Second, 4*time.Minute)
+	}
+	if o.AnomalyFactor == 0 {
+		o.AnomalyFactor = 1.6
+	}
+	if o.AlertFor == 0 {
+		o.AlertFor = 20 * time.Second
+	}
+	if o.Refresh == 0 {
+		o.Refresh = 15 * time.Second
+	}
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	for _, f := range []string{filepath.Join(o.Examples, "fleet.yml")} {
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("the demo fleet: %w (run the demo from the repository's top directory, or pass --examples)", err)
+		}
+	}
+	return nil
+}
+
+// Event is one thing that happened to the fleet during the demo.
+type Event struct {
+	At     time.Time
+	Kind   string // scale_group, scale_pool, migrate, alert, forecast, anomaly, overload
+	Object string
+	What   string
+}
+
+// Summary is what the demo did and what got through.
+type Summary struct {
+	Start, End time.Time
+	Scenario   Scenario
+	Events     []Event
+	// Actions counts the changes the actuator made to the fleet.
+	Actions int
+	// FirstScaleOut is when the rushed group's count first grew; zero if
+	// it never did. PoolScaleOut likewise for the batch job's pool.
+	FirstScaleOut, PoolScaleOut time.Time
+	// OverloadSeconds is how long any node or job of the fleet was
+	// overloaded during the run (the simulator's ground truth);
+	// JobOverloadSeconds per job.
+	OverloadSeconds    float64
+	JobOverloadSeconds map[string]float64
+	// Missing names the parts that did not run, and why.
+	Missing []string
+	URLs    map[string]string
+}
+
+// Run runs the demo until ctx ends or Duration passes, and stops everything
+// it started before it returns.
+func Run(ctx context.Context, o Options) (sum Summary, err error) {
+	if err := o.defaults(); err != nil {
+		return sum, err
+	}
+	dir := o.Dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "fleetcast-demo-"); err != nil {
+			return sum, fmt.Errorf("work directory: %w", err)
+		}
+		if !o.Keep {
+			defer func() { _ = os.RemoveAll(dir) }()
+		}
+	}
+	out := o.Out
+	say := func(format string, args ...any) {
+		fmt.Fprintf(out, "%s  %s\n", o.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	}
+	now := o.Now().Truncate(time.Second)
+	sum.URLs = map[string]string{}
+	sum.JobOverloadSeconds = map[string]float64{}
+
+	// --- the simulated fleet, its past and its present ---
+	// The story's times count from when everything should be up.
+	planned := now.Add(o.Setup)
+	cfg, sc, err := arrange(filepath.Join(o.Examples, "fleet.yml"), planned, o.Lead, o.BatchLead)
+	if err != nil {
+		return sum, err
+	}
+	trial, err := sim.New(cfg, now)
+	if err != nil {
+		return sum, fmt.Errorf("simulated fleet: %w", err)
+	}
+	sizeBatch(cfg, &sc, trial)
+	fleet, err := sim.New(cfg, now.Add(-o.History))
+	if err != nil {
+		return sum, fmt.Errorf("simulated fleet: %w", err)
+	}
+	// The simulator logs every change it makes; that goes to sim.log, the
+	// terminal gets the story.
+	simLog, err := os.Create(filepath.Join(dir, "sim.log"))
+	if err != nil {
+		return sum, fmt.Errorf("sim log: %w", err)
+	}
+	defer func() { _ = simLog.Close() }()
+	fleet.SetLogger(slog.New(slog.NewTextHandler(simLog, nil)))
+	say("simulating %s of the fleet's past (examples/fleet.yml) for Prometheus ...", o.History)
+	var hist bytes.Buffer
+	if err := fleet.WriteHistory(&hist, now.Add(-o.History), now, o.HistoryStep); err != nil {
+		return sum, fmt.Errorf("fleet history: %w", err)
+	}
+	findShortage(fleet, &sc, now, o.Setup+2*max(o.Duration, 10*time.Minute))
+	sum.Scenario = sc
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	simLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return sum, fmt.Errorf("listen for the simulated Nomad: %w", err)
+	}
+	simURL := "http://" + simLn.Addr().String()
+	simSrv := &http.Server{Handler: fleet.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = simSrv.Serve(simLn) }()
+	defer func() { _ = simSrv.Close() }()
+	go fleet.Run(runCtx, time.Second, o.Now)
+	sum.URLs["nomad (simulated)"] = simURL
+
+	// --- Alertmanager, Prometheus, the exporter and the actuator ---
+	actAddr, err := stack.FreeAddr()
+	if err != nil {
+		return sum, err
+	}
+	expAddr, err := stack.FreeAddr()
+	if err != nil {
+		return sum, err
+	}
+	amDir, promDir := filepath.Join(dir, "alertmanager"), filepath.Join(dir, "prometheus")
+	for _, d := range []string{amDir, promDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return sum, err
+		}
+	}
+	amCfg, err := alertmanagerConfig(filepath.Join(o.Examples, "alertmanager.yml"), "http://"+actAddr+"/webhook")
+	if err != nil {
+		sum.Missing = append(sum.Missing, fmt.Sprintf("examples/alertmanager.yml (%v): Alertmanager routes everything to the actuator with a built-in route instead", err))
+		amCfg = fmt.Sprintf("route:\n  receiver: fleetcast\n  group_by: [alertname, job, task_group, node_pool, node_id]\n  group_wait: 1s\n  group_interval: 5s\nreceivers:\n  - name: fleetcast\n    webhook_configs:\n      - url: %q\n", "http://"+actAddr+"/webhook")
+	}
+	am, err := stack.StartAlertmanager(runCtx, stack.AlertmanagerOptions{Dir: amDir, Config: amCfg})
+	if err != nil {
+		return sum, err
+	}
+	defer func() { _ = am.Stop() }()
+	sum.URLs["alertmanager"] = am.URL
+
+	rules, err := demoRules(o.Rules, dir, o.AlertFor)
+	if err != nil {
+		sum.Missing = append(sum.Missing, fmt.Sprintf("rules (%v): no alerts will fire", err))
+	}
+	say("backfilling Prometheus with %.1f MB of history (promtool) ...", float64(hist.Len())/1e6)
+	prom, err := stack.StartPrometheus(runCtx, stack.PrometheusOptions{
+		Dir: promDir, Config: prometheusConfig(simLn.Addr().String(), expAddr, actAddr),
+		RuleFiles: rules, AlertmanagerURL: am.URL, OpenMetrics: hist.String(),
+	})
+	if err != nil {
+		return sum, err
+	}
+	defer func() { _ = prom.Stop() }()
+	sum.URLs["prometheus"] = prom.URL
+
+	var exp, act *proc
+	expCfg := filepath.Join(dir, "fleetcast.yml")
+	if err := exporterConfig(filepath.Join(o.Examples, "fleetcast.yml"), expCfg, prom.URL, simURL, o.Refresh); err != nil {
+		sum.Missing = append(sum.Missing, fmt.Sprintf("exporter: config examples/fleetcast.yml: %v; no forecasts will be published", err))
+	} else if exp, err = startProc(runCtx, "exporter", dir, "http://"+expAddr, o.Binary,
+		"exporter", "--config.file="+expCfg, "--web.listen-address="+expAddr); err != nil {
+		sum.Missing = append(sum.Missing, fmt.Sprintf("exporter: %v", err))
+	} else {
+		defer exp.stop()
+		sum.URLs["exporter"] = exp.url
+	}
+	actCfg := filepath.Join(dir, "actuator.yml")
+	if err := actuatorConfig(filepath.Join(o.Examples, "actuator.yml"), actCfg, prom.URL, simURL, filepath.Join(dir, "STOP")); err != nil {
+		sum.Missing = append(sum.Missing, fmt.Sprintf("actuator: config examples/actuator.yml: %v; nothing will act", err))
+	} else if act, err = startProc(runCtx, "actuator", dir, "http://"+actAddr, o.Binary,
+		"actuator", "--config.file="+actCfg, "--web.listen-address="+actAddr); err != nil {
+		sum.Missing = append(sum.Missing, fmt.Sprintf("actuator: %v", err))
+	} else {
+		defer act.stop()
+		sum.URLs["actuator"] = act.url
+	}
+
+	fmt.Fprintln(out)
+	names := make([]string, 0, len(sum.URLs))
+	for k := range sum.URLs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(out, "  %-20s %s\n", k, sum.URLs[k])
+	}
+	fmt.Fprintf(out, "  %-20s %s\n", "work directory", dir)
+	for _, m := range sum.Missing {
+		fmt.Fprintf(out, "  MISSING: %s\n", m)
+	}
+	fmt.Fprintln(out)
+	ready := o.Now()
+	if late := ready.Sub(planned); late > 5*time.Second {
+		say("starting took %s longer than planned (--setup); the story below is that much closer.", late.Round(time.Second))
+	}
+	say("the story: job %s/%s serves %.0f MHz now; its daily rush starts at %s and outgrows that at %s.",
+		sc.Job, sc.Group, sc.Capacity, sc.RushAt.Format("15:04:05"), fmtTime(sc.ShortageAt))
+	if sc.BatchJob != "" {
+		say("periodic job %s launches at %s: %d × %d MHz on node pool %s, which has %d MHz free: it will not fit.",
+			sc.BatchJob, sc.BatchAt.Format("15:04:05"), sc.BatchCount, sc.BatchCPU, sc.BatchPool, sc.BatchFree)
+	}
+	say("fleetcast must act before both; an anomaly is injected into %s at %s.", sc.Job, ready.Add(o.AnomalyAt).Format("15:04:05"))
+	if o.Duration > 0 {
+		say("the demo ends by itself at %s (Ctrl-C ends it sooner).", ready.Add(o.Duration).Format("15:04:05"))
+	} else {
+		say("Ctrl-C stops everything.")
+	}
+
+	n := newNarrator(o, fleet, prom.URL, sc, say)
+	n.useNomad(simURL)
+	truth0 := fleet.Truth()
+	sum.Start = ready
+	deadline := time.Time{}
+	if o.Duration > 0 {
+		deadline = ready.Add(o.Duration)
+	}
+	injected := false
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(out)
+			say("interrupted; stopping everything ...")
+			break loop
+		case <-tick.C:
+		}
+		t := o.Now()
+		if !injected && !t.Before(ready.Add(o.AnomalyAt)) {
+			injected = true
+			if err := fleet.InjectAnomaly(sc.Job, o.AnomalyFactor, t, t.Add(time.Hour)); err != nil {
+				say("could not inject the anomaly: %v", err)
+			} else {
+				n.event(Event{At: t, Kind: "anomaly", Object: sc.Job, What: fmt.Sprintf("demand ×%.1f, unforeseen", o.AnomalyFactor)})
+				say("ANOMALY injected: %s's demand jumps to %.1f× what its pattern says, for an hour.", sc.Job, o.AnomalyFactor)
+			}
+		}
+		n.poll(runCtx, t)
+		if !deadline.IsZero() && !t.Before(deadline) {
+			break loop
+		}
+		if exp != nil && exited(exp) {
+			say("the exporter exited; see %s", exp.log)
+			exp = nil
+		}
+		if act != nil && exited(act) {
+			say("the actuator exited; see %s", act.log)
+			act = nil
+		}
+	}
+	truth := fleet.Truth()
+	sum.End = o.Now()
+	sum.Events = n.events
+	sum.FirstScaleOut, sum.PoolScaleOut = n.firstScaleOut, n.poolScaleOut
+	sum.OverloadSeconds = truth.OverloadSeconds - truth0.OverloadSeconds
+	for k, v := range truth.JobOverloadSeconds {
+		if d := v - truth0.JobOverloadSeconds[k]; d > 0 {
+			sum.JobOverloadSeconds[k] = d
+		}
+	}
+	for _, e := range n.events {
+		if e.Kind == "scale_group" || e.Kind == "scale_pool" || e.Kind == "migrate" {
+			sum.Actions++
+		}
+	}
+	printSummary(out, sum)
+	return sum, nil
+}
+
+func exited(p *proc) bool {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return true
+	default:
+		return false
+	}
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "(not within the demo)"
+	}
+	return t.Format("15:04:05")
+}
+
+func printSummary(w io.Writer, s Summary) {
+	fmt.Fprintf(w, "\nsummary (%s):\n", s.End.Sub(s.Start).Round(time.Second))
+	fmt.Fprintf(w, "  actions taken:        %d\n", s.Actions)
+	lead := "never"
+	if !s.FirstScaleOut.IsZero() {
+		lead = s.FirstScaleOut.Format("15:04:05")
+		if !s.Scenario.ShortageAt.IsZero() {
+			d := s.Scenario.ShortageAt.Sub(s.FirstScaleOut).Round(time.Second)
+			if d >= 0 {
+				lead += fmt.Sprintf(", %s before the shortage was due", d)
+			} else {
+				lead += fmt.Sprintf(", %s AFTER the shortage arrived", -d)
+			}
+		}
+	}
+	fmt.Fprintf(w, "  %s scaled out:    %s\n", s.Scenario.Job, lead)
+	if s.Scenario.BatchJob != "" {
+		pl := "never"
+		if !s.PoolScaleOut.IsZero() {
+			pl = s.PoolScaleOut.Format("15:04:05")
+			d := s.Scenario.BatchAt.Sub(s.PoolScaleOut).Round(time.Second)
+			if d >= 0 {
+				pl += fmt.Sprintf(", %s before %s launched", d, s.Scenario.BatchJob)
+			} else {
+				pl += fmt.Sprintf(", %s after %s launched", -d, s.Scenario.BatchJob)
+			}
+		}
+		fmt.Fprintf(w, "  pool %s grew:     %s\n", s.Scenario.BatchPool, pl)
+	}
+	fmt.Fprintf(w, "  overload seconds:     %.0f (any node or job)", s.OverloadSeconds)
+	if len(s.JobOverloadSeconds) > 0 {
+		var parts []string
+		for _, k := range sortedKeys(s.JobOverloadSeconds) {
+			parts = append(parts, fmt.Sprintf("%s %.0f s", k, s.JobOverloadSeconds[k]))
+		}
+		fmt.Fprintf(w, "; by job: %s", strings.Join(parts, ", "))
+	}
+	fmt.Fprintln(w)
+	for _, m := range s.Missing {
+		fmt.Fprintf(w, "  missing: %s\n", m)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
