@@ -58,7 +58,18 @@ func fleetOverview() *dashboard.DashboardBuilder {
 		WithPanel(bars(ts("Scheduled periodic-job memory demand",
 			"Memory asked by Nomad periodic jobs due within the forecast window.",
 			"bytes",
-			q(`job:fleetcast_scheduled_demand:sum{resource="memory"}`, "{{namespace}}/{{job}} within {{window}}"))))
+			q(`job:fleetcast_scheduled_demand:sum{resource="memory"}`, "{{namespace}}/{{job}} within {{window}}")))).
+		WithRow(dashboard.NewRowBuilder("fleetcast health")).
+		WithPanel(dashed(ts("Forecast age by target",
+			"Seconds since each target's last successful forecast cycle on each exporter; FleetcastForecastsStale fires above the dashed line, and scale-in waits for fresh forecasts.",
+			"s",
+			q(`time() - max by (instance, target) (fleetcast_exporter_last_success_timestamp_seconds)`, "{{target}} on {{instance}}"),
+			q(`fleetcast:threshold_stale_seconds`, "stale threshold"),
+		), "stale threshold")).
+		WithPanel(tablePanel("Forecast quality by target",
+			"Each target's model and its backtest MASE (below 1 beats the seasonal naive forecast); ForecastQualityDegraded fires on poor MASE or coverage.",
+			"none",
+			instant(`sort_desc(max by (target, model) (fleetcast_model_info * on(target) group_left() max by (target) (fleetcast_backtest_mase)))`)))
 }
 
 // demandPanel draws, for one resource, capacity, what is allocated now, the

@@ -188,7 +188,9 @@ func fxFleet(start float64) []fxSeries {
 		}
 		actuator("fleetcast_actuator_cooldown_remaining_seconds", map[string]string{"namespace": g.ns, "job": g.job, "task_group": g.tg}, fxConst(120))
 	}
-	out = append(out, fxSeries{job: fxJobExporter, name: "fleetcast_exporter_last_success_timestamp_seconds", labels: map[string]string{}, value: func(s float64) float64 { return s }})
+	for _, target := range []string{"node_cpu", "node_mem", "report_cpu", "web_cpu"} {
+		out = append(out, fxSeries{job: fxJobExporter, name: "fleetcast_exporter_last_success_timestamp_seconds", labels: map[string]string{"target": target}, value: func(s float64) float64 { return s }})
+	}
 
 	every10m := func(s float64) float64 { return start + math.Floor((s-start)/600)*600 }
 	for _, a := range []struct{ action, result string }{{"scale_group", "acted"}, {"migrate", "dry_run"}, {"scale_pool", "cooldown"}} {
