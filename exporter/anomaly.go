@@ -63,23 +63,7 @@ func (b *bandScorer) Observe(t int64, v float64) float64 {
 	return math.Min(out/width, maxAnomalyScore)
 }
 
-// detectorScorer is the streaming anomaly detector of the forecast package:
-// it learns its own band from the observations, so the published score is
-// the same one "fleetcast detect" and the alert threshold
-// (forecast.AnomalyThreshold) use.
-type detectorScorer struct {
-	d *forecast.Detector
-}
-
-func (s detectorScorer) Observe(t int64, v float64) float64 { return s.d.Observe(t, v).Score }
-
-func (detectorScorer) Forecast(*forecast.Forecast) {}
-
-// newDetectorScorer is the default scorer: forecast's streaming detector.
-func newDetectorScorer(step int64, seasons []int64) anomalyScorer {
-	return detectorScorer{d: forecast.NewDetector(forecast.DetectorOptions{Step: step, Seasons: seasons})}
-}
-
 // NewBandScorer scores against the band of the exporter's own previous
-// forecast instead, in band widths (Options.NewScorer).
+// forecast, in band widths (the default until forecast's streaming
+// detector lands; Options.NewScorer switches).
 func NewBandScorer(int64, []int64) anomalyScorer { return &bandScorer{} }

@@ -15,8 +15,6 @@ import (
 
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
-
-	"github.com/fleetcast/fleetcast/forecast"
 )
 
 // fakeProm answers range queries from a function of the series and time,
@@ -275,33 +273,6 @@ func TestCapacityExhaustionAndShard(t *testing.T) {
 	}
 }
 
-func TestAnomalyScoreFromDetector(t *testing.T) {
-	fp := &fakeProm{series: []model.Metric{{"instance": "a"}}, value: daily}
-	clk := &clock{t: time.Unix(1_790_000_000, 0)}
-	e, err := New(Options{Config: testConfig(t, ""), Querier: fp, Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := e.CycleAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h := e.Handler()
-	if s := gauge(t, scrape(t, h), `fleetcast_anomaly_score{instance="a",target="cpu"}`); s > forecast.AnomalyThreshold {
-		t.Errorf("a regular daily sine scored %g, above the threshold", s)
-	}
-	fp.mu.Lock()
-	fp.value = func(i int, ts int64) float64 { return 1000 }
-	fp.mu.Unlock()
-	clk.add(5 * time.Minute)
-	if err := e.CycleAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if s := gauge(t, scrape(t, h), `fleetcast_anomaly_score{instance="a",target="cpu"}`); s <= forecast.AnomalyThreshold || s > 1 {
-		t.Errorf("a jump from ~100 to 1000 scored %g, want above %g and at most 1", s, forecast.AnomalyThreshold)
-	}
-}
-
 func TestAnomalyScoreFromPreviousBand(t *testing.T) {
 	fp := &fakeProm{series: []model.Metric{{"instance": "a"}}, value: daily}
 	clk := &clock{t: time.Unix(1_790_000_000, 0)}
@@ -323,4 +294,55 @@ func TestAnomalyScoreFromPreviousBand(t *testing.T) {
 	if s := gauge(t, scrape(t, e.Handler()), `fleetcast_anomaly_score{instance="a",target="cpu"}`); s <= 1 {
 		t.Errorf("a jump from ~100 to 1000 scored %g, want well outside the band", s)
 	}
+}
+
+// Targets whose series have different label names share metric names; the
+// exposition must hold both, and a series label that clashes with one the
+// exporter adds is renamed.
+func TestTargetsWithDifferentLabels(t *testing.T) {
+	c, err := ParseConfig([]byte(`prometheus:
+  url: http://127.0.0.1:9090
+targets:
+  - name: nodes
+    query: a
+    history: 1d
+    horizons: [1h]
+  - name: jobs
+    query: b
+    history: 1d
+    horizons: [1h]
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := &multiProm{byQuery: map[string]*fakeProm{
+		"a": {series: []model.Metric{{"node_id": "n1"}}, value: daily},
+		"b": {series: []model.Metric{{"namespace": "default", "job": "web", "target": "clash"}}, value: daily},
+	}}
+	e, err := New(Options{Config: c, Querier: fp, Now: func() time.Time { return time.Unix(1_790_000_000, 0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.CycleAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	body := scrape(t, e.Handler())
+	for _, want := range []string{
+		`fleetcast_forecast{horizon="1h",node_id="n1",quantile="0.5",target="nodes"}`,
+		`fleetcast_forecast{exported_target="clash",horizon="1h",job="web",namespace="default",quantile="0.5",target="jobs"}`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+type multiProm struct{ byQuery map[string]*fakeProm }
+
+func (m *multiProm) QueryRange(ctx context.Context, q string, r promv1.Range) (model.Matrix, error) {
+	return m.byQuery[q].QueryRange(ctx, q, r)
+}
+
+func (m *multiProm) Query(ctx context.Context, q string, ts time.Time) (model.Vector, error) {
+	return m.byQuery[q].Query(ctx, q, ts)
 }
