@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -151,4 +152,25 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func TestHistoryOptions(t *testing.T) {
+	f := testFleet(t)
+	var buf bytes.Buffer
+	err := f.WriteHistoryWith(&buf, testStart, testStart.Add(10*time.Minute), time.Minute, HistoryOptions{
+		Target:  ScrapeTarget{Job: "nomad", Instance: "127.0.0.1:4646"},
+		Metrics: regexp.MustCompile(`^nomad_nomad_job_summary_running$`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	// HELP, TYPE, 3 groups × 11 samples, EOF.
+	if len(lines) != 2+3*11+1 {
+		t.Fatalf("%d lines:\n%s", len(lines), buf.String())
+	}
+	want := `nomad_nomad_job_summary_running{exported_job="web",task_group="web",namespace="default",job="nomad",instance="127.0.0.1:4646"} 3 `
+	if !strings.HasPrefix(lines[2], want) {
+		t.Fatalf("first sample %q, want prefix %q", lines[2], want)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,22 @@ type ScrapeTarget struct {
 // exported_instance, and job and instance name the target. Backfilled
 // history then joins the live series without a seam.
 func (f *Fleet) WriteHistoryAs(w io.Writer, from, to time.Time, step time.Duration, target ScrapeTarget) error {
+	return f.WriteHistoryWith(w, from, to, step, HistoryOptions{Target: target})
+}
+
+// HistoryOptions refine WriteHistoryWith.
+type HistoryOptions struct {
+	// Target labels the history as scraped (see WriteHistoryAs).
+	Target ScrapeTarget
+	// Metrics, if set, keeps only the metric families whose name it
+	// matches: promtool's backfill time grows with the file's size times
+	// the number of two-hour blocks, so a long history is best kept lean.
+	Metrics *regexp.Regexp
+}
+
+// WriteHistoryWith writes the history as WriteHistory does, with options.
+func (f *Fleet) WriteHistoryWith(w io.Writer, from, to time.Time, step time.Duration, o HistoryOptions) error {
+	target := o.Target
 	if step <= 0 {
 		return fmt.Errorf("history step %s: must be positive", step)
 	}
@@ -57,6 +74,9 @@ func (f *Fleet) WriteHistoryAs(w io.Writer, from, to time.Time, step time.Durati
 	for t := from; !t.After(to); t = t.Add(step) {
 		f.advance(t)
 		for _, s := range f.samples() {
+			if o.Metrics != nil && !o.Metrics.MatchString(fams[s.fam].name) {
+				continue
+			}
 			key := strconv.Itoa(s.fam) + "\x00" + strings.Join(s.labels, "\x00")
 			sr := byKey[key]
 			if sr == nil {
