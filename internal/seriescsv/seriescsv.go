@@ -58,6 +58,17 @@ func ParseTimestamp(s string) (int64, error) {
 // NaN, a gap. Series come back in order of first appearance, each sorted by
 // time; a repeated timestamp within a series is an error.
 func Read(r io.Reader, name string) ([]Series, error) {
+	return read(r, name, false)
+}
+
+// ReadKeepRepeats is Read for data that may repeat a timestamp within a
+// series (NAB's recordings do): rows with equal times are kept, in file
+// order, instead of being an error. The anomaly detector scores every row.
+func ReadKeepRepeats(r io.Reader, name string) ([]Series, error) {
+	return read(r, name, true)
+}
+
+func read(r io.Reader, name string, keepRepeats bool) ([]Series, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
@@ -125,14 +136,14 @@ func Read(r io.Reader, name string) ([]Series, error) {
 		return nil, &ParseError{File: name, Msg: "no data rows after the header"}
 	}
 	for i := range out {
-		if err := sortSeries(&out[i]); err != nil {
+		if err := sortSeries(&out[i], keepRepeats); err != nil {
 			return nil, &ParseError{File: name, Msg: err.Error()}
 		}
 	}
 	return out, nil
 }
 
-func sortSeries(s *Series) error {
+func sortSeries(s *Series, keepRepeats bool) error {
 	if !sort.SliceIsSorted(s.Times, func(a, b int) bool { return s.Times[a] < s.Times[b] }) {
 		idx := make([]int, len(s.Times))
 		for i := range idx {
@@ -147,7 +158,7 @@ func sortSeries(s *Series) error {
 		s.Times, s.Values = ts, vs
 	}
 	for i := 1; i < len(s.Times); i++ {
-		if s.Times[i] == s.Times[i-1] {
+		if s.Times[i] == s.Times[i-1] && !keepRepeats {
 			return fmt.Errorf("series %q: timestamp %d appears twice", s.Name, s.Times[i])
 		}
 	}

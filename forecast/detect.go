@@ -1,0 +1,572 @@
+package forecast
+
+import (
+	"math"
+	"sort"
+)
+
+// This file holds the streaming anomaly detector behind `fleetcast detect`,
+// the exporter's fleetcast_anomaly_score and the ForecastAnomaly rule.
+//
+// Each observation is compared with a band forecast made before it arrived
+// (a robust level plus the seasonal profile that has predicted best so far).
+// Two pieces of evidence are then weighed against the series' own history:
+//
+//   - surprise: how far the observation lies from its forecast, in robust
+//     scale units, ranked among all past such distances;
+//   - rarity: how unusual the recent level is (a short moving average of
+//     the values), ranked two-sided among all past such levels.
+//
+// Both ranks are tail probabilities read from small fixed-size histograms,
+// so the score means the same on a calm series and on a noisy one. The
+// evidence adds up: raw = -ln(p_surprise) - ln(p_rarity), in nats, high only
+// when an observation is both off its forecast and at a level this series
+// rarely visits. A level or spread change shows up in both and is then
+// adopted by the model (change detection on the residuals), so the alarm
+// does not drag on while the model catches up. Finally, an anomaly that
+// has already been reported is not reported again at full strength while it
+// lasts: the score is halved unless the evidence exceeds a slowly decaying
+// maximum of its recent past.
+//
+// Only after scoring does the model learn from the observation, so a score
+// never depends on anything at or after its own time.
+
+// DetectScoreNats is the evidence (in nats, -ln of a probability) at which
+// the score reaches 1. Score s corresponds to raw evidence s*DetectScoreNats:
+// an observation as extreme as 1 in e^(s*DetectScoreNats) of this series'
+// own past.
+const DetectScoreNats = 20
+
+// AnomalyThreshold is the score above which the ForecastAnomaly alert fires:
+// evidence above AnomalyThreshold*DetectScoreNats nats, i.e. a joint tail
+// probability below about 1 in 40,000 (e^-10.6) for the default 0.53. This is the threshold
+// at which the NAB standard profile peaks on the development data; see
+// DETECT.md.
+const AnomalyThreshold = 0.5
+
+// Defaults of DetectorOptions and the detector's fixed constants.
+const (
+	detectDefaultWarmup = 150
+	detectMaxBuckets    = 2016 // a week of 5-minute buckets
+	detectStepSamples   = 16   // intervals used to learn the step
+	detectHistBins      = 128
+	detectMinScale      = 1e-9
+)
+
+// detectParams are the detector's learning rates and limits. They are
+// fixed for users; the tests of this package vary them.
+type detectParams struct {
+	alpha       float64 // level learning rate per step
+	gamma       float64 // seasonal profile learning rate per visit
+	scaleRate   float64 // robust scale EWMA rate
+	cmpRate     float64 // model comparison EWMA rate
+	slowRate    float64 // long-run scale EWMA rate
+	scaleFloor  float64 // the scale never drops below this fraction of the long-run scale
+	scaleClip   float64 // residuals beyond this many scales are clipped when learning the scale
+	learnClip   float64 // residuals beyond this many scales are clipped when learning level and profile
+	seasonWin   float64 // a seasonal model must have at most this fraction of the level model's error
+	shortRate   float64 // EWMA rate of the short level (rarity) and of the persistence statistic
+	adoptZ      float64 // a persistence statistic beyond this many scales is a level change: adopt it
+	nmsDecay    float64 // per-observation decay of the running maximum of the evidence
+	nmsFactor   float64 // the factor applied to evidence that does not exceed that maximum
+	persistMult float64 // weight of the persistence evidence
+	rarityMult  float64 // weight of the rarity evidence
+	rarityCap   float64 // the rarity evidence is capped at this many nats (0: no cap)
+	extrapolate bool    // extrapolate the surprise beyond the largest seen
+	persistMax  bool
+}
+
+func detectDefaults() detectParams {
+	return detectParams{
+		alpha:       0.2,
+		gamma:       0.1,
+		scaleRate:   0.01,
+		cmpRate:     0.005,
+		slowRate:    0.001,
+		scaleFloor:  0.25,
+		scaleClip:   6,
+		learnClip:   0,
+		seasonWin:   0.9,
+		shortRate:   0.1,
+		adoptZ:      3,
+		nmsDecay:    0.998,
+		nmsFactor:   0.5,
+		persistMult: 0,
+		rarityMult:  1,
+		extrapolate: true,
+	}
+}
+
+// DetectorOptions configures a Detector. The zero value learns everything.
+type DetectorOptions struct {
+	// Step is the sampling interval in seconds; 0 learns it as the median
+	// of the first intervals seen.
+	Step int64
+	// Seasons are the seasonal periods in seconds to model. nil tries a
+	// daily and a weekly profile and uses one only while it predicts better
+	// than the level alone; a non-nil empty slice disables seasonality.
+	Seasons []int64
+	// Warmup is the number of observations scored 0 while the detector
+	// learns; 0 means 150.
+	Warmup int
+
+	params *detectParams // tests only; nil means detectDefaults()
+}
+
+// Detection is the verdict on one observation.
+type Detection struct {
+	// Score is in [0, 1]; above AnomalyThreshold the observation is an
+	// anomaly.
+	Score float64
+	// Expected, Lower and Upper are the forecast and its band for this
+	// observation, made before it arrived: the band holds about 95% of past
+	// residuals. NaN until the detector has a forecast.
+	Expected, Lower, Upper float64
+	// Warmup is true while the detector is still learning (Score is 0).
+	Warmup bool
+}
+
+// detectHist is a fixed-size histogram whose range grows (by doubling the
+// bin width) to hold every value seen: an O(1)-memory sketch of a
+// distribution, good in the tails, which is where ranks are read.
+type detectHist struct {
+	lo, width float64
+	c         [detectHistBins]float64
+	n         float64
+	max       float64 // the largest value seen, to extrapolate beyond it
+}
+
+func (h *detectHist) add(x float64) {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return
+	}
+	if h.n == 0 && h.width == 0 {
+		h.width = math.Max(math.Abs(x), 1) * 1e-6
+		h.lo = x - h.width*detectHistBins/2
+	}
+	for x < h.lo {
+		// Grow to the left: merge pairs into the upper half.
+		for i := detectHistBins/2 - 1; i >= 0; i-- {
+			h.c[detectHistBins/2+i] = h.c[2*i] + h.c[2*i+1]
+		}
+		for i := 0; i < detectHistBins/2; i++ {
+			h.c[i] = 0
+		}
+		h.lo -= h.width * detectHistBins
+		h.width *= 2
+	}
+	for x >= h.lo+h.width*detectHistBins {
+		for i := 0; i < detectHistBins/2; i++ {
+			h.c[i] = h.c[2*i] + h.c[2*i+1]
+		}
+		for i := detectHistBins / 2; i < detectHistBins; i++ {
+			h.c[i] = 0
+		}
+		h.width *= 2
+	}
+	h.c[int((x-h.lo)/h.width)%detectHistBins]++
+	if h.n == 0 || x > h.max {
+		h.max = x
+	}
+	h.n++
+}
+
+// logBeyond is the log probability of exceeding the largest value seen by
+// e (> 0): ranks cannot tell a new record from a huge one, so the upper
+// tail is extrapolated as an exponential whose scale is the mean excess
+// over the 99th percentile (at least one bin wide).
+func (h *detectHist) logBeyond(e float64) float64 {
+	if e <= 0 || h.n < 20 {
+		return 0
+	}
+	u := h.quantile(0.99)
+	sum, cnt := 0.0, 0.0
+	for i, c := range h.c {
+		if mid := h.lo + (float64(i)+0.5)*h.width; c > 0 && mid > u {
+			sum += c * (mid - u)
+			cnt += c
+		}
+	}
+	beta := h.width
+	if cnt > 0 {
+		beta = math.Max(beta, sum/cnt)
+	}
+	return -e / beta
+}
+
+// tails returns the counts of values at or above x and at or below x.
+// Values in x's own bin are spread evenly over it, but at least half of
+// them count on each side: at the histogram's resolution they tie with x.
+func (h *detectHist) tails(x float64) (above, below float64) {
+	if h.n == 0 {
+		return 0, 0
+	}
+	if x < h.lo {
+		return h.n, 0
+	}
+	if x >= h.lo+h.width*detectHistBins {
+		return 0, h.n
+	}
+	b := min(int((x-h.lo)/h.width), detectHistBins-1)
+	for i := 0; i < b; i++ {
+		below += h.c[i]
+	}
+	for i := b + 1; i < detectHistBins; i++ {
+		above += h.c[i]
+	}
+	frac := math.Max(0, math.Min(1, (h.lo+float64(b+1)*h.width-x)/h.width))
+	above += h.c[b] * math.Max(frac, 0.5)
+	below += h.c[b] * math.Max(1-frac, 0.5)
+	return above, below
+}
+
+// logUpper is ln P(X >= x) with the rank estimate (count+1)/(n+2).
+func (h *detectHist) logUpper(x float64) float64 {
+	a, _ := h.tails(x)
+	return math.Log((a + 1) / (h.n + 2))
+}
+
+// logTwoSided is ln of the smaller tail at x.
+func (h *detectHist) logTwoSided(x float64) float64 {
+	a, b := h.tails(x)
+	return math.Log((math.Min(a, b) + 1) / (h.n + 2))
+}
+
+// quantile returns the q-quantile of the values seen (0 if none).
+func (h *detectHist) quantile(q float64) float64 {
+	if h.n == 0 {
+		return 0
+	}
+	target := q * h.n
+	s := 0.0
+	for i, c := range h.c {
+		if s+c >= target && c > 0 {
+			return h.lo + (float64(i)+(target-s)/c)*h.width
+		}
+		s += c
+	}
+	return h.lo + h.width*detectHistBins
+}
+
+// detectModel is one candidate forecaster: a level alone (period 0) or a
+// level plus an additive seasonal profile of the given period.
+type detectModel struct {
+	period  int64 // seconds; 0 for the level-only model
+	width   int64 // bucket width, seconds
+	level   float64
+	hasLvl  bool
+	prof    []float64
+	seen    []bool
+	first   int64   // time of the first observation, to know when a full period was seen
+	err     float64 // EWMA of |residual| (clipped): the robust scale
+	cmpErr  float64 // EWMA of |residual| used to compare models (slower)
+	slowErr float64 // long-run EWMA of |residual|: a floor for the scale on flat stretches
+	nErr    int
+}
+
+func (m *detectModel) bucket(t int64) int {
+	ph := t % m.period
+	if ph < 0 {
+		ph += m.period
+	}
+	return int(ph/m.width) % len(m.prof)
+}
+
+// predict returns the forecast for time t, or false if the model cannot
+// predict yet.
+func (m *detectModel) predict(t int64) (float64, bool) {
+	if !m.hasLvl {
+		return 0, false
+	}
+	if m.period == 0 {
+		return m.level, true
+	}
+	if t-m.first < m.period {
+		return 0, false
+	}
+	n := len(m.prof)
+	b := m.bucket(t)
+	// Average the bucket with its neighbours: one noisy visit should not
+	// make the profile jagged.
+	sum, w := 0.0, 0.0
+	for _, d := range [3]int{-1, 0, 1} {
+		j := (b + d + n) % n
+		if m.seen[j] {
+			wt := 1.0
+			if d == 0 {
+				wt = 2
+			}
+			sum += wt * m.prof[j]
+			w += wt
+		}
+	}
+	if w == 0 {
+		return 0, false
+	}
+	return m.level + sum/w, true
+}
+
+func (m *detectModel) scale(p *detectParams, pred float64) float64 {
+	return math.Max(math.Max(m.err, p.scaleFloor*m.slowErr), detectMinScale*math.Max(1, math.Abs(pred)))
+}
+
+// learn updates the model with observation v at t, gap steps after the last.
+func (m *detectModel) learn(p *detectParams, t int64, v, gap float64) {
+	if !m.hasLvl {
+		m.level, m.hasLvl, m.first = v, true, t
+		if m.period > 0 {
+			b := m.bucket(t)
+			m.prof[b], m.seen[b] = 0, true
+		}
+		return
+	}
+	a := 1 - math.Pow(1-p.alpha, gap)
+	// Huber-style: a spike moves the level and the profile by at most
+	// learnClip scales; real shifts are adopted by change detection.
+	lim := math.Inf(1)
+	if m.nErr > 0 && p.learnClip > 0 {
+		lim = p.learnClip * m.scale(p, m.level)
+	}
+	clip := func(x float64) float64 { return math.Max(-lim, math.Min(lim, x)) }
+	if m.period == 0 {
+		m.level += a * clip(v-m.level)
+		return
+	}
+	b := m.bucket(t)
+	if !m.seen[b] {
+		m.prof[b], m.seen[b] = v-m.level, true
+	}
+	m.level += a * clip(v-m.prof[b]-m.level)
+	m.prof[b] += p.gamma * clip(v-m.level-m.prof[b])
+}
+
+func (m *detectModel) learnErr(p *detectParams, r float64) {
+	ar := math.Abs(r)
+	if m.nErr == 0 {
+		m.err, m.cmpErr, m.slowErr, m.nErr = ar, ar, ar, 1
+		return
+	}
+	m.nErr++
+	// A plain mean until there is enough history for the EWMA.
+	k := 1 / float64(m.nErr)
+	if m.err > 0 {
+		ar = math.Min(ar, p.scaleClip*m.err)
+	}
+	m.err += math.Max(k, p.scaleRate) * (ar - m.err)
+	m.cmpErr += math.Max(k, p.cmpRate) * (math.Abs(r) - m.cmpErr)
+	m.slowErr += math.Max(k, p.slowRate) * (math.Abs(r) - m.slowErr)
+}
+
+// Detector scores a stream of observations of one series. It is not safe for
+// concurrent use; use one per series.
+type Detector struct {
+	o      DetectorOptions
+	p      detectParams
+	n      int // finite observations seen
+	lastT  int64
+	hasT   bool
+	dts    []int64
+	step   int64
+	models []*detectModel // [0] is level-only; seasonal ones are added once the step is known
+
+	short     float64 // short EWMA of the values: the recent level
+	hasShort  bool
+	levelUnit float64 // the unit of levelTx, fixed by the first value
+	persistZ  float64 // short EWMA of the standardised residuals
+	persistR  float64 // short EWMA of the residuals, to adopt a level change
+
+	zHist, levelHist, persistHist detectHist
+	nmsMax                        float64
+
+	last detectTrace // for the tests
+}
+
+// detectTrace is what the last Observe computed, for the tests.
+type detectTrace struct {
+	z, logSurprise, logRarity, logPersist, raw float64
+}
+
+// NewDetector returns a detector for one series.
+func NewDetector(o DetectorOptions) *Detector {
+	if o.Warmup <= 0 {
+		o.Warmup = detectDefaultWarmup
+	}
+	if o.Seasons != nil {
+		o.Seasons = append([]int64{}, o.Seasons...)
+	}
+	d := &Detector{o: o, step: o.Step, p: detectDefaults()}
+	if o.params != nil {
+		d.p = *o.params
+	}
+	d.models = []*detectModel{{}}
+	if d.step > 0 {
+		d.addSeasons()
+	}
+	return d
+}
+
+// Step returns the sampling interval in use, 0 while it is being learnt.
+func (d *Detector) Step() int64 { return d.step }
+
+func (d *Detector) addSeasons() {
+	seasons := d.o.Seasons
+	if seasons == nil {
+		seasons = []int64{86400, 604800}
+	}
+	for _, per := range seasons {
+		if per <= 0 || per < 4*d.step {
+			continue
+		}
+		w := d.step
+		if per/w > detectMaxBuckets {
+			w = (per + detectMaxBuckets - 1) / detectMaxBuckets
+		}
+		nb := int((per + w - 1) / w)
+		d.models = append(d.models, &detectModel{period: per, width: w, prof: make([]float64, nb), seen: make([]bool, nb)})
+	}
+}
+
+// best returns the model to forecast t with, and its forecast.
+func (d *Detector) best(t int64) (*detectModel, float64, bool) {
+	base := d.models[0]
+	pred, ok := base.predict(t)
+	if !ok || base.nErr == 0 {
+		return nil, math.NaN(), false
+	}
+	bm, bestErr := base, base.cmpErr
+	for _, m := range d.models[1:] {
+		p, ok := m.predict(t)
+		if !ok || m.nErr < 50 {
+			continue
+		}
+		if m.cmpErr < d.p.seasonWin*base.cmpErr && m.cmpErr < bestErr {
+			bm, pred, bestErr = m, p, m.cmpErr
+		}
+	}
+	return bm, pred, true
+}
+
+// Observe scores v at time t (Unix seconds) from the past alone, then learns
+// from it. NaN and infinite values are gaps: they get the band but score 0
+// and are not learnt. Times should increase; a repeated or earlier time is
+// treated as following the previous observation immediately.
+func (d *Detector) Observe(t int64, v float64) Detection {
+	m, pred, ok := d.best(t)
+	det := Detection{Expected: math.NaN(), Lower: math.NaN(), Upper: math.NaN(), Warmup: d.n < d.o.Warmup}
+	var scale float64
+	if ok {
+		scale = m.scale(&d.p, pred)
+		band := 2 * scale
+		if d.zHist.n >= 20 {
+			band = math.Exp(d.zHist.quantile(0.95)) * scale
+		}
+		det.Expected, det.Lower, det.Upper = pred, pred-band, pred+band
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return det
+	}
+	gap := d.advance(t)
+
+	// The recent level, including this observation.
+	if !d.hasShort {
+		d.short, d.hasShort = v, true
+		d.levelUnit = math.Max(math.Abs(v)*0.01, 1e-9)
+	} else {
+		d.short += d.p.shortRate * (v - d.short)
+	}
+
+	tr := detectTrace{}
+	if ok {
+		r := v - pred
+		z := r / scale
+		tr.z = z
+		zc := math.Max(-4, math.Min(4, z))
+		d.persistZ += d.p.shortRate * (zc - d.persistZ)
+		d.persistR += d.p.shortRate * (r - d.persistR)
+		if d.zHist.n > 0 {
+			lz := detectLogAbs(z)
+			tr.logSurprise = d.zHist.logUpper(lz)
+			if d.p.extrapolate {
+				tr.logSurprise += d.zHist.logBeyond(lz - d.zHist.max)
+			}
+			tr.logRarity = d.levelHist.logTwoSided(d.levelTx(d.short))
+			tr.logPersist = d.persistHist.logUpper(detectLogAbs(d.persistZ))
+		}
+		rar := -tr.logRarity
+		if d.p.rarityCap > 0 {
+			rar = math.Min(rar, d.p.rarityCap)
+		}
+		tr.raw = -tr.logSurprise + d.p.rarityMult*rar - d.p.persistMult*tr.logPersist
+		if d.p.persistMax {
+			tr.raw = -tr.logSurprise + math.Max(d.p.rarityMult*rar, -tr.logPersist)
+		}
+		if !det.Warmup {
+			raw := tr.raw
+			if raw <= d.nmsMax {
+				// Already reported: do not report it again at full strength.
+				raw *= d.p.nmsFactor
+			}
+			det.Score = math.Max(0, math.Min(1, raw/DetectScoreNats))
+		}
+		d.nmsMax = math.Max(d.nmsMax*d.p.nmsDecay, tr.raw)
+		d.zHist.add(detectLogAbs(z))
+		d.persistHist.add(detectLogAbs(d.persistZ))
+
+		// A sustained shift: adopt the new level at once instead of
+		// alarming until the slow learning catches up.
+		if math.Abs(d.persistZ) > d.p.adoptZ {
+			for _, mm := range d.models {
+				mm.level += d.persistR
+			}
+			d.persistZ, d.persistR = 0, 0
+		}
+	}
+	d.levelHist.add(d.levelTx(d.short))
+	d.last = tr
+
+	for _, mm := range d.models {
+		if p, ok := mm.predict(t); ok {
+			mm.learnErr(&d.p, v-p)
+		}
+		mm.learn(&d.p, t, v, gap)
+	}
+	d.n++
+	return det
+}
+
+// advance records time t and returns the gap since the last observation in
+// steps, learning the step first if needed.
+func (d *Detector) advance(t int64) float64 {
+	gap := 1.0
+	if d.hasT {
+		dt := t - d.lastT
+		if d.step == 0 && dt > 0 {
+			d.dts = append(d.dts, dt)
+			if len(d.dts) >= detectStepSamples {
+				d.step = detectMedian(d.dts)
+				d.dts = nil
+				d.addSeasons()
+			}
+		}
+		if d.step > 0 {
+			// A long gap counts as a few steps at most: the level should
+			// move on, not be replaced.
+			gap = math.Min(math.Max(float64(dt)/float64(d.step), 0), 3/d.p.alpha)
+		}
+	}
+	d.lastT, d.hasT = t, true
+	return gap
+}
+
+func detectMedian(xs []int64) int64 {
+	s := append([]int64(nil), xs...)
+	sort.Slice(s, func(a, b int) bool { return s[a] < s[b] })
+	return s[len(s)/2]
+}
+
+// The histograms hold transformed values, so that one huge outlier does not
+// stretch their range over the ordinary values (ranks do not change under a
+// monotone transform): log |z| for distances, asinh for levels.
+func detectLogAbs(z float64) float64 { return math.Log(math.Abs(z) + 1e-3) }
+
+func (d *Detector) levelTx(v float64) float64 { return math.Asinh(v / d.levelUnit) }
