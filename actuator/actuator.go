@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -75,6 +76,9 @@ type Options struct {
 	IsLeader func() bool
 	// NomadAddress is used by the nomad_sim pool target.
 	NomadAddress string
+	// State keeps what must survive a restart and be shared by replicas
+	// (NomadAPI: Nomad variables). Nil, or a dry run, means in memory.
+	State StateStore
 }
 
 // Actuator turns alerts into decisions and decisions into Nomad calls.
@@ -84,13 +88,12 @@ type Actuator struct {
 	bgStop  context.CancelFunc
 	bg      sync.WaitGroup
 	mu      sync.Mutex
-	seen    map[string]time.Time   // alert key -> when decided
-	actions []time.Time            // recent actions, for the hourly rate limit
-	busy    map[string]bool        // objects being acted on
-	esc     map[string][]time.Time // object -> recent escalations
-	poolAt  map[string]time.Time   // node pool -> last size change
-	pruned  time.Time              // last sweep of seen
+	seen    map[string]time.Time // alert key -> when decided
+	actions []time.Time          // recent actions, for the hourly rate limit
+	busy    map[string]bool      // objects being acted on
+	pruned  time.Time            // last sweep of seen
 	pools   map[string]PoolScaler
+	state   StateStore
 }
 
 // New builds an actuator.
@@ -122,7 +125,11 @@ func New(o Options) (*Actuator, error) {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics()
 	}
-	a := &Actuator{o: o, seen: map[string]time.Time{}, busy: map[string]bool{}, esc: map[string][]time.Time{}, poolAt: map[string]time.Time{}, pools: map[string]PoolScaler{}}
+	a := &Actuator{o: o, seen: map[string]time.Time{}, busy: map[string]bool{}, pools: map[string]PoolScaler{}, state: o.State}
+	if a.state == nil || o.Config.Global.DryRun {
+		// A dry run changes nothing in Nomad, its variables included.
+		a.state = NewMemState()
+	}
 	a.bgCtx, a.bgStop = context.WithCancel(context.Background())
 	for _, p := range o.Config.Policies {
 		if p.ScalePool == nil {
@@ -555,16 +562,18 @@ func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome
 		return Outcome{Result: ResultRejected, Code: 422, Detail: "escalate needs task_group (with namespace, job), node_id or node_pool on the alert"}
 	}
 	now := a.o.Now()
-	a.mu.Lock()
-	recent := a.esc[obj][:0]
-	for _, t := range a.esc[obj] {
-		if now.Sub(t) < time.Hour {
-			recent = append(recent, t)
+	skey := "escalation/" + obj
+	prev, err := a.state.Get(ctx, skey)
+	if err != nil {
+		return a.nomadFailed(d, err)
+	}
+	var recent []string
+	for _, f := range strings.Split(prev["times"], ",") {
+		if sec, err := strconv.ParseInt(f, 10, 64); err == nil && now.Sub(time.Unix(sec, 0)) < time.Hour {
+			recent = append(recent, f)
 		}
 	}
-	a.esc[obj] = recent
 	done := len(recent)
-	a.mu.Unlock()
 	rung, i, okay, why := planner.NextRung(p.Escalate.Ladder, done, p.Escalate.MaxPerHour)
 	d.object = obj
 	if !okay {
@@ -588,9 +597,10 @@ func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome
 	out := a.dispatch(ctx, d, target)
 	d.action = ActionEscalate + ":" + rung.Action
 	if out.Result == ResultActed || out.Result == ResultDryRun {
-		a.mu.Lock()
-		a.esc[obj] = append(a.esc[obj], now)
-		a.mu.Unlock()
+		recent = append(recent, strconv.FormatInt(now.Unix(), 10))
+		if err := a.state.Put(ctx, skey, map[string]string{"times": strings.Join(recent, ",")}); err != nil {
+			a.o.Log.Warn("escalation acted but its history was not saved: the hourly cap may undercount", "object", obj, "err", err)
+		}
 	}
 	out.Detail = fmt.Sprintf("escalation rung %d (%s): %s", i, rung.Action, out.Detail)
 	return out

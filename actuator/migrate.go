@@ -3,6 +3,7 @@ package actuator
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
@@ -109,6 +110,17 @@ func (a *Actuator) migrate(ctx context.Context, d *decision, p *Policy) Outcome 
 	l := d.alert.Labels
 	m := p.Migrate
 	nodeID := l["node_id"]
+	skey := "node/" + nodeID
+	prev, err := a.state.Get(ctx, skey)
+	if err != nil {
+		return a.nomadFailed(d, err)
+	}
+	if prev["alert_key"] == d.key {
+		return ok(ResultDuplicate, "the node's state in Nomad already holds this alert's migration")
+	}
+	if until, err := time.Parse(time.RFC3339Nano, prev["restore_at"]); err == nil && prev["restored"] == "false" && until.After(a.o.Now()) {
+		return ok(ResultCooldown, fmt.Sprintf("allocations moved off this node at %s; it stays ineligible until %s", prev["acted_at"], prev["restore_at"]))
+	}
 	node, err := a.o.Nomad.Node(ctx, nodeID)
 	if err != nil {
 		return a.nomadFailed(d, err)
@@ -217,6 +229,15 @@ func (a *Actuator) migrate(ctx context.Context, d *decision, p *Policy) Outcome 
 		return ok(ResultNoop, plan.Reason)
 	}
 	return a.act(d, plan.Reason, func() Outcome {
+		now := a.o.Now()
+		// Saved before the node turns ineligible, so whichever replica leads
+		// later gives eligibility back even if this process dies meanwhile.
+		err := a.state.Put(ctx, skey, map[string]string{"alert_key": d.key, "acted_at": now.UTC().Format(time.RFC3339Nano),
+			"restore_at": now.Add(m.OverloadWindow.D(time.Hour)).UTC().Format(time.RFC3339Nano), "restored": "false",
+			"stop": strings.Join(plan.Stop, ",")})
+		if err != nil {
+			return a.nomadFailed(d, err)
+		}
 		if err := a.o.Nomad.SetEligibility(ctx, nodeID, false); err != nil {
 			return a.nomadFailed(d, err)
 		}
@@ -275,7 +296,62 @@ func (a *Actuator) restoreLater(nodeID string, m *MigratePolicy, stopped []strin
 			a.o.Log.Warn("shutting down before the overload window ended: node stays ineligible", "node", nodeID)
 			return
 		}
-		err := a.o.Nomad.SetEligibility(context.Background(), nodeID, true)
-		a.o.Audit.Info("overload window over: node eligible again", "node", nodeID, "err", err)
+		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		a.restore(rctx, nodeID)
 	}()
+}
+
+// restore gives a node its eligibility back and records that it did.
+func (a *Actuator) restore(ctx context.Context, nodeID string) {
+	err := a.o.Nomad.SetEligibility(ctx, nodeID, true)
+	if err == nil {
+		st, gerr := a.state.Get(ctx, "node/"+nodeID)
+		if gerr == nil && st != nil {
+			st["restored"] = "true"
+			err = a.state.Put(ctx, "node/"+nodeID, st)
+		}
+	} else {
+		a.o.Metrics.NomadErrors.Inc()
+	}
+	a.o.Audit.Info("overload window over: node eligible again", "node", nodeID, "err", err)
+}
+
+// Sweep gives eligibility back to every node whose overload window has
+// passed but whose restore did not happen (the process that migrated it
+// stopped). It returns how many nodes it restored.
+func (a *Actuator) Sweep(ctx context.Context) (int, error) {
+	all, err := a.state.List(ctx, "node/")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for key, st := range all {
+		until, err := time.Parse(time.RFC3339Nano, st["restore_at"])
+		if err != nil || st["restored"] != "false" || until.After(a.o.Now()) {
+			continue
+		}
+		id := strings.TrimPrefix(key, "node/")
+		a.restore(ctx, id)
+		n++
+	}
+	return n, nil
+}
+
+// RunSweeper calls Sweep every interval while this replica leads, until ctx ends.
+func (a *Actuator) RunSweeper(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if a.o.IsLeader == nil || a.o.IsLeader() {
+			if _, err := a.Sweep(ctx); err != nil && ctx.Err() == nil {
+				a.o.Log.Warn("eligibility sweep failed", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -124,9 +124,17 @@ func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcom
 		}
 		st.Nodes = append(st.Nodes, n)
 	}
-	a.mu.Lock()
-	st.LastChange = a.poolAt[name]
-	a.mu.Unlock()
+	skey := "pool/" + name
+	prev, err := a.state.Get(ctx, skey)
+	if err != nil {
+		return a.nomadFailed(d, err)
+	}
+	if prev["alert_key"] == d.key {
+		return ok(ResultDuplicate, "the pool's state in Nomad already holds this alert's action")
+	}
+	if t, err := time.Parse(time.RFC3339Nano, prev["last_change"]); err == nil {
+		st.LastChange = t
+	}
 	f := planner.Forecast{}
 	if sp.query != nil {
 		q, err := render(sp.query, l)
@@ -152,15 +160,20 @@ func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcom
 	}
 	target := a.pools[p.Name]
 	return a.act(d, plan.Reason, func() Outcome {
-		a.mu.Lock()
-		a.poolAt[name] = a.o.Now()
-		a.mu.Unlock()
+		saved := func() {
+			err := a.state.Put(ctx, skey, map[string]string{"last_change": a.o.Now().UTC().Format(time.RFC3339Nano), "alert_key": d.key,
+				"from": strconv.Itoa(plan.From), "to": strconv.Itoa(plan.To), "reason": plan.Reason})
+			if err != nil {
+				d.nomad += "; pool state not saved (cooldown may not survive a restart): " + err.Error()
+			}
+		}
 		a.o.Metrics.LastAction.WithLabelValues(ActionScalePool, "", "", "", "", name).Set(float64(a.o.Now().Unix()))
 		if plan.To > plan.From {
 			if err := target.SetSize(ctx, name, plan.From, plan.To, nil, plan.Reason); err != nil {
 				return a.nomadFailed(d, err)
 			}
 			d.nomad = fmt.Sprintf("pool %s: size %d -> %d requested", name, plan.From, plan.To)
+			saved()
 			return ok(ResultActed, plan.Reason)
 		}
 		deadline := sp.DrainDeadline.D(10 * time.Minute)
@@ -170,6 +183,7 @@ func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcom
 			}
 		}
 		d.nomad = fmt.Sprintf("pool %s: draining %v (deadline %s); the target removes them once drained", name, plan.Remove, deadline)
+		saved()
 		a.shrinkAfterDrain(name, plan, deadline, target)
 		return ok(ResultActed, plan.Reason)
 	})

@@ -52,7 +52,7 @@ func newSimRig(t *testing.T, mutate func(*Config)) *simRig {
 		mutate(cfg)
 	}
 	r := &simRig{f: f, url: srv.URL, n: n, cfg: cfg, fc: &fakeForecasts{v: map[string][]Sample{}}}
-	r.opts = Options{Config: cfg, Nomad: n, Forecasts: r.fc, Now: f.Now, NomadAddress: srv.URL,
+	r.opts = Options{Config: cfg, Nomad: n, Forecasts: r.fc, Now: f.Now, NomadAddress: srv.URL, State: n,
 		Audit: slog.New(slog.NewJSONHandler(&testWriter{t}, nil)),
 		// Waiting moves the simulated fleet on, so deployments end and drains finish.
 		Sleep: func(ctx context.Context, d time.Duration) error { f.Advance(f.Now().Add(d)); return ctx.Err() }}
@@ -366,4 +366,97 @@ func (c *drainedCheck) SetSize(ctx context.Context, pool string, current, desire
 	c.seen = append(c.seen, strings.Join(bad, "; "))
 	c.mu.Unlock()
 	return c.next.SetSize(ctx, pool, current, desired, remove, reason)
+}
+
+// TestSimStateSurvivesRestart: a migrating process dies before the overload
+// window ends; the next one gives the node its eligibility back, and a repeat
+// of the pool alert is known as done, both from Nomad variables.
+func TestSimStateSurvivesRestart(t *testing.T) {
+	r := newSimRig(t, func(c *Config) {
+		for i := range c.Policies {
+			if m := c.Policies[i].Migrate; m != nil {
+				m.OverloadWindow = Duration(time.Hour)
+			}
+		}
+	})
+	ctx := context.Background()
+	stubs, err := r.n.Nodes(ctx, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var busy string
+	fleetQ := `fleetcast_forecast_peak{target="node_cpu"}`
+	for _, s := range stubs {
+		allocs, _ := r.n.NodeAllocations(ctx, s.ID)
+		for _, al := range allocs {
+			if al.JobID == "api" && busy == "" {
+				busy = s.ID
+			}
+		}
+		r.fc.v[fleetQ] = append(r.fc.v[fleetQ], Sample{Labels: map[string]string{"node_id": s.ID}, Value: 1000})
+	}
+	r.fc.v[`max(fleetcast_forecast_peak{node_id="`+busy+`"})`] = []Sample{{Value: 3600}}
+	r.fc.v[`fleetcast_forecast_peak{target="alloc_cpu",node_id="`+busy+`"}`] = nil
+	al := alert("NodePredictedOverload", map[string]string{"action": "migrate", "node_id": busy}, r.f.Now())
+	// The process stops right after acting: its in-process restore never runs.
+	r.opts.Sleep = func(ctx context.Context, d time.Duration) error { <-ctx.Done(); return ctx.Err() }
+	a1, err := New(r.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := a1.Handle(ctx, al); out.Result != ResultActed {
+		t.Fatalf("migrate: %+v", out)
+	}
+	a1.Close()
+	a2, err := New(r.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a2.Close()
+	if out := a2.Handle(ctx, al); out.Result != ResultDuplicate {
+		t.Fatalf("repeat after restart: %+v", out)
+	}
+	al2 := al
+	al2.StartsAt = r.f.Now().Add(time.Minute)
+	if out := a2.Handle(ctx, al2); out.Result != ResultCooldown {
+		t.Fatalf("new firing inside the overload window: %+v", out)
+	}
+	if n, err := a2.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("sweep inside the window restored %d (%v)", n, err)
+	}
+	r.f.Advance(r.f.Now().Add(61 * time.Minute))
+	if n, err := a2.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep after the window restored %d (%v), want 1", n, err)
+	}
+	node, _ := r.n.Node(ctx, busy)
+	if node.SchedulingEligibility != "eligible" {
+		t.Fatalf("node %s after the sweep", node.SchedulingEligibility)
+	}
+	if n, _ := a2.Sweep(ctx); n != 0 {
+		t.Fatalf("second sweep restored %d again", n)
+	}
+
+	// Pools: the cooldown and the alert key live in a Nomad variable too.
+	for i := range r.cfg.Policies {
+		if r.cfg.Policies[i].ScalePool != nil {
+			r.cfg.Policies[i].ScalePool.PerNodeCapacity = 8000
+		}
+	}
+	r.fc.v[`sum(fleetcast_forecast_peak{node_pool="batch"})`] = []Sample{{Value: 12000}}
+	pal := alert("FleetPredictedShortage", map[string]string{"action": "scale_pool", "node_pool": "batch"}, r.f.Now())
+	if out := a2.Handle(ctx, pal); out.Result != ResultActed {
+		t.Fatalf("pool: %+v", out)
+	}
+	a3, err := New(r.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a3.Close()
+	if out := a3.Handle(ctx, pal); out.Result != ResultDuplicate {
+		t.Fatalf("pool repeat after restart: %+v", out)
+	}
+	pal.StartsAt = r.f.Now().Add(time.Minute)
+	if out := a3.Handle(ctx, pal); out.Result != ResultCooldown {
+		t.Fatalf("pool new firing inside cooldown after restart: %+v", out)
+	}
 }

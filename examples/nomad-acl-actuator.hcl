@@ -4,13 +4,15 @@
 # scale-job: read scale status and scaling events, scale task groups.
 # read-job:  job specs (scaling blocks, meta, constraints) and allocations.
 # alloc-lifecycle: stop allocations so Nomad reschedules them (migrate).
-# variables: the leader lock (fleetcast/actuator/leader), only that path.
+# variables: the leader lock (fleetcast/actuator/leader) and the actuator's
+#   state (fleetcast/actuator/state/...: pool cooldowns, nodes waiting for
+#   their eligibility back, escalation history), only under that path.
 namespace "*" {
   capabilities = ["read-job", "scale-job", "alloc-lifecycle"]
 
   variables {
     path "fleetcast/actuator/*" {
-      capabilities = ["read", "write"]
+      capabilities = ["read", "write", "list"]
     }
   }
 }

@@ -93,7 +93,7 @@ func runActuator(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	metrics := actuator.NewMetrics()
-	opts := actuator.Options{Config: cfg, Nomad: nomad, Forecasts: prom, Metrics: metrics, NomadAddress: addr,
+	opts := actuator.Options{Config: cfg, Nomad: nomad, Forecasts: prom, Metrics: metrics, NomadAddress: addr, State: nomad,
 		Audit: slog.New(slog.NewJSONHandler(stdout, nil)).With("log", "audit"), Log: log}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -132,6 +132,9 @@ func runActuator(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer act.Close()
+	// Gives nodes their eligibility back after a migration's overload
+	// window, also when the process that migrated them is gone.
+	go act.RunSweeper(ctx, time.Minute)
 	hook := &actuator.Webhook{A: act, Token: token, Log: log}
 	srv := &http.Server{Handler: hook.Handler(nil), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
