@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
@@ -54,9 +55,17 @@ func Generate() ([]File, error) {
 		if err := enc.Encode(d); err != nil {
 			return nil, fmt.Errorf("render dashboard %s: %w", b.uid, err)
 		}
-		files = append(files, File{Name: b.uid + ".json", UID: b.uid, JSON: buf.Bytes()})
+		files = append(files, File{Name: b.uid + ".json", UID: b.uid, JSON: unescapeHTML(buf.Bytes())})
 	}
 	return files, nil
+}
+
+// unescapeHTML undoes the \u003c, \u003e and \u0026 escapes that the SDK's
+// own MarshalJSON methods write, so PromQL comparisons and URLs read as
+// typed. No generated string contains a literal backslash-u.
+func unescapeHTML(b []byte) []byte {
+	r := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&")
+	return []byte(r.Replace(string(b)))
 }
 
 // numberPanels gives every panel and row a unique id in layout order, which
@@ -259,4 +268,17 @@ func horizonVariable() *dashboard.CustomVariableBuilder {
 			Text:     dashboard.StringOrArrayOfString{String: cog.ToPtr("1h")},
 			Value:    dashboard.StringOrArrayOfString{String: cog.ToPtr("1h")},
 		})
+}
+
+// drilldownLinks are the data links of a table row to the node and job
+// dashboards, filled from the row's node_id or namespace, job and task_group.
+func drilldownLinks() []cog.Builder[dashboard.DashboardLink] {
+	return []cog.Builder[dashboard.DashboardLink]{
+		dashboard.NewDashboardLinkBuilder("Node ${__data.fields.node_id}").
+			Type(dashboard.DashboardLinkTypeLink).
+			Url("/d/" + uidNode + "?var-node=${__data.fields.node_id}&${datasource:queryparam}&${__url_time_range}"),
+		dashboard.NewDashboardLinkBuilder("Job ${__data.fields.namespace}/${__data.fields.job}").
+			Type(dashboard.DashboardLinkTypeLink).
+			Url("/d/" + uidJob + "?var-namespace=${__data.fields.namespace}&var-job=${__data.fields.job}&var-task_group=${__data.fields.task_group}&${datasource:queryparam}&${__url_time_range}"),
+	}
 }

@@ -37,11 +37,13 @@ func fleetOverview() *dashboard.DashboardBuilder {
 		WithPanel(tablePanel("Time until capacity is exhausted (next 24h)",
 			"Targets whose upper forecast crosses their capacity within a day, soonest first (fleetcast_capacity_exhaustion_seconds).",
 			"s",
-			instant(`sort(min by (target, resource, node_id, namespace, job, task_group) (fleetcast_capacity_exhaustion_seconds) < 86400)`))).
+			instant(`sort(min by (target, resource, node_id, namespace, job, task_group) (fleetcast_capacity_exhaustion_seconds) < 86400)`)).
+			DataLinks(drilldownLinks())).
 		WithPanel(tablePanel("Predicted shortage and surplus alerts",
 			"fleetcast's alerts now pending or firing, with the action the actuator will take. Runbooks: "+runbooks,
 			"none",
-			instant(`sum by (alertname, alertstate, action, severity, node_pool, node_id, namespace, job, task_group, resource) (ALERTS{alertname=~"FleetPredicted.*|NodePredictedOverload|JobPredicted.*|ForecastAnomaly|AnomalyDespiteAction"})`))).
+			instant(`sum by (alertname, alertstate, action, severity, node_pool, node_id, namespace, job, task_group, resource) (ALERTS{alertname=~"FleetPredicted.*|NodePredictedOverload|JobPredicted.*|ForecastAnomaly|AnomalyDespiteAction"})`)).
+			DataLinks(drilldownLinks())).
 		WithRow(dashboard.NewRowBuilder("Actions and scheduled demand")).
 		WithPanel(bars(ts("Actuator actions",
 			"Decisions of the fleetcast actuator per interval, by action and result.",
