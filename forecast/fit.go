@@ -310,7 +310,7 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 	}
 	if w.cand[cReg].on {
 		w.times = s.Times
-		w.runRegression(&g, yc, pers, o, origins, H, &w.cand[cReg])
+		w.runRegression(&g, yc, y, pers, o, origins, H, &w.cand[cReg])
 		w.times = nil
 	}
 	for i := 0; i < cCombo; i++ {

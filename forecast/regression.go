@@ -29,7 +29,7 @@ const (
 	regFourierLong  = 6    // harmonics of longer seasons at most
 	regSmallRidge   = 1e-4 // per history point, for Fourier and covariate columns
 	regEventRidge   = 1.0  // pull of the Effect prior, in history points
-	regARMax        = 3
+	regARMax        = 8
 )
 
 type regWork struct {
@@ -54,8 +54,10 @@ type fourier struct {
 }
 
 // runRegression fits the regression on y (NaN gaps, outliers already
-// blanked) and fills c's fold and final forecasts.
-func (w *Fitter) runRegression(g *grid, y []float64, pers []period, o Options, origins []int, H int, c *cand) {
+// blanked) and fills c's fold and final forecasts. The AR term starts from
+// the residuals of raw, the series before outliers were blanked: the latest
+// observations are the AR term's whole point, even when they are unusual.
+func (w *Fitter) runRegression(g *grid, y, raw []float64, pers []period, o Options, origins []int, H int, c *cand) {
 	r := &w.reg
 	n := len(y)
 	// Layout of the columns.
@@ -140,14 +142,6 @@ func (w *Fitter) runRegression(g *grid, y []float64, pers []period, o Options, o
 	fut := grow(&r.fut, H*p)
 	w.regRows(g, 0, n, n, x, o, false)
 	w.regRows(g, n, n+H, n, fut, o, true)
-	for i := 0; i < n; i++ {
-		if math.IsNaN(y[i]) {
-			row := x[i*p : (i+1)*p]
-			for j := range row {
-				row[j] = 0
-			}
-		}
-	}
 
 	// Accumulate XᵀX and Xᵀy in time order, solving at each origin.
 	a := grow(&r.a, p*p)
@@ -187,16 +181,14 @@ func (w *Fitter) runRegression(g *grid, y []float64, pers []period, o Options, o
 		bk := betaK[k*p : (k+1)*p]
 		dst := c.folds[k*H : (k+1)*H]
 		for h := range dst {
-			// Rows of gaps are blanked, so their forecast is meaningless,
-			// but nothing reads it: there is no truth to compare with.
 			dst[h] = dot(x[(o+h)*p:(o+h+1)*p], bk)
 		}
-		w.addAR(dst, y, x, bk, o, p)
+		w.addAR(dst, raw, x, bk, o, p)
 	}
 	for h := range c.mean {
 		c.mean[h] = dot(fut[h*p:(h+1)*p], beta)
 	}
-	w.addAR(c.mean, y, x, beta, n, p)
+	w.addAR(c.mean, raw, x, beta, n, p)
 }
 
 // regSolve solves the penalised normal equations accumulated so far for a
@@ -225,15 +217,20 @@ func (w *Fitter) regSolve(beta []float64, uEnd float64) {
 }
 
 // accumulate adds rows [from, to) of x (and y) to the upper triangle of a
-// and to b, four rows at a time.
+// and to b, four rows at a time, skipping the rows where y is NaN.
 func accumulate(a, b, x, y []float64, p, from, to int) {
 	i := from
 	for ; i+4 <= to; i += 4 {
+		if y[i] != y[i] || y[i+1] != y[i+1] || y[i+2] != y[i+2] || y[i+3] != y[i+3] {
+			accumulate(a, b, x, y, p, i, i+3) // rows one by one
+			i -= 1                            // and the fourth in the next block
+			continue
+		}
 		x0 := x[i*p : (i+1)*p]
 		x1 := x[(i+1)*p : (i+2)*p]
 		x2 := x[(i+2)*p : (i+3)*p]
 		x3 := x[(i+3)*p : (i+4)*p]
-		y0, y1, y2, y3 := nz(y[i]), nz(y[i+1]), nz(y[i+2]), nz(y[i+3])
+		y0, y1, y2, y3 := y[i], y[i+1], y[i+2], y[i+3]
 		for c := 0; c < p; c++ {
 			c0, c1, c2, c3 := x0[c], x1[c], x2[c], x3[c]
 			b[c] += c0*y0 + c1*y1 + c2*y2 + c3*y3
@@ -246,8 +243,11 @@ func accumulate(a, b, x, y []float64, p, from, to int) {
 		}
 	}
 	for ; i < to; i++ {
+		if y[i] != y[i] {
+			continue
+		}
 		xi := x[i*p : (i+1)*p]
-		yi := nz(y[i])
+		yi := y[i]
 		for c := 0; c < p; c++ {
 			cv := xi[c]
 			b[c] += cv * yi
@@ -259,13 +259,6 @@ func accumulate(a, b, x, y []float64, p, from, to int) {
 			}
 		}
 	}
-}
-
-func nz(v float64) float64 {
-	if v != v {
-		return 0
-	}
-	return v
 }
 
 func dot(a, b []float64) float64 {
@@ -412,13 +405,16 @@ func (w *Fitter) addAR(dst, y, x, beta []float64, o, p int) {
 	}
 }
 
-// fitAR fits an autoregression of order up to len(ar) to the residuals by
-// least squares over complete windows, keeping it stationary; it returns
-// the order used (0 when there is too little data).
+// fitAR fits autoregressions of orders 1 to len(ar) to the residuals by
+// least squares over complete windows, and keeps the order with the best
+// AIC among those whose coefficients sum in absolute value below one (a
+// sufficient condition for stationarity). It returns the order used (0
+// when there is too little data or none qualifies).
 func fitAR(res, ar []float64) int {
 	q := len(ar)
 	var m [regARMax * regARMax]float64
 	var v [regARMax]float64
+	yy := 0.0
 	cnt := 0
 	for t := q; t < len(res); t++ {
 		ok := !math.IsNaN(res[t])
@@ -429,6 +425,7 @@ func fitAR(res, ar []float64) int {
 			continue
 		}
 		cnt++
+		yy += res[t] * res[t]
 		for a := 0; a < q; a++ {
 			ra := res[t-1-a]
 			v[a] += ra * res[t]
@@ -437,10 +434,12 @@ func fitAR(res, ar []float64) int {
 			}
 		}
 	}
-	if cnt < 10*q {
+	if cnt < 10*q || yy == 0 {
 		return 0
 	}
-	for order := q; order >= 1; order-- {
+	best, bestAIC := 0, float64(cnt)*math.Log(yy/float64(cnt))
+	var coef [regARMax]float64
+	for order := 1; order <= q; order++ {
 		var s [regARMax * regARMax]float64
 		var rhs [regARMax]float64
 		for a := 0; a < order; a++ {
@@ -453,17 +452,19 @@ func fitAR(res, ar []float64) int {
 		if !cholSolve(s[:order*order], rhs[:order], order) {
 			continue
 		}
-		sum := 0.0
+		sum, sse := 0.0, yy
 		for a := 0; a < order; a++ {
 			sum += math.Abs(rhs[a])
+			sse -= rhs[a] * v[a] // residual sum of squares of the LS fit
 		}
-		if sum < 0.995 || order == 1 {
-			if order == 1 {
-				rhs[0] = math.Max(-0.99, math.Min(0.99, rhs[0]))
-			}
-			copy(ar, rhs[:order])
-			return order
+		if sum >= 0.999 || sse <= 0 {
+			continue
+		}
+		if aic := float64(cnt)*math.Log(sse/float64(cnt)) + 2*float64(order); aic < bestAIC {
+			best, bestAIC = order, aic
+			coef = rhs
 		}
 	}
-	return 0
+	copy(ar, coef[:best])
+	return best
 }
