@@ -108,6 +108,11 @@ type TargetConfig struct {
 	Quantiles   []float64        `yaml:"quantiles,omitempty"`
 	PeakWindows []model.Duration `yaml:"peak_windows,omitempty"`
 	Refresh     model.Duration   `yaml:"refresh,omitempty"`
+	// Refit is how often each series is refit; between fits its forecast
+	// is read further along. Default: every refresh. Fits are spread over
+	// the interval, so a large target costs refresh/refit of its fits per
+	// cycle.
+	Refit       model.Duration   `yaml:"refit,omitempty"`
 	Capacity    *CapacityConfig  `yaml:"capacity,omitempty"`
 	Model       string           `yaml:"model,omitempty"`
 	Seasonality []model.Duration `yaml:"seasonality,omitempty"`
@@ -342,6 +347,15 @@ func (c *Config) validateTarget(t *TargetConfig, tp string) error {
 	if t.Refresh < model.Duration(time.Second) {
 		return fieldErr(tp+".refresh", "%s; want at least 1s", t.Refresh)
 	}
+	if t.Refit == 0 {
+		t.Refit = t.Refresh
+	}
+	if t.Refit < t.Refresh || time.Duration(t.Refit)%step != 0 && t.Refit != t.Refresh {
+		return fieldErr(tp+".refit", "%s; want a multiple of step %s, at least refresh %s", t.Refit, t.Step, t.Refresh)
+	}
+	if t.Refit > t.History {
+		return fieldErr(tp+".refit", "%s is longer than history %s", t.Refit, t.History)
+	}
 	if len(t.Horizons) == 0 {
 		t.Horizons = slices.Clone(defaultHorizons)
 	}
@@ -443,7 +457,7 @@ func (c *Config) validateTarget(t *TargetConfig, tp string) error {
 
 // durationFields are the keys whose values are durations (or lists of them).
 var durationFields = map[string]bool{"timeout": true, "step": true, "history": true, "horizons": true,
-	"peak_windows": true, "refresh": true, "seasonality": true, "job_duration": true}
+	"peak_windows": true, "refresh": true, "refit": true, "seasonality": true, "job_duration": true}
 
 func checkDurations(n *yaml.Node, path string) error {
 	switch n.Kind {

@@ -75,6 +75,9 @@ type target struct {
 	step    int64 // seconds
 	histN   int   // grid points of history
 	maxH    int   // forecast steps: the longest horizon or peak window
+	fitH    int   // steps each fit forecasts: maxH plus the refit interval
+	refitN  int64 // steps between two fits of one series
+	evKey   string
 	cal     *Calendar
 	mu      sync.Mutex // guards series and each series' grid
 	series  map[model.Fingerprint]*series
@@ -100,6 +103,7 @@ type series struct {
 type fitResult struct {
 	f   *forecast.Forecast
 	err error
+	end int64 // the grid end the series was fit at
 }
 
 // targetSnapshot is everything published about a target after one
@@ -171,6 +175,10 @@ func New(o Options) (*Exporter, error) {
 				t.maxH = n
 			}
 		}
+		t.refitN = max(1, int64(time.Duration(tc.Refit)/time.Duration(tc.Step)))
+		// A forecast must still cover the longest horizon when it is
+		// refit-1 steps old.
+		t.fitH = t.maxH + int(t.refitN)
 		path := tc.EventsFile
 		if path == "" {
 			path = o.Config.EventsFile
@@ -421,7 +429,7 @@ func (e *Exporter) fitAll(ctx context.Context, t *target) *targetSnapshot {
 	step := t.step
 	end := t.lastEnd
 	histStart := end - int64(t.histN-1)*step
-	horizonEnd := end + int64(t.maxH)*step
+	horizonEnd := end + int64(t.fitH)*step
 	snap := &targetSnapshot{at: e.now()}
 
 	// Known future: calendar, Nomad launches, regressors, capacity.
@@ -472,7 +480,7 @@ func (e *Exporter) fitAll(ctx context.Context, t *target) *targetSnapshot {
 	for _, s := range tc.Seasonality {
 		seasons = append(seasons, int64(time.Duration(s)/time.Second))
 	}
-	opts := forecast.Options{Horizon: t.maxH, Step: step, Level: e.cfg.Fit.Level, Model: tc.Model, Seasons: seasons}
+	opts := forecast.Options{Horizon: t.fitH, Step: step, Level: e.cfg.Fit.Level, Model: tc.Model, Seasons: seasons}
 
 	list := make([]*series, 0, len(t.series))
 	for _, sr := range t.series {
@@ -480,7 +488,13 @@ func (e *Exporter) fitAll(ctx context.Context, t *target) *targetSnapshot {
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].fp < list[j].fp })
 
+	// A changed calendar is taken into the next fit of every series.
+	evKey := fmt.Sprint(events)
+	refitAll := evKey != t.evKey
+	t.evKey = evKey
+
 	var fitNanos atomic.Int64
+	var fits atomic.Int64
 	var wg sync.WaitGroup
 	for _, sr := range list {
 		select {
@@ -493,12 +507,17 @@ func (e *Exporter) fitAll(ctx context.Context, t *target) *targetSnapshot {
 		go func() {
 			defer func() { <-e.sem; wg.Done() }()
 			t0 := time.Now()
-			e.fitOne(t, sr, opts, events, fleetJobEvents, jobs, regs)
+			e.observe(t, sr)
+			if refitAll || t.due(sr, end) {
+				e.fitOne(t, sr, opts, events, fleetJobEvents, jobs, regs)
+				fits.Add(1)
+			}
 			fitNanos.Add(int64(time.Since(t0)))
 		}()
 	}
 	wg.Wait()
 	e.self.fitSeconds.WithLabelValues(tc.Name).Set(float64(fitNanos.Load()) / 1e9)
+	e.self.fits.WithLabelValues(tc.Name).Add(float64(fits.Load()))
 
 	fitErrs := 0
 	snap.rows = make([]seriesRow, 0, len(list))
@@ -515,11 +534,31 @@ func (e *Exporter) fitAll(ctx context.Context, t *target) *targetSnapshot {
 	return snap
 }
 
-// fitOne feeds the scorer the new samples and refits one series.
-func (e *Exporter) fitOne(t *target, sr *series, opts forecast.Options, events, fleetJobEvents []forecast.Event, jobs []PeriodicJob, regs []namedValues) {
+// due says whether a series is refit this cycle: when it has no usable
+// forecast, or once per refit interval at a phase set by its fingerprint, so
+// that the fits of a large target spread evenly over the interval.
+func (t *target) due(sr *series, end int64) bool {
+	r := sr.result.Load()
+	if r == nil || r.err != nil || t.refitN <= 1 {
+		return true
+	}
+	if end-r.end >= t.refitN*t.step {
+		return true
+	}
+	off := int64(uint64(sr.fp)%uint64(t.refitN)) * t.step
+	span := t.refitN * t.step
+	return (end+off)/span != (r.end+off)/span
+}
+
+// observe feeds the scorer the series' new samples.
+func (e *Exporter) observe(t *target, sr *series) {
 	step := t.step
 	if sr.scorer == nil {
-		sr.scorer = e.newScorer(step, opts.Seasons)
+		var seasons []int64
+		for _, s := range t.cfg.Seasonality {
+			seasons = append(seasons, int64(time.Duration(s)/time.Second))
+		}
+		sr.scorer = e.newScorer(step, seasons)
 	}
 	// Each new sample goes to the scorer once, in order, before the refit
 	// that will include it, so it is scored against the band forecast for
@@ -532,6 +571,11 @@ func (e *Exporter) fitOne(t *target, sr *series, opts forecast.Options, events, 
 		sr.score = sr.scorer.Observe(ts, v)
 		sr.fedUntil = ts
 	}
+}
+
+// fitOne refits one series.
+func (e *Exporter) fitOne(t *target, sr *series, opts forecast.Options, events, fleetJobEvents []forecast.Event, jobs []PeriodicJob, regs []namedValues) {
+	step := t.step
 	times := make([]int64, len(sr.vals))
 	for i := range times {
 		times[i] = sr.start + int64(i)*step
@@ -542,17 +586,17 @@ func (e *Exporter) fitOne(t *target, sr *series, opts forecast.Options, events, 
 		o.Events = append(append([]forecast.Event(nil), events...), fleetJobEvents...)
 	} else if t.cfg.ScheduledDemand != nil && t.cfg.ScheduledDemand.JobLabel != "" {
 		job := string(sr.labels[model.LabelName(t.cfg.ScheduledDemand.JobLabel)])
-		je := demandEvents(jobs, t.cfg.ScheduledDemand, job, time.Unix(times[0]-step, 0), time.Unix(times[len(times)-1]+int64(t.maxH)*step, 0))
+		je := demandEvents(jobs, t.cfg.ScheduledDemand, job, time.Unix(times[0]-step, 0), time.Unix(times[len(times)-1]+int64(t.fitH)*step, 0))
 		o.Events = append(append([]forecast.Event(nil), events...), je...)
 	}
 	if len(regs) > 0 {
 		o.Regressors = make([]forecast.Regressor, 0, len(regs))
 		for _, r := range regs {
-			reg := forecast.Regressor{Name: r.name, Past: make([]float64, len(times)), Future: make([]float64, t.maxH)}
+			reg := forecast.Regressor{Name: r.name, Past: make([]float64, len(times)), Future: make([]float64, t.fitH)}
 			for i, ts := range times {
 				reg.Past[i] = r.at(ts)
 			}
-			for h := range t.maxH {
+			for h := range t.fitH {
 				reg.Future[h] = r.at(t.lastEnd + int64(h+1)*step)
 			}
 			o.Regressors = append(o.Regressors, reg)
@@ -562,7 +606,7 @@ func (e *Exporter) fitOne(t *target, sr *series, opts forecast.Options, events, 
 	if err == nil {
 		sr.scorer.Forecast(f)
 	}
-	sr.result.Store(&fitResult{f: f, err: err})
+	sr.result.Store(&fitResult{f: f, err: err, end: t.lastEnd})
 }
 
 // fitSafely turns a panic of the forecasting library into an error, so one
@@ -618,19 +662,30 @@ func (e *Exporter) publish(snap *targetSnapshot, t *target, sr *series, capFor f
 	for i, q := range tc.Quantiles {
 		qs[i] = f.Quantile(q)
 	}
+	// The forecast may be a few steps old (refit); index it by time.
+	at := func(ts int64) int {
+		if len(f.Times) == 0 || ts < f.Times[0] {
+			return -1
+		}
+		return int((ts - f.Times[0]) / t.step)
+	}
 	for _, h := range tc.Horizons {
-		k := int(time.Duration(h)/time.Duration(tc.Step)) - 1
+		k := at(end + int64(time.Duration(h)/time.Second))
+		if k < 0 {
+			continue
+		}
 		for i, q := range tc.Quantiles {
 			if k < len(qs[i]) && !math.IsNaN(qs[i][k]) {
 				add("fleetcast_forecast", qs[i][k], []string{"horizon", "quantile"}, h.String(), formatQ(q))
 			}
 		}
 	}
+	from := max(0, at(end+t.step))
 	for _, w := range tc.PeakWindows {
-		k := int(time.Duration(w) / time.Duration(tc.Step))
+		k := at(end + int64(time.Duration(w)/time.Second))
 		for i, q := range tc.Quantiles {
 			peak := math.Inf(-1)
-			for _, v := range qs[i][:min(k, len(qs[i]))] {
+			for _, v := range qs[i][min(from, len(qs[i])):max(from, min(k+1, len(qs[i])))] {
 				if v > peak {
 					peak = v
 				}
@@ -647,7 +702,7 @@ func (e *Exporter) publish(snap *targetSnapshot, t *target, sr *series, capFor f
 				secs = 0
 			} else {
 				for i, u := range f.Upper {
-					if u >= c {
+					if f.Times[i] > end && f.Times[i] <= end+int64(t.maxH)*t.step && u >= c {
 						secs = float64(f.Times[i] - end)
 						break
 					}

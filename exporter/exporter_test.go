@@ -346,3 +346,48 @@ func (m *multiProm) QueryRange(ctx context.Context, q string, r promv1.Range) (m
 func (m *multiProm) Query(ctx context.Context, q string, ts time.Time) (model.Vector, error) {
 	return m.byQuery[q].Query(ctx, q, ts)
 }
+
+// With refit: 30m and a 5m refresh, each series is refit once per half
+// hour, the fits are spread over the cycles, and the forecasts published in
+// between are read further along the last fit, still at the right time.
+func TestRefitSpreadsFits(t *testing.T) {
+	var ms []model.Metric
+	for i := range 60 {
+		ms = append(ms, model.Metric{"instance": model.LabelValue(fmt.Sprint("n", i))})
+	}
+	fp := &fakeProm{series: ms, value: daily}
+	clk := &clock{t: time.Unix(1_790_000_000, 0)}
+	e, err := New(Options{Config: testConfig(t, "    refit: 30m\n"), Querier: fp, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := e.CycleAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := e.Handler()
+	fits := func() float64 { return gauge(t, scrape(t, h), `fleetcast_exporter_fits_total{target="cpu"}`) }
+	if n := fits(); n != 60 {
+		t.Fatalf("first cycle fits %g, want 60", n)
+	}
+	prev := 60.0
+	for c := range 6 {
+		clk.add(5 * time.Minute)
+		if err := e.CycleAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		n := fits()
+		if d := n - prev; d < 2 || d > 25 {
+			t.Errorf("cycle %d refit %g series; want a share of the 60 spread over 6 cycles", c, d)
+		}
+		prev = n
+		end := clk.now().Unix() / 300 * 300
+		got := gauge(t, scrape(t, h), `fleetcast_forecast{horizon="1h",instance="n0",quantile="0.5",target="cpu"}`)
+		if want := daily(0, end+3600); math.Abs(got-want) > 5 {
+			t.Errorf("cycle %d: 1h forecast %g, truth %g", c, got, want)
+		}
+	}
+	if prev != 120 {
+		t.Errorf("after 30 minutes %g fits, want 120 (every series once more)", prev)
+	}
+}

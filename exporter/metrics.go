@@ -66,6 +66,7 @@ type selfMetrics struct {
 	cycles           *prometheus.CounterVec
 	errors           *prometheus.CounterVec
 	samples          *prometheus.CounterVec
+	fits             *prometheus.CounterVec
 	cycleDuration    *prometheus.GaugeVec
 	fitSeconds       *prometheus.GaugeVec
 	series           *prometheus.GaugeVec
@@ -83,6 +84,8 @@ func newSelfMetrics() selfMetrics {
 			Help: "Errors per target and stage (query, capacity, regressor, calendar, fit, nomad)."}, []string{"target", "stage"}),
 		samples: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fleetcast_exporter_samples_fetched_total",
 			Help: "Samples read from Prometheus per target."}, []string{"target"}),
+		fits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fleetcast_exporter_fits_total",
+			Help: "Series fits run per target (each series is refit once per refit interval)."}, []string{"target"}),
 		cycleDuration: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "fleetcast_exporter_cycle_duration_seconds",
 			Help: "Wall time of the target's last successful cycle."}, []string{"target"}),
 		fitSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "fleetcast_exporter_fit_cpu_seconds",
@@ -112,7 +115,7 @@ func (s *selfMetrics) init(target string) {
 }
 
 func (s *selfMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.cycles, s.errors, s.samples, s.cycleDuration, s.fitSeconds, s.series, s.lastSuccess, s.up, s.nomadJobs, s.nomadLastSuccess}
+	return []prometheus.Collector{s.cycles, s.fits, s.errors, s.samples, s.cycleDuration, s.fitSeconds, s.series, s.lastSuccess, s.up, s.nomadJobs, s.nomadLastSuccess}
 }
 
 // Collector returns the collector of the forecast gauges: it sends the
