@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -419,6 +420,7 @@ func TestConfigErrors(t *testing.T) {
 		"bad template":      "policies: [{name: a, match: {alertname: [X]}, action: scale_group, scale_group: {query: '{{.x', per_alloc_capacity: 1, min: 1, max: 2, max_step: 1}}]",
 		"bad duration":      "policies: [{name: a, match: {alertname: [X]}, action: scale_group, scale_group: {min: 1, max: 2, max_step: 1, cooldown: soon}}]",
 		"ladder bad policy": "policies: [{name: e, match: {alertname: [X]}, action: escalate, escalate: {max_per_hour: 1, ladder: [{action: scale_group}], policies: {scale_group: nope}}}]",
+		"scale-in faster":   "policies: [{name: a, match: {alertname: [X]}, action: scale_group, scale_group: {min: 1, max: 2, max_step: 1, cooldown: 10m, scale_in_cooldown: 5m}}]",
 		"pool no target":    "policies: [{name: p, match: {alertname: [X]}, action: scale_pool, scale_pool: {min: 1, max: 2, max_step: 1}}]",
 	}
 	for name, text := range cases {
@@ -457,5 +459,26 @@ func TestEscalationFallsBackToARungThatFits(t *testing.T) {
 		if out := r.a.Handle(ctx, a); !strings.Contains(out.Detail, want) {
 			t.Fatalf("escalation %d: %+v, want %s", i, out, want)
 		}
+	}
+}
+
+func TestCommandPoolTarget(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "env")
+	c := &CommandPool{Argv: []string{"/bin/sh", "-c", `echo "$FLEETCAST_POOL $FLEETCAST_CURRENT $FLEETCAST_DESIRED $FLEETCAST_REMOVE $FLEETCAST_REASON" > ` + out}, Timeout: 10 * time.Second}
+	if err := c.SetSize(context.Background(), "batch", 3, 1, []string{"n1", "n2"}, "surplus"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(b)); got != "batch 3 1 n1,n2 surplus" {
+		t.Fatalf("command saw %q", got)
+	}
+	fail := &CommandPool{Argv: []string{"/bin/sh", "-c", "echo quota exceeded >&2; exit 3"}, Timeout: 10 * time.Second}
+	err = fail.SetSize(context.Background(), "batch", 1, 2, nil, "shortage")
+	var ne *NomadError
+	if err == nil || !strings.Contains(err.Error(), "quota exceeded") || !errors.As(err, &ne) || !ne.Retryable() {
+		t.Fatalf("failing command: %v", err)
 	}
 }

@@ -284,6 +284,9 @@ func (c *Config) validate() error {
 			if err = s.bounds().Validate(); err != nil {
 				return fmt.Errorf("%s.scale_group: %w", where, err)
 			}
+			if err = checkCooldowns(where+".scale_group", s.Cooldown, s.ScaleInCooldown); err != nil {
+				return err
+			}
 			if s.Query != "" && s.PerAllocCapacity <= 0 {
 				return fmt.Errorf("%s.scale_group.per_alloc_capacity: must be > 0 when query is set", where)
 			}
@@ -317,6 +320,9 @@ func (c *Config) validate() error {
 			s := p.ScalePool
 			if err = s.bounds().Validate(); err != nil {
 				return fmt.Errorf("%s.scale_pool: %w", where, err)
+			}
+			if err = checkCooldowns(where+".scale_pool", s.Cooldown, s.ScaleInCooldown); err != nil {
+				return err
 			}
 			if s.Query != "" && s.PerNodeCapacity <= 0 {
 				return fmt.Errorf("%s.scale_pool.per_node_capacity: must be > 0 when query is set", where)
@@ -377,9 +383,23 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// cooldowns fills in defaults: scale-out after out (default def), scale-in
+// after in (default the longer of defIn and the scale-out cooldown).
+func cooldowns(out, in Duration, def, defIn time.Duration) (time.Duration, time.Duration) {
+	o := out.D(def)
+	return o, in.D(max(defIn, o))
+}
+
+func checkCooldowns(where string, out, in Duration) error {
+	if in != 0 && out != 0 && in < out {
+		return fmt.Errorf("%s.scale_in_cooldown %s must be at least cooldown %s: scale-in waits longer than scale-out", where, time.Duration(in), time.Duration(out))
+	}
+	return nil
+}
+
 func (s *ScaleGroupPolicy) bounds() planner.Bounds {
-	return planner.Bounds{Min: s.Min, Max: s.Max, MaxStep: s.MaxStep,
-		CooldownOut: s.Cooldown.D(5 * time.Minute), CooldownIn: s.ScaleInCooldown.D(30 * time.Minute)}
+	o, i := cooldowns(s.Cooldown, s.ScaleInCooldown, 5*time.Minute, 30*time.Minute)
+	return planner.Bounds{Min: s.Min, Max: s.Max, MaxStep: s.MaxStep, CooldownOut: o, CooldownIn: i}
 }
 
 func (s *ScaleGroupPolicy) planner() planner.ScalePolicy {
@@ -387,8 +407,8 @@ func (s *ScaleGroupPolicy) planner() planner.ScalePolicy {
 }
 
 func (s *ScalePoolPolicy) bounds() planner.Bounds {
-	return planner.Bounds{Min: s.Min, Max: s.Max, MaxStep: s.MaxStep,
-		CooldownOut: s.Cooldown.D(10 * time.Minute), CooldownIn: s.ScaleInCooldown.D(time.Hour)}
+	o, i := cooldowns(s.Cooldown, s.ScaleInCooldown, 10*time.Minute, time.Hour)
+	return planner.Bounds{Min: s.Min, Max: s.Max, MaxStep: s.MaxStep, CooldownOut: o, CooldownIn: i}
 }
 
 func (s *ScalePoolPolicy) planner() planner.PoolPolicy {
