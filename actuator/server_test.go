@@ -33,7 +33,9 @@ func TestWebConfigBasicAuth(t *testing.T) {
 	}
 	srv := &http.Server{Handler: (&Webhook{A: r.a, Log: slog.New(slog.DiscardHandler)}).Handler(nil), ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan error, 1)
-	go func() { done <- web.Serve(l, srv, &web.FlagConfig{WebConfigFile: &cfgPath}, slog.New(slog.DiscardHandler)) }()
+	go func() {
+		done <- web.Serve(l, srv, &web.FlagConfig{WebConfigFile: &cfgPath}, slog.New(slog.DiscardHandler))
+	}()
 	defer func() {
 		_ = srv.Close()
 		<-done
