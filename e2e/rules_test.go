@@ -372,6 +372,9 @@ func TestRulesEvaluateHealthy(t *testing.T) {
 		got := map[string]bool{}
 		for _, a := range res.Alerts {
 			name := string(a.Labels["alertname"])
+			if a.Labels["job"] == model.LabelValue(fxJobExporter.name) && name != "FleetcastExporterDown" {
+				return fmt.Errorf("%s carries the scrape job as its Nomad job: %v", name, a.Labels)
+			}
 			w, ok := want[name]
 			if !ok {
 				if strings.HasPrefix(name, "Fleetcast") {
