@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -488,5 +489,33 @@ func TestConcurrentUse(t *testing.T) {
 	<-done
 	if !f.Now().After(testStart) {
 		t.Fatal("Run did not advance the fleet")
+	}
+}
+
+// TestPeriodicChildOverAPI: a launched child is listed and read by its ID,
+// which contains a slash, as Nomad names it.
+func TestPeriodicChildOverAPI(t *testing.T) {
+	f := testFleet(t)
+	c := testClient(t, f, "")
+	f.Advance(testStart.Add(91 * time.Minute)) // 02:30 in Berlin is 01:30 UTC
+	jobs, _, err := c.Jobs().PrefixList("nightly/")
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("children: %v %v", jobs, err)
+	}
+	id := jobs[0].ID
+	if id != fmt.Sprintf("nightly/periodic-%d", testStart.Add(90*time.Minute).Unix()) || jobs[0].ParentID != "nightly" || jobs[0].Periodic {
+		t.Fatalf("child stub: %+v", jobs[0])
+	}
+	job, _, err := c.Jobs().Info(id, nil)
+	if err != nil || *job.ParentID != "nightly" || *job.Status != "running" {
+		t.Fatalf("child: %+v %v", job, err)
+	}
+	allocs, _, err := c.Jobs().Allocations(id, false, nil)
+	if err != nil || len(allocs) != 2 {
+		t.Fatalf("child allocations: %d %v", len(allocs), err)
+	}
+	parent, _, err := c.Jobs().Summary("nightly", nil)
+	if err != nil || parent.Children == nil || parent.Children.Running != 1 {
+		t.Fatalf("parent summary: %+v %v", parent, err)
 	}
 }

@@ -548,7 +548,7 @@ func (f *Fleet) desiredCount(j *job, g *group) int {
 		}
 		n := 0
 		for _, nd := range f.nodes {
-			if f.nodeFits(j, nd, false) {
+			if f.nodeFits(j, nd) {
 				n++
 			}
 		}

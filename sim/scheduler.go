@@ -96,7 +96,7 @@ func (f *Fleet) reconcileSystem(j *job, g *group) {
 	on := map[*node]*alloc{}
 	for _, a := range f.allocs {
 		if a.group == g && a.live() {
-			if on[a.node] != nil || !f.nodeFits(j, a.node, false) || g.count == 0 || j.status == "dead" {
+			if on[a.node] != nil || !f.nodeFits(j, a.node) || g.count == 0 || j.status == "dead" {
 				f.stopAlloc(a, "alloc not needed as node is not eligible", "complete")
 				continue
 			}
@@ -108,7 +108,7 @@ func (f *Fleet) reconcileSystem(j *job, g *group) {
 		return
 	}
 	for _, n := range f.nodes {
-		if on[n] != nil || !f.nodeFits(j, n, false) {
+		if on[n] != nil || !f.nodeFits(j, n) {
 			continue
 		}
 		if !f.hasRoom(n, g) {
@@ -120,9 +120,9 @@ func (f *Fleet) reconcileSystem(j *job, g *group) {
 }
 
 // nodeFits says whether a node may run the job: ready, eligible, not
-// draining, in the job's pool and datacenters, and, with distinct_hosts,
-// free of the job's (or group's) other allocations.
-func (f *Fleet) nodeFits(j *job, n *node, checkDistinct bool) bool {
+// draining, in the job's pool and datacenters. Room and distinct_hosts are
+// checked apart, as they depend on the group.
+func (f *Fleet) nodeFits(j *job, n *node) bool {
 	if n.status != "ready" || !n.eligible || n.drain != nil || n.pool != j.cfg.NodePool {
 		return false
 	}
@@ -136,6 +136,8 @@ func (f *Fleet) nodeFits(j *job, n *node, checkDistinct bool) bool {
 	return okDC
 }
 
+// distinctOK applies distinct_hosts: no other allocation of the job (or
+// group) on the node.
 func (f *Fleet) distinctOK(j *job, g *group, n *node) bool {
 	if !j.cfg.DistinctHosts && !g.cfg.DistinctHosts {
 		return true
@@ -178,7 +180,7 @@ func (f *Fleet) pickNode(j *job, g *group, avoid *node) *node {
 	var best *node
 	bestScore := math.Inf(-1)
 	for _, n := range f.nodes {
-		if !f.nodeFits(j, n, true) || !f.distinctOK(j, g, n) || !f.hasRoom(n, g) {
+		if !f.nodeFits(j, n) || !f.distinctOK(j, g, n) || !f.hasRoom(n, g) {
 			continue
 		}
 		cpu, mem := f.used(n)
