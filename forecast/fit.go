@@ -83,6 +83,8 @@ type Fitter struct {
 	regFutureB                    []float64
 	unknownEventNames, knownNames []string
 	times                         []int64
+	tDF                           int
+	tRatio                        [nKnots]float64
 }
 
 type cand struct {

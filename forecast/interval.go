@@ -105,14 +105,19 @@ func (w *Fitter) calibrate(errs []float64, K, H int, level float64, scale []floa
 	// spread is really estimated from about K samples: widen the quantiles
 	// about the median by the ratio of Student's t with K-1 degrees of
 	// freedom to the normal, as for a scale estimated from K draws.
-	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(max(K-1, 1))}
+	if w.tDF != K {
+		t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(max(K-1, 1))}
+		for i, p := range knotProbs() {
+			w.tRatio[i] = 1
+			if p != 0.5 {
+				w.tRatio[i] = t.Quantile(p) / normQuantile(p)
+			}
+		}
+		w.tDF = K
+	}
 	med := conformalQuantile(sorted, 0.5)
 	for i, p := range knotProbs() {
-		zq := conformalQuantile(sorted, p)
-		if p != 0.5 {
-			zq = med + (zq-med)*t.Quantile(p)/normQuantile(p)
-		}
-		c.zk[i] = zq
+		c.zk[i] = med + (conformalQuantile(sorted, p)-med)*w.tRatio[i]
 	}
 	c.zLo, c.zHi = c.zAt((1-level)/2), c.zAt((1+level)/2)
 	cover = w.crossCoverage(errs, K, H, level, scale)

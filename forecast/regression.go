@@ -30,6 +30,7 @@ const (
 	regSmallRidge   = 1e-4 // per history point, for Fourier and covariate columns
 	regEventRidge   = 1.0  // pull of the Effect prior, in history points
 	regARMax        = 8
+	regRows         = 1500 // rows the normal equations are built from, at most (see stride)
 )
 
 type regWork struct {
@@ -51,6 +52,8 @@ type fourier struct {
 	secs float64
 	k    int
 	skip int // harmonics that are multiples of skip are left out (they repeat a shorter season)
+
+	s1, c1, ds, dc float64 // running phasor of the fundamental and its turn per step
 }
 
 // runRegression fits the regression on y (NaN gaps, outliers already
@@ -154,13 +157,17 @@ func (w *Fitter) runRegression(g *grid, y, raw []float64, pers []period, o Optio
 	}
 	K := len(origins)
 	betaK := grow(&r.betaK, K*p)
+	// A long history is fitted on every stride-th row: neighbouring steps
+	// carry nearly the same information about a trend and a few harmonics,
+	// and the cost is in the rows. The AR term still sees every residual.
+	stride := max(1, (n+regRows-1)/regRows)
 	prev := 0
 	for k, o := range origins {
-		accumulate(a, b, x, y, p, prev, o)
+		accumulate(a, b, x, y, p, prev, o, stride)
 		prev = o
 		w.regSolve(betaK[k*p:(k+1)*p], float64(o)/float64(n))
 	}
-	accumulate(a, b, x, y, p, prev, n)
+	accumulate(a, b, x, y, p, prev, n, stride)
 	beta := grow(&r.beta, p)
 	w.regSolve(beta, 1)
 
@@ -216,21 +223,21 @@ func (w *Fitter) regSolve(beta []float64, uEnd float64) {
 	}
 }
 
-// accumulate adds rows [from, to) of x (and y) to the upper triangle of a
-// and to b, four rows at a time, skipping the rows where y is NaN.
-func accumulate(a, b, x, y []float64, p, from, to int) {
-	i := from
-	for ; i+4 <= to; i += 4 {
-		if y[i] != y[i] || y[i+1] != y[i+1] || y[i+2] != y[i+2] || y[i+3] != y[i+3] {
-			accumulate(a, b, x, y, p, i, i+3) // rows one by one
-			i -= 1                            // and the fourth in the next block
-			continue
+// accumulate adds the rows of x (and y) in [from, to) whose index is a
+// multiple of stride to the upper triangle of a and to b, four rows at a
+// time, skipping the rows where y is NaN.
+func accumulate(a, b, x, y []float64, p, from, to, stride int) {
+	i := (from + stride - 1) / stride * stride
+	for ; i+3*stride < to; i += 4 * stride {
+		i1, i2, i3 := i+stride, i+2*stride, i+3*stride
+		if y[i] != y[i] || y[i1] != y[i1] || y[i2] != y[i2] || y[i3] != y[i3] {
+			break // finish this stretch row by row
 		}
 		x0 := x[i*p : (i+1)*p]
-		x1 := x[(i+1)*p : (i+2)*p]
-		x2 := x[(i+2)*p : (i+3)*p]
-		x3 := x[(i+3)*p : (i+4)*p]
-		y0, y1, y2, y3 := y[i], y[i+1], y[i+2], y[i+3]
+		x1 := x[i1*p : (i1+1)*p]
+		x2 := x[i2*p : (i2+1)*p]
+		x3 := x[i3*p : (i3+1)*p]
+		y0, y1, y2, y3 := y[i], y[i1], y[i2], y[i3]
 		for c := 0; c < p; c++ {
 			c0, c1, c2, c3 := x0[c], x1[c], x2[c], x3[c]
 			b[c] += c0*y0 + c1*y1 + c2*y2 + c3*y3
@@ -242,7 +249,7 @@ func accumulate(a, b, x, y []float64, p, from, to int) {
 			}
 		}
 	}
-	for ; i < to; i++ {
+	for ; i < to; i += stride {
 		if y[i] != y[i] {
 			continue
 		}
@@ -338,9 +345,18 @@ func (w *Fitter) regRows(g *grid, from, to, n int, dst []float64, o Options, fut
 		}
 		col := r.iFour
 		t := g.time(i)
-		for _, f := range r.four {
-			th := 2 * math.Pi * math.Mod(float64(t), f.secs) / f.secs
-			s1, c1 := math.Sincos(th)
+		for fi := range r.four {
+			f := &r.four[fi]
+			// The fundamental's phasor turns by a fixed angle per step;
+			// it is recomputed exactly every 256 rows to stop drift.
+			if (i-from)%256 == 0 {
+				th := 2 * math.Pi * math.Mod(float64(t), f.secs) / f.secs
+				f.s1, f.c1 = math.Sincos(th)
+				f.ds, f.dc = math.Sincos(2 * math.Pi * float64(g.step) / f.secs)
+			} else {
+				f.s1, f.c1 = f.s1*f.dc+f.c1*f.ds, f.c1*f.dc-f.s1*f.ds
+			}
+			s1, c1 := f.s1, f.c1
 			sk, ck := s1, c1
 			for k := 1; k <= f.k; k++ {
 				if f.skip == 0 || k%f.skip != 0 {
