@@ -515,7 +515,7 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 		}
 		wait := time.Second
 		for attempt := 1; ; attempt++ {
-			err := a.o.Nomad.Scale(ctx, ns, job, tg, plan.To, msg, meta)
+			err := a.o.Nomad.Scale(ctx, ns, job, tg, plan.To, msg, meta, st.JobModifyIndex)
 			if err == nil {
 				d.nomad = fmt.Sprintf("scaled %s/%s/%s to %d (attempt %d)", ns, job, tg, plan.To, attempt)
 				a.o.Metrics.LastAction.WithLabelValues(ActionScaleGroup, ns, job, tg, "", "").Set(float64(a.o.Now().Unix()))

@@ -56,7 +56,7 @@ func (f *fakeNomad) ScaleStatus(_ context.Context, ns, job string) (*api.JobScal
 	return r, nil
 }
 
-func (f *fakeNomad) Scale(_ context.Context, ns, job, group string, count int, msg string, meta map[string]any) error {
+func (f *fakeNomad) Scale(_ context.Context, ns, job, group string, count int, msg string, meta map[string]any, _ uint64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {

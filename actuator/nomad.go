@@ -15,7 +15,9 @@ import (
 // it with nomad/api; tests use the simulator behind it, or a fake.
 type Nomad interface {
 	ScaleStatus(ctx context.Context, namespace, job string) (*api.JobScaleStatusResponse, error)
-	Scale(ctx context.Context, namespace, job, group string, count int, message string, meta map[string]any) error
+	// Scale sets a group's count; a non-zero jobModifyIndex makes Nomad
+	// refuse if the job changed since it was read (ErrJobChanged).
+	Scale(ctx context.Context, namespace, job, group string, count int, message string, meta map[string]any, jobModifyIndex uint64) error
 	Job(ctx context.Context, namespace, job string) (*api.Job, error)
 	Node(ctx context.Context, id string) (*api.Node, error)
 	NodeAllocations(ctx context.Context, id string) ([]*api.Allocation, error)
@@ -30,6 +32,10 @@ type Nomad interface {
 // because a deployment is running.
 var ErrDeploymentActive = errors.New("job scaling blocked due to active deployment")
 
+// ErrJobChanged is returned, wrapped, when the job changed between reading
+// its state and scaling it (someone else scaled or updated it).
+var ErrJobChanged = errors.New("job changed since it was read")
+
 // NomadError is an error from Nomad with its HTTP status (0 when Nomad was
 // not reached at all).
 type NomadError struct {
@@ -43,7 +49,9 @@ func (e *NomadError) Unwrap() error { return e.Err }
 
 // Retryable says whether Alertmanager should send again: Nomad unreachable
 // or failing (5xx), not a request Nomad rejected as wrong (4xx).
-func (e *NomadError) Retryable() bool { return e.Status == 0 || e.Status >= 500 || e.Status == 429 }
+func (e *NomadError) Retryable() bool {
+	return e.Status == 0 || e.Status >= 500 || e.Status == http.StatusTooManyRequests || e.Status == http.StatusConflict
+}
 
 func wrapNomad(op string, err error) error {
 	if err == nil {
@@ -54,8 +62,12 @@ func wrapNomad(op string, err error) error {
 	if errors.As(err, &ur) {
 		ne.Status = ur.StatusCode()
 	}
-	if strings.Contains(err.Error(), "blocked due to active deployment") {
+	switch msg := err.Error(); {
+	case strings.Contains(msg, "blocked due to active deployment"):
 		ne.Err = fmt.Errorf("%w: %v", ErrDeploymentActive, err)
+	case strings.Contains(msg, "conflicting job modify index"):
+		ne.Err = fmt.Errorf("%w: %v", ErrJobChanged, err)
+		ne.Status = http.StatusConflict // decide again from fresh state: retryable
 	}
 	return ne
 }
@@ -94,8 +106,10 @@ func (n *NomadAPI) ScaleStatus(ctx context.Context, ns, job string) (*api.JobSca
 	return r, wrapNomad("scale status "+ns+"/"+job, err)
 }
 
-func (n *NomadAPI) Scale(ctx context.Context, ns, job, group string, count int, msg string, meta map[string]any) error {
-	_, _, err := n.C.Jobs().Scale(job, group, &count, msg, false, meta, wo(ctx, ns))
+func (n *NomadAPI) Scale(ctx context.Context, ns, job, group string, count int, msg string, meta map[string]any, index uint64) error {
+	c := int64(count)
+	req := &api.ScalingRequest{Count: &c, Target: map[string]string{"Job": job, "Group": group}, Message: msg, Meta: meta, JobModifyIndex: index}
+	_, _, err := n.C.Jobs().ScaleWithRequest(job, req, wo(ctx, ns))
 	return wrapNomad("scale "+ns+"/"+job+"/"+group, err)
 }
 

@@ -460,3 +460,33 @@ func TestSimStateSurvivesRestart(t *testing.T) {
 		t.Fatalf("pool new firing inside cooldown after restart: %+v", out)
 	}
 }
+
+// racingNomad lets someone else scale the job just before the actuator does.
+type racingNomad struct {
+	*NomadAPI
+	once sync.Once
+}
+
+func (r *racingNomad) Scale(ctx context.Context, ns, job, group string, count int, msg string, meta map[string]any, index uint64) error {
+	r.once.Do(func() { _ = r.NomadAPI.Scale(ctx, ns, job, group, 4, "an operator", nil, 0) })
+	return r.NomadAPI.Scale(ctx, ns, job, group, count, msg, meta, index)
+}
+
+func TestSimJobChangedMeanwhile(t *testing.T) {
+	r := newSimRig(t, nil)
+	r.opts.Nomad = &racingNomad{NomadAPI: r.n}
+	a, err := New(r.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	r.fc.v[`max(fleetcast_forecast_peak{job="web",task_group="web",quantile="0.9"})`] = []Sample{{Value: 4000}}
+	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
+	out := a.Handle(context.Background(), al)
+	if out.Result != ResultError || out.Code != 503 || !strings.Contains(out.Detail, "job changed since it was read") {
+		t.Fatalf("%+v", out)
+	}
+	if g := groupStatus(t, r.n, "web", "web"); g.Desired != 4 {
+		t.Fatalf("desired %d: the operator's 4 must stand", g.Desired)
+	}
+}

@@ -65,7 +65,7 @@ func (m *MemNomad) ScaleStatus(_ context.Context, ns, job string) (*api.JobScale
 }
 
 // Scale sets a group's count and records a scaling event.
-func (m *MemNomad) Scale(_ context.Context, ns, job, group string, count int, msg string, meta map[string]any) error {
+func (m *MemNomad) Scale(_ context.Context, ns, job, group string, count int, msg string, meta map[string]any, _ uint64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	g, ok := m.groups[[3]string{ns, job, group}]
