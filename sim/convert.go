@@ -105,8 +105,9 @@ func (f *Fleet) jobSummary(j *job) *api.JobSummary {
 		}
 		s.Summary[g.cfg.Name] = ts
 	}
+	// Nomad keeps a children summary for every job, zero for most.
+	s.Children = &api.JobChildrenSummary{}
 	if j.isParent() {
-		s.Children = &api.JobChildrenSummary{}
 		for _, c := range f.jobs {
 			if c.parentID == j.id && c.ns == j.ns {
 				if c.status == "dead" {

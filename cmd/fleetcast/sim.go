@@ -29,7 +29,7 @@ fleet's past as OpenMetrics for 'promtool tsdb create-blocks-from
 openmetrics', then continues the same process in real time.`, `
 fleetcast sim --config.file examples/fleet.yml
 fleetcast sim --config.file examples/fleet.yml --history 14d --history.out history.om --speed 60
-NOMAD_ADDR=http://127.0.0.1:4646 nomad job status`, stderr)
+curl -s -XPOST 127.0.0.1:4646/v1/fleetcast/pool/default/size -d '{"Count": 6}'`, stderr)
 	var (
 		cfgFile     = fs.String("config.file", "examples/fleet.yml", "the fleet to simulate (YAML, see sim/README.md)")
 		listen      = fs.String("web.listen-address", ":4646", "address to serve the Nomad API and /metrics on")
