@@ -227,7 +227,7 @@ func (a *Actuator) audit(d *decision, out Outcome, took time.Duration) {
 		slog.Int("http_status", out.Code),
 		slog.String("reason", out.Detail),
 		slog.Bool("dry_run", a.o.Config.Global.DryRun),
-		slog.Duration("took", took),
+		slog.Float64("took_seconds", took.Seconds()),
 	}
 	if d.policy != nil {
 		attrs = append(attrs, slog.String("policy", d.policy.Name))
