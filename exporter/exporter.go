@@ -111,6 +111,7 @@ type fitResult struct {
 type targetSnapshot struct {
 	at      time.Time
 	metrics []prometheus.Metric
+	text    *exposition
 	rows    []seriesRow
 	lastErr string
 }
@@ -131,6 +132,7 @@ type nomadSnapshot struct {
 	at      time.Time
 	jobs    []PeriodicJob
 	metrics []prometheus.Metric
+	text    *exposition
 }
 
 // New builds an exporter; Run starts it.
@@ -300,6 +302,11 @@ func (e *Exporter) Cycle(ctx context.Context, t *target) error {
 	}
 	e.self.up.WithLabelValues(name).Set(1)
 	snap := e.fitAll(ctx, t)
+	if snap.text, err = render(snap.metrics); err != nil {
+		e.self.errors.WithLabelValues(name, "render").Inc()
+		e.logger.Error("render the forecasts; keeping the last ones", "target", name, "err", err)
+		return err
+	}
 	t.snap.Store(snap)
 	d := e.now().Sub(began)
 	e.self.cycleDuration.WithLabelValues(name).Set(d.Seconds())
@@ -876,6 +883,9 @@ func (e *Exporter) refreshNomad(ctx context.Context) error {
 	snap := &nomadSnapshot{at: now, jobs: jobs, metrics: make([]prometheus.Metric, 0, len(pts))}
 	for _, p := range pts {
 		snap.metrics = append(snap.metrics, prometheus.MustNewConstMetric(descScheduledDemand, prometheus.GaugeValue, p.value, p.resource, p.job, p.namespace, p.nodePool, p.horizon))
+	}
+	if snap.text, err = render(snap.metrics); err != nil {
+		return err
 	}
 	e.nomadSnap.Store(snap)
 	e.self.nomadJobs.Set(float64(len(jobs)))

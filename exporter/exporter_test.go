@@ -14,6 +14,7 @@ import (
 	"time"
 
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
 
@@ -327,6 +328,15 @@ targets:
 		t.Fatal(err)
 	}
 	body := scrape(t, e.Handler())
+	// The whole exposition parses, each family once, as Prometheus reads it.
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("exposition does not parse: %v", err)
+	}
+	if n := len(mfs["fleetcast_forecast"].GetMetric()); n != 2*3 {
+		t.Errorf("fleetcast_forecast has %d samples, want 6 (2 targets × 3 quantiles)", n)
+	}
 	for _, want := range []string{
 		`fleetcast_forecast{horizon="1h",node_id="n1",quantile="0.5",target="nodes"}`,
 		`fleetcast_forecast{exported_target="clash",horizon="1h",job="web",namespace="default",quantile="0.5",target="jobs"}`,

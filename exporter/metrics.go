@@ -72,6 +72,7 @@ type selfMetrics struct {
 	series           *prometheus.GaugeVec
 	lastSuccess      *prometheus.GaugeVec
 	up               *prometheus.GaugeVec
+	scrapesInFlight  prometheus.Gauge
 	nomadJobs        prometheus.Gauge
 	nomadLastSuccess prometheus.Gauge
 }
@@ -96,6 +97,8 @@ func newSelfMetrics() selfMetrics {
 			Help: "Unix time of the target's last successful cycle; the forecasts are as old as this."}, []string{"target"}),
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "fleetcast_exporter_prometheus_up",
 			Help: "1 if the target's last query of Prometheus succeeded, else 0."}, []string{"target"}),
+		scrapesInFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fleetcast_exporter_scrapes_in_flight",
+			Help: "Scrapes of /metrics being served."}),
 		nomadJobs: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fleetcast_exporter_nomad_periodic_jobs",
 			Help: "Nomad periodic jobs read at the last successful listing."}),
 		nomadLastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fleetcast_exporter_nomad_last_success_timestamp_seconds",
@@ -109,13 +112,13 @@ func (s *selfMetrics) init(target string) {
 	s.cycles.WithLabelValues(target)
 	s.samples.WithLabelValues(target)
 	s.up.WithLabelValues(target)
-	for _, st := range []string{"query", "capacity", "regressor", "calendar", "fit"} {
+	for _, st := range []string{"query", "capacity", "regressor", "calendar", "fit", "render"} {
 		s.errors.WithLabelValues(target, st)
 	}
 }
 
 func (s *selfMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.cycles, s.fits, s.errors, s.samples, s.cycleDuration, s.fitSeconds, s.series, s.lastSuccess, s.up, s.nomadJobs, s.nomadLastSuccess}
+	return []prometheus.Collector{s.cycles, s.fits, s.errors, s.samples, s.cycleDuration, s.fitSeconds, s.series, s.lastSuccess, s.up, s.scrapesInFlight, s.nomadJobs, s.nomadLastSuccess}
 }
 
 // Collector returns the collector of the forecast gauges: it sends the
@@ -145,10 +148,19 @@ func (c snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // Registry returns a registry with the forecast collector, the exporter's
-// own metrics and the Go and process collectors.
+// own metrics and the Go and process collectors, for embedding the exporter
+// in another program. /metrics serves the same content from the rendered
+// snapshots instead (see exposition.go).
 func (e *Exporter) Registry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
+	reg := e.liveRegistry()
 	reg.MustRegister(e.Collector())
+	return reg
+}
+
+// liveRegistry holds the metrics updated as things happen: the exporter's
+// own health and the Go and process collectors.
+func (e *Exporter) liveRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
 	reg.MustRegister(e.self.collectors()...)
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return reg

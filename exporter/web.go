@@ -34,8 +34,7 @@ const seriesPerPage = 200
 // the health endpoints.
 func (e *Exporter) Handler() http.Handler {
 	mux := http.NewServeMux()
-	reg := e.Registry()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogErrorLog{e}, MaxRequestsInFlight: 4}))
+	mux.Handle("GET /metrics", promhttp.InstrumentHandlerInFlight(e.self.scrapesInFlight, e.serveMetrics(e.liveRegistry())))
 	mux.HandleFunc("GET /{$}", e.handleStatus)
 	mux.HandleFunc("GET /target", e.handleTarget)
 	mux.HandleFunc("GET /chart.svg", e.handleChart)
