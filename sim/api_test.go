@@ -519,3 +519,28 @@ func TestPeriodicChildOverAPI(t *testing.T) {
 		t.Fatalf("parent summary: %+v %v", parent, err)
 	}
 }
+
+// TestBlockingQuery: a read with ?index waits for the next change.
+func TestBlockingQuery(t *testing.T) {
+	f := testFleet(t)
+	c := testClient(t, f, "")
+	_, meta, err := c.Jobs().List(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		_ = f.ScaleGroup("", "web", "web", 2, "while blocked")
+	}()
+	began := time.Now()
+	st, meta2, err := c.Jobs().ScaleStatus("web", &api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta2.LastIndex <= meta.LastIndex || st.TaskGroups["web"].Desired != 2 {
+		t.Fatalf("index %d -> %d, desired %d", meta.LastIndex, meta2.LastIndex, st.TaskGroups["web"].Desired)
+	}
+	if waited := time.Since(began); waited > 10*time.Second {
+		t.Fatalf("waited %s for a change made after 100ms", waited)
+	}
+}

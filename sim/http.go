@@ -375,7 +375,12 @@ func (f *Fleet) scaleJob(q *request) {
 		f.fail(q, err)
 		return
 	}
-	f.writeJSON(q, resp)
+	// The api type embeds the client's QueryMeta; the agent sends its
+	// own fields instead.
+	f.writeJSON(q, map[string]any{
+		"EvalID": resp.EvalID, "EvalCreateIndex": resp.EvalCreateIndex, "JobModifyIndex": resp.JobModifyIndex,
+		"Warnings": "", "Index": resp.LastIndex, "LastContact": 0, "KnownLeader": true, "NextToken": "",
+	})
 }
 
 func (f *Fleet) jobAllocs(q *request) {
@@ -481,7 +486,10 @@ func (f *Fleet) stopAllocEndpoint(q *request) {
 		f.fail(q, err)
 		return
 	}
-	f.writeJSON(q, &api.AllocStopResponse{EvalID: eval})
+	f.mu.RLock()
+	idx := f.index
+	f.mu.RUnlock()
+	f.writeJSON(q, map[string]any{"EvalID": eval, "Index": idx})
 }
 
 func (f *Fleet) listNodes(q *request) {
@@ -551,7 +559,7 @@ func (f *Fleet) nodeEligibility(q *request) {
 	f.mu.RLock()
 	idx := f.index
 	f.mu.RUnlock()
-	f.writeJSON(q, &api.NodeEligibilityUpdateResponse{NodeModifyIndex: idx})
+	f.writeJSON(q, nodeUpdateResponse(idx))
 }
 
 func (f *Fleet) nodeDrain(q *request) {
@@ -566,7 +574,7 @@ func (f *Fleet) nodeDrain(q *request) {
 	f.mu.RLock()
 	idx := f.index
 	f.mu.RUnlock()
-	f.writeJSON(q, &api.NodeDrainUpdateResponse{NodeModifyIndex: idx})
+	f.writeJSON(q, nodeUpdateResponse(idx))
 }
 
 func (f *Fleet) listPools(q *request) {
@@ -717,4 +725,10 @@ func (f *Fleet) poolSizeEndpoint(q *request) {
 	default:
 		invalidMethod(q.w)
 	}
+}
+
+// nodeUpdateResponse is what the agent answers to eligibility and drain
+// updates.
+func nodeUpdateResponse(idx uint64) map[string]any {
+	return map[string]any{"NodeModifyIndex": idx, "EvalIDs": nil, "EvalCreateIndex": 0, "Index": idx}
 }
