@@ -133,6 +133,7 @@ type deployment struct {
 
 type truthAcc struct {
 	jobOverloadSec    map[string]float64
+	nodeOverloadSec   map[string]float64 // by node ID; kept after a node is gone
 	unplacedMHzSec    float64
 	nodeSeconds       float64
 	capacityMHzSec    float64
@@ -174,6 +175,7 @@ func New(cfg *Config, start time.Time) (*Fleet, error) {
 		index: 1,
 	}
 	f.truth.jobOverloadSec = map[string]float64{}
+	f.truth.nodeOverloadSec = map[string]float64{}
 	for _, pc := range cfg.NodePools {
 		p := &pool{cfg: pc}
 		f.pools[pc.Name] = p
@@ -698,6 +700,7 @@ func (f *Fleet) integrate(dt float64) {
 		f.truth.capacityMHzSec += float64(n.cpu) * dt
 		if n.demand > float64(n.cpu-n.resCPU)*(1+1e-9) {
 			n.overloadSec += dt
+			f.truth.nodeOverloadSec[n.id] += dt
 			anyOver = true
 		}
 	}
@@ -741,8 +744,8 @@ func (f *Fleet) integrate(dt float64) {
 // Truth is the simulator's ground truth: what a perfect observer would know.
 type Truth struct {
 	Time time.Time
-	// NodeOverloadSeconds: per node ID, seconds during which the demand sent
-	// to the node's allocations exceeded its CPU.
+	// NodeOverloadSeconds: per node ID (removed nodes included), seconds
+	// during which the demand sent to the node's allocations exceeded its CPU.
 	NodeOverloadSeconds map[string]float64
 	// JobOverloadSeconds: per job ID (periodic children count for their
 	// parent), seconds during which some group's demand exceeded what its
@@ -782,8 +785,13 @@ func (f *Fleet) Truth() Truth {
 	for k, v := range f.truth.jobOverloadSec {
 		tr.JobOverloadSeconds[k] = v
 	}
+	for id, v := range f.truth.nodeOverloadSec {
+		tr.NodeOverloadSeconds[id] = v
+	}
 	for _, n := range f.nodes {
-		tr.NodeOverloadSeconds[n.id] = n.overloadSec
+		if _, ok := tr.NodeOverloadSeconds[n.id]; !ok {
+			tr.NodeOverloadSeconds[n.id] = 0
+		}
 		if n.status == "ready" {
 			tr.ReadyNodes++
 			tr.CapacityMHz += float64(n.cpu)

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"sort"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -124,7 +125,7 @@ func (f *Fleet) samples() []sample {
 		add("nomad_client_allocations_running", float64(running), nl...)
 		add("nomad_client_allocations_pending", float64(pending), nl...)
 		// The host's own processes use 2% of its CPU and 300 MB.
-		used := n.usage + 0.02*float64(n.cpu)
+		used := math.Min(n.usage+0.02*float64(n.cpu), float64(n.cpu))
 		pct := 100 * used / float64(n.cpu)
 		hl := append(append([]string{}, nl...), "cpu-total")
 		add("nomad_client_host_cpu_total_percent", pct, hl...)

@@ -139,3 +139,50 @@ func TestOverloadShowsInMetrics(t *testing.T) {
 		t.Errorf("truth: %+v", tr)
 	}
 }
+
+// TestNodeOverload: allocations that may burst above their ask can ask more
+// of a node than it has; the node is overloaded and gives what it has.
+func TestNodeOverload(t *testing.T) {
+	f := fleetFromYAML(t, `
+node_pools:
+  - {name: default, cpu_mhz: 4000, cores: 2, memory_mb: 4096, count: 1}
+jobs:
+  - id: j
+    groups: [{name: g, count: 2, cpu: 1000, memory_mb: 512, capacity_mhz: 3000, demand: {base_mhz: 5000}}]
+`)
+	f.Advance(testStart.Add(time.Minute))
+	n := f.Nodes()[0]
+	if n.DemandMHz != 5000 || n.UsedMHz != 4000 {
+		t.Fatalf("node demand %g used %g, want 5000 and 4000", n.DemandMHz, n.UsedMHz)
+	}
+	tr := f.Truth()
+	if tr.NodeOverloadSeconds[n.ID] != 60 || tr.JobOverloadSeconds["j"] != 60 {
+		t.Fatalf("overload: nodes %v jobs %v", tr.NodeOverloadSeconds, tr.JobOverloadSeconds)
+	}
+	fams := scrape(t, f)
+	if v := fams["nomad_client_host_cpu_total_percent"].GetMetric()[0].GetGauge().GetValue(); v != 100 {
+		t.Fatalf("host cpu percent %g, want 100", v)
+	}
+	for _, m := range fams["nomad_client_allocs_cpu_total_ticks"].GetMetric() {
+		if v := m.GetGauge().GetValue(); v != 2000 {
+			t.Fatalf("alloc ticks %g, want 2000 (the node's 4000 shared)", v)
+		}
+	}
+	// Another node ends it: the pool grows and a stopped allocation moves there.
+	if _, err := f.SetPoolSize("default", 2); err != nil {
+		t.Fatal(err)
+	}
+	f.Advance(testStart.Add(3 * time.Minute))
+	if _, err := f.StopAlloc(f.Allocs()[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	f.Advance(testStart.Add(4 * time.Minute))
+	if got := placement(f, "j"); got != "default-1:1,default-2:1 queued=0" {
+		t.Fatalf("after the move: %s", got)
+	}
+	before := f.Truth().NodeOverloadSeconds[n.ID]
+	f.Advance(testStart.Add(5 * time.Minute))
+	if after := f.Truth().NodeOverloadSeconds[n.ID]; after != before {
+		t.Fatalf("node still overloaded after the move: %g -> %g", before, after)
+	}
+}
