@@ -55,8 +55,9 @@ func (s *syncBuffer) String() string {
 // TestActuatorScalesFromRealAlert follows one predicted shortage through
 // the real chain: a Prometheus alerting rule fires, a real Alertmanager
 // routes it (with a bearer token) to the actuator's webhook, the actuator
-// reads the forecast back from that Prometheus, and scales the task group on
-// the simulator, once, however often Alertmanager repeats the notification.
+// reads the forecast back from that Prometheus and, Nomad being down, answers
+// 503; once Nomad (the simulator) is up, Alertmanager's retry scales the task
+// group, once, however often Alertmanager repeats the notification.
 func TestActuatorScalesFromRealAlert(t *testing.T) {
 	// The Nomad side: the simulator on loopback.
 	scfg, err := sim.ParseConfig([]byte(actuatorFleet), "actuator-fleet.yml")
@@ -68,14 +69,12 @@ func TestActuatorScalesFromRealAlert(t *testing.T) {
 		t.Fatal(err)
 	}
 	fleet.Advance(time.Now())
-	nomadSrv := &http.Server{Handler: fleet.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	nl, err := net.Listen("tcp", "127.0.0.1:0")
+	// Nomad is down at first: its address refuses connections.
+	nomadAddr, err := stack.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = nomadSrv.Serve(nl) }()
-	t.Cleanup(func() { _ = nomadSrv.Close() })
-	nomadURL := "http://" + nl.Addr().String()
+	nomadURL := "http://" + nomadAddr
 
 	// The actuator's listener first, so Alertmanager's config can name it.
 	al, err := net.Listen("tcp", "127.0.0.1:0")
@@ -171,8 +170,24 @@ policies:
 		}
 		return st.TaskGroups["web"].Desired, msgs
 	}
+	// With Nomad unreachable the actuator answers 503 and changes nothing;
+	// Alertmanager keeps the notification and retries.
+	eventually(t, 45*time.Second, "a 503 while Nomad is down", func() error {
+		if !strings.Contains(audit.String(), `"result":"error","http_status":503`) {
+			return fmt.Errorf("no 503 yet; audit so far:\n%s", audit.String())
+		}
+		return nil
+	})
+	// Nomad comes up.
+	nl, err := net.Listen("tcp", nomadAddr)
+	if err != nil {
+		t.Fatalf("bring Nomad up on %s: %v", nomadAddr, err)
+	}
+	nomadSrv := &http.Server{Handler: fleet.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = nomadSrv.Serve(nl) }()
+	t.Cleanup(func() { _ = nomadSrv.Close() })
 	// 2200 MHz * 1.1 / 500 per allocation wants 5 (from 2, within max_step 4).
-	eventually(t, 60*time.Second, "task group scaled to 5 by the actuator", func() error {
+	eventually(t, 45*time.Second, "task group scaled to 5 by the actuator", func() error {
 		if n, _ := desired(); n != 5 {
 			return fmt.Errorf("desired count %d; audit so far:\n%s", n, audit.String())
 		}
