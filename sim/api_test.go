@@ -544,3 +544,34 @@ func TestBlockingQuery(t *testing.T) {
 		t.Fatalf("waited %s for a change made after 100ms", waited)
 	}
 }
+
+// TestBlockedEvaluations: allocations that cannot be placed leave a blocked
+// evaluation that says why, until they are placed.
+func TestBlockedEvaluations(t *testing.T) {
+	f := testFleet(t)
+	c := testClient(t, f, "")
+	n := 5
+	if _, _, err := c.Jobs().Scale("web", "web", &n, "beyond the nodes", false, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	evals, _, err := c.Evaluations().List(nil)
+	if err != nil || len(evals) != 1 {
+		t.Fatalf("evaluations: %v %v", evals, err)
+	}
+	e := evals[0]
+	m := e.FailedTGAllocs["web"]
+	if e.Status != "blocked" || e.JobID != "web" || e.QueuedAllocations["web"] != 2 || m == nil || m.NodesEvaluated != 3 || m.ConstraintFiltered["${node.unique.id}"] != 3 {
+		t.Fatalf("blocked evaluation: %+v, metric %+v", e, m)
+	}
+	jobEvals, _, err := c.Jobs().Evaluations("web", nil)
+	if err != nil || len(jobEvals) != 1 || jobEvals[0].ID != e.ID {
+		t.Fatalf("job evaluations: %v %v", jobEvals, err)
+	}
+	n = 3
+	if _, _, err := c.Jobs().Scale("web", "web", &n, "back", false, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if evals, _, _ := c.Evaluations().List(nil); len(evals) != 0 {
+		t.Fatalf("evaluations after scaling back: %v", evals)
+	}
+}

@@ -278,3 +278,61 @@ func (f *Fleet) apiDeployment(d *deployment) *api.Deployment {
 	}
 	return out
 }
+
+// blockedEvals are the evaluations Nomad keeps blocked while allocations
+// cannot be placed: one per job, naming the groups and how many of each
+// wait, with the resource dimension that ran out.
+func (f *Fleet) blockedEvals(ns, jobID string) []*api.Evaluation {
+	var out []*api.Evaluation
+	for _, j := range f.jobs {
+		if (ns != "*" && j.ns != ns) || (jobID != "" && j.id != jobID) {
+			continue
+		}
+		var ev *api.Evaluation
+		for _, g := range j.groups {
+			if g.blocked == "" {
+				continue
+			}
+			if ev == nil {
+				ev = &api.Evaluation{
+					ID: g.blocked, Priority: j.cfg.Priority, Type: j.typ, TriggeredBy: "queued-allocs",
+					Namespace: j.ns, JobID: j.id, JobModifyIndex: j.jobModifyIdx, Status: "blocked",
+					StatusDescription: "created to place remaining allocations",
+					FailedTGAllocs:    map[string]*api.AllocationMetric{}, QueuedAllocations: map[string]int{},
+					ClassEligibility: map[string]bool{}, CreateIndex: j.modifyIndex, ModifyIndex: j.modifyIndex,
+					CreateTime: g.blockedSince.UnixNano(), ModifyTime: g.blockedSince.UnixNano(),
+				}
+			}
+			ev.QueuedAllocations[g.cfg.Name] = g.queued
+			m := &api.AllocationMetric{NodePool: j.cfg.NodePool, NodesAvailable: map[string]int{},
+				DimensionExhausted: map[string]int{}, ConstraintFiltered: map[string]int{}, CoalescedFailures: g.queued - 1}
+			for _, n := range f.nodes {
+				if n.pool != j.cfg.NodePool {
+					continue
+				}
+				m.NodesInPool++
+				if !f.nodeFits(j, n) {
+					m.NodesFiltered++
+					continue
+				}
+				m.NodesEvaluated++
+				m.NodesAvailable[n.dc]++
+				switch cpu, mem := f.used(n); {
+				case !f.distinctOK(j, g, n):
+					m.ConstraintFiltered["${node.unique.id}"]++
+				case cpu+g.cfg.CPU > n.cpu-n.resCPU:
+					m.NodesExhausted++
+					m.DimensionExhausted["cpu"]++
+				case mem+g.cfg.MemoryMB > n.mem-n.resMem:
+					m.NodesExhausted++
+					m.DimensionExhausted["memory"]++
+				}
+			}
+			ev.FailedTGAllocs[g.cfg.Name] = m
+		}
+		if ev != nil {
+			out = append(out, ev)
+		}
+	}
+	return out
+}

@@ -98,6 +98,10 @@ type group struct {
 	queued     int
 	nextIndex  int
 	overloaded bool
+	// blocked is the ID of the blocked evaluation Nomad keeps while
+	// allocations of the group cannot be placed, and since when.
+	blocked      string
+	blockedSince time.Time
 }
 
 type anomaly struct {

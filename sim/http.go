@@ -104,6 +104,10 @@ func (f *Fleet) serveAPI(w http.ResponseWriter, r *http.Request) {
 		f.getOnly(q, f.jobDeployment)
 	case match(segs, "job", "*", "deployments"):
 		f.getOnly(q, f.jobDeployments)
+	case match(segs, "job", "*", "evaluations"):
+		f.getOnly(q, func(q *request) { f.listEvals(q, q.segs[1]) })
+	case match(segs, "evaluations"):
+		f.getOnly(q, func(q *request) { f.listEvals(q, "") })
 	case match(segs, "allocations"):
 		f.getOnly(q, f.listAllocs)
 	case match(segs, "allocation", "*"):
@@ -731,4 +735,16 @@ func (f *Fleet) poolSizeEndpoint(q *request) {
 // updates.
 func nodeUpdateResponse(idx uint64) map[string]any {
 	return map[string]any{"NodeModifyIndex": idx, "EvalIDs": nil, "EvalCreateIndex": 0, "Index": idx}
+}
+
+// listEvals lists the blocked evaluations; the simulator keeps no others.
+func (f *Fleet) listEvals(q *request, jobID string) {
+	status := q.r.URL.Query().Get("status")
+	f.mu.RLock()
+	out := []*api.Evaluation{}
+	if status == "" || status == "blocked" {
+		out = append(out, f.blockedEvals(q.ns, jobID)...)
+	}
+	f.mu.RUnlock()
+	f.writeJSON(q, out)
 }

@@ -86,6 +86,18 @@ func (f *Fleet) schedule() {
 			}
 		}
 	}
+	for _, j := range f.jobs {
+		for _, g := range j.groups {
+			switch {
+			case g.queued > 0 && g.blocked == "":
+				g.blocked, g.blockedSince = f.newID("eval"), f.now
+				f.bump()
+			case g.queued == 0 && g.blocked != "":
+				g.blocked = ""
+				f.bump()
+			}
+		}
+	}
 	f.dirty = false
 	f.computeLoad(f.now)
 }
