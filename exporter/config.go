@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -174,9 +175,12 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	if err := yaml.Unmarshal(b, &root); err != nil {
 		return nil, err
 	}
-	// Durations are checked on the node tree first so that a bad one is
-	// reported with its field path, which the decoder does not give.
-	if err := checkDurations(&root, ""); err != nil {
+	// The tree is checked first so that a bad field is reported with its
+	// path, which the decoder does not give.
+	if root.Kind == 0 {
+		return nil, errors.New("empty config: want at least prometheus.url and one entry in targets")
+	}
+	if err := checkNode(&root, reflect.TypeFor[Config](), ""); err != nil {
 		return nil, err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -455,38 +459,76 @@ func (c *Config) validateTarget(t *TargetConfig, tp string) error {
 	return nil
 }
 
-// durationFields are the keys whose values are durations (or lists of them).
-var durationFields = map[string]bool{"timeout": true, "step": true, "history": true, "horizons": true,
-	"peak_windows": true, "refresh": true, "refit": true, "seasonality": true, "job_duration": true}
+var (
+	durationType   = reflect.TypeFor[model.Duration]()
+	httpConfigType = reflect.TypeFor[config.HTTPClientConfig]()
+)
 
-func checkDurations(n *yaml.Node, path string) error {
-	switch n.Kind {
-	case yaml.DocumentNode:
+// checkNode walks the YAML tree along the Go type it will be decoded into,
+// so that an unknown field or a bad duration is reported with its field
+// path (targets[2].horizons[1]) and what is valid, which the decoder's
+// own errors (a line number and a Go type name) do not say.
+func checkNode(n *yaml.Node, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.DocumentNode {
 		for _, c := range n.Content {
-			if err := checkDurations(c, path); err != nil {
+			if err := checkNode(c, t, path); err != nil {
 				return err
 			}
 		}
-	case yaml.MappingNode:
+		return nil
+	}
+	if n.Kind == yaml.AliasNode || (n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
+		return nil
+	}
+	switch {
+	case t == durationType:
+		return checkDurationValue(n, path)
+	case t == httpConfigType:
+		return nil // prometheus/common validates its own config
+	case t.Kind() == reflect.Struct && t.PkgPath() == reflect.TypeFor[Config]().PkgPath():
+		if n.Kind != yaml.MappingNode {
+			if path == "" {
+				return fmt.Errorf("line %d: want a mapping with prometheus and targets", n.Line)
+			}
+			return fieldErr(path, "line %d: want a mapping of fields", n.Line)
+		}
+		fields := map[string]reflect.Type{}
+		var names []string
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if !f.IsExported() || name == "-" || name == "" {
+				continue
+			}
+			fields[name] = f.Type
+			names = append(names, name)
+		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i].Value, n.Content[i+1]
+			k := n.Content[i].Value
 			p := k
 			if path != "" {
 				p = path + "." + k
 			}
-			if durationFields[k] {
-				if err := checkDurationValue(v, p); err != nil {
-					return err
-				}
-				continue
+			ft, ok := fields[k]
+			if !ok {
+				return fieldErr(p, "line %d: unknown field; valid are %s", n.Content[i].Line, strings.Join(names, ", "))
 			}
-			if err := checkDurations(v, p); err != nil {
+			if err := checkNode(n.Content[i+1], ft, p); err != nil {
 				return err
 			}
 		}
-	case yaml.SequenceNode:
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
 		for i, c := range n.Content {
-			if err := checkDurations(c, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := checkNode(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if err := checkNode(n.Content[i+1], t.Elem(), path+"."+n.Content[i].Value); err != nil {
 				return err
 			}
 		}
@@ -495,14 +537,6 @@ func checkDurations(n *yaml.Node, path string) error {
 }
 
 func checkDurationValue(v *yaml.Node, path string) error {
-	if v.Kind == yaml.SequenceNode {
-		for i, c := range v.Content {
-			if err := checkDurationValue(c, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	if v.Kind != yaml.ScalarNode {
 		return fieldErr(path, "line %d: want a duration such as 5m, 1h or 14d", v.Line)
 	}
