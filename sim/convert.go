@@ -25,7 +25,13 @@ func (f *Fleet) jobStatus(j *job) string {
 			return "running"
 		}
 	}
-	return "pending"
+	for _, g := range j.groups {
+		if f.desiredCount(j, g) > 0 {
+			return "pending"
+		}
+	}
+	// Nothing to run: Nomad calls a job without allocations dead.
+	return "dead"
 }
 
 func (f *Fleet) apiJob(j *job) *api.Job {
