@@ -160,6 +160,11 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 		if step <= 0 {
 			step = 60 // a single timestamp says nothing about the step
 		}
+		// Jittered timestamps give a median a second or two off the
+		// scrape interval; snap to a multiple of 10 s within 1%.
+		if r := (step + 5) / 10 * 10; step >= 100 && r != step && 100*abs64(r-step) <= step {
+			step = r
+		}
 	}
 	g, ok := w.regularise(s, step)
 	if !ok {
@@ -509,4 +514,11 @@ func constant(y []float64) (float64, bool) {
 		}
 	}
 	return c, !math.IsNaN(c)
+}
+
+func abs64(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
