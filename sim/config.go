@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -236,7 +235,20 @@ func ParseConfig(b []byte, name string) (*Config, error) {
 	return &c, nil
 }
 
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+// validName accepts what Nomad accepts in IDs and names that end up in
+// URL paths and labels: letters, digits, _ . - not starting with _ . -.
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if !alnum && (i == 0 || (r != '_' && r != '.' && r != '-')) {
+			return false
+		}
+	}
+	return true
+}
 
 func (c *Config) validate() error {
 	if c.Region == "" {
@@ -266,7 +278,7 @@ func (c *Config) validate() error {
 	for i := range c.NodePools {
 		p := &c.NodePools[i]
 		where := fmt.Sprintf("node_pools[%d]", i)
-		if !nameRE.MatchString(p.Name) {
+		if !validName(p.Name) {
 			return fmt.Errorf("%s.name: %q is not a valid name (letters, digits, _ . -)", where, p.Name)
 		}
 		if pools[p.Name] {
@@ -320,7 +332,7 @@ func (c *Config) validate() error {
 func (c *Config) validateJob(i int, pools, jobs map[string]bool) error {
 	j := &c.Jobs[i]
 	where := fmt.Sprintf("jobs[%d]", i)
-	if !nameRE.MatchString(j.ID) {
+	if !validName(j.ID) {
 		return fmt.Errorf("%s.id: %q is not a valid job ID (letters, digits, _ . -)", where, j.ID)
 	}
 	where = fmt.Sprintf("jobs[%d] (%s)", i, j.ID)
@@ -382,7 +394,7 @@ func (c *Config) validateJob(i int, pools, jobs map[string]bool) error {
 	for k := range j.Groups {
 		g := &j.Groups[k]
 		gw := fmt.Sprintf("%s.groups[%d]", where, k)
-		if !nameRE.MatchString(g.Name) {
+		if !validName(g.Name) {
 			return fmt.Errorf("%s.name: %q is not a valid group name", gw, g.Name)
 		}
 		if groups[g.Name] {

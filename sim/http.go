@@ -22,7 +22,9 @@ import (
 // status codes, as a Nomad agent writes them.
 func (f *Fleet) Handler() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collector{f: f})
+	if err := reg.Register(&collector{f: f}); err != nil {
+		f.logger.Error("register the fleet's metrics", "err", err)
+	}
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", metrics)
