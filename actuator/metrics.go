@@ -2,6 +2,7 @@ package actuator
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Metrics are the actuator's own metrics, on a registry it owns.
@@ -56,6 +57,6 @@ func NewMetrics() *Metrics {
 		}, []string{"code"}),
 	}
 	m.Registry.MustRegister(m.Actions, m.DecisionDuration, m.NomadErrors, m.DryRun, m.Cooldown, m.LastAction, m.IsLeader, m.WebhookRequests,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

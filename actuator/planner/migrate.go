@@ -137,21 +137,22 @@ func PlanMigrate(node Node, allocs []Alloc, fleet []Node, p MigratePolicy) (Migr
 			units = append(units, u)
 		}
 	}
+	// left is how many more allocations a task group may lose: its healthy
+	// ones above the minimum that must stay up.
+	left := func(a Alloc) int {
+		g := a.Namespace + "/" + a.Job + "/" + a.Group
+		if l, ok := budget[g]; ok {
+			return l
+		}
+		return a.GroupHealthy - max(a.MinHealthy, 0)
+	}
 	fits := func(u *unit) bool {
 		need := map[string]int{}
 		for _, a := range u.allocs {
 			need[a.Namespace+"/"+a.Job+"/"+a.Group]++
 		}
 		for _, a := range u.allocs {
-			g := a.Namespace + "/" + a.Job + "/" + a.Group
-			left, ok := budget[g]
-			if !ok {
-				left = a.GroupHealthy - a.MinHealthy
-				if a.MinHealthy < 0 {
-					left = a.GroupHealthy
-				}
-			}
-			if need[g] > left {
+			if need[a.Namespace+"/"+a.Job+"/"+a.Group] > left(a) {
 				return false
 			}
 		}
@@ -160,10 +161,7 @@ func PlanMigrate(node Node, allocs []Alloc, fleet []Node, p MigratePolicy) (Migr
 	take := func(u *unit) {
 		for _, a := range u.allocs {
 			g := a.Namespace + "/" + a.Job + "/" + a.Group
-			if _, ok := budget[g]; !ok {
-				budget[g] = a.GroupHealthy - a.MinHealthy
-			}
-			budget[g]--
+			budget[g] = left(a) - 1
 			plan.Stop = append(plan.Stop, a.ID)
 		}
 		plan.Moved += u.use
