@@ -73,8 +73,9 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// IsLeader says whether this replica may act; nil means always.
 	IsLeader func() bool
-	// NomadAddress is used by the nomad_sim pool target.
+	// NomadAddress and NomadToken are used by the nomad_sim pool target.
 	NomadAddress string
+	NomadToken   string
 	// State keeps what must survive a restart and be shared by replicas
 	// (NomadAPI: Nomad variables). Nil, or a dry run, means in memory.
 	State StateStore
@@ -138,7 +139,7 @@ func New(o Options) (*Actuator, error) {
 			a.pools[p.Name] = s
 			continue
 		}
-		s, err := newPoolScaler(p.ScalePool.Target, o.NomadAddress)
+		s, err := newPoolScaler(p.ScalePool.Target, o.NomadAddress, o.NomadToken)
 		if err != nil {
 			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
 		}

@@ -23,13 +23,13 @@ type PoolScaler interface {
 	SetSize(ctx context.Context, pool string, current, desired int, remove []string, reason string) error
 }
 
-func newPoolScaler(t PoolTarget, nomadAddr string) (PoolScaler, error) {
+func newPoolScaler(t PoolTarget, nomadAddr, token string) (PoolScaler, error) {
 	switch t.Type {
 	case "nomad_sim":
 		if nomadAddr == "" {
 			nomadAddr = "http://127.0.0.1:4646"
 		}
-		return &SimPool{Address: nomadAddr, Client: &http.Client{Timeout: 30 * time.Second}}, nil
+		return &SimPool{Address: nomadAddr, Token: token, Client: &http.Client{Timeout: t.Timeout.D(30 * time.Second)}}, nil
 	case "command":
 		return &CommandPool{Argv: t.Command, Timeout: t.Timeout.D(5 * time.Minute)}, nil
 	}

@@ -93,7 +93,7 @@ func runActuator(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	metrics := actuator.NewMetrics()
-	opts := actuator.Options{Config: cfg, Nomad: nomad, Forecasts: prom, Metrics: metrics, NomadAddress: addr, State: nomad,
+	opts := actuator.Options{Config: cfg, Nomad: nomad, Forecasts: prom, Metrics: metrics, NomadAddress: addr, NomadToken: nomadToken, State: nomad,
 		Audit: slog.New(slog.NewJSONHandler(stdout, nil)).With("log", "audit"), Log: log}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
