@@ -1,7 +1,429 @@
 package main
 
-import "io"
+import (
+	"fmt"
+	"image/color"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/fleetcast/fleetcast/forecast"
+	"github.com/fleetcast/fleetcast/internal/seriescsv"
+)
+
+const backtestAbout = `Scores every model, and the automatic choice, by rolling-origin backtest on
+each series of a long CSV file (series,timestamp,value). The last --folds
+windows of --horizon each are held out in turn: every model is fitted on the
+history before a window and scored on it. Prints, per model, the mean over
+series and windows of sMAPE, MASE (scaled by the in-sample seasonal naive
+error at one day, or at one step when the history is shorter) and the
+coverage of the --level band, and how often the automatic choice picked each
+model. With --plot DIR, writes one PNG per series of the latest window:
+history, forecast, band and what happened.`
+
+const backtestExample = `fleetcast backtest --input series.csv --horizon 48 --folds 3
+fleetcast backtest --input nab.csv --horizon 1d --folds 4 --plot plots/`
+
+// btScore is one model's score on one window of one series.
+type btScore struct {
+	smape, mase, cover float64
+	ok                 bool
+}
 
 func runBacktest(args []string, stdout, stderr io.Writer) int {
-	return notReady("backtest", "The backtest command.", "fleetcast backtest --help", args, stderr)
+	fs := newFlagSet("backtest", backtestAbout, backtestExample, stderr)
+	var ff fitFlags
+	ff.register(&fitFlagsDefaults{}, fs)
+	input := fs.String("input", "", "CSV file of series,timestamp,value to backtest (- for stdin)")
+	plotDir := fs.String("plot", "", "directory to write one PNG per series into (created if missing)")
+	quiet := fs.Bool("quiet", false, "print no progress")
+	fs.Lookup("folds").Usage = "held-out windows per series, the latest first"
+	fs.Lookup("folds").DefValue = "3"
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	folds := ff.folds
+	if folds == 0 {
+		folds = 3
+	}
+	ff.folds = 0 // the fits' own internal backtest stays automatic
+	o, rules, err := ff.options()
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast backtest: %v\n", err)
+		return 2
+	}
+	if *input == "" {
+		fmt.Fprintf(stderr, "fleetcast backtest: --input is required: a CSV file of series,timestamp,value\n")
+		return 2
+	}
+	series, err := readSeries(*input, os.Stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast backtest: %v\n", err)
+		return 1
+	}
+	if *plotDir != "" {
+		if err := os.MkdirAll(*plotDir, 0o755); err != nil {
+			fmt.Fprintf(stderr, "fleetcast backtest: --plot: %v\n", err)
+			return 1
+		}
+	}
+	models := append([]string{"auto"}, forecast.Models()...)
+	if o.Model != "" && o.Model != "auto" {
+		models = []string{o.Model}
+	}
+	type job struct{ s, k int }
+	jobs := make([]job, 0, len(series)*folds)
+	for s := range series {
+		for k := range folds {
+			jobs = append(jobs, job{s, k})
+		}
+	}
+	scores := make([][]btScore, len(jobs)) // per job, per model
+	chosen := make([]string, len(jobs))
+	plots := make([]*btPlot, len(series))
+	var prog *progress
+	if !*quiet {
+		prog = startProgress(stderr, "backtest", len(jobs))
+		prog.unit = "windows"
+	}
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for range min(ff.workers, len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var fitter forecast.Fitter
+			for {
+				j := int(next.Add(1) - 1)
+				if j >= len(jobs) {
+					return
+				}
+				jb := jobs[j]
+				s := series[jb.s]
+				sc, ch, pl, err := backtestWindow(&fitter, s, jb.k, o, forecast.EventsFor(rules, s.Name), models, *plotDir != "" && jb.k == 0)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("series %q: %w", s.Name, err)
+					}
+					mu.Unlock()
+				}
+				scores[j], chosen[j] = sc, ch
+				if pl != nil {
+					plots[jb.s] = pl
+				}
+				if prog != nil {
+					prog.done.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if prog != nil {
+		prog.finish()
+	}
+	if firstErr != nil {
+		fmt.Fprintf(stderr, "fleetcast backtest: %v (skipped that window)\n", firstErr)
+	}
+
+	// Report.
+	fmt.Fprintf(stdout, "backtest: %d series, %d windows of %s each, level %g, in %s\n",
+		len(series), folds, ff.horizon, o.Level, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "%-14s %8s %8s %10s %8s\n", "model", "sMAPE", "MASE", "coverage", "windows")
+	for mi, m := range models {
+		var sm, ms, cv float64
+		var nsm, nms, ncv int
+		for j := range jobs {
+			if scores[j] == nil || !scores[j][mi].ok {
+				continue
+			}
+			x := scores[j][mi]
+			sm, nsm = sm+x.smape, nsm+1
+			if finiteF(x.mase) {
+				ms, nms = ms+x.mase, nms+1
+			}
+			if finiteF(x.cover) {
+				cv, ncv = cv+x.cover, ncv+1
+			}
+		}
+		fmt.Fprintf(stdout, "%-14s %8.3f %8.3f %10.3f %8d\n", m, sm/float64(max(nsm, 1)), ms/float64(max(nms, 1)), cv/float64(max(ncv, 1)), nsm)
+	}
+	if models[0] == "auto" {
+		count := map[string]int{}
+		for _, c := range chosen {
+			if c != "" {
+				count[c]++
+			}
+		}
+		names := make([]string, 0, len(count))
+		for m := range count {
+			names = append(names, m)
+		}
+		sort.Strings(names)
+		parts := make([]string, len(names))
+		for i, m := range names {
+			parts[i] = fmt.Sprintf("%s %d", m, count[m])
+		}
+		fmt.Fprintf(stdout, "auto chose: %s\n", strings.Join(parts, ", "))
+	}
+	if *plotDir != "" {
+		n := 0
+		for i, p := range plots {
+			if p == nil {
+				continue
+			}
+			file := filepath.Join(*plotDir, safeName(series[i].Name)+".png")
+			if err := p.save(file, series[i].Name); err != nil {
+				fmt.Fprintf(stderr, "fleetcast backtest: plot %s: %v\n", file, err)
+				return 1
+			}
+			n++
+		}
+		fmt.Fprintf(stdout, "plots: %d PNG files in %s\n", n, *plotDir)
+	}
+	return 0
+}
+
+func finiteF(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// backtestWindow holds out window k (0 the latest) of s, fits every model on
+// what precedes it and scores each on it.
+func backtestWindow(fitter *forecast.Fitter, s seriescsv.Series, k int, o forecast.Options, events []forecast.Event, models []string, wantPlot bool) ([]btScore, string, *btPlot, error) {
+	if len(s.Times) < 3 {
+		return nil, "", nil, fmt.Errorf("%d points, too few to hold any out", len(s.Times))
+	}
+	step := o.Step
+	if step <= 0 {
+		d := make([]int64, 0, len(s.Times)-1)
+		for i := 1; i < len(s.Times); i++ {
+			d = append(d, s.Times[i]-s.Times[i-1])
+		}
+		sort.Slice(d, func(a, b int) bool { return d[a] < d[b] })
+		step = max(d[len(d)/2], 1)
+	}
+	span := o.HorizonSeconds
+	if o.Horizon > 0 {
+		span = int64(o.Horizon) * step
+	}
+	last := s.Times[len(s.Times)-1]
+	origin := last - span*int64(k+1)
+	cut := sort.Search(len(s.Times), func(i int) bool { return s.Times[i] > origin })
+	end := sort.Search(len(s.Times), func(i int) bool { return s.Times[i] > origin+span })
+	if cut < 2 || end <= cut {
+		return nil, "", nil, fmt.Errorf("window %d leaves no history or no truth", k)
+	}
+	hist := forecast.Series{Times: s.Times[:cut], Values: s.Values[:cut]}
+	truthT, truthV := s.Times[cut:end], s.Values[cut:end]
+	scale := naiveScale(hist, step)
+	out := make([]btScore, len(models))
+	chosen := ""
+	var pl *btPlot
+	for mi, m := range models {
+		om := o
+		om.Model = m
+		om.Events = events
+		if om.Horizon == 0 {
+			// Forecast the window in the history's own steps.
+			om.HorizonSeconds = span
+		}
+		fc, err := fitter.Fit(hist, om)
+		if err != nil {
+			return out, chosen, pl, err
+		}
+		if m == "auto" {
+			chosen = fc.Model
+		}
+		out[mi] = scoreWindow(fc, truthT, truthV, scale)
+		if wantPlot && mi == 0 {
+			pl = newBtPlot(hist, fc, truthT, truthV, span)
+		}
+	}
+	return out, chosen, pl, nil
+}
+
+// naiveScale is the in-sample mean absolute seasonal difference at one day
+// (at one step when the history is a day or shorter), as score.py's
+// --season-seconds 86400 computes it.
+func naiveScale(h forecast.Series, step int64) float64 {
+	var v []float64
+	for _, x := range h.Values {
+		if finiteF(x) {
+			v = append(v, x)
+		}
+	}
+	m := max(1, int(math.Round(86400/float64(step))))
+	if len(v) <= m {
+		m = 1
+	}
+	s, n := 0.0, 0
+	for i := m; i < len(v); i++ {
+		s += math.Abs(v[i] - v[i-m])
+		n++
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return s / float64(n)
+}
+
+// scoreWindow matches each truth point to the nearest forecast step within
+// half a step and scores it.
+func scoreWindow(fc *forecast.Forecast, tt []int64, tv []float64, scale float64) btScore {
+	if len(fc.Times) == 0 {
+		return btScore{}
+	}
+	half := int64(1)
+	if len(fc.Times) > 1 {
+		half = (fc.Times[1] - fc.Times[0]) / 2
+	}
+	var sm, ae float64
+	in, n := 0, 0
+	for i, t := range tt {
+		y := tv[i]
+		if !finiteF(y) {
+			continue
+		}
+		j := sort.Search(len(fc.Times), func(j int) bool { return fc.Times[j] >= t })
+		best := -1
+		for _, c := range []int{j - 1, j} {
+			if c >= 0 && c < len(fc.Times) && abs64(fc.Times[c]-t) <= half && (best < 0 || abs64(fc.Times[c]-t) < abs64(fc.Times[best]-t)) {
+				best = c
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		f := fc.Mean[best]
+		if d := math.Abs(y) + math.Abs(f); d > 0 {
+			sm += 200 * math.Abs(y-f) / d
+		}
+		ae += math.Abs(y - f)
+		if y >= fc.Lower[best] && y <= fc.Upper[best] {
+			in++
+		}
+		n++
+	}
+	if n == 0 {
+		return btScore{}
+	}
+	r := btScore{smape: sm / float64(n), mase: math.NaN(), cover: float64(in) / float64(n), ok: true}
+	if scale > 0 {
+		r.mase = ae / float64(n) / scale
+	}
+	return r
+}
+
+func abs64(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// btPlot is what one series' PNG shows.
+type btPlot struct {
+	hist, truth, mean, lower, upper plotter.XYs
+	model                           string
+}
+
+func newBtPlot(h forecast.Series, fc *forecast.Forecast, tt []int64, tv []float64, span int64) *btPlot {
+	p := &btPlot{model: fc.Model}
+	from := fc.Times[0] - 4*span
+	t0 := float64(fc.Times[0])
+	hours := func(t int64) float64 { return (float64(t) - t0) / 3600 }
+	for i, t := range h.Times {
+		if t >= from && finiteF(h.Values[i]) {
+			p.hist = append(p.hist, plotter.XY{X: hours(t), Y: h.Values[i]})
+		}
+	}
+	for i, t := range tt {
+		if finiteF(tv[i]) {
+			p.truth = append(p.truth, plotter.XY{X: hours(t), Y: tv[i]})
+		}
+	}
+	for i, t := range fc.Times {
+		x := hours(t)
+		p.mean = append(p.mean, plotter.XY{X: x, Y: fc.Mean[i]})
+		p.lower = append(p.lower, plotter.XY{X: x, Y: fc.Lower[i]})
+		p.upper = append(p.upper, plotter.XY{X: x, Y: fc.Upper[i]})
+	}
+	return p
+}
+
+func (p *btPlot) save(file, name string) error {
+	pl := plot.New()
+	pl.Title.Text = fmt.Sprintf("%s — %s", name, p.model)
+	pl.X.Label.Text = "hours from the forecast origin"
+	pl.Y.Label.Text = "value"
+	band := make(plotter.XYs, 0, 2*len(p.upper))
+	band = append(band, p.upper...)
+	for i := len(p.lower) - 1; i >= 0; i-- {
+		band = append(band, p.lower[i])
+	}
+	if len(band) >= 3 {
+		poly, err := plotter.NewPolygon(band)
+		if err != nil {
+			return err
+		}
+		poly.Color = color.RGBA{R: 180, G: 205, B: 240, A: 255}
+		poly.LineStyle.Width = 0
+		pl.Add(poly)
+		pl.Legend.Add("band", poly)
+	}
+	add := func(xy plotter.XYs, c color.Color, label string) error {
+		if len(xy) == 0 {
+			return nil
+		}
+		l, err := plotter.NewLine(xy)
+		if err != nil {
+			return err
+		}
+		l.Color = c
+		l.Width = vg.Points(1)
+		pl.Add(l)
+		pl.Legend.Add(label, l)
+		return nil
+	}
+	if err := add(p.hist, color.Gray{Y: 60}, "history"); err != nil {
+		return err
+	}
+	if err := add(p.truth, color.RGBA{R: 200, A: 255}, "actual"); err != nil {
+		return err
+	}
+	if err := add(p.mean, color.RGBA{B: 200, G: 60, A: 255}, "forecast"); err != nil {
+		return err
+	}
+	pl.Legend.Top = true
+	pl.Legend.Left = true
+	return pl.Save(10*vg.Inch, 4*vg.Inch, file)
+}
+
+// safeName turns a series name into a file name.
+func safeName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			b.WriteRune(r)
+		default:
+			b.WriteRune('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "series"
+	}
+	return b.String()
 }

@@ -14,6 +14,7 @@ func benchCommands() map[string]command {
 		"exporter": {"the exporter against a real Prometheus: first load, steady cycle, scrape, memory", runBenchExporter},
 		"actuator": {"the actuator: decision latency and webhook requests per second on loopback", runBenchActuator},
 		"loop":     {"closed loop in virtual time: predictive versus reactive on a demand trace", runBenchLoop},
+		"forecast": {"the forecast engine: CPU per fit per model, allocations, series per second on all cores", runBenchForecast},
 	}
 }
 

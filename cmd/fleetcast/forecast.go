@@ -167,6 +167,7 @@ func readSeries(path string, stdin io.Reader) ([]seriescsv.Series, error) {
 type progress struct {
 	w     io.Writer
 	what  string
+	unit  string
 	total int
 	done  atomic.Int64
 	tty   bool
@@ -211,10 +212,14 @@ func (p *progress) print() {
 	d := p.done.Load()
 	pct := 100 * float64(d) / float64(max(p.total, 1))
 	el := time.Since(p.start).Round(100 * time.Millisecond)
+	unit := p.unit
+	if unit == "" {
+		unit = "series"
+	}
 	if p.tty {
-		fmt.Fprintf(p.w, "\r%s: %d/%d series (%.0f%%) %s ", p.what, d, p.total, pct, el)
+		fmt.Fprintf(p.w, "\r%s: %d/%d %s (%.0f%%) %s ", p.what, d, p.total, unit, pct, el)
 	} else {
-		fmt.Fprintf(p.w, "%s: %d/%d series (%.0f%%) after %s\n", p.what, d, p.total, pct, el)
+		fmt.Fprintf(p.w, "%s: %d/%d %s (%.0f%%) after %s\n", p.what, d, p.total, unit, pct, el)
 	}
 }
 
@@ -280,6 +285,10 @@ func runForecastIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	o, rules, err := ff.options()
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetcast forecast: %v\n", err)
+		return 2
+	}
+	if *input == "" {
+		fmt.Fprintf(stderr, "fleetcast forecast: --input is required: a CSV file of series,timestamp,value\n")
 		return 2
 	}
 	series, err := readSeries(*input, stdin)
