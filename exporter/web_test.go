@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -137,5 +138,62 @@ func TestStatusPageChartAndHealth(t *testing.T) {
 	}
 	if rec := get("/chart.svg?target=cpu&series=0000000000000001"); rec.Code != 404 {
 		t.Errorf("chart of an unknown series: %d", rec.Code)
+	}
+}
+
+// Scrapes, the status page and charts run while cycles refit (run with
+// -race): a scrape never waits for a cycle and sees whole snapshots.
+func TestServeWhileCycling(t *testing.T) {
+	var ms []model.Metric
+	for i := range 30 {
+		ms = append(ms, model.Metric{"instance": model.LabelValue(fmt.Sprint("n", i))})
+	}
+	c, err := ParseConfig([]byte(`prometheus:
+  url: http://127.0.0.1:9090
+targets:
+  - name: cpu
+    query: node_cpu
+    step: 1m
+    history: 1d
+    horizons: [5m, 1h]
+    refresh: 1s
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Options{Config: c, Querier: &fakeProm{series: ms, value: daily}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.Run(ctx)
+	}()
+	h := e.Handler()
+	fpr := model.Metric{"instance": "n0"}.Fingerprint().String()
+	scrapes := 0
+	began := time.Now()
+	for ctx.Err() == nil && (scrapes < 20 || time.Since(began) < 3*time.Second) {
+		for _, path := range []string{"/metrics", "/", "/target?name=cpu", "/chart.svg?target=cpu&series=" + fpr} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+			if rec.Code != 200 && !(rec.Code == 404 && strings.HasPrefix(path, "/chart")) {
+				t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+			}
+			if path == "/metrics" && strings.Contains(rec.Body.String(), "fleetcast_forecast{") {
+				if n := strings.Count(rec.Body.String(), "fleetcast_forecast{"); n != 30*2*3 {
+					t.Fatalf("a scrape saw %d forecast samples, want 180: a partial snapshot", n)
+				}
+				scrapes++
+			}
+		}
+	}
+	cancel()
+	<-done
+	if scrapes == 0 {
+		t.Fatal("no scrape saw a forecast")
 	}
 }
