@@ -369,7 +369,7 @@ func payload(alerts ...template.Alert) string {
 }
 
 func TestWebhookHTTP(t *testing.T) {
-	r := newRig(t, func(c *Config) { c.Global.MaxBodyBytes = 4096 })
+	r := newRig(t, func(c *Config) { c.Global.MaxBodyBytes = 4096; c.Global.MaxAlertsPerRequest = 2 })
 	h := (&Webhook{A: r.a, Token: "s3cret", Log: slog.New(slog.DiscardHandler)}).Handler(nil)
 	auth := map[string]string{"Authorization": "Bearer s3cret"}
 	good := payload(webAlert(r.clk.Now()))
@@ -385,6 +385,7 @@ func TestWebhookHTTP(t *testing.T) {
 		{"malformed", "{", auth, 400, "malformed JSON"},
 		{"old version", `{"version":"3","alerts":[]}`, auth, 400, "version"},
 		{"too big", `{"version":"4","x":"` + strings.Repeat("a", 5000) + `"}`, auth, 413, "max_body_bytes"},
+		{"too many alerts", payload(webAlert(r.clk.Now()), webAlert(r.clk.Now()), webAlert(r.clk.Now())), auth, 400, "max_alerts_per_request"},
 		{"missing labels", payload(alert("JobPredictedSaturation", map[string]string{"action": "scale_group"}, r.clk.Now())), auth, 422, "needs labels"},
 		{"good", good, auth, 200, `"acted"`},
 		{"repeat", good, auth, 200, `"duplicate"`},

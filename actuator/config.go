@@ -49,6 +49,9 @@ type Global struct {
 	EmergencyStopFile string `yaml:"emergency_stop_file"`
 	// MaxBodyBytes bounds a webhook request body (0 = 1 MiB).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxAlertsPerRequest bounds the alerts one notification may carry
+	// (0 = 1000); set Alertmanager's webhook max_alerts at or below it.
+	MaxAlertsPerRequest int `yaml:"max_alerts_per_request"`
 	// WebhookBearerTokenFile, if set, holds the token every webhook request must present.
 	WebhookBearerTokenFile string `yaml:"webhook_bearer_token_file"`
 	// DedupeFor is how long an alert (fingerprint + startsAt) is remembered (0 = 24h).
@@ -243,6 +246,9 @@ func (c *Config) validate() error {
 	g := &c.Global
 	if g.MaxActionsPerHour < 0 {
 		return fmt.Errorf("global.max_actions_per_hour %d must be >= 0 (0 means 60)", g.MaxActionsPerHour)
+	}
+	if g.MaxAlertsPerRequest < 0 {
+		return fmt.Errorf("global.max_alerts_per_request must be >= 0 (0 means 1000)")
 	}
 	if g.MaxBodyBytes < 0 {
 		return fmt.Errorf("global.max_body_bytes must be >= 0 (0 means 1 MiB)")

@@ -270,7 +270,9 @@ func (a *Actuator) restoreLater(nodeID string, m *MigratePolicy, stopped []strin
 	go func() {
 		defer a.bg.Done()
 		ctx := a.bgCtx
-		deadline := time.Now().Add(m.HealthyTimeout.D(5 * time.Minute))
+		// Deadlines run on the injected clock, so a caller in virtual time
+		// (the simulator, the closed-loop benchmark) is bounded in it too.
+		deadline := a.o.Now().Add(m.HealthyTimeout.D(5 * time.Minute))
 		groups := map[string]*api.Allocation{}
 		for _, id := range stopped {
 			al := byID[id]
@@ -283,7 +285,7 @@ func (a *Actuator) restoreLater(nodeID string, m *MigratePolicy, stopped []strin
 					a.o.Audit.Info("migration replacements healthy", "node", nodeID, "group", gk, "healthy", h)
 					break
 				}
-				if time.Now().After(deadline) {
+				if a.o.Now().After(deadline) {
 					a.o.Audit.Warn("migration replacements not healthy in time", "node", nodeID, "group", gk, "healthy", h, "want", before[gk], "err", err)
 					break
 				}

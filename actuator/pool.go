@@ -197,14 +197,14 @@ func (a *Actuator) shrinkAfterDrain(pool string, plan planner.PoolPlan, deadline
 	go func() {
 		defer a.bg.Done()
 		ctx := a.bgCtx
-		giveUp := time.Now().Add(deadline + time.Minute)
+		giveUp := a.o.Now().Add(deadline + time.Minute)
 		for _, id := range plan.Remove {
 			for {
 				n, err := a.o.Nomad.Node(ctx, id)
 				if err == nil && (n.DrainStrategy == nil || n.Status == "down") {
 					break
 				}
-				if time.Now().After(giveUp) {
+				if a.o.Now().After(giveUp) {
 					a.o.Audit.Warn("drain did not finish in time: not removing nodes", "pool", pool, "node", id, "err", err)
 					return
 				}

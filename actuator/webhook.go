@@ -105,6 +105,13 @@ func (w *Webhook) Process(ctx context.Context, body []byte) (int, Response) {
 	if m.Version != "4" {
 		return http.StatusBadRequest, Response{Status: "error", Error: fmt.Sprintf("payload version %q: this receiver understands Alertmanager webhook version \"4\"", m.Version)}
 	}
+	maxAlerts := w.A.o.Config.Global.MaxAlertsPerRequest
+	if maxAlerts == 0 {
+		maxAlerts = 1000
+	}
+	if len(m.Alerts) > maxAlerts {
+		return http.StatusBadRequest, Response{Status: "error", Error: fmt.Sprintf("%d alerts in one notification, over global.max_alerts_per_request %d: set max_alerts on Alertmanager's webhook_config", len(m.Alerts), maxAlerts)}
+	}
 	if m.TruncatedAlerts > 0 {
 		w.Log.Warn("alertmanager truncated this notification; the missing alerts come with later notifications", "truncated", m.TruncatedAlerts, "group_key", m.GroupKey)
 	}
