@@ -3,6 +3,7 @@ package sim
 import (
 	"math"
 	"sort"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -34,9 +35,9 @@ func metricFamilies() []family {
 		{name: "nomad_client_unallocated_memory", help: "Memory (MB) not allocated on the node.", labels: nodeLabels},
 		{name: "nomad_client_allocations_running", help: "Allocations running on the node.", labels: nodeLabels},
 		{name: "nomad_client_allocations_pending", help: "Allocations pending on the node.", labels: nodeLabels},
-		{name: "nomad_client_host_cpu_total_percent", help: "Total CPU utilisation of the host (percent).", labels: hostCPULabels},
-		{name: "nomad_client_host_cpu_total_ticks", help: "CPU ticks (MHz) used on the host.", labels: hostCPULabels},
-		{name: "nomad_client_host_cpu_idle", help: "Idle CPU of the host (percent).", labels: hostCPULabels},
+		{name: "nomad_client_host_cpu_total_percent", help: "CPU utilisation of one core of the host (percent).", labels: hostCPULabels},
+		{name: "nomad_client_host_cpu_total_ticks", help: "CPU ticks (MHz) used on one core of the host.", labels: hostCPULabels},
+		{name: "nomad_client_host_cpu_idle", help: "Idle CPU of one core of the host (percent).", labels: hostCPULabels},
 		{name: "nomad_client_host_memory_total", help: "Total memory of the host (bytes).", labels: nodeLabels},
 		{name: "nomad_client_host_memory_used", help: "Used memory of the host (bytes).", labels: nodeLabels},
 		{name: "nomad_client_host_memory_available", help: "Available memory of the host (bytes).", labels: nodeLabels},
@@ -127,10 +128,14 @@ func (f *Fleet) samples() []sample {
 		// The host's own processes use 2% of its CPU and 300 MB.
 		used := math.Min(n.usage+0.02*float64(n.cpu), float64(n.cpu))
 		pct := 100 * used / float64(n.cpu)
-		hl := append(append([]string{}, nl...), "cpu-total")
-		add("nomad_client_host_cpu_total_percent", pct, hl...)
-		add("nomad_client_host_cpu_total_ticks", used, hl...)
-		add("nomad_client_host_cpu_idle", 100-pct, hl...)
+		// One series per core, as Nomad reports host CPU; the load is
+		// spread evenly over the cores.
+		for c := 0; c < max(n.cores, 1); c++ {
+			hl := append(append([]string{}, nl...), "cpu"+strconv.Itoa(c))
+			add("nomad_client_host_cpu_total_percent", pct, hl...)
+			add("nomad_client_host_cpu_total_ticks", used/float64(max(n.cores, 1)), hl...)
+			add("nomad_client_host_cpu_idle", 100-pct, hl...)
+		}
 		totalB := float64(n.mem) * 1024 * 1024
 		usedB := (memUsed + 300) * 1024 * 1024
 		add("nomad_client_host_memory_total", totalB, nl...)

@@ -46,7 +46,7 @@ func TestMetricNamesAndLabels(t *testing.T) {
 	}{
 		{"nomad_client_allocated_cpu", "datacenter,node_class,node_id,node_pool", 4},
 		{"nomad_client_unallocated_memory", "datacenter,node_class,node_id,node_pool", 4},
-		{"nomad_client_host_cpu_total_percent", "cpu,datacenter,node_class,node_id,node_pool", 4},
+		{"nomad_client_host_cpu_total_percent", "cpu,datacenter,node_class,node_id,node_pool", 3*2 + 3}, // one per core
 		{"nomad_client_allocs_cpu_total_percent", "alloc_id,job,namespace,task,task_group", 6},
 		{"nomad_client_allocs_cpu_total_ticks", "alloc_id,job,namespace,task,task_group", 6},
 		{"nomad_nomad_job_summary_queued", "job,namespace,task_group", 3},
