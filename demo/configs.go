@@ -98,11 +98,14 @@ func exporterConfig(src, dst, promURL, nomadAddr string, refresh time.Duration) 
 			set(tg, refresh.String(), "refresh")
 		}
 	}
-	// Event files and API tokens of the example live beside it.
-	for _, k := range []string{"events_file"} {
-		if v := child(root, k, false); v != nil && v.Value != "" && !filepath.IsAbs(v.Value) {
-			v.Value = filepath.Join(filepath.Dir(dst), filepath.Base(v.Value))
+	// The example's calendar holds real dates (a Black Friday); the demo's
+	// story is the one it arranged, so it starts with an empty calendar.
+	if child(root, "events_file", false) != nil {
+		cal := filepath.Join(filepath.Dir(dst), "events.yml")
+		if err := os.WriteFile(cal, []byte("events: []\n"), 0o644); err != nil {
+			return fmt.Errorf("demo calendar: %w", err)
 		}
+		set(root, cal, "events_file")
 	}
 	removeKey(root, "events_api")
 	return writeYAML(doc, dst)
@@ -141,8 +144,8 @@ func actuatorConfig(src, dst, promURL, nomadAddr, stopFile string) error {
 }
 
 // alertmanagerConfig points every webhook of examples/alertmanager.yml at
-// the actuator and makes the route's waits short (the example's suit
-// people's inboxes).
+// the actuator and makes the route's waits and repeats short (the
+// example's suit people's inboxes).
 func alertmanagerConfig(src, webhook string) (string, error) {
 	doc, err := readYAML(src)
 	if err != nil {
@@ -163,6 +166,9 @@ func alertmanagerConfig(src, webhook string) (string, error) {
 	shorten = func(n *yaml.Node) {
 		set(n, "1s", "group_wait")
 		set(n, "5s", "group_interval")
+		// A firing alert is sent again this often, so the actuator can
+		// climb its escalation ladder within the story.
+		set(n, "20s", "repeat_interval")
 		if rs := child(n, "routes", false); rs != nil {
 			for _, r := range rs.Content {
 				shorten(r)
@@ -191,10 +197,10 @@ func removeKey(m *yaml.Node, key string) {
 	}
 }
 
-// demoRules copies the rule files of dir into dst with every alert's `for`
-// capped at maxFor: the rules wait 10 minutes to an hour before they fire,
-// which a demo of minutes cannot show. Expressions and thresholds are the
-// shipped ones.
+// demoRules copies the rule files of dir into dst with the `for` of every
+// alert but the surplus (scale-in) ones capped at maxFor: the rules wait 10
+// minutes to an hour before they fire, which a demo of minutes cannot show.
+// Expressions and thresholds are the shipped ones.
 func demoRules(dir, dst string, maxFor time.Duration) ([]string, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.rules.yml"))
 	if err != nil {
@@ -217,6 +223,11 @@ func demoRules(dir, dst string, maxFor time.Duration) ([]string, error) {
 					continue
 				}
 				for _, r := range rs.Content {
+					// Scale-in waits long on purpose; the demo keeps that,
+					// so it never shrinks what it is about to need.
+					if a := child(r, "alert", false); a != nil && strings.Contains(a.Value, "Surplus") {
+						continue
+					}
 					if v := child(r, "for", false); v != nil {
 						if d, err := parsePromDuration(v.Value); err == nil && d > maxFor {
 							v.Value = promDuration(maxFor)
@@ -254,18 +265,22 @@ func promDuration(d time.Duration) string {
 }
 
 // prometheusConfig scrapes the simulated Nomad, the exporter and the
-// actuator every 5 seconds under the job names the rules expect.
+// actuator every 5 seconds under the job names the rules expect (the sim
+// serves Nomad's metrics at /metrics).
 func prometheusConfig(simAddr, exporterAddr, actuatorAddr string) string {
 	var b strings.Builder
 	b.WriteString("global:\n  scrape_interval: 5s\n  evaluation_interval: 5s\n\nscrape_configs:\n")
-	job := func(name, addr, path string) {
+	// Nomad's metrics keep their job label as exported_job; the exporter's
+	// and the actuator's carry the Nomad job in `job` (honor_labels), as
+	// rules/README.md asks.
+	job := func(name, addr string, honor bool) {
 		if addr == "" {
 			return
 		}
-		fmt.Fprintf(&b, "  - job_name: %s\n    metrics_path: %s\n    static_configs:\n      - targets: [%q]\n", name, path, addr)
+		fmt.Fprintf(&b, "  - job_name: %s\n    honor_labels: %t\n    static_configs:\n      - targets: [%q]\n", name, honor, addr)
 	}
-	job("nomad", simAddr, "/metrics")
-	job("fleetcast-exporter", exporterAddr, "/metrics")
-	job("fleetcast-actuator", actuatorAddr, "/metrics")
+	job("nomad", simAddr, false)
+	job("fleetcast-exporter", exporterAddr, true)
+	job("fleetcast-actuator", actuatorAddr, true)
 	return b.String()
 }

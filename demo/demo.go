@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -162,7 +163,11 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 		return sum, err
 	}
 	dir := o.Dir
-	if dir == "" {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return sum, fmt.Errorf("work directory: %w", err)
+		}
+	} else {
 		if dir, err = os.MkdirTemp("", "fleetcast-demo-"); err != nil {
 			return sum, fmt.Errorf("work directory: %w", err)
 		}
@@ -202,19 +207,27 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	}
 	defer func() { _ = simLog.Close() }()
 	fleet.SetLogger(slog.New(slog.NewTextHandler(simLog, nil)))
+	simLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return sum, fmt.Errorf("listen for the simulated Nomad: %w", err)
+	}
+	defer func() { _ = simLn.Close() }()
 	say("simulating %s of the fleet's past (examples/fleet.yml) for Prometheus ...", o.History)
+	// Labelled as Prometheus will store the live scrapes of job "nomad",
+	// so the backfilled past and the present join without a seam; only
+	// Nomad's own metric families, which is what the exporter and the rules
+	// read (promtool's time grows with the file).
 	var hist bytes.Buffer
-	if err := fleet.WriteHistory(&hist, now.Add(-o.History), now, o.HistoryStep); err != nil {
+	if err := fleet.WriteHistoryWith(&hist, now.Add(-o.History), now, o.HistoryStep, sim.HistoryOptions{
+		Target:  sim.ScrapeTarget{Job: "nomad", Instance: simLn.Addr().String()},
+		Metrics: regexp.MustCompile(`^nomad_`),
+	}); err != nil {
 		return sum, fmt.Errorf("fleet history: %w", err)
 	}
 	findShortage(fleet, &sc, now, o.Setup+2*max(o.Duration, 10*time.Minute))
 	sum.Scenario = sc
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	simLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return sum, fmt.Errorf("listen for the simulated Nomad: %w", err)
-	}
 	simURL := "http://" + simLn.Addr().String()
 	simSrv := &http.Server{Handler: fleet.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = simSrv.Serve(simLn) }()
@@ -306,6 +319,9 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	}
 	say("the story: job %s/%s serves %.0f MHz now; its daily rush starts at %s and outgrows that at %s.",
 		sc.Job, sc.Group, sc.Capacity, sc.RushAt.Format("15:04:05"), fmtTime(sc.ShortageAt))
+	if sc.Spread {
+		say("(the demo lets %s's allocations share nodes: fleetcast does not grow a pool for distinct_hosts; see demo/README.md)", sc.Job)
+	}
 	if sc.BatchJob != "" {
 		say("periodic job %s launches at %s: %d × %d MHz on node pool %s, which has %d MHz free: it will not fit.",
 			sc.BatchJob, sc.BatchAt.Format("15:04:05"), sc.BatchCount, sc.BatchCPU, sc.BatchPool, sc.BatchFree)
@@ -397,8 +413,11 @@ func fmtTime(t time.Time) string {
 }
 
 func printSummary(w io.Writer, s Summary) {
+	line := func(label, format string, args ...any) {
+		fmt.Fprintf(w, "  %-22s %s\n", label+":", fmt.Sprintf(format, args...))
+	}
 	fmt.Fprintf(w, "\nsummary (%s):\n", s.End.Sub(s.Start).Round(time.Second))
-	fmt.Fprintf(w, "  actions taken:        %d\n", s.Actions)
+	line("actions taken", "%d", s.Actions)
 	lead := "never"
 	if !s.FirstScaleOut.IsZero() {
 		lead = s.FirstScaleOut.Format("15:04:05")
@@ -411,7 +430,7 @@ func printSummary(w io.Writer, s Summary) {
 			}
 		}
 	}
-	fmt.Fprintf(w, "  %s scaled out:    %s\n", s.Scenario.Job, lead)
+	line(s.Scenario.Job+" scaled out", "%s", lead)
 	if s.Scenario.BatchJob != "" {
 		pl := "never"
 		if !s.PoolScaleOut.IsZero() {
@@ -423,19 +442,19 @@ func printSummary(w io.Writer, s Summary) {
 				pl += fmt.Sprintf(", %s after %s launched", -d, s.Scenario.BatchJob)
 			}
 		}
-		fmt.Fprintf(w, "  pool %s grew:     %s\n", s.Scenario.BatchPool, pl)
+		line("pool "+s.Scenario.BatchPool+" grew", "%s", pl)
 	}
-	fmt.Fprintf(w, "  overload seconds:     %.0f (any node or job)", s.OverloadSeconds)
+	over := fmt.Sprintf("%.0f (any node or job)", s.OverloadSeconds)
 	if len(s.JobOverloadSeconds) > 0 {
 		var parts []string
 		for _, k := range sortedKeys(s.JobOverloadSeconds) {
 			parts = append(parts, fmt.Sprintf("%s %.0f s", k, s.JobOverloadSeconds[k]))
 		}
-		fmt.Fprintf(w, "; by job: %s", strings.Join(parts, ", "))
+		over += "; by job: " + strings.Join(parts, ", ")
 	}
-	fmt.Fprintln(w)
+	line("overload seconds", "%s", over)
 	for _, m := range s.Missing {
-		fmt.Fprintf(w, "  missing: %s\n", m)
+		line("missing", "%s", m)
 	}
 }
 

@@ -199,24 +199,39 @@ func (n *narrator) pollProm(ctx context.Context, now time.Time) {
 	if !ok {
 		return
 	}
+	// Alerts for the actuator (with an action label) are told one by one;
+	// the ones for people are counted per name, so the story stays readable.
 	firing := map[string]bool{}
+	people := map[string]int{}
 	for _, s := range vec {
 		m := s.Metric
 		var parts []string
 		for _, l := range []model.LabelName{"action", "namespace", "job", "exported_job", "task_group", "node_pool", "node_id", "resource", "target"} {
-			if v := m[l]; v != "" {
+			if v := m[l]; v != "" && !(l == "job" && v == "fleetcast-exporter") {
 				parts = append(parts, fmt.Sprintf("%s=%s", l, v))
 			}
 		}
 		key := string(m["alertname"]) + "{" + strings.Join(parts, ",") + "}"
 		firing[key] = true
-		if !n.alerts[key] {
-			n.event(Event{At: now, Kind: "alert", Object: string(m["alertname"]), What: strings.Join(parts, ",")})
-			n.say("ALERT %s fired {%s}", m["alertname"], strings.Join(parts, ", "))
+		if n.alerts[key] {
+			continue
+		}
+		n.event(Event{At: now, Kind: "alert", Object: string(m["alertname"]), What: strings.Join(parts, ",")})
+		if m["action"] != "" {
+			n.say("ALERT %s fired {%s} -> Alertmanager -> actuator", m["alertname"], strings.Join(parts, ", "))
+		} else {
+			people[string(m["alertname"])]++
 		}
 	}
+	if len(people) > 0 {
+		var parts []string
+		for _, k := range sortedKeys(people) {
+			parts = append(parts, fmt.Sprintf("%s ×%d", k, people[k]))
+		}
+		n.say("alerts for people fired: %s", strings.Join(parts, ", "))
+	}
 	for k := range n.alerts {
-		if !firing[k] {
+		if !firing[k] && strings.Contains(k, "action=") {
 			n.say("alert %s resolved.", k)
 		}
 	}

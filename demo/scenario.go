@@ -33,6 +33,9 @@ type Scenario struct {
 	BatchCount          int
 	BatchCPU            int
 	BatchFree           int
+	// Spread is set when the demo dropped the rushed group's
+	// distinct_hosts (see arrange).
+	Spread bool
 }
 
 // loadFleet reads a fleet file without validating it, so the demo can move
@@ -95,6 +98,14 @@ func arrange(path string, now time.Time, lead, batchLead time.Duration) (*sim.Co
 				}
 			}
 			sc.Job, sc.Group, sc.RushAt = j.ID, g.Name, rush
+			// fleetcast sizes node pools by resources, not by placement
+			// constraints: with distinct_hosts a group cannot outgrow the
+			// pool's node count, and nothing grows the pool for that (a
+			// known limit, see demo/README.md). The demo lets the rushed
+			// group share nodes so that its scale-out can land.
+			if g.DistinctHosts || j.DistinctHosts {
+				g.DistinctHosts, j.DistinctHosts, sc.Spread = false, false, true
+			}
 			capa := g.Capacity
 			if capa == 0 {
 				capa = float64(g.CPU)

@@ -1,0 +1,96 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetcast/fleetcast/demo"
+	"github.com/fleetcast/fleetcast/internal/testenv"
+)
+
+// demoOverloadBound is how many seconds the rushed job may be overloaded
+// during the demo's loop: a few scrape-and-act rounds at most. Without
+// fleetcast it is overloaded from its rush to the end (the rush lasts 45
+// minutes), so anything near the run's length means the loop did not close.
+const demoOverloadBound = 30
+
+// TestDemoClosedLoop runs the demo's whole loop, shortened: the simulated
+// fleet with its past backfilled into a real Prometheus running the rules,
+// a real Alertmanager, and the exporter and the actuator as subprocesses of
+// the built binary with the example configs. It asserts that the rushed job
+// was scaled out before its shortage was due, and that its overload stayed
+// under demoOverloadBound seconds.
+func TestDemoClosedLoop(t *testing.T) {
+	testenv.RequireBinary(t, "prometheus")
+	testenv.RequireBinary(t, "promtool")
+	testenv.RequireBinary(t, "alertmanager")
+	root := repoRoot(t)
+	bin := filepath.Join(t.TempDir(), "fleetcast")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/fleetcast")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/fleetcast: %v\n%s", err, out)
+	}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	sum, err := demo.Run(ctx, demo.Options{
+		Binary:   bin,
+		Examples: filepath.Join(root, "examples"),
+		Rules:    filepath.Join(root, "rules"),
+		Dir:      t.TempDir(),
+		History:  2 * 24 * time.Hour,
+		Setup:    40 * time.Second,
+		Duration: 100 * time.Second,
+		Lead:     70 * time.Second,
+		// The batch job and the anomaly fall after the end: this test is
+		// about the rush.
+		BatchLead: 10 * time.Minute,
+		AnomalyAt: 10 * time.Minute,
+		Out:       &out,
+	})
+	t.Logf("demo narration:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+	if len(sum.Missing) > 0 {
+		t.Fatalf("parts of the loop did not run: %s", strings.Join(sum.Missing, "; "))
+	}
+	sc := sum.Scenario
+	if sc.ShortageAt.IsZero() {
+		t.Fatalf("the arranged rush of %s never exceeds its capacity %.0f MHz; the test proves nothing", sc.Job, sc.Capacity)
+	}
+	if sum.FirstScaleOut.IsZero() {
+		t.Fatalf("%s was never scaled out (shortage due %s)", sc.Job, sc.ShortageAt.Format(time.TimeOnly))
+	}
+	if !sum.FirstScaleOut.Before(sc.ShortageAt) {
+		t.Fatalf("%s scaled out at %s, %s after its shortage arrived at %s", sc.Job,
+			sum.FirstScaleOut.Format(time.TimeOnly), sum.FirstScaleOut.Sub(sc.ShortageAt), sc.ShortageAt.Format(time.TimeOnly))
+	}
+	if got := sum.JobOverloadSeconds[sc.Job]; got > demoOverloadBound {
+		t.Fatalf("%s overloaded for %.0f s during the run; want at most %d", sc.Job, got, demoOverloadBound)
+	}
+	if sum.Actions == 0 {
+		t.Fatal("no actions counted although the group scaled")
+	}
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate the test file")
+	}
+	root := filepath.Dir(filepath.Dir(file))
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("repository root %s: %v", root, err)
+	}
+	return root
+}
