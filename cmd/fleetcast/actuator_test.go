@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fleetcast/fleetcast/internal/stack"
+	"github.com/fleetcast/fleetcast/sim"
+)
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+func TestActuatorCheckConfig(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"actuator", "--config.file", "../../examples/actuator.yml", "--check-config"}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "global.webhook_bearer_token_file") {
+		t.Fatalf("example config without its token file: code %d, %s", code, errb.String())
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yml")
+	if err := os.WriteFile(bad, []byte("policies: [{name: web, match: {alertname: [X]}, action: scale_group, scale_group: {min: 3, max: 2, max_step: 1}}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	errb.Reset()
+	if code := run([]string{"actuator", "--config.file", bad, "--check-config"}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "policies[0] (web).scale_group: max 2 must be >= min 3") {
+		t.Fatalf("bad config: code %d, %s", code, errb.String())
+	}
+}
+
+// TestActuatorCommandServes runs the command for real against the
+// simulator: it answers the webhook, and the Nomad token never shows in
+// its output.
+func TestActuatorCommandServes(t *testing.T) {
+	const secret = "nomad-secret-0f9a7c"
+	scfg, err := sim.ParseConfig([]byte(`acl_token: `+secret+`
+node_pools: [{name: default, cpu_mhz: 4000, memory_mb: 8192, count: 2, max: 4}]
+jobs: [{id: web, groups: [{name: web, count: 2, cpu: 500, memory_mb: 256, demand: {base_mhz: 500}}]}]
+`), "fleet.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := sim.New(scfg, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nomad := httptest.NewServer(f.Handler())
+	defer nomad.Close()
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tokenFile := write("nomad-token", secret+"\n")
+	hookToken := write("hook-token", "hook\n")
+	cfg := write("actuator.yml", fmt.Sprintf(`global: {webhook_bearer_token_file: %s}
+nomad: {address: %s, token_file: %s}
+policies:
+  - name: web
+    match: {alertname: [JobPredictedSaturation]}
+    action: scale_group
+    scale_group: {min: 1, max: 4, max_step: 1}
+`, hookToken, nomad.URL, tokenFile))
+	addr, err := stack.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr lockedBuf
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"actuator", "--config.file", cfg, "--web.listen-address", addr, "--log.level", "debug"}, &stdout, &stderr)
+	}()
+	base := "http://" + addr
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(base + "/-/ready")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready: %v\n%s", err, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	body := `{"version":"4","status":"firing","alerts":[{"status":"firing","fingerprint":"f1","startsAt":"2026-11-27T00:00:00Z",
+	  "labels":{"alertname":"JobPredictedSaturation","namespace":"default","job":"web","task_group":"web"}}]}`
+	req, _ := http.NewRequest(http.MethodPost, base+"/webhook", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer hook")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	// SIGTERM is caught by the command (signal.NotifyContext), which shuts down.
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("did not stop on SIGTERM")
+	}
+	if resp.StatusCode != 200 || !strings.Contains(stdout.String(), `"result":"acted"`) {
+		t.Fatalf("webhook %d; audit:\n%s\nlog:\n%s", resp.StatusCode, stdout.String(), stderr.String())
+	}
+	if strings.Contains(stdout.String()+stderr.String(), secret) {
+		t.Fatal("the Nomad token appears in the output")
+	}
+	if !strings.Contains(stderr.String(), "nomad_token_set=true") {
+		t.Fatalf("start line does not say a token is set:\n%s", stderr.String())
+	}
+}
