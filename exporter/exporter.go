@@ -6,6 +6,7 @@
 package exporter
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,9 @@ import (
 // Prometheus (query.max-samples, 50M by default) nor our JSON decoding
 // holds too much at once.
 const maxSamplesPerQuery = 2_000_000
+
+// fetchers is the number of range queries of one load in flight at once.
+const fetchers = 2
 
 // Options are what New needs besides the config.
 type Options struct {
@@ -339,14 +343,9 @@ func (e *Exporter) fetch(ctx context.Context, t *target) error {
 		chunk = min(chunk, 288) // the first chunk tells how many series there are
 	}
 	var fetched int
-	for s := from; s <= end; {
-		e2 := min(end, s+(chunk-1)*step)
-		m, err := e.q.QueryRange(ctx, t.cfg.Query, promv1.Range{Start: time.Unix(s, 0), End: time.Unix(e2, 0), Step: time.Duration(step) * time.Second})
-		if err != nil {
-			return err
-		}
+	// apply writes one response into the grids; the caller holds t.mu.
+	apply := func(m model.Matrix) int {
 		n := 0
-		t.mu.Lock()
 		for _, ss := range m {
 			lbls := make(model.Metric, len(ss.Metric))
 			for k, v := range ss.Metric {
@@ -364,11 +363,13 @@ func (e *Exporter) fetch(ctx context.Context, t *target) error {
 				if len(ss.Values) == 0 {
 					continue
 				}
-				first := int64(ss.Values[0].Timestamp) / 1000 / step * step
-				sr = &series{fp: fp, labels: lbls, start: first, vals: make([]float64, 0, min(t.histN, int((end-first)/step)+1))}
-				if old := t.series[fp]; old != nil && !full {
-					sr = old
+				// On a full load every grid starts at the load's start, so
+				// chunks can arrive in any order.
+				first := from
+				if !full {
+					first = int64(ss.Values[0].Timestamp) / 1000 / step * step
 				}
+				sr = &series{fp: fp, labels: lbls, start: first, vals: make([]float64, 0, min(t.histN, int((end-first)/step)+1))}
 				fresh[fp] = sr
 			}
 			seen[fp] = true
@@ -385,11 +386,51 @@ func (e *Exporter) fetch(ctx context.Context, t *target) error {
 				fetched++
 			}
 		}
-		t.mu.Unlock()
-		if full && n > 0 {
-			chunk = max(1, min(int64(maxStepsPerSeries), int64(maxSamplesPerQuery/n)))
-		}
-		s = e2 + step
+		return n
+	}
+	query := func(s, e2 int64) (model.Matrix, error) {
+		return e.q.QueryRange(ctx, t.cfg.Query, promv1.Range{Start: time.Unix(s, 0), End: time.Unix(e2, 0), Step: time.Duration(step) * time.Second})
+	}
+	// The first chunk goes alone: on a full load it tells how many series
+	// there are, which sizes the others.
+	e2 := min(end, from+(chunk-1)*step)
+	m, err := query(from, e2)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	n := apply(m)
+	t.mu.Unlock()
+	if full && n > 0 {
+		chunk = max(1, min(int64(maxStepsPerSeries), int64(maxSamplesPerQuery/n)))
+	}
+	// The rest go two at a time, so that Prometheus encodes one response
+	// while this process decodes another.
+	var wg sync.WaitGroup
+	var errMu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, fetchers)
+	for s := e2 + step; s <= end; s += chunk * step {
+		s, e2 := s, min(end, s+(chunk-1)*step)
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			m, err := query(s, e2)
+			if err != nil {
+				errMu.Lock()
+				firstErr = cmp.Or(firstErr, err)
+				errMu.Unlock()
+				return
+			}
+			t.mu.Lock()
+			apply(m)
+			t.mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
 	}
 	e.self.samples.WithLabelValues(t.cfg.Name).Add(float64(fetched))
 
