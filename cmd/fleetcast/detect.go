@@ -119,7 +119,7 @@ func detectFile(input, output, plotDir string, opts forecast.DetectorOptions, st
 		return fmt.Errorf("write %s: %w", output, err)
 	}
 	el := time.Since(start).Seconds()
-	fmt.Fprintf(stderr, "detect: %d series, %d observations in %.2fs (%.0f obs/s), %d above the alert threshold %.2f\n",
+	fmt.Fprintf(stderr, "detect: %d series, %d observations in %.2fs (%.0f obs/s), %d above the alert threshold %.3f\n",
 		len(series), total, el, float64(total)/math.Max(el, 1e-9), alerts, forecast.AnomalyThreshold)
 	return nil
 }
