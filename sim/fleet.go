@@ -96,7 +96,6 @@ type group struct {
 	demand     float64 // last step
 	served     float64
 	queued     int
-	nextIndex  int
 	overloaded bool
 	// blocked is the ID of the blocked evaluation Nomad keeps while
 	// allocations of the group cannot be placed, and since when.
@@ -316,11 +315,9 @@ func (f *Fleet) newJob(jc JobConfig, parentID string) (*job, error) {
 		if err != nil {
 			return nil, fmt.Errorf("job %s group %s: %w", jc.ID, gc.Name, err)
 		}
-		count := gc.Count
-		if jc.Periodic != nil && parentID == "" {
-			count = gc.Count // the parent keeps the spec; it never runs allocations itself
-		}
-		j.groups = append(j.groups, &group{cfg: gc, count: count, model: m})
+		// A periodic parent keeps the count as its spec; only its
+		// children run allocations.
+		j.groups = append(j.groups, &group{cfg: gc, count: gc.Count, model: m})
 	}
 	f.dirty = true
 	return j, nil
