@@ -37,7 +37,7 @@ func runBenchExporter(args []string, stdout, stderr io.Writer) int {
 	stepStr := fs.String("step", "5m", "sampling step")
 	workers := fs.Int("workers", 0, "fit workers (0: GOMAXPROCS)")
 	steady := fs.Int("cycles", 3, "steady-state cycles to time")
-	keep := fs.Bool("keep", false, "keep the temporary directory with the TSDB")
+	dataDir := fs.String("data-dir", "", "keep the backfilled TSDB here and reuse it when it holds the same --series, --days and --step (default: a temporary directory, removed)")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -46,29 +46,62 @@ func runBenchExporter(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "fleetcast bench exporter: want --series >= 1, --days >= 1, --cycles >= 1 and --step >= 1s")
 		return 2
 	}
-	if err := benchExporter(stdout, *nSeries, *days, step, *workers, *steady, *keep); err != nil {
+	if err := benchExporter(stdout, *nSeries, *days, step, *workers, *steady, *dataDir); err != nil {
 		fmt.Fprintf(stderr, "fleetcast bench exporter: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func benchExporter(w io.Writer, nSeries, days int, step time.Duration, workers, cycles int, keep bool) error {
+func benchExporter(w io.Writer, nSeries, days int, step time.Duration, workers, cycles int, dir string) error {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "fleetcast-bench-exporter-")
+	if dir == "" {
+		d, err := os.MkdirTemp("", "fleetcast-bench-exporter-")
+		if err != nil {
+			return err
+		}
+		dir = d
+		defer func() { _ = os.RemoveAll(dir) }()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	stepS := int64(step / time.Second)
+	points := int64(days) * 86400 / stepS
+	fmt.Fprintf(w, "series: %d × %d points (%d days at %s) = %d samples\n", nSeries, points, days, step, int64(nSeries)*points)
+	marker := filepath.Join(dir, "backfilled")
+	want := fmt.Sprintf("%d %d %d", nSeries, days, stepS)
+	var end int64
+	if b, err := os.ReadFile(marker); err == nil {
+		var got string
+		if _, err := fmt.Sscanf(string(b), "%d", &end); err == nil {
+			got = strings.TrimSpace(strings.SplitN(string(b), " ", 2)[1])
+		}
+		if got != want {
+			return fmt.Errorf("--data-dir %s holds another backfill (%q); use an empty directory", dir, b)
+		}
+		fmt.Fprintf(w, "backfill: reusing %s (history ends %s)\n", dir, time.Unix(end, 0).UTC().Format(time.RFC3339))
+	} else {
+		end = time.Now().Unix() / stepS * stepS
+		if err := backfillBench(ctx, w, dir, nSeries, points, stepS, end); err != nil {
+			return err
+		}
+		if err := os.WriteFile(marker, []byte(fmt.Sprintf("%d %s", end, want)), 0o644); err != nil {
+			return err
+		}
+	}
+
+	t0 := time.Now()
+	prom, err := stack.StartPrometheus(ctx, stack.PrometheusOptions{Dir: dir, Retention: 100 * 24 * time.Hour})
 	if err != nil {
 		return err
 	}
-	if keep {
-		fmt.Fprintf(w, "directory: %s\n", dir)
-	} else {
-		defer func() { _ = os.RemoveAll(dir) }()
-	}
-	stepS := int64(step / time.Second)
-	end := time.Now().Unix() / stepS * stepS
-	points := int64(days) * 86400 / stepS
-	fmt.Fprintf(w, "series: %d × %d points (%d days at %s) = %d samples\n", nSeries, points, days, step, int64(nSeries)*points)
+	defer func() { _ = prom.Stop() }()
+	fmt.Fprintf(w, "prometheus ready: %s\n", time.Since(t0).Round(time.Millisecond))
+	return benchCycles(ctx, w, prom.URL, dir, step, days, workers, cycles, end)
+}
 
+// backfillBench writes the history into dir/data.
+func backfillBench(ctx context.Context, w io.Writer, dir string, nSeries int, points, stepS, end int64) error {
 	// Backfill. promtool (2.42) re-reads its whole input once per 2-hour
 	// block, so one file of 14 days is read 168 times; one file per block
 	// window is read once. The files are streamed: the full size does not
@@ -101,14 +134,15 @@ func benchExporter(w io.Writer, nSeries, days int, step time.Duration, workers, 
 	fmt.Fprintf(w, "backfill: write OpenMetrics %s, promtool create-blocks-from openmetrics %s (%d files, one per 2h block)\n",
 		genDur.Round(time.Millisecond), toolDur.Round(time.Millisecond), nFiles)
 
-	t0 := time.Now()
-	prom, err := stack.StartPrometheus(ctx, stack.PrometheusOptions{Dir: dir, Retention: time.Duration(days+2) * 24 * time.Hour})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = prom.Stop() }()
-	fmt.Fprintf(w, "prometheus ready: %s\n", time.Since(t0).Round(time.Millisecond))
+	return nil
+}
 
+// benchCycles times the exporter against the Prometheus at url. When the
+// history ended before now (a reused --data-dir), the exporter's clock is
+// set back to its end.
+func benchCycles(ctx context.Context, w io.Writer, url, dir string, step time.Duration, days, workers, cycles int, end int64) error {
+	offset := time.Since(time.Unix(end, 0))
+	now := func() time.Time { return time.Now().Add(-offset) }
 	cfg, err := exporter.ParseConfig([]byte(fmt.Sprintf(`prometheus:
   url: %s
   timeout: 5m
@@ -122,7 +156,7 @@ targets:
     horizons: [15m, 1h, 6h, 24h]
     quantiles: [0.1, 0.5, 0.9]
     peak_windows: [6h, 24h]
-`, prom.URL, workers, step, days)), dir)
+`, url, workers, step, days)), dir)
 	if err != nil {
 		return err
 	}
@@ -131,12 +165,12 @@ targets:
 	if err != nil {
 		return err
 	}
-	exp, err := exporter.New(exporter.Options{Config: cfg, Querier: q, Logger: logger})
+	exp, err := exporter.New(exporter.Options{Config: cfg, Querier: q, Logger: logger, Now: now})
 	if err != nil {
 		return err
 	}
 
-	t0 = time.Now()
+	t0 := time.Now()
 	if err := exp.CycleAll(ctx); err != nil {
 		return fmt.Errorf("first load: %w", err)
 	}
