@@ -18,6 +18,7 @@ import (
 
 	"github.com/fleetcast/fleetcast/actuator"
 	"github.com/fleetcast/fleetcast/actuator/actuatortest"
+	"github.com/fleetcast/fleetcast/actuator/planner"
 )
 
 const benchActuatorConfig = `global:
@@ -93,6 +94,20 @@ requests over loopback HTTP to the real handler, counting every non-200 answer.`
 	fmt.Fprintf(stdout, "decision latency (scale_group, dry run, in-memory Nomad and Prometheus, audit JSON encoded):\n")
 	fmt.Fprintf(stdout, "  decisions %d (%d planned a change), %.0f decisions/s on one goroutine\n", len(lat), acted, float64(len(lat))/total.Seconds())
 	fmt.Fprintf(stdout, "  p50 %s  p90 %s  p99 %s  max %s   (target p99 < 5ms)\n", actuatorPct(lat, 0.5), actuatorPct(lat, 0.9), actuatorPct(lat, 0.99), actuatorPct(lat, 1))
+
+	// The migrate planner on a busy node: 60 allocations, 500 nodes.
+	mlat := make([]time.Duration, 0, 2000)
+	node, allocs, fleet := actuatorBenchMigrateFleet()
+	for i := 0; i < cap(mlat); i++ {
+		t0 := time.Now()
+		if _, err := planner.PlanMigrate(node, allocs, fleet, planner.MigratePolicy{Threshold: 0.8}); err != nil {
+			fmt.Fprintf(stderr, "fleetcast bench actuator: %v\n", err)
+			return 1
+		}
+		mlat = append(mlat, time.Since(t0))
+	}
+	fmt.Fprintf(stdout, "migrate planner (60 allocations on the node, 500 nodes in the pool):\n")
+	fmt.Fprintf(stdout, "  plans %d  p50 %s  p99 %s  max %s\n", len(mlat), actuatorPct(mlat, 0.5), actuatorPct(mlat, 0.99), actuatorPct(mlat, 1))
 
 	// 2. Webhook throughput over loopback.
 	act, err = newActuator()
@@ -197,4 +212,18 @@ func actuatorPct(d []time.Duration, q float64) time.Duration {
 	i := int(q*float64(len(d))+0.5) - 1
 	i = max(0, min(i, len(d)-1))
 	return d[i].Round(time.Microsecond)
+}
+
+func actuatorBenchMigrateFleet() (planner.Node, []planner.Alloc, []planner.Node) {
+	node := planner.Node{ID: "hot", Capacity: 16000, Predicted: 19000, Eligible: true}
+	allocs := make([]planner.Alloc, 60)
+	for i := range allocs {
+		allocs[i] = planner.Alloc{ID: fmt.Sprint("a", i), Namespace: "default", Job: fmt.Sprint("j", i%12), Group: "g", Type: "service",
+			Predicted: float64(100 + 20*i), GroupHealthy: 5, MinHealthy: 2}
+	}
+	fleet := make([]planner.Node, 500)
+	for i := range fleet {
+		fleet[i] = planner.Node{ID: fmt.Sprint("n", i), Capacity: 16000, Predicted: float64(8000 + 10*i), Eligible: true}
+	}
+	return node, allocs, fleet
 }
