@@ -30,6 +30,13 @@ fleetcast actuator --config.file examples/actuator.yml --check-config
 NOMAD_TOKEN=... fleetcast actuator --config.file actuator.yml --web.config.file web.yml`
 
 func runActuator(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serveActuator(ctx, args, stdout, stderr)
+}
+
+// serveActuator is the command; it stops when ctx ends.
+func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("actuator", actuatorAbout, actuatorExample, stderr)
 	var lf logFlags
 	lf.register(fs)
@@ -95,7 +102,7 @@ func runActuator(args []string, stdout, stderr io.Writer) int {
 	metrics := actuator.NewMetrics()
 	opts := actuator.Options{Config: cfg, Nomad: nomad, Forecasts: prom, Metrics: metrics, NomadAddress: addr, NomadToken: nomadToken, State: nomad,
 		Audit: slog.New(slog.NewJSONHandler(stdout, nil)).With("log", "audit"), Log: log}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var leaderDone chan error
 	if cfg.Leader.Enabled {
