@@ -57,34 +57,25 @@ const (
 // detectParams are the detector's learning rates and limits. They are
 // fixed for users; the tests of this package vary them.
 type detectParams struct {
-	alpha         float64 // level learning rate per step
-	alphaFast     float64 // level learning rate of a second level-only model (0: none)
-	alphaSeason   float64 // level learning rate of the seasonal models
-	gamma         float64 // seasonal profile learning rate per visit
-	scaleRate     float64 // robust scale EWMA rate
-	cmpRate       float64 // model comparison EWMA rate
-	slowRate      float64 // long-run scale EWMA rate
-	scaleFloor    float64 // the scale never drops below this fraction of the long-run scale
-	scaleClip     float64 // residuals beyond this many scales are clipped when learning the scale
-	learnClip     float64 // residuals beyond this many scales are clipped when learning level and profile
-	seasonWin     float64 // a seasonal model must have at most this fraction of the level model's error
-	shortRate     float64 // EWMA rate of the short level (rarity) and of the persistence statistic
-	adoptZ        float64 // a persistence statistic beyond this many scales is a level change: adopt it
-	nmsDecay      float64 // per-observation decay of the running maximum of the evidence
-	nmsFactor     float64 // the factor applied to evidence that does not exceed that maximum
-	persistMult   float64 // weight of the persistence evidence
-	rarityMult    float64 // weight of the rarity evidence
-	rarityCap     float64 // the rarity evidence is capped at this many nats (0: no cap)
-	extrapolate   bool    // extrapolate the surprise beyond the largest seen
-	persistMax    bool
-	surpriseAlone float64 // weight of the surprise evidence on its own (0: only with rarity)
-	forget        float64 // forgetting rate per observation of the level histogram
+	alpha       float64 // level learning rate per step
+	alphaSeason float64 // level learning rate of the seasonal models
+	gamma       float64 // seasonal profile learning rate per visit
+	scaleRate   float64 // robust scale EWMA rate
+	cmpRate     float64 // model comparison EWMA rate
+	slowRate    float64 // long-run scale EWMA rate
+	scaleFloor  float64 // the scale never drops below this fraction of the long-run scale
+	scaleClip   float64 // residuals beyond this many scales are clipped when learning the scale
+	learnClip   float64 // residuals beyond this many scales are clipped when learning level and profile
+	seasonWin   float64 // a seasonal model must have at most this fraction of the level model's error
+	shortRate   float64 // EWMA rate of the short level (rarity) and of the persistence statistic
+	adoptZ      float64 // a persistence statistic beyond this many scales is a level change: adopt it
+	nmsDecay    float64 // per-observation decay of the running maximum of the evidence
+	nmsFactor   float64 // the factor applied to evidence that does not exceed that maximum
 }
 
 func detectDefaults() detectParams {
 	return detectParams{
 		alpha:       0.6,
-		alphaFast:   0,
 		alphaSeason: 0.6,
 		gamma:       0.1,
 		scaleRate:   0.01,
@@ -98,9 +89,6 @@ func detectDefaults() detectParams {
 		adoptZ:      3,
 		nmsDecay:    0.998,
 		nmsFactor:   0.5,
-		persistMult: 0,
-		rarityMult:  1,
-		extrapolate: true,
 	}
 }
 
@@ -142,16 +130,6 @@ type detectHist struct {
 	n         float64
 	max       float64 // the largest value seen, to extrapolate beyond it
 	seen      int     // values added
-	w         float64 // weight of the next value (grows when forgetting)
-	grow      float64 // per-value growth of w: 1 + forgetting rate; 0 or 1 for none
-}
-
-// unit is the weight of one value now, the "1" of the rank estimate.
-func (h *detectHist) unit() float64 {
-	if h.w == 0 {
-		return 1
-	}
-	return h.w
 }
 
 func (h *detectHist) add(x float64) {
@@ -182,27 +160,12 @@ func (h *detectHist) add(x float64) {
 		}
 		h.width *= 2
 	}
-	if h.w == 0 {
-		h.w = 1
-	}
-	h.c[int((x-h.lo)/h.width)%detectHistBins] += h.w
+	h.c[int((x-h.lo)/h.width)%detectHistBins]++
 	if h.seen == 0 || x > h.max {
 		h.max = x
 	}
-	h.n += h.w
+	h.n++
 	h.seen++
-	if h.grow > 1 {
-		// Forgetting: each new value weighs more than the last, which is
-		// the same as decaying the old ones; renormalise before overflow.
-		h.w *= h.grow
-		if h.w > 1e100 {
-			for i := range h.c {
-				h.c[i] /= h.w
-			}
-			h.n /= h.w
-			h.w = 1
-		}
-	}
 }
 
 // logBeyond is the log probability of exceeding the largest value seen by
@@ -259,13 +222,13 @@ func (h *detectHist) tails(x float64) (above, below float64) {
 // logUpper is ln P(X >= x) with the rank estimate (count+1)/(n+2).
 func (h *detectHist) logUpper(x float64) float64 {
 	a, _ := h.tails(x)
-	return math.Log((a + h.unit()) / (h.n + 2*h.unit()))
+	return math.Log((a + 1) / (h.n + 2))
 }
 
 // logTwoSided is ln of the smaller tail at x.
 func (h *detectHist) logTwoSided(x float64) float64 {
 	a, b := h.tails(x)
-	return math.Log((math.Min(a, b) + h.unit()) / (h.n + 2*h.unit()))
+	return math.Log((math.Min(a, b) + 1) / (h.n + 2))
 }
 
 // quantile returns the q-quantile of the values seen (0 if none).
@@ -405,7 +368,6 @@ type Detector struct {
 	dts    []int64
 	step   int64
 	models []*detectModel // level-only models first; seasonal ones are added once the step is known
-	nLevel int            // how many level-only models lead models
 
 	short     float64 // short EWMA of the values: the recent level
 	hasShort  bool
@@ -413,15 +375,15 @@ type Detector struct {
 	persistZ  float64 // short EWMA of the standardised residuals
 	persistR  float64 // short EWMA of the residuals, to adopt a level change
 
-	zHist, levelHist, persistHist detectHist
-	nmsMax                        float64
+	zHist, levelHist detectHist
+	nmsMax           float64
 
 	last detectTrace // for the tests
 }
 
 // detectTrace is what the last Observe computed, for the tests.
 type detectTrace struct {
-	z, logSurprise, logRarity, logPersist, raw float64
+	z, logSurprise, logRarity, raw float64
 }
 
 // NewDetector returns a detector for one series.
@@ -436,15 +398,7 @@ func NewDetector(o DetectorOptions) *Detector {
 	if o.params != nil {
 		d.p = *o.params
 	}
-	// Two level-only models: a slow level for smooth series and a fast one
-	// (close to the last value) for series that wander; the one that has
-	// predicted better is the baseline the seasonal models must beat.
-	d.levelHist.grow = 1 + d.p.forget
 	d.models = []*detectModel{{alpha: d.p.alpha}}
-	if d.p.alphaFast > 0 {
-		d.models = append(d.models, &detectModel{alpha: d.p.alphaFast})
-	}
-	d.nLevel = len(d.models)
 	if d.step > 0 {
 		d.addSeasons()
 	}
@@ -479,13 +433,8 @@ func (d *Detector) best(t int64) (*detectModel, float64, bool) {
 	if !ok || base.nErr == 0 {
 		return nil, math.NaN(), false
 	}
-	for _, m := range d.models[1:d.nLevel] {
-		if p, ok := m.predict(t); ok && m.nErr >= 50 && m.cmpErr < base.cmpErr {
-			base, pred = m, p
-		}
-	}
 	bm, bestErr := base, base.cmpErr
-	for _, m := range d.models[d.nLevel:] {
+	for _, m := range d.models[1:] {
 		// A seasonal model is judged on a full period of its own forecasts
 		// before it may take over.
 		p, ok := m.predict(t)
@@ -539,23 +488,10 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 		if d.zHist.n > 0 {
 			lz := detectLogAbs(z)
 			tr.logSurprise = d.zHist.logUpper(lz)
-			if d.p.extrapolate {
-				tr.logSurprise += d.zHist.logBeyond(lz - d.zHist.max)
-			}
+			tr.logSurprise += d.zHist.logBeyond(lz - d.zHist.max)
 			tr.logRarity = d.levelHist.logTwoSided(d.levelTx(d.short))
-			tr.logPersist = d.persistHist.logUpper(detectLogAbs(d.persistZ))
 		}
-		rar := -tr.logRarity
-		if d.p.rarityCap > 0 {
-			rar = math.Min(rar, d.p.rarityCap)
-		}
-		tr.raw = -tr.logSurprise + d.p.rarityMult*rar - d.p.persistMult*tr.logPersist
-		if d.p.surpriseAlone > 0 {
-			tr.raw = math.Max(tr.raw, -d.p.surpriseAlone*tr.logSurprise)
-		}
-		if d.p.persistMax {
-			tr.raw = -tr.logSurprise + math.Max(d.p.rarityMult*rar, -tr.logPersist)
-		}
+		tr.raw = -tr.logSurprise - tr.logRarity
 		if !det.Warmup {
 			raw := tr.raw
 			if raw <= d.nmsMax {
@@ -566,7 +502,6 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 		}
 		d.nmsMax = math.Max(d.nmsMax*d.p.nmsDecay, tr.raw)
 		d.zHist.add(detectLogAbs(z))
-		d.persistHist.add(detectLogAbs(d.persistZ))
 
 		// A sustained shift: adopt the new level at once instead of
 		// alarming until the slow learning catches up.
