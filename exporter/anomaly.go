@@ -64,6 +64,19 @@ func (b *bandScorer) Observe(t int64, v float64) float64 {
 }
 
 // NewBandScorer scores against the band of the exporter's own previous
-// forecast, in band widths (the default until forecast's streaming
-// detector lands; Options.NewScorer switches).
+// forecast, in band widths (Options.NewScorer).
 func NewBandScorer(int64, []int64) anomalyScorer { return &bandScorer{} }
+
+// detectorScorer is forecast's streaming anomaly detector: it learns its own
+// band from the observations, so the published score is the one "fleetcast
+// detect" reports and the one forecast.AnomalyThreshold is set for.
+type detectorScorer struct{ d *forecast.Detector }
+
+func (s detectorScorer) Observe(t int64, v float64) float64 { return s.d.Observe(t, v).Score }
+
+func (detectorScorer) Forecast(*forecast.Forecast) {}
+
+// NewDetectorScorer is the default scorer.
+func NewDetectorScorer(step int64, seasons []int64) anomalyScorer {
+	return detectorScorer{d: forecast.NewDetector(forecast.DetectorOptions{Step: step, Seasons: seasons})}
+}

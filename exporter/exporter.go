@@ -47,8 +47,8 @@ type Options struct {
 	// Shard and Shards select the series this replica forecasts: those
 	// whose label hash modulo Shards is Shard. Shards 0 means 1.
 	Shard, Shards int
-	// NewScorer makes the anomaly scorer of a new series; nil means the
-	// band scorer.
+	// NewScorer makes the anomaly scorer of a new series; nil means
+	// forecast's streaming detector (score in [0, 1]).
 	NewScorer func(step int64, seasons []int64) anomalyScorer
 }
 
@@ -946,5 +946,5 @@ func (e *Exporter) Ready() (bool, []string) {
 }
 
 func defaultScorer(step int64, seasons []int64) anomalyScorer {
-	return NewBandScorer(step, seasons)
+	return NewDetectorScorer(step, seasons)
 }

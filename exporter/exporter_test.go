@@ -16,6 +16,8 @@ import (
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/fleetcast/fleetcast/forecast"
 )
 
 // fakeProm answers range queries from a function of the series and time,
@@ -271,6 +273,33 @@ func TestCapacityExhaustionAndShard(t *testing.T) {
 	}
 	if total != 20 {
 		t.Errorf("two shards hold %d series, want all 20 exactly once", total)
+	}
+}
+
+func TestAnomalyScoreFromDetector(t *testing.T) {
+	fp := &fakeProm{series: []model.Metric{{"instance": "a"}}, value: daily}
+	clk := &clock{t: time.Unix(1_790_000_000, 0)}
+	e, err := New(Options{Config: testConfig(t, ""), Querier: fp, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := e.CycleAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := e.Handler()
+	if s := gauge(t, scrape(t, h), `fleetcast_anomaly_score{instance="a",target="cpu"}`); s > forecast.AnomalyThreshold {
+		t.Errorf("a regular daily sine scored %g, above the threshold", s)
+	}
+	fp.mu.Lock()
+	fp.value = func(i int, ts int64) float64 { return 1000 }
+	fp.mu.Unlock()
+	clk.add(5 * time.Minute)
+	if err := e.CycleAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := gauge(t, scrape(t, h), `fleetcast_anomaly_score{instance="a",target="cpu"}`); s <= forecast.AnomalyThreshold || s > 1 {
+		t.Errorf("a jump from ~100 to 1000 scored %g, want above %g and at most 1", s, forecast.AnomalyThreshold)
 	}
 }
 
