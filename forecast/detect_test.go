@@ -1,6 +1,7 @@
 package forecast
 
 import (
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -335,4 +336,25 @@ func BenchmarkDetect(b *testing.B) {
 		n += len(ts)
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "obs/s")
+}
+
+// FuzzDetect feeds arbitrary times and values (including NaN, infinities,
+// huge and tiny numbers, repeated and backward times): the detector must
+// not panic and every score must be in [0, 1].
+func FuzzDetect(f *testing.F) {
+	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 2, 0, 0, 0, 0, 0, 0, 0, 0x40})
+	f.Add(make([]byte, 90))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d := NewDetector(DetectorOptions{Warmup: 3})
+		tm := int64(0)
+		for len(data) >= 9 {
+			tm += int64(int8(data[0])) * 60
+			v := math.Float64frombits(binary.LittleEndian.Uint64(data[1:9]))
+			data = data[9:]
+			got := d.Observe(tm, v)
+			if math.IsNaN(got.Score) || got.Score < 0 || got.Score > 1 {
+				t.Fatalf("score %v for %v at %d", got.Score, v, tm)
+			}
+		}
+	})
 }
