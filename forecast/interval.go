@@ -38,13 +38,23 @@ type calib struct {
 // linearly in normal scores, extrapolating the end segments.
 func (c *calib) zAt(q float64) float64 {
 	p := knotProbs()
+	for i, pk := range p {
+		if math.Abs(q-pk) < 1e-12 { // (1-0.8)/2 is 0.09999999999999998
+			return c.zk[i]
+		}
+	}
 	x := normQuantile(q)
 	i := 1
 	for i < nKnots-1 && q > p[i] {
 		i++
 	}
 	x0, x1 := normQuantile(p[i-1]), normQuantile(p[i])
-	return c.zk[i-1] + (c.zk[i]-c.zk[i-1])*(x-x0)/(x1-x0)
+	z := c.zk[i-1] + (c.zk[i]-c.zk[i-1])*(x-x0)/(x1-x0)
+	if q > p[0] && q < p[nKnots-1] {
+		// Between two knots: stay between them despite rounding.
+		z = max(min(z, max(c.zk[i-1], c.zk[i])), min(c.zk[i-1], c.zk[i]))
+	}
+	return z
 }
 
 // normalCalib is the calibration of Gaussian errors with unit scale.
