@@ -32,7 +32,6 @@ type narrator struct {
 	overloaded map[string]time.Time
 	children   map[string]bool
 	forecasts  int
-	lastProm   time.Time
 
 	events                      []Event
 	firstScaleOut, poolScaleOut time.Time
@@ -73,12 +72,13 @@ func (n *narrator) useNomad(addr string) {
 
 func (n *narrator) event(e Event) { n.events = append(n.events, e) }
 
+// poll asks Prometheus first, so an alert is told before the action it
+// caused (the actuator acts within a second of Alertmanager's notification).
 func (n *narrator) poll(ctx context.Context, now time.Time) {
-	n.pollFleet(now)
-	if n.prom != nil && now.Sub(n.lastProm) >= 3*time.Second {
-		n.lastProm = now
+	if n.prom != nil {
 		n.pollProm(ctx, now)
 	}
+	n.pollFleet(now)
 }
 
 func (n *narrator) pollFleet(now time.Time) {

@@ -256,7 +256,7 @@ func TestScaleTraceUsesWarmupOnly(t *testing.T) {
 	}
 }
 
-func TestReadTracesJoinsFiles(t *testing.T) {
+func TestReadTracesJoinsFilesAndAveragesRepeats(t *testing.T) {
 	dir := t.TempDir()
 	a := filepath.Join(dir, "train.csv")
 	b := filepath.Join(dir, "test.csv")
@@ -274,9 +274,14 @@ func TestReadTracesJoinsFiles(t *testing.T) {
 	if len(ss) != 2 || ss[0].Name != "x" || !reflect.DeepEqual(ss[0].Times, []int64{0, 60, 120}) {
 		t.Fatalf("joined series: %+v", ss)
 	}
-	write(b, "series,timestamp,value\nx,60,3\n")
-	if _, err := ReadTraces([]string{a, b}); err == nil || !strings.Contains(err.Error(), "appears in two files") {
-		t.Fatalf("overlapping files: err %v, want one naming the repeated timestamp", err)
+	// A repeated timestamp, within a file or across files, is averaged.
+	write(b, "series,timestamp,value\nx,60,4\nx,60,6\n")
+	ss, err = ReadTraces([]string{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ss[0].Times, []int64{0, 60}) || ss[0].Values[1] != 4 {
+		t.Fatalf("repeats: times %v values %v; want [0 60] with 60 -> mean(2,4,6) = 4", ss[0].Times, ss[0].Values)
 	}
 }
 

@@ -23,8 +23,8 @@ type Trace struct {
 
 // ReadTraces reads one or more long CSV files (series,timestamp,value) and
 // joins the series of the same name across files, so a train file and its
-// test continuation form one trace. A timestamp that appears in two files
-// for one series is an error.
+// test continuation form one trace. Rows that repeat a timestamp of their
+// series (NAB's recordings do) are averaged into one sample.
 func ReadTraces(paths []string) ([]seriescsv.Series, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("no trace file given; want --trace FILE (long CSV series,timestamp,value)")
@@ -36,7 +36,7 @@ func ReadTraces(paths []string) ([]seriescsv.Series, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open trace: %w", err)
 		}
-		ss, err := seriescsv.Read(f, p)
+		ss, err := seriescsv.ReadKeepRepeats(f, p)
 		cerr := f.Close()
 		if err != nil {
 			return nil, err
@@ -48,37 +48,50 @@ func ReadTraces(paths []string) ([]seriescsv.Series, error) {
 			i, ok := index[s.Name]
 			if !ok {
 				index[s.Name] = len(out)
-				out = append(out, s)
-				continue
+				out = append(out, seriescsv.Series{Name: s.Name})
+				i = len(out) - 1
 			}
-			merged := seriescsv.Series{Name: s.Name}
-			merged.Times = append(append([]int64(nil), out[i].Times...), s.Times...)
-			merged.Values = append(append([]float64(nil), out[i].Values...), s.Values...)
-			if err := sortUnique(&merged); err != nil {
-				return nil, fmt.Errorf("%s: %w", p, err)
-			}
-			out[i] = merged
+			out[i].Times = append(out[i].Times, s.Times...)
+			out[i].Values = append(out[i].Values, s.Values...)
 		}
+	}
+	for i := range out {
+		sortMerge(&out[i])
 	}
 	return out, nil
 }
 
-func sortUnique(s *seriescsv.Series) error {
+// sortMerge sorts a series by time and averages the values of repeated
+// timestamps (NaN values are left out of the mean, all-NaN stays a gap).
+func sortMerge(s *seriescsv.Series) {
 	idx := make([]int, len(s.Times))
 	for i := range idx {
 		idx[i] = i
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return s.Times[idx[a]] < s.Times[idx[b]] })
-	ts := make([]int64, len(idx))
-	vs := make([]float64, len(idx))
-	for k, i := range idx {
-		ts[k], vs[k] = s.Times[i], s.Values[i]
-		if k > 0 && ts[k] == ts[k-1] {
-			return fmt.Errorf("series %q: timestamp %d appears in two files", s.Name, ts[k])
+	ts := make([]int64, 0, len(idx))
+	vs := make([]float64, 0, len(idx))
+	n := 0 // finite values summed into the last sample
+	for _, i := range idx {
+		t, v := s.Times[i], s.Values[i]
+		if k := len(ts) - 1; k >= 0 && ts[k] == t {
+			if !math.IsNaN(v) {
+				if n == 0 {
+					vs[k] = v
+				} else {
+					vs[k] = (vs[k]*float64(n) + v) / float64(n+1)
+				}
+				n++
+			}
+			continue
+		}
+		ts, vs = append(ts, t), append(vs, v)
+		n = 0
+		if !math.IsNaN(v) {
+			n = 1
 		}
 	}
 	s.Times, s.Values = ts, vs
-	return nil
 }
 
 // ScaleTrace turns a raw series into a job's CPU demand. The scale is fixed

@@ -92,10 +92,9 @@ job "fleetcast-exporter" {
       # The config, rendered from the addresses Nomad knows. Targets as in
       # examples/fleetcast.yml; edit them here or ship the file as an artifact.
       template {
-        destination   = "${NOMAD_TASK_DIR}/fleetcast.yml"
-        change_mode   = "signal"
-        change_signal = "SIGHUP"
-        data          = <<-EOT
+        destination = "${NOMAD_TASK_DIR}/fleetcast.yml"
+        change_mode = "restart"
+        data        = <<-EOT
           prometheus:
           {{- range nomadService "${var.prometheus_service}" }}
             url: http://{{ .Address }}:{{ .Port }}
@@ -105,23 +104,31 @@ job "fleetcast-exporter" {
             address: http://{{ env "attr.unique.network.ip-address" }}:4646
             token_file: {{ env "NOMAD_SECRETS_DIR" }}/nomad-token
           events_file: {{ env "NOMAD_ALLOC_DIR" }}/data/events.yml
+          # The targets of examples/fleetcast.yml (labels as rules/README.md asks).
           targets:
             - name: node_cpu
-              query: sum by (node_id, node_pool, datacenter) (nomad_client_allocated_cpu)
-              step: 5m
-              history: 14d
-              horizons: [15m, 1h, 6h]
-              quantiles: [0.1, 0.5, 0.9]
-              peak_windows: [1h]
-              refresh: 5m
+              query: label_replace(sum by (node_id) (nomad_client_host_cpu_total_ticks), "resource", "cpu", "", "")
+              horizons: [15m, 1h, 6h, 1d]
+              peak_windows: [1h, 1d]
+              capacity:
+                query: sum by (node_id) (nomad_client_allocated_cpu + nomad_client_unallocated_cpu)
+                on: [node_id]
             - name: job_cpu
-              query: sum by (namespace, exported_job, task_group) (nomad_client_allocs_cpu_total_ticks)
-              step: 5m
-              history: 14d
-              horizons: [15m, 1h, 6h]
-              quantiles: [0.1, 0.5, 0.9]
-              peak_windows: [1h]
-              refresh: 5m
+              query: label_replace(sum by (namespace, exported_job, task_group) (nomad_client_allocs_cpu_total_ticks), "resource", "cpu", "", "")
+              horizons: [15m, 1h, 6h, 1d]
+              peak_windows: [1h, 1d]
+              capacity:
+                query: sum by (namespace, exported_job, task_group) (nomad_client_allocs_cpu_allocated)
+                on: [namespace, exported_job, task_group]
+              scheduled_demand:
+                resource: cpu
+                job_label: exported_job
+            - name: fleet_cpu
+              query: label_replace(sum(nomad_client_host_cpu_total_ticks), "resource", "cpu", "", "")
+              horizons: [15m, 1h, 6h, 1d]
+              peak_windows: [1h, 1d]
+              scheduled_demand:
+                resource: cpu
         EOT
       }
 
