@@ -177,8 +177,12 @@ func alertKey(al template.Alert) string {
 
 // decision carries what the audit line reports.
 type decision struct {
-	alert    template.Alert
-	key      string
+	alert template.Alert
+	key   string
+	// actKey is what an action writes into Nomad (scaling event meta, state
+	// variables) to be recognised later: the alert key, plus the step for
+	// escalations, whose one firing may climb several rungs.
+	actKey   string
 	policy   *Policy
 	action   string
 	object   string
@@ -193,13 +197,16 @@ type decision struct {
 // Handle decides and acts on one alert.
 func (a *Actuator) Handle(ctx context.Context, al template.Alert) Outcome {
 	start := time.Now()
-	d := &decision{alert: al, key: alertKey(al)}
+	key := alertKey(al)
+	d := &decision{alert: al, key: key, actKey: key}
 	out := a.handle(ctx, d)
 	out.Action, out.Policy = d.action, ""
 	if d.policy != nil {
 		out.Policy = d.policy.Name
 	}
-	if out.final() {
+	// Escalations keep their own memory (per object, in the state store):
+	// a firing that persists may climb the next rung after the interval.
+	if out.final() && (d.policy == nil || d.policy.Action != ActionEscalate) {
 		a.remember(d.key)
 	}
 	act := d.action
@@ -275,6 +282,7 @@ func (a *Actuator) handle(ctx context.Context, d *decision) Outcome {
 	a.mu.Lock()
 	at, dup := a.seen[d.key]
 	a.mu.Unlock()
+	dup = dup && p.Action != ActionEscalate
 	if dup {
 		return ok(ResultDuplicate, fmt.Sprintf("already decided at %s (fingerprint+startsAt)", at.UTC().Format(time.RFC3339)))
 	}
@@ -452,7 +460,7 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 	for _, ev := range g.Events {
 		// Our own earlier action for this very alert: done already, even if
 		// this process restarted since.
-		if k, _ := ev.Meta["fleetcast_alert_key"].(string); k == d.key && !ev.Error {
+		if k, _ := ev.Meta["fleetcast_alert_key"].(string); k == d.actKey && !ev.Error {
 			return ok(ResultDuplicate, "Nomad's scaling events already hold this alert's action")
 		}
 		if ev.Error || ev.Count == nil {
@@ -502,7 +510,7 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 	}
 	return a.act(d, plan.Reason, func() Outcome {
 		meta := map[string]any{
-			"fleetcast_alert": l["alertname"], "fleetcast_alert_key": d.key, "fleetcast_policy": p.Name,
+			"fleetcast_alert": l["alertname"], "fleetcast_alert_key": d.actKey, "fleetcast_policy": p.Name,
 			"fleetcast_query": f.Query, "fleetcast_forecast": f.Value, "fleetcast_wanted": plan.Wanted,
 		}
 		if d.rung != nil {
@@ -568,12 +576,26 @@ func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome
 		return a.nomadFailed(d, err)
 	}
 	var recent []string
+	var last int64
 	for _, f := range strings.Split(prev["times"], ",") {
-		if sec, err := strconv.ParseInt(f, 10, 64); err == nil && now.Sub(time.Unix(sec, 0)) < time.Hour {
-			recent = append(recent, f)
+		if sec, err := strconv.ParseInt(f, 10, 64); err == nil {
+			last = max(last, sec)
+			if now.Sub(time.Unix(sec, 0)) < time.Hour {
+				recent = append(recent, f)
+			}
 		}
 	}
 	done := len(recent)
+	// The same firing, repeated by Alertmanager, climbs again only after the
+	// interval: the last step gets time to show its effect.
+	interval := p.Escalate.Interval.D(5 * time.Minute)
+	if prev["last_key"] == d.key && now.Sub(time.Unix(last, 0)) < interval {
+		return ok(ResultDuplicate, fmt.Sprintf("this firing escalated %s ago; the next rung no sooner than %s after it",
+			now.Sub(time.Unix(last, 0)).Round(time.Second), interval))
+	}
+	// One step of this firing: a retry of it (503) is recognised in Nomad,
+	// the next step is not mistaken for it.
+	d.actKey = d.key + "#after-" + strconv.FormatInt(last, 10)
 	rung, i, okay, why := planner.NextRung(p.Escalate.Ladder, done, p.Escalate.MaxPerHour)
 	d.object = obj
 	if !okay {
@@ -598,7 +620,7 @@ func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome
 	d.action = ActionEscalate + ":" + rung.Action
 	if out.Result == ResultActed || out.Result == ResultDryRun {
 		recent = append(recent, strconv.FormatInt(now.Unix(), 10))
-		if err := a.state.Put(ctx, skey, map[string]string{"times": strings.Join(recent, ",")}); err != nil {
+		if err := a.state.Put(ctx, skey, map[string]string{"times": strings.Join(recent, ","), "last_key": d.key}); err != nil {
 			a.o.Log.Warn("escalation acted but its history was not saved: the hourly cap may undercount", "object", obj, "err", err)
 		}
 	}

@@ -483,3 +483,33 @@ func TestCommandPoolTarget(t *testing.T) {
 		t.Fatalf("failing command: %v", err)
 	}
 }
+
+// TestEscalationOfOnePersistingFiring: Alertmanager repeats one firing of
+// AnomalyDespiteAction; it climbs a rung per interval, not per repeat.
+func TestEscalationOfOnePersistingFiring(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.Policies[4].Escalate.Interval = Duration(5 * time.Minute) })
+	ctx := context.Background()
+	r.fc.v[webQ] = []Sample{{Value: 5000}}
+	a := alert("AnomalyDespiteAction", map[string]string{"action": "escalate", "namespace": "default", "job": "web", "task_group": "app"}, r.clk.Now())
+	steps := []struct {
+		after  time.Duration
+		result string
+		says   string
+	}{
+		{0, ResultActed, "rung 0"},
+		{30 * time.Second, ResultDuplicate, "next rung no sooner"},
+		{2 * time.Minute, ResultDuplicate, "next rung no sooner"},
+		{3 * time.Minute, ResultActed, "rung 1"},
+		{6 * time.Minute, ResultCapped, "hard cap"},
+	}
+	for i, s := range steps {
+		r.clk.Add(s.after)
+		out := r.a.Handle(ctx, a)
+		if out.Result != s.result || !strings.Contains(out.Detail, s.says) {
+			t.Fatalf("step %d: %+v, want %s saying %q", i, out, s.result, s.says)
+		}
+	}
+	if got := strings.Join(r.nomad.scales, ","); got != "default/web/app=13,default/web/app=20" {
+		t.Fatalf("scales %s", got)
+	}
+}

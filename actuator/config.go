@@ -172,6 +172,9 @@ type EscalatePolicy struct {
 	MaxPerHour int            `yaml:"max_per_hour"`
 	// Policies names the policy each rung action uses for its bounds.
 	Policies map[string]string `yaml:"policies"`
+	// Interval: a firing that persists climbs the next rung no sooner than
+	// this after the object's last escalation (default 5m).
+	Interval Duration `yaml:"interval"`
 }
 
 // Duration is a time.Duration spelt like "5m" in YAML.

@@ -115,7 +115,7 @@ func (a *Actuator) migrate(ctx context.Context, d *decision, p *Policy) Outcome 
 	if err != nil {
 		return a.nomadFailed(d, err)
 	}
-	if prev["alert_key"] == d.key {
+	if prev["alert_key"] == d.actKey {
 		return ok(ResultDuplicate, "the node's state in Nomad already holds this alert's migration")
 	}
 	if until, err := time.Parse(time.RFC3339Nano, prev["restore_at"]); err == nil && prev["restored"] == "false" && until.After(a.o.Now()) {
@@ -232,7 +232,7 @@ func (a *Actuator) migrate(ctx context.Context, d *decision, p *Policy) Outcome 
 		now := a.o.Now()
 		// Saved before the node turns ineligible, so whichever replica leads
 		// later gives eligibility back even if this process dies meanwhile.
-		err := a.state.Put(ctx, skey, map[string]string{"alert_key": d.key, "acted_at": now.UTC().Format(time.RFC3339Nano),
+		err := a.state.Put(ctx, skey, map[string]string{"alert_key": d.actKey, "acted_at": now.UTC().Format(time.RFC3339Nano),
 			"restore_at": now.Add(m.OverloadWindow.D(time.Hour)).UTC().Format(time.RFC3339Nano), "restored": "false",
 			"stop": strings.Join(plan.Stop, ",")})
 		if err != nil {

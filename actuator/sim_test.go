@@ -185,6 +185,23 @@ func TestSimNomadUnreachable(t *testing.T) {
 
 func TestSimMigrate(t *testing.T) {
 	r := newSimRig(t, nil)
+	// The background wait (replacements healthy, then the overload window)
+	// starts only when the test has looked at the node right after acting.
+	release := make(chan struct{})
+	r.opts.Sleep = func(ctx context.Context, d time.Duration) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		r.f.Advance(r.f.Now().Add(d))
+		return nil
+	}
+	var err error
+	if r.a, err = New(r.opts); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.a.Close)
 	ctx := context.Background()
 	stubs, err := r.n.Nodes(ctx, "default")
 	if err != nil {
@@ -230,6 +247,7 @@ func TestSimMigrate(t *testing.T) {
 	if al.DesiredStatus != "stop" {
 		t.Fatalf("api allocation %s desired %s, want stop", apiAlloc, al.DesiredStatus)
 	}
+	close(release)
 	r.a.Wait()
 	node, _ = r.n.Node(ctx, busy)
 	if node.SchedulingEligibility != "eligible" {
