@@ -47,6 +47,7 @@ const AnomalyThreshold = 0.527
 // Defaults of DetectorOptions and the detector's fixed constants.
 const (
 	detectDefaultWarmup  = 300
+	detectMinWarmup      = 100
 	detectMaxBuckets     = 2016 // a week of 5-minute buckets
 	detectStepSamples    = 16   // intervals used to learn the step
 	detectHistBins       = 128
@@ -102,7 +103,8 @@ type DetectorOptions struct {
 	// than the level alone; a non-nil empty slice disables seasonality.
 	Seasons []int64
 	// Warmup is the number of observations scored 0 while the detector
-	// learns; 0 means 300 (a day of 5-minute samples).
+	// learns; 0 means a day's worth once the step is known, at least 100
+	// and at most 300 (288 for 5-minute samples).
 	Warmup int
 
 	params *detectParams // tests only; nil means detectDefaults()
@@ -378,6 +380,9 @@ type Detector struct {
 	zHist, levelHist detectHist
 	nmsMax           float64
 
+	warmup    int  // observations scored 0
+	dayWarmup bool // the warm-up is a day of observations, set once the step is known
+
 	last detectTrace // for the tests
 }
 
@@ -388,13 +393,18 @@ type detectTrace struct {
 
 // NewDetector returns a detector for one series.
 func NewDetector(o DetectorOptions) *Detector {
-	if o.Warmup <= 0 {
-		o.Warmup = detectDefaultWarmup
-	}
+	d0 := o.Warmup <= 0
 	if o.Seasons != nil {
 		o.Seasons = append([]int64{}, o.Seasons...)
 	}
-	d := &Detector{o: o, step: o.Step, p: detectDefaults()}
+	d := &Detector{o: o, step: o.Step, p: detectDefaults(), warmup: o.Warmup}
+	if d0 {
+		d.warmup = detectDefaultWarmup
+		d.dayWarmup = true
+		if d.step > 0 {
+			d.setWarmup()
+		}
+	}
 	if o.params != nil {
 		d.p = *o.params
 	}
@@ -403,6 +413,12 @@ func NewDetector(o DetectorOptions) *Detector {
 		d.addSeasons()
 	}
 	return d
+}
+
+// setWarmup makes the default warm-up a day of observations, within
+// [detectMinWarmup, detectDefaultWarmup].
+func (d *Detector) setWarmup() {
+	d.warmup = int(max(detectMinWarmup, min(detectDefaultWarmup, 86400/d.step)))
 }
 
 // Step returns the sampling interval in use, 0 while it is being learnt.
@@ -454,7 +470,7 @@ func (d *Detector) best(t int64) (*detectModel, float64, bool) {
 // treated as following the previous observation immediately.
 func (d *Detector) Observe(t int64, v float64) Detection {
 	m, pred, ok := d.best(t)
-	det := Detection{Expected: math.NaN(), Lower: math.NaN(), Upper: math.NaN(), Warmup: d.n < d.o.Warmup}
+	det := Detection{Expected: math.NaN(), Lower: math.NaN(), Upper: math.NaN(), Warmup: d.n < d.warmup}
 	var scale float64
 	if ok {
 		scale = m.scale(&d.p, pred)
@@ -537,6 +553,9 @@ func (d *Detector) advance(t int64) float64 {
 				d.step = detectMedian(d.dts)
 				d.dts = nil
 				d.addSeasons()
+				if d.dayWarmup {
+					d.setWarmup()
+				}
 			}
 		}
 		if d.step > 0 {

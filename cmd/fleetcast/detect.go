@@ -34,7 +34,7 @@ func runDetect(args []string, stdout, stderr io.Writer) int {
 	output := fs.String("output", "-", "where to write series,timestamp,score; - for stdout")
 	plotDir := fs.String("plot", "", "if set, write one PNG per series here: values, band and detections")
 	step := fs.Duration("step", 0, "sampling interval; 0 learns it from each series")
-	warmup := fs.Int("warmup", 0, "observations of each series scored 0 while the detector learns; 0 for the default")
+	warmup := fs.Int("warmup", 0, "observations of each series scored 0 while the detector learns; 0 for a day of observations (100 to 300)")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
