@@ -21,9 +21,10 @@ import (
 // so the score means the same on a calm series and on a noisy one. The
 // evidence adds up: raw = -ln(p_surprise) - ln(p_rarity), in nats, high only
 // when an observation is both off its forecast and at a level this series
-// rarely visits. A level or spread change shows up in both and is then
-// adopted by the model (change detection on the residuals), so the alarm
-// does not drag on while the model catches up. Finally, an anomaly that
+// rarely visits. A level change (a short EWMA of the standardised residuals
+// beyond 3 scales) is adopted by the models at once, so the alarm does not
+// drag on while they catch up; a spread change raises both pieces of
+// evidence and is learnt by the robust scale. Finally, an anomaly that
 // has already been reported is not reported again at full strength while it
 // lasts: the score is halved unless the evidence exceeds a slowly decaying
 // maximum of its recent past.
@@ -56,7 +57,8 @@ const (
 )
 
 // detectParams are the detector's learning rates and limits. They are
-// fixed for users; the tests of this package vary them.
+// fixed for users; the experiments behind DETECT.md's table of what was
+// varied set them through DetectorOptions.params.
 type detectParams struct {
 	alpha       float64 // level learning rate per step
 	alphaSeason float64 // level learning rate of the seasonal models
