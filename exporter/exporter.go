@@ -311,6 +311,7 @@ func (e *Exporter) Cycle(ctx context.Context, t *target) error {
 		e.logger.Error("render the forecasts; keeping the last ones", "target", name, "err", err)
 		return err
 	}
+	snap.metrics = nil // the text is what is kept
 	t.snap.Store(snap)
 	d := e.now().Sub(began)
 	e.self.cycleDuration.WithLabelValues(name).Set(d.Seconds())
@@ -928,6 +929,7 @@ func (e *Exporter) refreshNomad(ctx context.Context) error {
 	if snap.text, err = render(snap.metrics); err != nil {
 		return err
 	}
+	snap.metrics = nil
 	e.nomadSnap.Store(snap)
 	e.self.nomadJobs.Set(float64(len(jobs)))
 	e.self.nomadLastSuccess.Set(float64(now.UnixNano()) / 1e9)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // The forecast gauges are rendered to the text exposition format once per
@@ -126,6 +127,32 @@ func (e *Exporter) serveMetrics(live prometheus.Gatherer) http.HandlerFunc {
 					if _, err := out.Write(b); err != nil {
 						return
 					}
+				}
+			}
+		}
+	}
+}
+
+// collect sends the exposition's samples as metrics. Snapshots keep only
+// their rendered text (the const metrics they were built from would double
+// the memory of a large target), so the collector reads them back from it.
+func (x *exposition) collect(ch chan<- prometheus.Metric) {
+	for name, h := range x.header {
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		mfs, err := p.TextToMetricFamilies(io.MultiReader(bytes.NewReader(h), bytes.NewReader(x.body[name])))
+		if err != nil {
+			continue
+		}
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				names := make([]string, len(m.GetLabel()))
+				values := make([]string, len(m.GetLabel()))
+				for i, l := range m.GetLabel() {
+					names[i], values[i] = l.GetName(), l.GetValue()
+				}
+				d := prometheus.NewDesc(mf.GetName(), mf.GetHelp(), names, nil)
+				if cm, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, m.GetGauge().GetValue(), values...); err == nil {
+					ch <- cm
 				}
 			}
 		}

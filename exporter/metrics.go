@@ -133,17 +133,17 @@ type snapshotCollector struct{ e *Exporter }
 func (snapshotCollector) Describe(chan<- *prometheus.Desc) {}
 
 func (c snapshotCollector) Collect(ch chan<- prometheus.Metric) {
+	var xs []*exposition
 	for _, t := range c.e.targets {
-		if s := t.snap.Load(); s != nil {
-			for _, m := range s.metrics {
-				ch <- m
-			}
+		if s := t.snap.Load(); s != nil && s.text != nil {
+			xs = append(xs, s.text)
 		}
 	}
-	if ns := c.e.nomadSnap.Load(); ns != nil {
-		for _, m := range ns.metrics {
-			ch <- m
-		}
+	if ns := c.e.nomadSnap.Load(); ns != nil && ns.text != nil {
+		xs = append(xs, ns.text)
+	}
+	for _, x := range xs {
+		x.collect(ch)
 	}
 }
 
