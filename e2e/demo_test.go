@@ -47,9 +47,9 @@ func TestDemoClosedLoop(t *testing.T) {
 		Rules:    filepath.Join(root, "rules"),
 		Dir:      t.TempDir(),
 		History:  2 * 24 * time.Hour,
-		Setup:    40 * time.Second,
+		Setup:    60 * time.Second,
 		Duration: 100 * time.Second,
-		Lead:     70 * time.Second,
+		Lead:     80 * time.Second,
 		// The batch job and the anomaly fall after the end: this test is
 		// about the rush.
 		BatchLead: 10 * time.Minute,

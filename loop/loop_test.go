@@ -319,3 +319,45 @@ func TestReportFormats(t *testing.T) {
 func seriesOf(times []int64, values []float64) seriescsv.Series {
 	return seriescsv.Series{Name: "s", Times: times, Values: values}
 }
+
+// TestEscalationBypassesCooldown: demand that keeps rising past the band
+// after a scale-out is escalated before the cooldown ends; with
+// escalation off the policy waits the cooldown out.
+func TestEscalationBypassesCooldown(t *testing.T) {
+	s := testSettings()
+	s.AnomalyFor = 2 * time.Minute
+	var tr Trace
+	start := int64(1_700_000_000 / 86400 * 86400)
+	rise := start + 3*86400 + 12*3600
+	for ts := start; ts < rise+3600; ts += 60 {
+		v := 1000.0
+		if ts >= rise {
+			v = 1000 + 1000*float64((ts-rise)/60) // +1000 MHz a minute
+		}
+		tr.Times = append(tr.Times, ts)
+		tr.Values = append(tr.Values, min(v, 30000))
+	}
+	tr.Raw, tr.Scale = tr.Values, 1
+	firstOuts := func(s Settings) []Action {
+		r, err := RunTrace(tr, s, "predictive", newFake)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var outs []Action
+		for _, a := range r.Log {
+			if a.Kind == "scale_group" && a.To > a.From && a.At.Unix() >= rise && a.At.Unix() < rise+5*60 {
+				outs = append(outs, a)
+			}
+		}
+		return outs
+	}
+	with := firstOuts(s)
+	s.EscalationsPerHour = 0
+	without := firstOuts(s)
+	if len(without) != 1 {
+		t.Fatalf("without escalation: %d scale-outs in the first 5 minutes of the rise, want 1 (the cooldown holds): %v", len(without), without)
+	}
+	if len(with) < 2 || !strings.HasPrefix(with[1].Reason, "escalated") {
+		t.Fatalf("with escalation: scale-outs %v; want a second, escalated one within the cooldown", with)
+	}
+}

@@ -41,6 +41,15 @@ type Settings struct {
 	// shown a surplus for SurplusFor.
 	Scrape, Refit, History, Window, SurplusFor time.Duration
 	Quantile, Headroom                         float64
+	// Escalation (the AnomalyDespiteAction alert and the actuator's
+	// ladder): when demand has stayed above the forecast band for
+	// AnomalyFor within ActionRecent of an action, climb Ladder, a rung
+	// no sooner than EscalationInterval after the last, at most
+	// EscalationsPerHour times an hour. As in the actuator, a rung counts
+	// only when it acted. Zero EscalationsPerHour turns it off.
+	AnomalyFor, ActionRecent, EscalationInterval time.Duration
+	Ladder                                       []planner.Rung
+	EscalationsPerHour                           int
 }
 
 // DefaultSettings are the figures the README reports.
@@ -67,6 +76,17 @@ func DefaultSettings() Settings {
 		SurplusFor: 10 * time.Minute,
 		Quantile:   0.9,
 		Headroom:   0.25,
+		// AnomalyDespiteAction's window and the actuator's cap and interval
+		// as rules/ and examples/actuator.yml ship them; the ladder starts
+		// at the example's second rung (double step, no cooldown), since a
+		// first rung that waits for the cooldown adds nothing here.
+		AnomalyFor:         5 * time.Minute,
+		ActionRecent:       30 * time.Minute,
+		EscalationInterval: 5 * time.Minute,
+		Ladder: []planner.Rung{
+			{Action: "scale_group", StepFactor: 2, BypassCooldown: true},
+		},
+		EscalationsPerHour: 3,
 	}
 }
 
@@ -180,10 +200,16 @@ type Predictive struct {
 	fitAt   time.Time
 	fcTimes []int64
 	fcQ     []float64
+	fcUp    []float64 // upper bound of the band
 	fitErr  error
 	fits    int
 
 	groupSurplusSince, poolSurplusSince time.Time
+
+	// escalation state: since when demand is outside the band, when the
+	// policy last acted, and when it escalated in the last hour.
+	outsideSince, lastAction time.Time
+	escalations              []time.Time
 }
 
 // Name implements Policy.
@@ -214,7 +240,7 @@ func (p *Predictive) observe(now time.Time, demand float64) {
 // refit fits the forecast on a copy of the samples seen up to now.
 func (p *Predictive) refit(now time.Time) {
 	p.fitAt = now
-	p.fcTimes, p.fcQ = nil, nil
+	p.fcTimes, p.fcQ, p.fcUp = nil, nil, nil
 	keep := now.Unix() - int64(p.S.History/time.Second)
 	i := 0
 	for i < len(p.times) && p.times[i] < keep {
@@ -239,6 +265,52 @@ func (p *Predictive) refit(now time.Time) {
 	p.fitErr = nil
 	p.fcTimes = f.Times
 	p.fcQ = f.Quantile(p.S.Quantile)
+	p.fcUp = f.Upper
+}
+
+// outside says whether demand lies above the band forecast for now (the
+// forecast step that covers now), as fleetcast_anomaly_score > 0 does.
+func (p *Predictive) outside(now time.Time, demand float64) bool {
+	t := now.Unix()
+	for i, ft := range p.fcTimes {
+		if ft >= t {
+			return i < len(p.fcUp) && demand > p.fcUp[i]
+		}
+	}
+	return false
+}
+
+// escalation emulates AnomalyDespiteAction and the actuator's ladder: it
+// returns the rung to apply now, if any.
+func (p *Predictive) escalation(now time.Time, demand float64) (planner.Escalation, bool) {
+	if p.S.EscalationsPerHour <= 0 || len(p.S.Ladder) == 0 {
+		return planner.Escalation{}, false
+	}
+	if !p.outside(now, demand) {
+		p.outsideSince = time.Time{}
+		return planner.Escalation{}, false
+	}
+	if p.outsideSince.IsZero() {
+		p.outsideSince = now
+	}
+	if now.Sub(p.outsideSince) < p.S.AnomalyFor || p.lastAction.IsZero() || now.Sub(p.lastAction) > p.S.ActionRecent {
+		return planner.Escalation{}, false
+	}
+	kept := p.escalations[:0]
+	for _, t := range p.escalations {
+		if now.Sub(t) < time.Hour {
+			kept = append(kept, t)
+		}
+	}
+	p.escalations = kept
+	if n := len(kept); n > 0 && now.Sub(kept[n-1]) < p.S.EscalationInterval {
+		return planner.Escalation{}, false
+	}
+	rung, _, ok, _ := planner.NextRung(p.S.Ladder, len(p.escalations), p.S.EscalationsPerHour)
+	if !ok {
+		return planner.Escalation{}, false
+	}
+	return planner.Escalation{StepFactor: rung.StepFactor, BypassCooldown: rung.BypassCooldown}, true
 }
 
 // peak is the forecast's quantile peak over (now, now+Window], and never
@@ -275,15 +347,24 @@ func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 	}
 	want = clamp(want, p.S.MinCount, p.S.MaxCount)
 	count := v.Count
+	esc, escalate := p.escalation(now, v.Demand)
 	dir, fire := p.direction(now, want, v.Count, &p.groupSurplusSince)
+	if escalate {
+		dir, fire = planner.Out, true
+	}
 	if fire {
 		plan, err := planner.PlanScaleGroup(planner.GroupState{Job: "bench", Group: "demand", Count: v.Count, LastChange: v.GroupLastChange},
-			gp, planner.Forecast{Query: "peak", Value: peak}, dir, planner.Escalation{}, now)
+			gp, planner.Forecast{Query: "peak", Value: peak}, dir, esc, now)
 		if err != nil {
 			return nil, fmt.Errorf("plan task group: %w", err)
 		}
 		if !plan.Noop {
-			acts = append(acts, Action{At: now, Kind: "scale_group", From: plan.From, To: plan.To, Reason: plan.Reason})
+			reason := plan.Reason
+			if escalate {
+				p.escalations = append(p.escalations, now)
+				reason = "escalated (demand above the band despite a recent action): " + reason
+			}
+			acts = append(acts, Action{At: now, Kind: "scale_group", From: plan.From, To: plan.To, Reason: reason})
 			count = plan.To
 		}
 	}
@@ -310,14 +391,22 @@ func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 		for i := 0; i < v.Booting; i++ {
 			nodes = append(nodes, planner.Node{ID: fmt.Sprintf("booting-%d", i), Capacity: v.NodeCPU})
 		}
+		// Nodes for an escalated scale-out must not wait out the cooldown either.
+		pesc := planner.Escalation{}
+		if escalate && pdir == planner.Out {
+			pesc = esc
+		}
 		plan, err := planner.PlanPool(planner.PoolState{Name: "bench", Nodes: nodes, LastChange: v.PoolLastChange},
-			pp, planner.Forecast{Query: "allocated", Value: needCPU}, pdir, planner.Escalation{}, now)
+			pp, planner.Forecast{Query: "allocated", Value: needCPU}, pdir, pesc, now)
 		if err != nil {
 			return nil, fmt.Errorf("plan node pool: %w", err)
 		}
 		if !plan.Noop {
 			acts = append(acts, Action{At: now, Kind: "scale_pool", From: plan.From, To: plan.To, Remove: plan.Remove, Reason: plan.Reason})
 		}
+	}
+	if len(acts) > 0 {
+		p.lastAction = now
 	}
 	return acts, nil
 }
