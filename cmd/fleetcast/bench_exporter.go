@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -227,6 +229,10 @@ targets:
 	fmt.Fprintf(w, "scrape /metrics: median %s, max %s, %d bytes uncompressed   (target < 1s)\n",
 		scrapes[len(scrapes)/2].Round(time.Millisecond), scrapes[len(scrapes)-1].Round(time.Millisecond), size)
 	fmt.Fprintf(w, "rss: %s   (target < 2 GiB)\n", rss())
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(w, "live heap after a GC: %d MiB (GOMEMLIMIT=%s)\n", ms.HeapAlloc>>20, cmp.Or(os.Getenv("GOMEMLIMIT"), "unset"))
 	return nil
 }
 
