@@ -4,7 +4,7 @@ BIN       := bin/fleetcast
 GOTEST    ?= $(GO) test -count=1 -timeout 20m
 FUZZTIME  ?= 10s
 
-.PHONY: all build test test-go test-rules fuzz tools demo bench lint dashboards clean
+.PHONY: all build test test-go test-rules fuzz tools tools-prom3 demo bench lint dashboards clean
 
 all: build
 
@@ -14,6 +14,13 @@ build:
 ## tools: install the real Prometheus, promtool, Alertmanager and amtool the tests use
 tools:
 	@scripts/install-tools.sh
+
+## tools-prom3: build promtool 3.x from the Go module proxy (slow: ~7 min on 2 cores), to test the rules on 3.x
+PROM3_DIR ?= $(shell $(GO) env GOPATH)/prom3
+tools-prom3:
+	@if [ -x $(PROM3_DIR)/promtool ]; then echo "tools: $(PROM3_DIR)/promtool is installed"; \
+	else echo "tools: building promtool 3.x into $(PROM3_DIR)"; \
+	GOBIN=$(PROM3_DIR) $(GO) install github.com/prometheus/prometheus/cmd/promtool@v0.316.0; fi
 
 ## test: everything CI runs
 test: tools build test-go test-rules fuzz
