@@ -611,14 +611,22 @@ func (e *Exporter) observe(t *target, sr *series) {
 	}
 	// Each new sample goes to the scorer once, in order, before the refit
 	// that will include it, so it is scored against the band forecast for
-	// it before it arrived.
+	// it before it arrived. The published score is the highest among this
+	// cycle's new samples, so a detection between two cycles is not lost
+	// when refresh is longer than the step.
+	fed := false
+	cycleMax := 0.0
 	for i, v := range sr.vals {
 		ts := sr.start + int64(i)*step
 		if ts <= sr.fedUntil || math.IsNaN(v) {
 			continue
 		}
-		sr.score = sr.scorer.Observe(ts, v)
+		cycleMax = math.Max(cycleMax, sr.scorer.Observe(ts, v))
 		sr.fedUntil = ts
+		fed = true
+	}
+	if fed {
+		sr.score = cycleMax
 	}
 }
 
