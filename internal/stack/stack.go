@@ -10,11 +10,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -268,27 +271,155 @@ func StartPrometheus(ctx context.Context, o PrometheusOptions) (*Process, error)
 	return p, nil
 }
 
-// Backfill writes text (OpenMetrics) to a file in dir and turns it into TSDB
-// blocks in dataDir with promtool.
+// Backfill turns text (OpenMetrics, every sample with a timestamp) into TSDB
+// blocks in dataDir with promtool. promtool reads its whole input once for
+// every two-hour block it writes, so a long history costs the square of its
+// length; Backfill therefore splits the text into one file per two-hour
+// block (SplitOpenMetrics) and runs promtool on each, two at a time.
 func Backfill(ctx context.Context, dir, dataDir, text string) error {
 	promtool, err := Binary("promtool")
 	if err != nil {
 		return err
 	}
-	if !strings.HasSuffix(strings.TrimRight(text, "\n"), "# EOF") {
-		text = strings.TrimRight(text, "\n") + "\n# EOF\n"
+	parts := SplitOpenMetrics(text, blockSeconds)
+	partDir := filepath.Join(dir, "backfill")
+	if err := os.MkdirAll(partDir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", partDir, err)
 	}
-	src := filepath.Join(dir, "backfill.om")
-	if err := os.WriteFile(src, []byte(text), 0o644); err != nil {
-		return fmt.Errorf("write backfill file: %w", err)
+	files := make([]string, 0, len(parts))
+	for i, part := range parts {
+		f := filepath.Join(partDir, fmt.Sprintf("block-%04d.om", i))
+		if err := os.WriteFile(f, []byte(part), 0o644); err != nil {
+			return fmt.Errorf("write backfill file: %w", err)
+		}
+		files = append(files, f)
 	}
-	cmd := exec.CommandContext(ctx, promtool, "tsdb", "create-blocks-from", "openmetrics", src, dataDir)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
+	// Each part is its own promtool run: they write distinct blocks.
+	sem := make(chan struct{}, 2)
+	errs := make(chan error, len(files))
+	for _, f := range files {
+		sem <- struct{}{}
+		go func(f string) {
+			defer func() { <-sem }()
+			cmd := exec.CommandContext(ctx, promtool, "tsdb", "create-blocks-from", "openmetrics", f, dataDir)
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				errs <- fmt.Errorf("promtool tsdb create-blocks-from openmetrics %s: %w\n%s", f, err, out)
+				return
+			}
+			errs <- nil
+		}(f)
+	}
+	var first error
+	for range files {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// blockSeconds is the span of the blocks promtool writes by default.
+const blockSeconds = 2 * 3600
+
+// SplitOpenMetrics splits an OpenMetrics exposition whose samples carry
+// timestamps into one exposition per span of the given seconds (aligned to
+// multiples of it, as TSDB blocks are), in time order, each ending in
+// "# EOF". Every part repeats the metadata (# HELP, # TYPE, # UNIT) of the
+// families it holds, and keeps the input's order, so families stay
+// contiguous and each series' samples stay in time order. Samples without a
+// timestamp go to the first part.
+func SplitOpenMetrics(text string, span int64) []string {
+	type part struct {
+		b        strings.Builder
+		lastMeta int // index of the metadata block last written, -1 none
+	}
+	parts := map[int64]*part{}
+	var metaBlocks []string
+	meta := -1      // the metadata block in force
+	inMeta := false // the previous line was metadata
+	var cur strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		if line == "" || line == "# EOF" {
+			continue
+		}
+		if strings.HasPrefix(line, "#") {
+			if !inMeta {
+				cur.Reset()
+			}
+			cur.WriteString(line)
+			cur.WriteByte('\n')
+			inMeta = true
+			continue
+		}
+		if inMeta {
+			metaBlocks = append(metaBlocks, cur.String())
+			meta = len(metaBlocks) - 1
+			inMeta = false
+		}
+		key := int64(math.MinInt64)
+		if ts, ok := sampleTimestamp(line); ok {
+			key = int64(math.Floor(ts/float64(span))) * span
+		}
+		p := parts[key]
+		if p == nil {
+			p = &part{lastMeta: -1}
+			parts[key] = p
+		}
+		if meta >= 0 && p.lastMeta != meta {
+			p.b.WriteString(metaBlocks[meta])
+			p.lastMeta = meta
+		}
+		p.b.WriteString(line)
+		p.b.WriteByte('\n')
+	}
+	keys := make([]int64, 0, len(parts))
+	for k := range parts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, parts[k].b.String()+"# EOF\n")
+	}
+	return out
+}
+
+// sampleTimestamp returns the timestamp of an OpenMetrics sample line: the
+// third whitespace-separated field after the name and labels, where labels
+// may hold spaces inside quotes.
+func sampleTimestamp(line string) (float64, bool) {
+	rest := line
+	if i := strings.IndexByte(line, '{'); i >= 0 {
+		// Skip to the closing brace, minding quoted values.
+		inQuote, esc := false, false
+		j := i + 1
+		for ; j < len(line); j++ {
+			c := line[j]
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = inQuote
+			case c == '"':
+				inQuote = !inQuote
+			case c == '}' && !inQuote:
+				rest = line[j+1:]
+				j = len(line)
+			}
+		}
+	} else if k := strings.IndexByte(line, ' '); k >= 0 {
+		rest = line[k:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 2 {
+		return 0, false
+	}
+	ts, err := strconv.ParseFloat(f[1], 64)
 	if err != nil {
-		return fmt.Errorf("promtool tsdb create-blocks-from openmetrics %s: %w\n%s", src, err, out)
+		return 0, false
 	}
-	return nil
+	return ts, true
 }
 
 // AlertmanagerOptions says how to start Alertmanager.
