@@ -36,19 +36,22 @@ type Options struct {
 	// alertmanager.yml [examples]; Rules the *.rules.yml files [rules].
 	Examples, Rules string
 	// Duration ends the demo by itself; 0 runs until ctx ends.
-	Duration time.Duration
+	// AfterShortage, if set, ends it instead that long after the rush's
+	// shortage was due (what a test needs to see both sides of it).
+	Duration, AfterShortage time.Duration
 	// History is the past backfilled into Prometheus [3d], sampled every
 	// HistoryStep [5m].
 	History, HistoryStep time.Duration
 	// Setup is how long starting everything is expected to take [60s]
 	// (backfilling the history with promtool is most of it); the times
-	// below count from the start plus Setup, and so does Duration.
+	// below count from the start plus Setup (or from when everything was
+	// up, if that took longer), and so does Duration.
 	Setup time.Duration
 	// Lead is when the rush is due after the start [40% of Duration, at
 	// least 75s; 3m without a duration]; BatchLead when the periodic job
-	// launches [75% of Duration; 5m]; AnomalyAt when demand leaves its band
-	// [55% of Duration; 4m]. The anomaly multiplies the rushed job's demand
-	// by AnomalyFactor [1.6].
+	// launches [75% of Duration; 5m]; AnomalyAt when demand leaves its
+	// band [30% of Duration, at least 1m; 2m]. The anomaly multiplies the
+	// rushed job's demand by AnomalyFactor [1.6].
 	Lead, BatchLead, AnomalyAt time.Duration
 	AnomalyFactor              float64
 	// AlertFor caps every alert's `for` [20s]; Refresh is the exporter's
@@ -100,7 +103,9 @@ func (o *Options) defaults() error {
 		o.BatchLead = frac(0.75, 2*time.Minute, 5*time.Minute)
 	}
 	if o.AnomalyAt == 0 {
-		o.AnomalyAt = frac(0.55, 90*time.Second, 4*time.Minute)
+		// Early enough that the exporter (5-minute steps) sees it and the
+		// escalation can follow within the story.
+		o.AnomalyAt = frac(0.3, time.Minute, 2*time.Minute)
 	}
 	if o.AnomalyFactor == 0 {
 		o.AnomalyFactor = 1.6
@@ -311,6 +316,10 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	fmt.Fprintf(out, "  %-20s %s\n", "work directory", dir)
 	for _, m := range sum.Missing {
 		fmt.Fprintf(out, "  MISSING: %s\n", m)
+		o.Logger.Warn("part of the demo is missing", "what", m)
+	}
+	for _, k := range names {
+		o.Logger.Debug("started", "part", k, "url", sum.URLs[k])
 	}
 	fmt.Fprintln(out)
 	ready := o.Now()
@@ -326,9 +335,17 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 		say("periodic job %s launches at %s: %d × %d MHz on node pool %s, which has %d MHz free: it will not fit.",
 			sc.BatchJob, sc.BatchAt.Format("15:04:05"), sc.BatchCount, sc.BatchCPU, sc.BatchPool, sc.BatchFree)
 	}
-	say("fleetcast must act before both; an anomaly is injected into %s at %s.", sc.Job, ready.Add(o.AnomalyAt).Format("15:04:05"))
-	if o.Duration > 0 {
-		say("the demo ends by itself at %s (Ctrl-C ends it sooner).", ready.Add(o.Duration).Format("15:04:05"))
+	// The story's clock starts when it was planned to, or later if
+	// starting took longer.
+	t0 := planned
+	if ready.After(planned) {
+		t0 = ready
+	}
+	say("fleetcast must act before both; an anomaly is injected into %s at %s.", sc.Job, t0.Add(o.AnomalyAt).Format("15:04:05"))
+	if o.AfterShortage > 0 && !sc.ShortageAt.IsZero() {
+		say("the demo ends by itself at %s (Ctrl-C ends it sooner).", sc.ShortageAt.Add(o.AfterShortage).Format("15:04:05"))
+	} else if o.Duration > 0 {
+		say("the demo ends by itself at %s (Ctrl-C ends it sooner).", t0.Add(o.Duration).Format("15:04:05"))
 	} else {
 		say("Ctrl-C stops everything.")
 	}
@@ -339,7 +356,10 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	sum.Start = ready
 	deadline := time.Time{}
 	if o.Duration > 0 {
-		deadline = ready.Add(o.Duration)
+		deadline = t0.Add(o.Duration)
+	}
+	if o.AfterShortage > 0 && !sc.ShortageAt.IsZero() {
+		deadline = sc.ShortageAt.Add(o.AfterShortage)
 	}
 	injected := false
 	tick := time.NewTicker(time.Second)
@@ -354,7 +374,7 @@ loop:
 		case <-tick.C:
 		}
 		t := o.Now()
-		if !injected && !t.Before(ready.Add(o.AnomalyAt)) {
+		if !injected && !t.Before(t0.Add(o.AnomalyAt)) {
 			injected = true
 			if err := fleet.InjectAnomaly(sc.Job, o.AnomalyFactor, t, t.Add(time.Hour)); err != nil {
 				say("could not inject the anomaly: %v", err)

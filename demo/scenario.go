@@ -2,7 +2,6 @@ package demo
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -87,7 +86,7 @@ func arrange(path string, now time.Time, lead, batchLead time.Duration) (*sim.Co
 			if err != nil {
 				return nil, sc, fmt.Errorf("%s: job %s peak: %w", path, j.ID, err)
 			}
-			rush := local.Add(lead).Truncate(time.Minute)
+			rush := ceilMinute(local.Add(lead))
 			// Move the rush to now+lead, and the daily shape with it.
 			delta := minuteOfDay(rush) - (h*60 + m)
 			p.Cron = fmt.Sprintf("%d %d * * *", rush.Minute(), rush.Hour())
@@ -125,7 +124,7 @@ func arrange(path string, now time.Time, lead, batchLead time.Duration) (*sim.Co
 		if j.Periodic == nil || len(j.Groups) == 0 {
 			continue
 		}
-		at := local.Add(batchLead).Truncate(time.Minute)
+		at := ceilMinute(local.Add(batchLead))
 		pl := loc
 		if j.Periodic.TimeZone != "" && j.Periodic.TimeZone != "UTC" {
 			if pl, err = time.LoadLocation(j.Periodic.TimeZone); err != nil {
@@ -200,4 +199,11 @@ func cronClock(spec string) (hour, minute int, err error) {
 
 func minuteOfDay(t time.Time) int { return t.Hour()*60 + t.Minute() }
 
-func round1(v float64) float64 { return math.Round(v*10) / 10 }
+// ceilMinute rounds up to a whole minute, the resolution of cron specs, so
+// that nothing falls due sooner than asked.
+func ceilMinute(t time.Time) time.Time {
+	if r := t.Truncate(time.Minute); !r.Equal(t) {
+		return r.Add(time.Minute)
+	}
+	return t
+}

@@ -42,14 +42,15 @@ func TestDemoClosedLoop(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	sum, err := demo.Run(ctx, demo.Options{
-		Binary:   bin,
-		Examples: filepath.Join(root, "examples"),
-		Rules:    filepath.Join(root, "rules"),
-		Dir:      t.TempDir(),
-		History:  2 * 24 * time.Hour,
-		Setup:    60 * time.Second,
-		Duration: 100 * time.Second,
-		Lead:     80 * time.Second,
+		Binary:        bin,
+		Examples:      filepath.Join(root, "examples"),
+		Rules:         filepath.Join(root, "rules"),
+		Dir:           t.TempDir(),
+		History:       2 * 24 * time.Hour,
+		Setup:         30 * time.Second,
+		Duration:      3 * time.Minute, // sets the other leads; the run ends 30 s after the shortage
+		AfterShortage: 30 * time.Second,
+		Lead:          45 * time.Second,
 		// The batch job and the anomaly fall after the end: this test is
 		// about the rush.
 		BatchLead: 10 * time.Minute,
@@ -66,6 +67,10 @@ func TestDemoClosedLoop(t *testing.T) {
 	sc := sum.Scenario
 	if sc.ShortageAt.IsZero() {
 		t.Fatalf("the arranged rush of %s never exceeds its capacity %.0f MHz; the test proves nothing", sc.Job, sc.Capacity)
+	}
+	if !sum.End.After(sc.ShortageAt.Add(20 * time.Second)) {
+		t.Fatalf("the run ended at %s, before the shortage (due %s) could show: the overload bound would prove nothing",
+			sum.End.Format(time.TimeOnly), sc.ShortageAt.Format(time.TimeOnly))
 	}
 	if sum.FirstScaleOut.IsZero() {
 		t.Fatalf("%s was never scaled out (shortage due %s)", sc.Job, sc.ShortageAt.Format(time.TimeOnly))
