@@ -361,3 +361,26 @@ func TestEscalationBypassesCooldown(t *testing.T) {
 		t.Fatalf("with escalation: scale-outs %v; want a second, escalated one within the cooldown", with)
 	}
 }
+
+func TestPredictiveSized(t *testing.T) {
+	tests := []struct {
+		name                 string
+		headroom, demandHead float64
+		demand, peak, want   float64
+	}{
+		{"headroom on the peak, no floor", 0.25, -1, 1000, 2000, 2500},
+		{"floor above a padded peak", 0, 0.25, 2000, 2100, 2500},
+		{"peak above the floor", 0, 0.25, 1000, 2000, 2000},
+		{"both", 0.1, 0.2, 1000, 1000, 1200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := DefaultSettings()
+			s.Headroom, s.DemandHeadroom = tc.headroom, tc.demandHead
+			p := &Predictive{S: s}
+			if got := p.sized(tc.demand, tc.peak); math.Abs(got-tc.want) > 1e-9 {
+				t.Errorf("sized(%g, %g) = %g, want %g", tc.demand, tc.peak, got, tc.want)
+			}
+		})
+	}
+}

@@ -41,6 +41,15 @@ type Settings struct {
 	// shown a surplus for SurplusFor.
 	Scrape, Refit, History, Window, SurplusFor time.Duration
 	Quantile, Headroom                         float64
+	// PoolWindow is the lead window the node pool is sized for (zero:
+	// Window); nodes need only their boot delay and a cooldown of lead,
+	// and they are what capacity-hours pay for.
+	PoolWindow time.Duration
+	// DemandHeadroom is a floor on the sizing: never less than the demand
+	// now plus this fraction (negative: no floor but the demand itself).
+	// With it, Headroom need not pad an upper quantile that already
+	// carries the forecast's uncertainty.
+	DemandHeadroom float64
 	// Escalation (the AnomalyDespiteAction alert and the actuator's
 	// ladder): when demand has stayed above the forecast band for
 	// AnomalyFor within ActionRecent of an action, climb Ladder, a rung
@@ -55,27 +64,28 @@ type Settings struct {
 // DefaultSettings are the figures the README reports.
 func DefaultSettings() Settings {
 	return Settings{
-		Step:       time.Minute,
-		Warmup:     48 * time.Hour,
-		Cooldown:   5 * time.Minute,
-		BootDelay:  3 * time.Minute,
-		MinCount:   1,
-		MaxCount:   80,
-		MinNodes:   1,
-		MaxNodes:   10,
-		AllocCPU:   500,
-		NodeCPU:    4000,
-		RefAllocs:  10,
-		Target:     70,
-		PoolTarget: 90,
-		Threshold:  0.01,
-		Scrape:     5 * time.Minute,
-		Refit:      time.Hour,
-		History:    14 * 24 * time.Hour,
-		Window:     20 * time.Minute,
-		SurplusFor: 10 * time.Minute,
-		Quantile:   0.9,
-		Headroom:   0.25,
+		Step:           time.Minute,
+		Warmup:         48 * time.Hour,
+		Cooldown:       5 * time.Minute,
+		BootDelay:      3 * time.Minute,
+		MinCount:       1,
+		MaxCount:       80,
+		MinNodes:       1,
+		MaxNodes:       10,
+		AllocCPU:       500,
+		NodeCPU:        4000,
+		RefAllocs:      10,
+		Target:         70,
+		PoolTarget:     90,
+		Threshold:      0.01,
+		Scrape:         5 * time.Minute,
+		Refit:          time.Hour,
+		History:        14 * 24 * time.Hour,
+		Window:         20 * time.Minute,
+		SurplusFor:     10 * time.Minute,
+		Quantile:       0.9,
+		Headroom:       0.25,
+		DemandHeadroom: -1,
 		// AnomalyDespiteAction's window and the actuator's cap and interval
 		// as rules/ and examples/actuator.yml ship them; the ladder starts
 		// at the example's second rung (double step, no cooldown), since a
@@ -316,9 +326,9 @@ func (p *Predictive) escalation(now time.Time, demand float64) (planner.Escalati
 // peak is the forecast's quantile peak over (now, now+Window], and never
 // less than the demand seen now: a forecast below the present is no reason to
 // have less than the present.
-func (p *Predictive) peak(now time.Time, demand float64) float64 {
+func (p *Predictive) peak(now time.Time, demand float64, window time.Duration) float64 {
 	peak := demand
-	lo, hi := now.Unix(), now.Add(p.S.Window).Unix()
+	lo, hi := now.Unix(), now.Add(window).Unix()
 	for i, t := range p.fcTimes {
 		if t > lo && t <= hi && !math.IsNaN(p.fcQ[i]) && p.fcQ[i] > peak {
 			peak = p.fcQ[i]
@@ -327,25 +337,43 @@ func (p *Predictive) peak(now time.Time, demand float64) float64 {
 	return peak
 }
 
+// sized is what to size for: the forecast peak plus Headroom, and, with a
+// DemandHeadroom, never less than the demand now plus that fraction.
+func (p *Predictive) sized(demand, peak float64) float64 {
+	v := peak * (1 + p.S.Headroom)
+	if p.S.DemandHeadroom >= 0 {
+		v = math.Max(v, demand*(1+p.S.DemandHeadroom))
+	}
+	return v
+}
+
 // Decide implements Policy.
 func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 	p.observe(now, v.Demand)
 	if p.fitAt.IsZero() || now.Sub(p.fitAt) >= p.S.Refit {
 		p.refit(now)
 	}
-	peak := p.peak(now, v.Demand)
+	peak := p.sized(v.Demand, p.peak(now, v.Demand, p.S.Window))
 	var acts []Action
 
 	gp := planner.ScalePolicy{
 		Bounds: planner.Bounds{Min: p.S.MinCount, Max: p.S.MaxCount, MaxStep: p.S.MaxCount,
 			CooldownOut: p.S.Cooldown, CooldownIn: p.S.Cooldown},
-		Sizing: planner.Sizing{PerUnitCapacity: v.AllocCPU, Headroom: p.S.Headroom},
+		Sizing: planner.Sizing{PerUnitCapacity: v.AllocCPU},
 	}
 	want, err := gp.Units(peak)
 	if err != nil {
 		return nil, fmt.Errorf("size task group: %w", err)
 	}
 	want = clamp(want, p.S.MinCount, p.S.MaxCount)
+	poolWant := want
+	if p.S.PoolWindow > 0 && p.S.PoolWindow != p.S.Window {
+		poolWant, err = gp.Units(p.sized(v.Demand, p.peak(now, v.Demand, p.S.PoolWindow)))
+		if err != nil {
+			return nil, fmt.Errorf("size task group for the pool: %w", err)
+		}
+		poolWant = clamp(poolWant, p.S.MinCount, p.S.MaxCount)
+	}
 	count := v.Count
 	esc, escalate := p.escalation(now, v.Demand)
 	dir, fire := p.direction(now, want, v.Count, &p.groupSurplusSince)
@@ -371,7 +399,7 @@ func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 
 	// The pool must hold the allocations the forecast asks for, and those
 	// already asked for, before they are due: nodes take BootDelay to boot.
-	allocs := max(want, count)
+	allocs := max(poolWant, count)
 	needCPU := float64(allocs) * v.AllocCPU
 	perNode := math.Floor(v.NodeCPU/v.AllocCPU) * v.AllocCPU
 	pp := planner.PoolPolicy{
