@@ -64,33 +64,36 @@ type Settings struct {
 // DefaultSettings are the figures the README reports.
 func DefaultSettings() Settings {
 	return Settings{
-		Step:           time.Minute,
-		Warmup:         48 * time.Hour,
-		Cooldown:       5 * time.Minute,
-		BootDelay:      3 * time.Minute,
-		MinCount:       1,
-		MaxCount:       80,
-		MinNodes:       1,
-		MaxNodes:       10,
-		AllocCPU:       500,
-		NodeCPU:        4000,
-		RefAllocs:      10,
-		Target:         70,
-		PoolTarget:     90,
-		Threshold:      0.01,
-		Scrape:         5 * time.Minute,
-		Refit:          time.Hour,
-		History:        14 * 24 * time.Hour,
-		Window:         20 * time.Minute,
-		SurplusFor:     10 * time.Minute,
-		Quantile:       0.9,
-		Headroom:       0.25,
-		DemandHeadroom: -1,
+		Step:       time.Minute,
+		Warmup:     48 * time.Hour,
+		Cooldown:   5 * time.Minute,
+		BootDelay:  3 * time.Minute,
+		MinCount:   1,
+		MaxCount:   80,
+		MinNodes:   1,
+		MaxNodes:   10,
+		AllocCPU:   500,
+		NodeCPU:    4000,
+		RefAllocs:  10,
+		Target:     70,
+		PoolTarget: 90,
+		Threshold:  0.01,
+		Scrape:     5 * time.Minute,
+		Refit:      time.Hour,
+		History:    14 * 24 * time.Hour,
+		Window:     20 * time.Minute,
+		SurplusFor: 5 * time.Minute,
+		Quantile:   0.9,
+		Headroom:   0.25,
+		// The floor lets a surplus scale in sooner (5 minutes) and the
+		// escalation come sooner (2 minutes) for fewer overload minutes at
+		// less cost than the shipped rules' windows; see loop/README.md.
+		DemandHeadroom: 0.25,
 		// AnomalyDespiteAction's window and the actuator's cap and interval
 		// as rules/ and examples/actuator.yml ship them; the ladder starts
 		// at the example's second rung (double step, no cooldown), since a
 		// first rung that waits for the cooldown adds nothing here.
-		AnomalyFor:         5 * time.Minute,
+		AnomalyFor:         2 * time.Minute,
 		ActionRecent:       30 * time.Minute,
 		EscalationInterval: 5 * time.Minute,
 		Ladder: []planner.Rung{
