@@ -72,26 +72,7 @@ func (w *Fitter) etsInit(e *etsState, y []float64) {
 	}
 	k := min(len(y)/m, 4)
 	span := y[:k*m]
-	var sx, sy, sxx, sxy, c float64
-	for i, v := range span {
-		if math.IsNaN(v) {
-			continue
-		}
-		x := float64(i)
-		sx += x
-		sy += v
-		sxx += x * x
-		sxy += x * v
-		c++
-	}
-	b := 0.0
-	if den := c*sxx - sx*sx; den > 0 {
-		b = (c*sxy - sx*sy) / den
-	}
-	a := 0.0
-	if c > 0 {
-		a = (sy - b*sx) / c
-	}
+	a, b := fitLine(span)
 	var vals [4]float64
 	mean := 0.0
 	for j := 0; j < m; j++ {

@@ -177,6 +177,16 @@ func movingDetrend(y []float64, m int, d, csum, ccnt []float64) {
 
 // lineDetrend sets d = y minus its least-squares line.
 func lineDetrend(y []float64, d []float64) {
+	a, b := fitLine(y)
+	for i, v := range y {
+		d[i] = v - a - b*float64(i)
+	}
+}
+
+// fitLine returns the intercept a and slope b of the least-squares line
+// through the finite points (i, y[i]); a is 0 when there are none and b is 0
+// when there are fewer than two.
+func fitLine(y []float64) (a, b float64) {
 	var sx, sy, sxx, sxy, c float64
 	for i, v := range y {
 		if math.IsNaN(v) {
@@ -189,14 +199,13 @@ func lineDetrend(y []float64, d []float64) {
 		sxy += x * v
 		c++
 	}
-	b := 0.0
 	if den := c*sxx - sx*sx; den > 0 {
 		b = (c*sxy - sx*sy) / den
 	}
-	a := (sy - b*sx) / c
-	for i, v := range y {
-		d[i] = v - a - b*float64(i)
+	if c > 0 {
+		a = (sy - b*sx) / c
 	}
+	return a, b
 }
 
 func centredSS(d []float64) (float64, int) {
