@@ -282,26 +282,26 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	defer func() { _ = prom.Stop() }()
 	sum.URLs["prometheus"] = prom.URL
 
-	var exp, act *proc
+	var exp, act *stack.Process
 	expCfg := filepath.Join(dir, "fleetcast.yml")
 	if err := exporterConfig(filepath.Join(o.Examples, "fleetcast.yml"), expCfg, prom.URL, simURL, o.Refresh); err != nil {
 		sum.Missing = append(sum.Missing, fmt.Sprintf("exporter: config examples/fleetcast.yml: %v; no forecasts will be published", err))
-	} else if exp, err = startProc(runCtx, "exporter", dir, "http://"+expAddr, o.Binary,
+	} else if exp, err = stack.StartProcess(runCtx, "exporter", dir, expAddr, o.Binary,
 		"exporter", "--config.file="+expCfg, "--web.listen-address="+expAddr); err != nil {
 		sum.Missing = append(sum.Missing, fmt.Sprintf("exporter: %v", err))
 	} else {
-		defer exp.stop()
-		sum.URLs["exporter"] = exp.url
+		defer func(p *stack.Process) { _ = p.Stop() }(exp)
+		sum.URLs["exporter"] = exp.URL
 	}
 	actCfg := filepath.Join(dir, "actuator.yml")
 	if err := actuatorConfig(filepath.Join(o.Examples, "actuator.yml"), actCfg, prom.URL, simURL, filepath.Join(dir, "STOP")); err != nil {
 		sum.Missing = append(sum.Missing, fmt.Sprintf("actuator: config examples/actuator.yml: %v; nothing will act", err))
-	} else if act, err = startProc(runCtx, "actuator", dir, "http://"+actAddr, o.Binary,
+	} else if act, err = stack.StartProcess(runCtx, "actuator", dir, actAddr, o.Binary,
 		"actuator", "--config.file="+actCfg, "--web.listen-address="+actAddr); err != nil {
 		sum.Missing = append(sum.Missing, fmt.Sprintf("actuator: %v", err))
 	} else {
-		defer act.stop()
-		sum.URLs["actuator"] = act.url
+		defer func(p *stack.Process) { _ = p.Stop() }(act)
+		sum.URLs["actuator"] = act.URL
 	}
 
 	fmt.Fprintln(out)
@@ -387,12 +387,12 @@ loop:
 		if !deadline.IsZero() && !t.Before(deadline) {
 			break loop
 		}
-		if exp != nil && exited(exp) {
-			say("the exporter exited; see %s", exp.log)
+		if exp != nil && exp.Exited() {
+			say("the exporter exited; see %s", exp.Log)
 			exp = nil
 		}
-		if act != nil && exited(act) {
-			say("the actuator exited; see %s", act.log)
+		if act != nil && act.Exited() {
+			say("the actuator exited; see %s", act.Log)
 			act = nil
 		}
 	}
@@ -413,16 +413,6 @@ loop:
 	}
 	printSummary(out, sum)
 	return sum, nil
-}
-
-func exited(p *proc) bool {
-	select {
-	case err := <-p.done:
-		p.done <- err
-		return true
-	default:
-		return false
-	}
 }
 
 func fmtTime(t time.Time) string {

@@ -151,7 +151,7 @@ func (p *Process) LogTail(n int) string {
 // Stop asks the process to terminate, and kills it after 10 seconds.
 // Calling it again is harmless.
 func (p *Process) Stop() error {
-	if p.cmd == nil || p.cmd.Process == nil {
+	if p == nil || p.cmd == nil || p.cmd.Process == nil {
 		return nil
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
@@ -179,6 +179,31 @@ func (p *Process) Restart(ctx context.Context) error {
 		return err
 	}
 	return p.start(ctx, 30*time.Second)
+}
+
+// StartProcess runs bin with args in dir, its output in dir/<name>.log, and
+// waits until http://addr/-/ready answers 200. The demo starts fleetcast's
+// own servers (the exporter, the actuator) this way, as a user runs them.
+func StartProcess(ctx context.Context, name, dir, addr, bin string, args ...string) (*Process, error) {
+	p := &Process{
+		Name: name, Addr: addr, URL: "http://" + addr, Dir: dir,
+		Log: filepath.Join(dir, name+".log"), bin: bin, args: args,
+	}
+	if err := p.start(ctx, 90*time.Second); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Exited reports whether the process has ended on its own.
+func (p *Process) Exited() bool {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return true
+	default:
+		return false
+	}
 }
 
 // PrometheusOptions says how to start Prometheus.

@@ -1,6 +1,9 @@
 package stack
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -48,6 +51,29 @@ func TestSampleTimestamp(t *testing.T) {
 		ts, ok := sampleTimestamp(c.line)
 		if ts != c.ts || ok != c.ok {
 			t.Errorf("%s: got %v,%v want %v,%v", c.line, ts, ok, c.ts, c.ok)
+		}
+	}
+}
+
+// BenchmarkBackfillFile times Backfill on an OpenMetrics file named by
+// FLEETCAST_BACKFILL_FILE, for example 14 days of the demo fleet:
+//
+//	fleetcast sim --config.file examples/fleet.yml --history 14d --history.step 5m --history.out /tmp/h.om
+//	FLEETCAST_BACKFILL_FILE=/tmp/h.om go test -run '^$' -bench BackfillFile -benchtime 1x ./internal/stack
+func BenchmarkBackfillFile(b *testing.B) {
+	path := os.Getenv("FLEETCAST_BACKFILL_FILE")
+	if path == "" {
+		b.Skip("set FLEETCAST_BACKFILL_FILE to an OpenMetrics file")
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(text)))
+	for i := 0; i < b.N; i++ {
+		dir := b.TempDir()
+		if err := Backfill(context.Background(), dir, filepath.Join(dir, "data"), string(text)); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
