@@ -50,9 +50,12 @@ type Outcome struct {
 }
 
 // final outcomes are remembered so a repeated notification does nothing.
+// Refusals (noop, cooldown) are not: a firing that persists is planned
+// again on Alertmanager's next repeat, when the cooldown may have passed or
+// the forecast grown.
 func (o Outcome) final() bool {
 	switch o.Result {
-	case ResultActed, ResultDryRun, ResultNoop, ResultCooldown, ResultRejected, ResultCapped:
+	case ResultActed, ResultDryRun, ResultRejected, ResultCapped:
 		return true
 	}
 	return false
@@ -192,6 +195,10 @@ type decision struct {
 	nomad    string
 	rung     *int
 	esc      planner.Escalation
+	// held: the action took a step but max_step kept it short of the
+	// forecast, so the firing is not done with; its next repeat after the
+	// cooldown takes the next step.
+	held bool
 }
 
 // Handle decides and acts on one alert.
@@ -206,7 +213,7 @@ func (a *Actuator) Handle(ctx context.Context, al template.Alert) Outcome {
 	}
 	// Escalations keep their own memory (per object, in the state store):
 	// a firing that persists may climb the next rung after the interval.
-	if out.final() && (d.policy == nil || d.policy.Action != ActionEscalate) {
+	if out.final() && !(out.Result == ResultActed && d.held) && (d.policy == nil || d.policy.Action != ActionEscalate) {
 		a.remember(d.key)
 	}
 	act := d.action
@@ -459,8 +466,10 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 	state := planner.GroupState{Namespace: ns, Job: job, Group: tg, Count: g.Desired}
 	for _, ev := range g.Events {
 		// Our own earlier action for this very alert: done already, even if
-		// this process restarted since.
-		if k, _ := ev.Meta["fleetcast_alert_key"].(string); k == d.actKey && !ev.Error {
+		// this process restarted since. A step that max_step held short of
+		// the forecast is not done: the next one is planned (and meets the
+		// cooldown that step started).
+		if k, _ := ev.Meta["fleetcast_alert_key"].(string); k == d.actKey && !ev.Error && ev.Meta["fleetcast_held"] != true {
 			return ok(ResultDuplicate, "Nomad's scaling events already hold this alert's action")
 		}
 		if ev.Error || ev.Count == nil {
@@ -516,6 +525,9 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 		if d.rung != nil {
 			meta["fleetcast_escalation_rung"] = *d.rung
 		}
+		if plan.Held {
+			meta["fleetcast_held"] = true
+		}
 		msg := "fleetcast: " + plan.Reason
 		deadline := a.o.Now().Add(a.o.Config.Global.DeploymentRetryFor.D(30 * time.Second))
 		if !d.alert.EndsAt.IsZero() && d.alert.EndsAt.Before(deadline) {
@@ -525,6 +537,7 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 		for attempt := 1; ; attempt++ {
 			err := a.o.Nomad.Scale(ctx, ns, job, tg, plan.To, msg, meta, st.JobModifyIndex)
 			if err == nil {
+				d.held = plan.Held
 				d.nomad = fmt.Sprintf("scaled %s/%s/%s to %d (attempt %d)", ns, job, tg, plan.To, attempt)
 				a.o.Metrics.LastAction.WithLabelValues(ActionScaleGroup, ns, job, tg, "", "").Set(float64(a.o.Now().Unix()))
 				return ok(ResultActed, plan.Reason)

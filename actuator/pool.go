@@ -129,7 +129,7 @@ func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcom
 	if err != nil {
 		return a.nomadFailed(d, err)
 	}
-	if prev["alert_key"] == d.actKey {
+	if prev["alert_key"] == d.actKey && prev["held"] != "true" {
 		return ok(ResultDuplicate, "the pool's state in Nomad already holds this alert's action")
 	}
 	if t, err := time.Parse(time.RFC3339Nano, prev["last_change"]); err == nil {
@@ -160,9 +160,10 @@ func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcom
 	}
 	target := a.pools[p.Name]
 	return a.act(d, plan.Reason, func() Outcome {
+		d.held = plan.Held
 		saved := func() {
 			err := a.state.Put(ctx, skey, map[string]string{"last_change": a.o.Now().UTC().Format(time.RFC3339Nano), "alert_key": d.actKey,
-				"from": strconv.Itoa(plan.From), "to": strconv.Itoa(plan.To), "reason": plan.Reason})
+				"from": strconv.Itoa(plan.From), "to": strconv.Itoa(plan.To), "reason": plan.Reason, "held": strconv.FormatBool(plan.Held)})
 			if err != nil {
 				d.nomad += "; pool state not saved (cooldown may not survive a restart): " + err.Error()
 			}

@@ -2,6 +2,7 @@ package actuator
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -506,5 +507,38 @@ func TestSimJobChangedMeanwhile(t *testing.T) {
 	}
 	if g := groupStatus(t, r.n, "web", "web"); g.Desired != 4 {
 		t.Fatalf("desired %d: the operator's 4 must stand", g.Desired)
+	}
+}
+
+// TestSimPersistingFiringTakesSeveralSteps: one firing that keeps coming
+// back (Alertmanager's repeats) is planned again after each cooldown, and
+// climbs max_step by max_step until the forecast is met; only then are its
+// repeats duplicates. A refusal (cooldown) is not remembered.
+func TestSimPersistingFiringTakesSeveralSteps(t *testing.T) {
+	r := newSimRig(t, func(c *Config) { c.Policies[0].ScaleGroup.MaxStep = 1 })
+	q := `max(fleetcast_forecast_peak{job="web",task_group="web",quantile="0.9"})`
+	r.fc.v[q] = []Sample{{Value: 500}} // wants ceil(500*1.2/100) = 6, the group's own max
+	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
+	ctx := context.Background()
+	var got []string
+	for i := 0; i < 6; i++ {
+		out := r.a.Handle(ctx, al)
+		got = append(got, fmt.Sprintf("%s:%d", out.Result, groupStatus(t, r.n, "web", "web").Desired))
+		if i == 1 {
+			// A restarted process sees the held step in Nomad and goes on too.
+			a2, err := New(r.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.a = a2
+		}
+		// The repeat right away meets the cooldown; then 5m pass.
+		out = r.a.Handle(ctx, al)
+		got = append(got, fmt.Sprintf("%s:%d", out.Result, groupStatus(t, r.n, "web", "web").Desired))
+		r.f.Advance(r.f.Now().Add(5*time.Minute + time.Second))
+	}
+	want := "acted:4 cooldown:4 acted:5 cooldown:5 acted:6 duplicate:6 duplicate:6 duplicate:6 duplicate:6 duplicate:6 duplicate:6 duplicate:6"
+	if s := strings.Join(got, " "); s != want {
+		t.Fatalf("one persisting firing:\n got %s\nwant %s", s, want)
 	}
 }

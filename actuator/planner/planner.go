@@ -120,6 +120,10 @@ type CountPlan struct {
 	Reason string
 	// CooldownRemaining is how long the cooldown still holds (0 if none).
 	CooldownRemaining time.Duration
+	// Held is true when max_step stopped the change short of what the
+	// forecast wants within min and max: the shortage (or surplus) is only
+	// partly answered, and a later decision should take the next step.
+	Held bool
 }
 
 // planCount is the shared arithmetic of task-group and node-pool sizing.
@@ -182,6 +186,13 @@ func planCount(current int, lastChange time.Time, b Bounds, sz Sizing, f Forecas
 		to = current
 	}
 	p.To = to
+	// What the forecast wants within the bounds and the alert's direction:
+	// anything short of it was held back by the step limit.
+	goal := min(max(p.Wanted, b.Min), b.Max)
+	if (dir == Out && goal < current) || (dir == In && goal > current) {
+		goal = current
+	}
+	p.Held = to != goal
 	if to == current {
 		p.Noop = true
 		switch {

@@ -59,6 +59,34 @@ func TestPlanScaleGroup(t *testing.T) {
 	}
 }
 
+// TestPlanHeld: a plan says when max_step, and nothing else, kept it short
+// of what the forecast wants, so the caller knows the shortage persists.
+func TestPlanHeld(t *testing.T) {
+	pol := ScalePolicy{Bounds: Bounds{Min: 2, Max: 20, MaxStep: 4}, Sizing: Sizing{PerUnitCapacity: 100}}
+	cases := []struct {
+		name  string
+		count int
+		value float64
+		dir   Direction
+		held  bool
+	}{
+		{"one step reaches the forecast", 5, 800, Out, false},
+		{"step limit holds it short", 5, 1500, Out, true},
+		{"max is not a hold", 18, 5000, Out, false},
+		{"scale-in held by the step", 15, 300, In, true},
+		{"already fits", 10, 100, Out, false},
+	}
+	for _, c := range cases {
+		p, err := PlanScaleGroup(GroupState{Count: c.count}, pol, Forecast{"q", c.value}, c.dir, Escalation{}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Held != c.held {
+			t.Errorf("%s: held %v, want %v (%+v)", c.name, p.Held, c.held, p)
+		}
+	}
+}
+
 func TestPlanScaleGroupRejectsBadInput(t *testing.T) {
 	good := ScalePolicy{Bounds: Bounds{Min: 1, Max: 3, MaxStep: 1}, Sizing: Sizing{PerUnitCapacity: 1}}
 	bad := []struct {
