@@ -588,28 +588,25 @@ func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome
 	if err != nil {
 		return a.nomadFailed(d, err)
 	}
-	var recent []string
-	var last int64
+	var hist planner.Escalations
 	for _, f := range strings.Split(prev["times"], ",") {
 		if sec, err := strconv.ParseInt(f, 10, 64); err == nil {
-			last = max(last, sec)
-			if now.Sub(time.Unix(sec, 0)) < time.Hour {
-				recent = append(recent, f)
-			}
+			hist = append(hist, time.Unix(sec, 0))
 		}
 	}
-	done := len(recent)
 	// The same firing, repeated by Alertmanager, climbs again only after the
 	// interval: the last step gets time to show its effect.
-	interval := p.Escalate.Interval.D(5 * time.Minute)
-	if prev["last_key"] == d.key && now.Sub(time.Unix(last, 0)) < interval {
-		return ok(ResultDuplicate, fmt.Sprintf("this firing escalated %s ago; the next rung no sooner than %s after it",
-			now.Sub(time.Unix(last, 0)).Round(time.Second), interval))
+	if soon, why := hist.TooSoon(now, p.Escalate.Interval.D(5*time.Minute)); soon && prev["last_key"] == d.key {
+		return ok(ResultDuplicate, "this firing "+why)
+	}
+	var last int64
+	if l := hist.Last(); !l.IsZero() {
+		last = l.Unix()
 	}
 	// One step of this firing: a retry of it (503) is recognised in Nomad,
 	// the next step is not mistaken for it.
 	d.actKey = d.key + "#after-" + strconv.FormatInt(last, 10)
-	rung, i, okay, why := planner.NextRung(p.Escalate.Ladder, done, p.Escalate.MaxPerHour)
+	rung, i, okay, why := hist.Next(now, p.Escalate.Ladder, p.Escalate.MaxPerHour)
 	d.object = obj
 	if !okay {
 		return ok(ResultCapped, why)
@@ -632,8 +629,11 @@ func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome
 	out := a.dispatch(ctx, d, target)
 	d.action = ActionEscalate + ":" + rung.Action
 	if out.Result == ResultActed || out.Result == ResultDryRun {
-		recent = append(recent, strconv.FormatInt(now.Unix(), 10))
-		if err := a.state.Put(ctx, skey, map[string]string{"times": strings.Join(recent, ","), "last_key": d.key}); err != nil {
+		var times []string
+		for _, t := range append(hist.LastHour(now), now) {
+			times = append(times, strconv.FormatInt(t.Unix(), 10))
+		}
+		if err := a.state.Put(ctx, skey, map[string]string{"times": strings.Join(times, ","), "last_key": d.key}); err != nil {
 			a.o.Log.Warn("escalation acted but its history was not saved: the hourly cap may undercount", "object", obj, "err", err)
 		}
 	}

@@ -222,7 +222,7 @@ type Predictive struct {
 	// escalation state: since when demand is outside the band, when the
 	// policy last acted, and when it escalated in the last hour.
 	outsideSince, lastAction time.Time
-	escalations              []time.Time
+	escalations              planner.Escalations
 }
 
 // Name implements Policy.
@@ -309,17 +309,13 @@ func (p *Predictive) escalation(now time.Time, demand float64) (planner.Escalati
 	if now.Sub(p.outsideSince) < p.S.AnomalyFor || p.lastAction.IsZero() || now.Sub(p.lastAction) > p.S.ActionRecent {
 		return planner.Escalation{}, false
 	}
-	kept := p.escalations[:0]
-	for _, t := range p.escalations {
-		if now.Sub(t) < time.Hour {
-			kept = append(kept, t)
-		}
-	}
-	p.escalations = kept
-	if n := len(kept); n > 0 && now.Sub(kept[n-1]) < p.S.EscalationInterval {
+	// The actuator's own bookkeeping: the hourly cap and the interval
+	// between rungs.
+	p.escalations = p.escalations.LastHour(now)
+	if soon, _ := p.escalations.TooSoon(now, p.S.EscalationInterval); soon {
 		return planner.Escalation{}, false
 	}
-	rung, _, ok, _ := planner.NextRung(p.S.Ladder, len(p.escalations), p.S.EscalationsPerHour)
+	rung, _, ok, _ := p.escalations.Next(now, p.S.Ladder, p.S.EscalationsPerHour)
 	if !ok {
 		return planner.Escalation{}, false
 	}

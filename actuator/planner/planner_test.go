@@ -214,3 +214,35 @@ func TestNextRung(t *testing.T) {
 		t.Fatalf("cap not enforced: %v %q", ok, why)
 	}
 }
+
+func TestEscalationsBookkeeping(t *testing.T) {
+	ladder := []Rung{{Action: "scale_group", StepFactor: 2}, {Action: "scale_pool", BypassCooldown: true}}
+	var e Escalations
+	if soon, _ := e.TooSoon(t0, 5*time.Minute); soon {
+		t.Fatal("an empty history is too soon")
+	}
+	if _, i, ok, _ := e.Next(t0, ladder, 2); !ok || i != 0 {
+		t.Fatalf("first escalation: rung %d ok %v, want rung 0", i, ok)
+	}
+	e = append(e, t0, t0.Add(10*time.Minute))
+	if soon, why := e.TooSoon(t0.Add(12*time.Minute), 5*time.Minute); !soon || !strings.Contains(why, "2m0s ago") {
+		t.Fatalf("2 minutes after the last: soon %v (%q), want too soon", soon, why)
+	}
+	if soon, _ := e.TooSoon(t0.Add(15*time.Minute), 5*time.Minute); soon {
+		t.Fatal("5 minutes after the last is not too soon")
+	}
+	if _, _, ok, why := e.Next(t0.Add(30*time.Minute), ladder, 2); ok || !strings.Contains(why, "hard cap") {
+		t.Fatalf("two in the last hour with a cap of 2: ok %v (%q), want capped", ok, why)
+	}
+	// An hour after the first, only the second counts: the second rung.
+	at := t0.Add(time.Hour)
+	if got := e.LastHour(at); len(got) != 1 || !got[0].Equal(t0.Add(10*time.Minute)) {
+		t.Fatalf("LastHour = %v, want only the second escalation", got)
+	}
+	if r, i, ok, _ := e.Next(at, ladder, 2); !ok || i != 1 || r.Action != "scale_pool" {
+		t.Fatalf("after the first left the hour: rung %d %+v ok %v, want rung 1", i, r, ok)
+	}
+	if !e.Last().Equal(t0.Add(10 * time.Minute)) {
+		t.Fatalf("Last = %v", e.Last())
+	}
+}

@@ -1,0 +1,54 @@
+package planner
+
+import (
+	"fmt"
+	"time"
+)
+
+// Escalations is one object's escalation history: the times it escalated,
+// oldest first. The actuator keeps it in its state store and the closed-loop
+// benchmark in memory; both decide the next rung with it, so the hourly cap
+// and the interval between rungs are counted the same way in both.
+type Escalations []time.Time
+
+// LastHour returns the escalations within the hour before now, the ones the
+// hourly cap counts.
+func (e Escalations) LastHour(now time.Time) Escalations {
+	var out Escalations
+	for _, t := range e {
+		if now.Sub(t) < time.Hour {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Last is the latest escalation, zero if none.
+func (e Escalations) Last() time.Time {
+	var last time.Time
+	for _, t := range e {
+		if t.After(last) {
+			last = t
+		}
+	}
+	return last
+}
+
+// TooSoon says whether the last escalation was less than interval before
+// now, with the reason: the last rung gets time to show its effect before
+// the next.
+func (e Escalations) TooSoon(now time.Time, interval time.Duration) (bool, string) {
+	last := e.Last()
+	if last.IsZero() || now.Sub(last) >= interval {
+		return false, ""
+	}
+	return true, fmt.Sprintf("escalated %s ago; the next rung no sooner than %s after it",
+		now.Sub(last).Round(time.Second), interval)
+}
+
+// Next returns the rung to climb at now: the one after as many rungs as the
+// object escalated in the last hour, or ok=false with the reason when the
+// hourly cap (maxPerHour) is spent.
+func (e Escalations) Next(now time.Time, ladder []Rung, maxPerHour int) (rung Rung, index int, ok bool, why string) {
+	return NextRung(ladder, len(e.LastHour(now)), maxPerHour)
+}
