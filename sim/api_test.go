@@ -349,7 +349,7 @@ func TestPoolSize(t *testing.T) {
 }
 
 func TestVariablesCASAndLocks(t *testing.T) {
-	f := testFleet(t)
+	f := testFleetVersion(t, "1.7.7") // locks need Nomad 1.7
 	wall := testStart
 	f.SetWallClock(func() time.Time { return wall })
 	c := testClient(t, f, "")

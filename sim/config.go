@@ -21,6 +21,12 @@ type Config struct {
 	Seed int64 `yaml:"seed"`
 	// Region and the agent name only show in JSON answers.
 	Region string `yaml:"region"`
+	// NomadVersion is the Nomad release the simulator claims to be (default
+	// DefaultNomadVersion, 1.6.0 or later). /v1/agent/self and the nodes
+	// report it, and the behaviours that differ between releases follow it:
+	// variable locks from 1.7.0, the scale endpoint's JobModifyIndex check
+	// from 1.8.2.
+	NomadVersion string `yaml:"nomad_version"`
 	// Step is the resolution of the simulation (default 10s). Demand,
 	// usage and ground truth are integrated in steps of this size.
 	Step Duration `yaml:"step"`
@@ -40,6 +46,7 @@ type Config struct {
 	Variables []VarConfig    `yaml:"variables"`
 	file      string         // where the config came from, for trace paths
 	loc       *time.Location // resolved TimeZone
+	version   nomadVersion   // parsed NomadVersion
 }
 
 // PoolConfig is a node pool: Count identical nodes that a pool size change
@@ -254,6 +261,17 @@ func (c *Config) validate() error {
 	if c.Region == "" {
 		c.Region = "global"
 	}
+	if c.NomadVersion == "" {
+		c.NomadVersion = DefaultNomadVersion
+	}
+	v, err := parseNomadVersion(c.NomadVersion)
+	if err != nil {
+		return fmt.Errorf("nomad_version: %w", err)
+	}
+	if !v.atLeast(1, 6, 0) {
+		return fmt.Errorf("nomad_version: %s is older than the simulator models; want 1.6.0 or later (node pools came with 1.6)", c.NomadVersion)
+	}
+	c.version = v
 	if c.Step == 0 {
 		c.Step = Duration(10 * time.Second)
 	}

@@ -216,7 +216,7 @@ func (f *Fleet) nodeAttributes(n *node) map[string]string {
 		"unique.hostname":           n.name,
 		"kernel.name":               "linux",
 		"os.name":                   "fleetcast-sim",
-		"nomad.version":             "1.6.0",
+		"nomad.version":             f.cfg.version.String(),
 		"driver.docker":             "1",
 		"unique.network.ip-address": "127.0.0.1",
 	}
@@ -247,13 +247,20 @@ func (f *Fleet) apiNode(n *node) *api.Node {
 		Status: f.apiNodeStatus(n), StatusUpdatedAt: n.readyAt.Unix(), LastDrain: n.lastDrain,
 		Drivers:     map[string]*api.DriverInfo{"docker": {Detected: true, Healthy: true, HealthDescription: "Healthy", UpdateTime: n.readyAt.UTC()}},
 		CreateIndex: n.createIndex, ModifyIndex: n.modifyIndex,
+		// Deprecated since 0.9 but still filled in by every release the
+		// simulator claims.
+		Resources: &api.Resources{CPU: ptr(n.cpu), MemoryMB: ptr(n.mem), DiskMB: ptr(100 * 1024)},
+		Reserved:  &api.Resources{CPU: ptr(n.resCPU), MemoryMB: ptr(n.resMem), DiskMB: ptr(0)},
+		// A client's first event, as every registered node has it.
+		Events: []*api.NodeEvent{{Message: "Node registered", Subsystem: "Cluster",
+			Timestamp: n.readyAt.UTC(), CreateIndex: n.createIndex}},
 	}
 }
 
 func (f *Fleet) nodeStub(n *node, resources bool) *api.NodeListStub {
 	s := &api.NodeListStub{
 		Address: "127.0.0.1", ID: n.id, Datacenter: n.dc, Name: n.name, NodeClass: nodeClassOf(n), NodePool: n.pool,
-		Version: "1.6.0", Drain: n.drain != nil, SchedulingEligibility: eligibility(n), Status: f.apiNodeStatus(n),
+		Version: f.cfg.version.String(), Drain: n.drain != nil, SchedulingEligibility: eligibility(n), Status: f.apiNodeStatus(n),
 		Drivers:   map[string]*api.DriverInfo{"docker": {Detected: true, Healthy: true}},
 		LastDrain: n.lastDrain, CreateIndex: n.createIndex, ModifyIndex: n.modifyIndex,
 	}

@@ -250,6 +250,10 @@ func (f *Fleet) Now() time.Time {
 	return f.now
 }
 
+// NomadVersion is the Nomad release the fleet claims to be (the config's
+// nomad_version, DefaultNomadVersion when unset).
+func (f *Fleet) NomadVersion() string { return f.cfg.version.text }
+
 // Start is the time the fleet was created at; trends count from it.
 func (f *Fleet) Start() time.Time { return f.start }
 

@@ -140,6 +140,8 @@ func (f *Fleet) serveAPI(w http.ResponseWriter, r *http.Request) {
 		f.getOnly(q, f.listVars)
 	case len(segs) >= 2 && segs[0] == "var":
 		f.varEndpoint(q, strings.Join(segs[1:], "/"))
+	case match(segs, "agent", "self"):
+		f.getOnly(q, f.agentSelf)
 	case match(segs, "status", "leader"):
 		f.getOnly(q, func(q *request) { f.writeJSON(q, "127.0.0.1:4647") })
 	case match(segs, "fleetcast", "pools"):
@@ -524,7 +526,24 @@ func (f *Fleet) readNode(q *request) {
 		httpError(q.w, http.StatusNotFound, "node not found")
 		return
 	}
-	f.writeJSON(q, out)
+	if f.cfg.version.hasNodeMaxAllocs() {
+		f.writeJSON(q, out)
+		return
+	}
+	// The api type is that of a newer Nomad: leave out the fields the
+	// claimed release does not have.
+	b, err := json.Marshal(out)
+	var m map[string]json.RawMessage
+	if err == nil {
+		err = json.Unmarshal(b, &m)
+	}
+	if err != nil {
+		httpError(q.w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	delete(m, "NodeMaxAllocs")
+	delete(m, "GCVolumesOnNodeGC")
+	f.writeJSON(q, m)
 }
 
 func (f *Fleet) nodeAllocs(q *request) {
@@ -748,5 +767,40 @@ func (f *Fleet) listEvals(q *request, jobID string) {
 		out = append(out, f.blockedEvals(q.ns, jobID)...)
 	}
 	f.mu.RUnlock()
+	f.writeJSON(q, out)
+}
+
+// agentSelf answers /v1/agent/self as the leader server agent does (it is
+// also a client): the release in config.Version and in the member's
+// "build" tag, which is where clients read the server's version.
+func (f *Fleet) agentSelf(q *request) {
+	v := f.cfg.version
+	pre, meta := "", ""
+	if i := strings.IndexByte(v.text, '+'); i >= 0 {
+		meta = v.text[i+1:]
+	}
+	if i := strings.IndexByte(v.text, '-'); i >= 0 {
+		pre = strings.SplitN(v.text[i+1:], "+", 2)[0]
+	}
+	dc := f.cfg.NodePools[0].Datacenter
+	out := api.AgentSelf{
+		Config: map[string]any{
+			"Region": f.cfg.Region, "Datacenter": dc, "NodeName": "fleetcast-sim",
+			"Version": map[string]any{"Version": v.String(), "VersionPrerelease": pre, "VersionMetadata": meta,
+				"Revision": "fleetcast-sim"},
+			"Server": map[string]any{"Enabled": true},
+			"Client": map[string]any{"Enabled": true},
+		},
+		Member: api.AgentMember{
+			Name: "fleetcast-sim." + f.cfg.Region, Addr: "127.0.0.1", Port: 4648, Status: "alive",
+			Tags: map[string]string{"build": v.text, "region": f.cfg.Region, "dc": dc, "role": "nomad",
+				"port": "4647", "vsn": "1", "raft_vsn": "3"},
+			ProtocolMin: 1, ProtocolMax: 5, ProtocolCur: 2, DelegateMin: 2, DelegateMax: 5, DelegateCur: 4,
+		},
+		Stats: map[string]map[string]string{
+			"nomad":  {"server": "true", "leader": "true", "known_regions": "1"},
+			"client": {"known_servers": "127.0.0.1:4647"},
+		},
+	}
 	f.writeJSON(q, out)
 }

@@ -60,7 +60,9 @@ func (f *Fleet) scale(namespace, jobID string, req *api.ScalingRequest) (*api.Jo
 		if d := f.activeDeployment(j); d != nil {
 			return nil, apiErr(http.StatusBadRequest, "job scaling blocked due to active deployment")
 		}
-		if req.JobModifyIndex > 0 && req.JobModifyIndex != j.jobModifyIdx {
+		// Nomad checks the index only from 1.8.2; before, a scale with a
+		// stale index is applied.
+		if f.cfg.version.enforcesScaleIndex() && req.JobModifyIndex > 0 && req.JobModifyIndex != j.jobModifyIdx {
 			return nil, apiErr(http.StatusInternalServerError,
 				"Enforcing job modify index %d: job exists with conflicting job modify index: %d", req.JobModifyIndex, j.jobModifyIdx)
 		}

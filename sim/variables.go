@@ -99,6 +99,12 @@ func (f *Fleet) varWrite(ns, path, op string, cas *uint64, in *api.Variable) var
 	if in.Lock != nil {
 		inLockID = in.Lock.ID
 	}
+	if !f.cfg.version.hasVariableLocks() {
+		// Before Nomad 1.7 there are no locks: the query parameter and
+		// the body's Lock are ignored and the write is an ordinary one,
+		// so a lock-acquire without Items is refused for want of them.
+		op, inLockID = "", ""
+	}
 	switch op {
 	case "lock-acquire":
 		if v != nil && (v.lockID != "" || now.Before(v.delayUntil)) {
