@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/cronexpr"
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -566,10 +565,4 @@ func checkPromQL(q string) error {
 	default:
 		return fmt.Errorf("%q returns a %s; want an instant vector or a scalar", q, expr.Type())
 	}
-}
-
-// checkCron parses a Nomad periodic spec as Nomad does.
-func checkCron(spec string) error {
-	_, err := cronexpr.Parse(spec)
-	return err
 }

@@ -54,12 +54,6 @@ func (e *Exporter) Handler() http.Handler {
 	return mux
 }
 
-type slogErrorLog struct{ e *Exporter }
-
-func (l slogErrorLog) Println(v ...any) {
-	l.e.logger.Error("serving /metrics", "err", fmt.Sprint(v...))
-}
-
 // auth guards the events API with the bearer token of
 // events_api.token_file, read at each request so that rotation needs no
 // restart. Without a token file the API is off.
