@@ -24,7 +24,7 @@ import (
 	"github.com/fleetcast/fleetcast/actuator/planner"
 )
 
-const webQ = `max(fleetcast_forecast_peak{job="web",task_group="app",quantile="0.9"})`
+const webQ = `max(fleetcast_forecast_peak{job="web",task_group="app",q="0.9"})`
 
 type clock struct {
 	mu sync.Mutex

@@ -27,7 +27,7 @@ func FuzzWebhook(f *testing.F) {
 	f.Add(``)
 	f.Fuzz(func(t *testing.T, body string) {
 		r := newRig(t, nil)
-		r.fc.v[`max(fleetcast_forecast_peak{job="web\"}",task_group="app",quantile="0.9"})`] = []Sample{{Value: 900}}
+		r.fc.v[`max(fleetcast_forecast_peak{job="web\"}",task_group="app",q="0.9"})`] = []Sample{{Value: 900}}
 		h := &Webhook{A: r.a, Log: slog.New(slog.DiscardHandler)}
 		for round := 0; round < 2; round++ {
 			code, resp := h.Process(context.Background(), []byte(body))

@@ -83,7 +83,7 @@ func groupStatus(t *testing.T, n *NomadAPI, job, group string) api.TaskGroupScal
 
 func TestSimScaleGroup(t *testing.T) {
 	r := newSimRig(t, nil)
-	q := `max(fleetcast_forecast_peak{job="web",task_group="web",quantile="0.9"})`
+	q := `max(fleetcast_forecast_peak{job="web",task_group="web",q="0.9"})`
 	r.fc.v[q] = []Sample{{Value: 4000}}
 	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
 	if out := r.a.Handle(context.Background(), al); out.Result != ResultActed {
@@ -124,7 +124,7 @@ func TestSimDeploymentBlocksThenScales(t *testing.T) {
 		c.Policies[0].ScaleGroup.Cooldown = Duration(time.Second)
 		c.Global.DeploymentRetryFor = Duration(10 * time.Minute)
 	})
-	q := `max(fleetcast_forecast_peak{job="api",task_group="api",quantile="0.9"})`
+	q := `max(fleetcast_forecast_peak{job="api",task_group="api",q="0.9"})`
 	r.fc.v[q] = []Sample{{Value: 300}}
 	mk := func() Outcome {
 		al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "api", "task_group": "api"}, r.f.Now())
@@ -151,7 +151,7 @@ func TestSimDeploymentOutlastsRetry(t *testing.T) {
 		c.Policies[0].ScaleGroup.Cooldown = Duration(time.Second)
 		c.Global.DeploymentRetryFor = Duration(20 * time.Second)
 	})
-	q := `max(fleetcast_forecast_peak{job="api",task_group="api",quantile="0.9"})`
+	q := `max(fleetcast_forecast_peak{job="api",task_group="api",q="0.9"})`
 	r.fc.v[q] = []Sample{{Value: 300}}
 	mk := func() Outcome {
 		al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "api", "task_group": "api"}, r.f.Now())
@@ -499,7 +499,7 @@ func TestSimJobChangedMeanwhile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	r.fc.v[`max(fleetcast_forecast_peak{job="web",task_group="web",quantile="0.9"})`] = []Sample{{Value: 4000}}
+	r.fc.v[`max(fleetcast_forecast_peak{job="web",task_group="web",q="0.9"})`] = []Sample{{Value: 4000}}
 	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
 	out := a.Handle(context.Background(), al)
 	if out.Result != ResultError || out.Code != 503 || !strings.Contains(out.Detail, "job changed since it was read") {

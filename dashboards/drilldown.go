@@ -87,7 +87,7 @@ func jobDrilldown() *dashboard.DashboardBuilder {
 func historyPanel(sel string) *timeseries.PanelBuilder {
 	low, high := "band q"+bandLow, "band q"+bandHigh
 	forecast := func(quantile string) string {
-		return fmt.Sprintf(`max(fleetcast_forecast{%s, horizon="$horizon", quantile=%q} offset $horizon)`, sel, quantile)
+		return fmt.Sprintf(`max(fleetcast_forecast{%s, horizon="$horizon", q=%q} offset $horizon)`, sel, quantile)
 	}
 	p := ts("$target: observed against the forecast made $horizon earlier",
 		"The observed value (fleetcast_observed) and, for the same instant, the median forecast and the band that fleetcast published $horizon before.",
@@ -118,7 +118,7 @@ func modelRows(b *dashboard.DashboardBuilder, sel string) *dashboard.DashboardBu
 			"The model's own rolling-origin backtest: MASE (below 1 beats the seasonal naive forecast) and the share of observations inside the band.",
 			"short",
 			q(`max by (target) (fleetcast_backtest_mase{`+sel+`})`, "{{target}} MASE"),
-			q(`max by (target) (fleetcast_backtest_coverage{`+sel+`})`, "{{target}} coverage"),
+			q(`max by (target) (fleetcast_backtest_coverage_ratio{`+sel+`})`, "{{target}} coverage"),
 		)).
 		WithPanel(tablePanel("Model in use",
 			"The model fleetcast chose for each target by backtest (fleetcast_model_info).",

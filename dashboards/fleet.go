@@ -87,9 +87,9 @@ func demandPanel(title, resource, unit string) *timeseries.PanelBuilder {
 		unit,
 		q(fmt.Sprintf(`fleet:nomad_capacity:sum{resource=%q}`, resource), "capacity"),
 		q(fmt.Sprintf(`fleet:nomad_allocated:sum{resource=%q}`, resource), "allocated now"),
-		q(fmt.Sprintf(`fleet:fleetcast_demand_peak:sum{resource=%q}`, resource), "predicted peak within {{window}} (q{{quantile}})"),
-		q(fmt.Sprintf(`sum(fleetcast_forecast{resource=%q, node_id!="", horizon="$horizon", quantile=%q})`, resource, bandLow), low),
-		q(fmt.Sprintf(`sum(fleetcast_forecast{resource=%q, node_id!="", horizon="$horizon", quantile=%q})`, resource, bandHigh), high),
+		q(fmt.Sprintf(`fleet:fleetcast_demand_peak:sum{resource=%q}`, resource), "predicted peak within {{window}} (q{{q}})"),
+		q(fmt.Sprintf(`sum(fleetcast_forecast{resource=%q, node_id!="", horizon="$horizon", q=%q})`, resource, bandLow), low),
+		q(fmt.Sprintf(`sum(fleetcast_forecast{resource=%q, node_id!="", horizon="$horizon", q=%q})`, resource, bandHigh), high),
 	)
 	return dashed(band(p, low, high), "capacity")
 }

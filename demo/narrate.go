@@ -240,7 +240,7 @@ func (n *narrator) pollProm(ctx context.Context, now time.Time) {
 
 // peak says what the exporter predicts for the rushed job, once.
 func (n *narrator) peak(ctx context.Context, now time.Time) {
-	q := fmt.Sprintf(`max by (window, quantile) (label_replace(fleetcast_forecast_peak, "job", "$1", "exported_job", "(.+)"){job=%q})`, n.sc.Job)
+	q := fmt.Sprintf(`max by (window, q) (label_replace(fleetcast_forecast_peak, "job", "$1", "exported_job", "(.+)"){job=%q})`, n.sc.Job)
 	v, _, _, err := n.prom.Query(ctx, q, now)
 	if err != nil {
 		return
@@ -252,7 +252,7 @@ func (n *narrator) peak(ctx context.Context, now time.Time) {
 	sort.Slice(vec, func(i, j int) bool { return vec[i].Metric.String() < vec[j].Metric.String() })
 	var parts []string
 	for _, s := range vec {
-		parts = append(parts, fmt.Sprintf("%.0f MHz (window %s, q%s)", float64(s.Value), s.Metric["window"], s.Metric["quantile"]))
+		parts = append(parts, fmt.Sprintf("%.0f MHz (window %s, q%s)", float64(s.Value), s.Metric["window"], s.Metric["q"]))
 	}
 	n.say("         predicted peak of %s: %s; it has %.0f MHz.", n.sc.Job, strings.Join(parts, "; "), n.sc.Capacity)
 }

@@ -108,7 +108,7 @@ receivers:
     rules:
       - record: task_group:fleetcast_demand_peak:max
         expr: vector(2200)
-        labels: {namespace: default, job: shop, task_group: web, resource: cpu, window: 1h, quantile: "0.9"}
+        labels: {namespace: default, job: shop, task_group: web, resource: cpu, window: 1h, q: "0.9"}
       - alert: JobPredictedSaturation
         expr: task_group:fleetcast_demand_peak:max{resource="cpu"} > 1000
         labels: {action: scale_group, severity: warning}

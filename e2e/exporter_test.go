@@ -174,7 +174,7 @@ func TestExporterForecastsScheduledPeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 2 {
-		series := fmt.Sprintf(`fleetcast_forecast{horizon="2h",instance="n%d",quantile="0.5",target="demand"}`, i)
+		series := fmt.Sprintf(`fleetcast_forecast{horizon="2h",instance="n%d",q="0.5",target="demand"}`, i)
 		got, ok := sample(body, series)
 		if !ok {
 			t.Fatalf("no %s in /metrics:\n%s", series, body)
@@ -191,7 +191,7 @@ func TestExporterForecastsScheduledPeak(t *testing.T) {
 	}
 	papi := promAPI(t, s.prom.URL)
 	eventually(t, 30*time.Second, "Prometheus scraped fleetcast_forecast", func() error {
-		v, _, _, err := papi.Query(context.Background(), `fleetcast_forecast{target="demand",horizon="2h",quantile="0.5"}`, time.Now())
+		v, _, _, err := papi.Query(context.Background(), `fleetcast_forecast{target="demand",horizon="2h",q="0.5"}`, time.Now())
 		if err != nil {
 			return err
 		}
@@ -211,7 +211,7 @@ func TestExporterForecastsScheduledPeak(t *testing.T) {
 // recovers on its own when Prometheus is back.
 func TestExporterSurvivesPrometheusRestart(t *testing.T) {
 	s := startExporterStack(t, "1s")
-	const fc = `fleetcast_forecast{horizon="1h",instance="n0",quantile="0.5",target="demand"}`
+	const fc = `fleetcast_forecast{horizon="1h",instance="n0",q="0.5",target="demand"}`
 	if err := s.prom.Stop(); err != nil {
 		t.Fatal(err)
 	}

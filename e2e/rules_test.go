@@ -110,20 +110,20 @@ func fxTarget(target map[string]string, observed func(float64) float64, peak, an
 	add("fleetcast_observed", target, observed)
 	for _, h := range []string{"15m", "1h"} {
 		for q, off := range map[string]float64{"0.1": -0.1, "0.5": 0, "0.9": 0.1} {
-			add("fleetcast_forecast", fxWith(target, "horizon", h, "quantile", q), func(s float64) float64 {
+			add("fleetcast_forecast", fxWith(target, "horizon", h, "q", q), func(s float64) float64 {
 				v := observed(s)
 				return v + off*v
 			})
 		}
 	}
-	add("fleetcast_forecast_peak", fxWith(target, "window", "1h", "quantile", "0.9"), fxConst(peak))
-	add("fleetcast_forecast_peak", fxWith(target, "window", "1h", "quantile", "0.5"), fxConst(peak*0.9))
-	add("fleetcast_forecast_peak", fxWith(target, "window", "1d", "quantile", "0.9"), fxConst(peak*1.5))
+	add("fleetcast_forecast_peak", fxWith(target, "window", "1h", "q", "0.9"), fxConst(peak))
+	add("fleetcast_forecast_peak", fxWith(target, "window", "1h", "q", "0.5"), fxConst(peak*0.9))
+	add("fleetcast_forecast_peak", fxWith(target, "window", "1d", "q", "0.9"), fxConst(peak*1.5))
 	add("fleetcast_anomaly_score", target, fxConst(anomaly))
 	add("fleetcast_capacity_exhaustion_seconds", target, fxConst(exhaustion))
 	add("fleetcast_model_info", fxWith(target, "model", "ets"), fxConst(1))
 	add("fleetcast_backtest_mase", target, fxConst(0.8))
-	add("fleetcast_backtest_coverage", target, fxConst(0.82))
+	add("fleetcast_backtest_coverage_ratio", target, fxConst(0.82))
 	return out
 }
 

@@ -713,7 +713,7 @@ func (e *Exporter) publish(snap *targetSnapshot, t *target, sr *series, capFor f
 		add("fleetcast_backtest_mase", f.MASE, nil)
 	}
 	if !math.IsNaN(f.Coverage) {
-		add("fleetcast_backtest_coverage", f.Coverage, nil)
+		add("fleetcast_backtest_coverage_ratio", f.Coverage, nil)
 	}
 	qs := make([][]float64, len(tc.Quantiles))
 	for i, q := range tc.Quantiles {
@@ -733,7 +733,7 @@ func (e *Exporter) publish(snap *targetSnapshot, t *target, sr *series, capFor f
 		}
 		for i, q := range tc.Quantiles {
 			if k < len(qs[i]) && !math.IsNaN(qs[i][k]) {
-				add("fleetcast_forecast", qs[i][k], []string{"horizon", "quantile"}, h.String(), formatQ(q))
+				add("fleetcast_forecast", qs[i][k], []string{"horizon", "q"}, h.String(), formatQ(q))
 			}
 		}
 	}
@@ -748,7 +748,7 @@ func (e *Exporter) publish(snap *targetSnapshot, t *target, sr *series, capFor f
 				}
 			}
 			if !math.IsInf(peak, -1) {
-				add("fleetcast_forecast_peak", peak, []string{"window", "quantile"}, w.String(), formatQ(q))
+				add("fleetcast_forecast_peak", peak, []string{"window", "q"}, w.String(), formatQ(q))
 			}
 		}
 	}
@@ -775,7 +775,7 @@ func formatQ(q float64) string { return strconv.FormatFloat(q, 'g', -1, 64) }
 
 // reservedLabels are added by the exporter; a series label of the same
 // name is published as exported_<name>, as Prometheus does on conflicts.
-var reservedLabels = map[model.LabelName]bool{"target": true, "horizon": true, "quantile": true, "window": true, "model": true}
+var reservedLabels = map[model.LabelName]bool{"target": true, "horizon": true, "q": true, "window": true, "model": true}
 
 // exportedLabels returns the series' label names and values, sorted, with
 // reserved names renamed.

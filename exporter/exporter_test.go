@@ -123,8 +123,8 @@ func TestCycleIncrementalAndVanish(t *testing.T) {
 	h := e.Handler()
 	body := scrape(t, h)
 	for _, want := range []string{
-		`fleetcast_forecast{horizon="1h",instance="a",quantile="0.5",target="cpu"}`,
-		`fleetcast_forecast_peak{instance="b",quantile="0.9",target="cpu",window="6h"}`,
+		`fleetcast_forecast{horizon="1h",instance="a",q="0.5",target="cpu"}`,
+		`fleetcast_forecast_peak{instance="b",q="0.9",target="cpu",window="6h"}`,
 		`fleetcast_observed{instance="a",target="cpu"}`,
 		`fleetcast_anomaly_score{instance="a",target="cpu"} 0`,
 		`fleetcast_model_info{instance="a",model=`,
@@ -137,7 +137,7 @@ func TestCycleIncrementalAndVanish(t *testing.T) {
 	}
 	// The 1h forecast of a daily sine is close to the truth an hour ahead.
 	end := clk.now().Unix() / 300 * 300
-	got := gauge(t, body, `fleetcast_forecast{horizon="1h",instance="a",quantile="0.5",target="cpu"}`)
+	got := gauge(t, body, `fleetcast_forecast{horizon="1h",instance="a",q="0.5",target="cpu"}`)
 	if want := daily(0, end+3600); math.Abs(got-want) > 5 {
 		t.Errorf("1h forecast %g, truth %g", got, want)
 	}
@@ -203,7 +203,7 @@ func TestPrometheusDownKeepsServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := e.Handler()
-	before := gauge(t, scrape(t, h), `fleetcast_forecast{horizon="1h",instance="a",quantile="0.5",target="cpu"}`)
+	before := gauge(t, scrape(t, h), `fleetcast_forecast{horizon="1h",instance="a",q="0.5",target="cpu"}`)
 	fp.mu.Lock()
 	fp.down = true
 	fp.mu.Unlock()
@@ -212,7 +212,7 @@ func TestPrometheusDownKeepsServing(t *testing.T) {
 		t.Fatal("cycle with Prometheus down did not fail")
 	}
 	body := scrape(t, h)
-	if got := gauge(t, body, `fleetcast_forecast{horizon="1h",instance="a",quantile="0.5",target="cpu"}`); got != before {
+	if got := gauge(t, body, `fleetcast_forecast{horizon="1h",instance="a",q="0.5",target="cpu"}`); got != before {
 		t.Errorf("forecast changed while Prometheus was down: %g -> %g", before, got)
 	}
 	if gauge(t, body, `fleetcast_exporter_errors_total{stage="query",target="cpu"}`) != 1 || gauge(t, body, `fleetcast_exporter_prometheus_up{target="cpu"}`) != 0 {
@@ -367,8 +367,8 @@ targets:
 		t.Errorf("fleetcast_forecast has %d samples, want 6 (2 targets × 3 quantiles)", n)
 	}
 	for _, want := range []string{
-		`fleetcast_forecast{horizon="1h",node_id="n1",quantile="0.5",target="nodes"}`,
-		`fleetcast_forecast{exported_target="clash",horizon="1h",job="web",namespace="default",quantile="0.5",target="jobs"}`,
+		`fleetcast_forecast{horizon="1h",node_id="n1",q="0.5",target="nodes"}`,
+		`fleetcast_forecast{exported_target="clash",horizon="1h",job="web",namespace="default",q="0.5",target="jobs"}`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
@@ -421,7 +421,7 @@ func TestRefitSpreadsFits(t *testing.T) {
 		}
 		prev = n
 		end := clk.now().Unix() / 300 * 300
-		got := gauge(t, scrape(t, h), `fleetcast_forecast{horizon="1h",instance="n0",quantile="0.5",target="cpu"}`)
+		got := gauge(t, scrape(t, h), `fleetcast_forecast{horizon="1h",instance="n0",q="0.5",target="cpu"}`)
 		if want := daily(0, end+3600); math.Abs(got-want) > 5 {
 			t.Errorf("cycle %d: 1h forecast %g, truth %g", c, got, want)
 		}

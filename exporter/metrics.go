@@ -13,14 +13,14 @@ import (
 const scheduleNote = " Computed on the exporter's own schedule (each target's refresh) and cached; a scrape returns the last complete cycle."
 
 var helps = map[string]string{
-	"fleetcast_forecast":                    "Forecast value at now+horizon, at the given quantile.",
-	"fleetcast_forecast_peak":               "Highest forecast value over (now, now+window], at the given quantile.",
+	"fleetcast_forecast":                    "Forecast value at now+horizon, at the quantile level in label q.",
+	"fleetcast_forecast_peak":               "Highest forecast value over (now, now+window], at the quantile level in label q.",
 	"fleetcast_observed":                    "Last observed value the model saw.",
 	"fleetcast_anomaly_score":               "Anomaly score in [0, 1] of the newest observation against the band expected for it before it arrived (forecast's streaming detector); above forecast.AnomalyThreshold it is an anomaly.",
 	"fleetcast_capacity_exhaustion_seconds": "Seconds until the upper forecast band reaches the target's capacity series; +Inf if not within the forecast horizon.",
 	"fleetcast_model_info":                  "The forecasting model in use for the series (value 1).",
 	"fleetcast_backtest_mase":               "Mean absolute scaled error of the model in a rolling-origin backtest on the series' own history.",
-	"fleetcast_backtest_coverage":           "Share of backtest observations inside the model's prediction band (a ratio).",
+	"fleetcast_backtest_coverage_ratio":     "Share of backtest observations inside the model's prediction band (a ratio).",
 }
 
 var descScheduledDemand = prometheus.NewDesc("fleetcast_scheduled_demand",
