@@ -9,15 +9,25 @@ package loop
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
 // Result is what one policy did on one trace (or, summed, on many).
 type Result struct {
-	Policy string `json:"policy"`
-	// OverloadMinutes: minutes the job wanted more CPU than its running
-	// allocations served.
+	// Dataset names the family of traces (nab, cluster); Series the one
+	// series of a per-series result, empty in a sum.
+	Dataset string `json:"dataset,omitempty"`
+	Series  string `json:"series_name,omitempty"`
+	Policy  string `json:"policy"`
+	// OverloadMinutes: minutes the running allocations served less than
+	// they could have, the demand capped at what the group's maximum count
+	// serves (the avoidable overload).
 	OverloadMinutes float64 `json:"overload_minutes"`
+	// UnservableMinutes: minutes the demand exceeded what the group's
+	// maximum count (on the pool's maximum size) could serve; no policy
+	// serves them, so they are counted apart.
+	UnservableMinutes float64 `json:"unservable_minutes"`
 	// UnplacedMinutes: minutes the job had allocations the scheduler could
 	// not place (no node with room), so demand waited for nodes.
 	UnplacedMinutes float64 `json:"unplaced_minutes"`
@@ -26,10 +36,20 @@ type Result struct {
 	Actions       int     `json:"actions"`
 	Migrations    int     `json:"migrations"`
 
-	Series         int     `json:"series"`
+	NSeries        int     `json:"series"`
 	ScoredHours    float64 `json:"scored_hours"`
 	Fits           int     `json:"forecast_fits,omitempty"`
 	ElapsedSeconds float64 `json:"elapsed_seconds"`
+
+	// Filled by Compare for the predictive and oracle rows, against the
+	// reactive row of the same dataset (and series):
+	// AvoidableRemoved is (reactive - predictive) / (reactive - oracle) of
+	// the overload minutes, the share of what foresight could remove that
+	// the policy removed (1 for the oracle itself; absent when reactive
+	// leaves nothing for the oracle to remove).
+	AvoidableRemoved *float64 `json:"avoidable_overload_removed,omitempty"`
+	// CapacityToReactive is capacity-hours over reactive's.
+	CapacityToReactive *float64 `json:"capacity_hours_to_reactive,omitempty"`
 
 	Log []Action `json:"-"`
 }
@@ -37,11 +57,12 @@ type Result struct {
 // Add sums o into r.
 func (r *Result) Add(o Result) {
 	r.OverloadMinutes += o.OverloadMinutes
+	r.UnservableMinutes += o.UnservableMinutes
 	r.UnplacedMinutes += o.UnplacedMinutes
 	r.CapacityHours += o.CapacityHours
 	r.Actions += o.Actions
 	r.Migrations += o.Migrations
-	r.Series += o.Series
+	r.NSeries += o.NSeries
 	r.ScoredHours += o.ScoredHours
 	r.Fits += o.Fits
 	r.ElapsedSeconds += o.ElapsedSeconds
@@ -51,7 +72,8 @@ func (r *Result) Add(o Result) {
 // scores from scoreFrom on. The fleet replays its demand on its own; the
 // policy sees only each step's view.
 func Run(fleet Fleet, policy Policy, s Settings, start, scoreFrom, end time.Time) (Result, error) {
-	res := Result{Policy: policy.Name(), Series: 1}
+	res := Result{Policy: policy.Name(), NSeries: 1}
+	servable := s.MaxServable()
 	began := time.Now()
 	dt := s.Step.Minutes()
 	for t := start; !t.After(end); t = t.Add(s.Step) {
@@ -63,7 +85,10 @@ func Run(fleet Fleet, policy Policy, s Settings, start, scoreFrom, end time.Time
 			return res, fmt.Errorf("view at %s: %w", t.UTC().Format(time.RFC3339), err)
 		}
 		if !t.Before(scoreFrom) {
-			if v.Demand > v.Served*(1+1e-9)+1e-9 {
+			if v.Demand > servable*(1+1e-9)+1e-9 {
+				res.UnservableMinutes += dt
+			}
+			if math.Min(v.Demand, servable) > v.Served*(1+1e-9)+1e-9 {
 				res.OverloadMinutes += dt
 			}
 			if v.Queued > 0 && v.Demand > 0 {
@@ -105,3 +130,40 @@ func Run(fleet Fleet, policy Policy, s Settings, start, scoreFrom, end time.Time
 }
 
 func secondsDuration(s int64) time.Duration { return time.Duration(s) * time.Second }
+
+// Compare fills AvoidableRemoved and CapacityToReactive of every
+// predictive and oracle result against the reactive result of the same
+// dataset and series.
+func Compare(rs []Result) {
+	type key struct{ dataset, series string }
+	react := map[key]*Result{}
+	oracle := map[key]*Result{}
+	for i := range rs {
+		k := key{rs[i].Dataset, rs[i].Series}
+		switch rs[i].Policy {
+		case "reactive":
+			react[k] = &rs[i]
+		case "oracle":
+			oracle[k] = &rs[i]
+		}
+	}
+	for i := range rs {
+		r := &rs[i]
+		if r.Policy == "reactive" {
+			continue
+		}
+		k := key{r.Dataset, r.Series}
+		re, ok := react[k]
+		if !ok {
+			continue
+		}
+		if re.CapacityHours > 0 {
+			c := r.CapacityHours / re.CapacityHours
+			r.CapacityToReactive = &c
+		}
+		if o, ok := oracle[k]; ok && re.OverloadMinutes-o.OverloadMinutes > 0 {
+			sh := (re.OverloadMinutes - r.OverloadMinutes) / (re.OverloadMinutes - o.OverloadMinutes)
+			r.AvoidableRemoved = &sh
+		}
+	}
+}

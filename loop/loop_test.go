@@ -18,8 +18,7 @@ import (
 // fakeFleet is the smallest fleet the driver can run on: allocations start
 // as soon as a ready node has room, nodes boot after BootDelay.
 type fakeFleet struct {
-	tr      Trace
-	hint    int
+	demand  func(time.Time) float64
 	s       Settings
 	now     time.Time
 	count   int
@@ -30,7 +29,11 @@ type fakeFleet struct {
 }
 
 func newFake(tr Trace, s Settings, start time.Time) (Fleet, error) {
-	return &fakeFleet{tr: tr, s: s, now: start, count: 2, nodes: 1}, nil
+	d, err := tr.Demand(start)
+	if err != nil {
+		return nil, err
+	}
+	return &fakeFleet{demand: d, s: s, now: start, count: 2, nodes: 1}, nil
 }
 
 func (f *fakeFleet) Advance(t time.Time) error {
@@ -48,8 +51,7 @@ func (f *fakeFleet) Advance(t time.Time) error {
 }
 
 func (f *fakeFleet) View() (View, error) {
-	d, i := f.tr.At(f.now.Unix(), f.hint)
-	f.hint = i
+	d := f.demand(f.now)
 	per := int(f.s.NodeCPU / f.s.AllocCPU)
 	running := min(f.count, f.nodes*per)
 	nodes := make([]planner.Node, f.nodes)
@@ -148,6 +150,7 @@ func TestPredictiveCannotPeek(t *testing.T) {
 			b.Values[i] *= 3
 		}
 	}
+	b.Raw = b.Values
 	ra, err := RunTrace(a, s, "predictive", newFake)
 	if err != nil {
 		t.Fatal(err)
@@ -211,6 +214,7 @@ func TestRunAccounting(t *testing.T) {
 		tr.Times = append(tr.Times, 1_700_000_000+i)
 		tr.Values = append(tr.Values, 3*s.AllocCPU)
 	}
+	tr.Raw, tr.Scale = tr.Values, 1
 	fl, _ := newFake(tr, s, time.Unix(tr.Times[0], 0))
 	start := time.Unix(tr.Times[0], 0)
 	r, err := Run(fl, idle{}, s, start, start.Add(s.Warmup), start.Add(3*time.Hour))
@@ -287,31 +291,49 @@ func TestReadTracesJoinsFilesAndAveragesRepeats(t *testing.T) {
 
 func TestReportFormats(t *testing.T) {
 	rs := []Result{
-		{Policy: "predictive", OverloadMinutes: 5, CapacityHours: 105, Actions: 7},
-		{Policy: "reactive", OverloadMinutes: 100, CapacityHours: 100, Actions: 9},
+		{Dataset: "d", Policy: "reactive", OverloadMinutes: 100, CapacityHours: 100, Actions: 9},
+		{Dataset: "d", Policy: "predictive", OverloadMinutes: 24, CapacityHours: 105, Actions: 7},
+		{Dataset: "d", Policy: "oracle", OverloadMinutes: 5, CapacityHours: 110, Actions: 7},
+		// Another dataset's reactive row must not be compared with.
+		{Dataset: "e", Policy: "reactive", OverloadMinutes: 1000, CapacityHours: 10},
+	}
+	Compare(rs)
+	// (100-24)/(100-5) = 0.8 of the avoidable overload, 1.05 the capacity.
+	if p := rs[1]; p.AvoidableRemoved == nil || math.Abs(*p.AvoidableRemoved-0.8) > 1e-9 ||
+		p.CapacityToReactive == nil || math.Abs(*p.CapacityToReactive-1.05) > 1e-9 {
+		t.Fatalf("predictive compared: %+v", p)
+	}
+	if o := rs[2]; o.AvoidableRemoved == nil || *o.AvoidableRemoved != 1 {
+		t.Fatalf("oracle compared: %+v", o)
+	}
+	if rs[0].AvoidableRemoved != nil || rs[0].CapacityToReactive != nil {
+		t.Fatalf("reactive compared with itself: %+v", rs[0])
 	}
 	var tb bytes.Buffer
-	if err := WriteTable(&tb, rs); err != nil {
+	if err := WriteTable(&tb, rs[:3]); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(tb.String(), "predictive/reactive") || !strings.Contains(tb.String(), "0.050") || !strings.Contains(tb.String(), "1.050") {
-		t.Fatalf("table lacks the ratios:\n%s", tb.String())
+	for _, want := range []string{"removed", "0.800", "1.050", "oracle", "unservable min"} {
+		if !strings.Contains(tb.String(), want) {
+			t.Fatalf("table lacks %q:\n%s", want, tb.String())
+		}
 	}
 	var jb bytes.Buffer
 	if err := WriteJSON(&jb, rs); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(jb.String()), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("want one JSON object per policy, got %d lines", len(lines))
+	if len(lines) != len(rs) {
+		t.Fatalf("want one JSON object per result, got %d lines", len(lines))
 	}
 	var m map[string]any
-	if err := json.Unmarshal([]byte(lines[0]), &m); err != nil {
+	if err := json.Unmarshal([]byte(lines[1]), &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"policy", "overload_minutes", "unplaced_minutes", "capacity_hours", "actions", "migrations"} {
+	for _, k := range []string{"dataset", "policy", "overload_minutes", "unservable_minutes", "unplaced_minutes", "capacity_hours",
+		"actions", "migrations", "avoidable_overload_removed", "capacity_hours_to_reactive"} {
 		if _, ok := m[k]; !ok {
-			t.Errorf("JSON lacks field %q: %s", k, lines[0])
+			t.Errorf("JSON lacks field %q: %s", k, lines[1])
 		}
 	}
 }
@@ -382,5 +404,157 @@ func TestPredictiveSized(t *testing.T) {
 				t.Errorf("sized(%g, %g) = %g, want %g", tc.demand, tc.peak, got, tc.want)
 			}
 		})
+	}
+}
+
+// knownFutures are traces whose future the oracle is given: a daily step,
+// a steady climb and a day with a sudden burst.
+func knownFutures() []Trace {
+	daily := dailyTrace(6)
+	climb := dailyTrace(6)
+	climb.Name = "climb"
+	climb.Values = append([]float64(nil), climb.Values...)
+	for i := range climb.Values {
+		climb.Values[i] += 4 * float64(i) // +4 MHz every 5 minutes, ~7 allocations over the run
+	}
+	climb.Raw = climb.Values
+	burst := dailyTrace(6)
+	burst.Name = "burst"
+	burst.Values = append([]float64(nil), burst.Values...)
+	for i, ts := range burst.Times {
+		if off := ts - burst.Times[0]; off >= 4*86400+20*3600 && off < 4*86400+21*3600 {
+			burst.Values[i] = 15000
+		}
+	}
+	burst.Raw = burst.Values
+	return []Trace{daily, climb, burst}
+}
+
+// TestOracleNeverWorseThanPredictive: with the true future in place of the
+// forecast, the same planner and sizing let through no more overload than
+// the forecast does.
+func TestOracleNeverWorseThanPredictive(t *testing.T) {
+	s := testSettings()
+	for _, tr := range knownFutures() {
+		pred, err := RunTrace(tr, s, "predictive", newFake)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orc, err := RunTrace(tr, s, "oracle", newFake)
+		if err != nil {
+			t.Fatal(err)
+		}
+		react, err := RunTrace(tr, s, "reactive", newFake)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: overload min reactive %.0f, predictive %.0f, oracle %.0f; capacity h %.1f, %.1f, %.1f", tr.Name,
+			react.OverloadMinutes, pred.OverloadMinutes, orc.OverloadMinutes, react.CapacityHours, pred.CapacityHours, orc.CapacityHours)
+		if orc.OverloadMinutes > pred.OverloadMinutes {
+			t.Errorf("%s: oracle %.0f overload minutes, predictive %.0f; foresight did worse than a forecast", tr.Name, orc.OverloadMinutes, pred.OverloadMinutes)
+		}
+		if orc.Policy != "oracle" || orc.Fits != 0 {
+			t.Errorf("%s: oracle ran as %q with %d forecast fits; want none", tr.Name, orc.Policy, orc.Fits)
+		}
+		if react.OverloadMinutes == 0 {
+			t.Errorf("%s: reactive let no overload through; the trace tests nothing", tr.Name)
+		}
+	}
+}
+
+// TestOracleSeesTheFuture is the counterpart of TestPredictiveCannotPeek:
+// the same change after the cut does change the oracle's decisions before
+// it, so the cut test would notice a policy that peeks.
+func TestOracleSeesTheFuture(t *testing.T) {
+	s := testSettings()
+	a := dailyTrace(5)
+	b := dailyTrace(5)
+	b.Values = append([]float64(nil), b.Values...)
+	cut := a.Times[0] + 4*86400 + 7*3600
+	for i, ts := range b.Times {
+		if ts > cut {
+			b.Values[i] *= 3
+		}
+	}
+	b.Raw = b.Values
+	ra, err := RunTrace(a, s, "oracle", newFake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := RunTrace(b, s, "oracle", newFake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upTo := func(log []Action) []Action {
+		var out []Action
+		for _, x := range log {
+			if x.At.Unix() <= cut {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	if reflect.DeepEqual(upTo(ra.Log), upTo(rb.Log)) {
+		t.Fatal("the oracle decided the same before the cut although the future after it tripled")
+	}
+}
+
+// TestUnservableCountedApart: demand beyond what the group's maximum count
+// serves is unservable, not overload, when the group runs at its maximum;
+// below its maximum the shortfall is avoidable overload.
+func TestUnservableCountedApart(t *testing.T) {
+	s := testSettings()
+	s.Warmup = time.Hour
+	s.MaxCount = 2 // the fake fleet runs 2 allocations: 1000 MHz at most
+	var tr Trace
+	for i := int64(0); i <= 3*3600; i += 300 {
+		tr.Times = append(tr.Times, 1_700_000_000+i)
+		tr.Values = append(tr.Values, 3*s.AllocCPU)
+	}
+	tr.Raw, tr.Scale = tr.Values, 1
+	start := time.Unix(tr.Times[0], 0)
+	run := func(s Settings) Result {
+		fl, err := newFake(tr, s, start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Run(fl, idle{}, s, start, start.Add(s.Warmup), start.Add(3*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := run(s); r.UnservableMinutes != 121 || r.OverloadMinutes != 0 {
+		t.Fatalf("at the maximum count: unservable %.0f, overload %.0f; want 121, 0", r.UnservableMinutes, r.OverloadMinutes)
+	}
+	s.MaxCount = 4
+	if r := run(s); r.UnservableMinutes != 0 || r.OverloadMinutes != 121 {
+		t.Fatalf("below the maximum count: unservable %.0f, overload %.0f; want 0, 121", r.UnservableMinutes, r.OverloadMinutes)
+	}
+	// Pool bounds cap the group too: 1 node of 8 allocations.
+	s.MaxCount, s.MaxNodes = 80, 1
+	if got := s.MaxServable(); got != 8*s.AllocCPU {
+		t.Fatalf("MaxServable with one node = %g, want %g", got, 8*s.AllocCPU)
+	}
+}
+
+// TestPoolLeadsGroup: the predictive policy boots nodes ahead of the
+// allocations it asks for, so it leaves no more allocations waiting for a
+// node than reactive does.
+func TestPoolLeadsGroup(t *testing.T) {
+	s := testSettings()
+	for _, tr := range knownFutures() {
+		pred, err := RunTrace(tr, s, "predictive", newFake)
+		if err != nil {
+			t.Fatal(err)
+		}
+		react, err := RunTrace(tr, s, "reactive", newFake)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: unplaced min predictive %.0f, reactive %.0f", tr.Name, pred.UnplacedMinutes, react.UnplacedMinutes)
+		if pred.UnplacedMinutes > react.UnplacedMinutes {
+			t.Errorf("%s: predictive left allocations unplaced %.0f minutes, reactive %.0f", tr.Name, pred.UnplacedMinutes, react.UnplacedMinutes)
+		}
 	}
 }

@@ -42,8 +42,8 @@ type Settings struct {
 	Scrape, Refit, History, Window, SurplusFor time.Duration
 	Quantile, Headroom                         float64
 	// PoolWindow is the lead window the node pool is sized for (zero:
-	// Window); nodes need only their boot delay and a cooldown of lead,
-	// and they are what capacity-hours pay for.
+	// Window), plus BootDelay: the pool leads the group by the time its
+	// nodes take to boot.
 	PoolWindow time.Duration
 	// DemandHeadroom is a floor on the sizing: never less than the demand
 	// now plus this fraction (negative: no floor but the demand itself).
@@ -101,6 +101,17 @@ func DefaultSettings() Settings {
 		},
 		EscalationsPerHour: 3,
 	}
+}
+
+// MaxServable is the most demand (MHz) the task group can serve: its
+// maximum count, or as many allocations as the pool's maximum size holds
+// if that is fewer.
+func (s Settings) MaxServable() float64 {
+	n := s.MaxCount
+	if s.AllocCPU > 0 {
+		n = min(n, s.MaxNodes*int(s.NodeCPU/s.AllocCPU))
+	}
+	return float64(n) * s.AllocCPU
 }
 
 // Validate names the first setting that cannot work.
@@ -219,14 +230,32 @@ type Predictive struct {
 
 	groupSurplusSince, poolSurplusSince time.Time
 
+	// truth is set for the oracle only: the demand the fleet will replay,
+	// which replaces the forecast. The predictive policy has none.
+	truth func(time.Time) float64
+
 	// escalation state: since when demand is outside the band, when the
 	// policy last acted, and when it escalated in the last hour.
 	outsideSince, lastAction time.Time
 	escalations              planner.Escalations
 }
 
+// NewOracle is the predictive policy with perfect foresight: the same
+// planner, sizing and alert emulation, with the forecast replaced by demand,
+// the true demand the fleet replays. Its peak over a window is the true
+// peak at the decision steps within it, and demand never leaves its band, so
+// it never escalates. It measures what prediction could buy at best.
+func NewOracle(s Settings, demand func(time.Time) float64) *Predictive {
+	return &Predictive{S: s, truth: demand}
+}
+
 // Name implements Policy.
-func (p *Predictive) Name() string { return "predictive" }
+func (p *Predictive) Name() string {
+	if p.truth != nil {
+		return "oracle"
+	}
+	return "predictive"
+}
 
 // Fits is how many times the forecaster was called.
 func (p *Predictive) Fits() int { return p.fits }
@@ -327,6 +356,12 @@ func (p *Predictive) escalation(now time.Time, demand float64) (planner.Escalati
 // have less than the present.
 func (p *Predictive) peak(now time.Time, demand float64, window time.Duration) float64 {
 	peak := demand
+	if p.truth != nil {
+		for t := now.Add(p.S.Step); !t.After(now.Add(window)); t = t.Add(p.S.Step) {
+			peak = math.Max(peak, p.truth(t))
+		}
+		return peak
+	}
 	lo, hi := now.Unix(), now.Add(window).Unix()
 	for i, t := range p.fcTimes {
 		if t > lo && t <= hi && !math.IsNaN(p.fcQ[i]) && p.fcQ[i] > peak {
@@ -348,9 +383,11 @@ func (p *Predictive) sized(demand, peak float64) float64 {
 
 // Decide implements Policy.
 func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
-	p.observe(now, v.Demand)
-	if p.fitAt.IsZero() || now.Sub(p.fitAt) >= p.S.Refit {
-		p.refit(now)
+	if p.truth == nil {
+		p.observe(now, v.Demand)
+		if p.fitAt.IsZero() || now.Sub(p.fitAt) >= p.S.Refit {
+			p.refit(now)
+		}
 	}
 	peak := p.sized(v.Demand, p.peak(now, v.Demand, p.S.Window))
 	var acts []Action
@@ -365,14 +402,13 @@ func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 		return nil, fmt.Errorf("size task group: %w", err)
 	}
 	want = clamp(want, p.S.MinCount, p.S.MaxCount)
-	poolWant := want
-	if p.S.PoolWindow > 0 && p.S.PoolWindow != p.S.Window {
-		poolWant, err = gp.Units(p.sized(v.Demand, p.peak(now, v.Demand, p.S.PoolWindow)))
-		if err != nil {
-			return nil, fmt.Errorf("size task group for the pool: %w", err)
-		}
-		poolWant = clamp(poolWant, p.S.MinCount, p.S.MaxCount)
+	// The pool leads the group by the boot delay: nodes asked for now are
+	// ready when the group asks for the allocations they hold.
+	poolWant, err := gp.Units(p.sized(v.Demand, p.peak(now, v.Demand, p.poolWindow())))
+	if err != nil {
+		return nil, fmt.Errorf("size task group for the pool: %w", err)
 	}
+	poolWant = clamp(poolWant, p.S.MinCount, p.S.MaxCount)
 	count := v.Count
 	esc, escalate := p.escalation(now, v.Demand)
 	dir, fire := p.direction(now, want, v.Count, &p.groupSurplusSince)
@@ -436,6 +472,16 @@ func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 		p.lastAction = now
 	}
 	return acts, nil
+}
+
+// poolWindow is the lead the pool is sized for: PoolWindow (or Window)
+// plus the boot delay.
+func (p *Predictive) poolWindow() time.Duration {
+	w := p.S.PoolWindow
+	if w <= 0 {
+		w = p.S.Window
+	}
+	return w + p.S.BootDelay
 }
 
 // direction emulates the alerting rules: a predicted shortage fires at once,

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"text/tabwriter"
 )
 
@@ -19,42 +18,40 @@ func WriteJSON(w io.Writer, results []Result) error {
 	return nil
 }
 
-// WriteTable prints the results side by side and, when both policies ran,
-// the ratios predictive/reactive.
+// WriteTable prints the results of one dataset, one row per policy (per
+// series and policy when the results are per series), with the share of
+// avoidable overload removed and the capacity-hours over reactive's where
+// Compare filled them.
 func WriteTable(w io.Writer, results []Result) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "policy\toverload min\tunplaced min\tcapacity h\tactions\tmigrations\tseries\tscored h\t")
-	var pred, react *Result
-	for i := range results {
-		r := &results[i]
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.1f\t%d\t%d\t%d\t%.0f\t\n", r.Policy, r.OverloadMinutes, r.UnplacedMinutes,
-			r.CapacityHours, r.Actions, r.Migrations, r.Series, r.ScoredHours)
-		switch r.Policy {
-		case "predictive":
-			pred = r
-		case "reactive":
-			react = r
-		}
+	perSeries := false
+	for _, r := range results {
+		perSeries = perSeries || r.Series != ""
 	}
-	if pred != nil && react != nil {
-		fmt.Fprintf(tw, "predictive/reactive\t%s\t%s\t%s\t%s\t%s\t\t\t\n",
-			ratio(pred.OverloadMinutes, react.OverloadMinutes), ratio(pred.UnplacedMinutes, react.UnplacedMinutes),
-			ratio(pred.CapacityHours, react.CapacityHours), ratio(float64(pred.Actions), float64(react.Actions)),
-			ratio(float64(pred.Migrations), float64(react.Migrations)))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	head := "policy\tavoidable overload min\tunservable min\tunplaced min\tcapacity h\tactions\tremoved\tcapacity/reactive\t"
+	if perSeries {
+		head = "series\t" + head
+	} else {
+		head += "series\tscored h\t"
+	}
+	fmt.Fprintln(tw, head)
+	for _, r := range results {
+		if perSeries {
+			fmt.Fprintf(tw, "%s\t", r.Series)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.1f\t%d\t%s\t%s\t", r.Policy, r.OverloadMinutes, r.UnservableMinutes,
+			r.UnplacedMinutes, r.CapacityHours, r.Actions, fmtShare(r.AvoidableRemoved), fmtShare(r.CapacityToReactive))
+		if !perSeries {
+			fmt.Fprintf(tw, "%d\t%.0f\t", r.NSeries, r.ScoredHours)
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }
 
-func ratio(a, b float64) string {
-	if b == 0 {
-		if a == 0 {
-			return "-"
-		}
-		return "inf"
-	}
-	r := a / b
-	if math.IsNaN(r) {
+func fmtShare(v *float64) string {
+	if v == nil {
 		return "-"
 	}
-	return fmt.Sprintf("%.3f", r)
+	return fmt.Sprintf("%.3f", *v)
 }

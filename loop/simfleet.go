@@ -66,9 +66,9 @@ func NewSimFleet(tr Trace, s Settings, start time.Time) (Fleet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simulated fleet for %s: %w", tr.Name, err)
 	}
-	demand, err := sim.TraceDemand(tr.Times, tr.Raw, tr.Scale, 0, "absolute", start)
+	demand, err := tr.Demand(start)
 	if err != nil {
-		return nil, fmt.Errorf("replay %s: %w", tr.Name, err)
+		return nil, err
 	}
 	if err := f.SetDemand("", benchJob, benchGroup, demand); err != nil {
 		return nil, err

@@ -5,8 +5,10 @@ import (
 	"math"
 	"os"
 	"sort"
+	"time"
 
 	"github.com/fleetcast/fleetcast/internal/seriescsv"
+	"github.com/fleetcast/fleetcast/sim"
 )
 
 // Trace is one series of a demand trace, already scaled to the job it
@@ -156,4 +158,16 @@ func (tr *Trace) At(t int64, i int) (float64, int) {
 
 func fmtSeconds(s int64) string {
 	return (secondsDuration(s)).String()
+}
+
+// Demand is the trace as the simulated fleet replays it (sim.TraceDemand at
+// the trace's own timestamps, linear between samples, gaps bridged): the
+// job's CPU demand in MHz at any time. The fleets replay it, and the oracle
+// alone is given it.
+func (tr Trace) Demand(start time.Time) (func(time.Time) float64, error) {
+	d, err := sim.TraceDemand(tr.Times, tr.Raw, tr.Scale, 0, "absolute", start)
+	if err != nil {
+		return nil, fmt.Errorf("replay %s: %w", tr.Name, err)
+	}
+	return d, nil
 }

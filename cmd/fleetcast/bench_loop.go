@@ -7,9 +7,8 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
-	"sort"
+	"runtime"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/fleetcast/fleetcast/loop"
@@ -30,37 +29,71 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
+// datasetFlag collects --dataset NAME=FILE[,FILE...], in order.
+type datasetFlag struct {
+	names []string
+	files map[string][]string
+}
+
+func (d *datasetFlag) String() string { return strings.Join(d.names, ",") }
+
+func (d *datasetFlag) Set(v string) error {
+	name, files, ok := strings.Cut(v, "=")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" || strings.TrimSpace(files) == "" {
+		return fmt.Errorf("want NAME=FILE[,FILE...], for example nab=train.csv,test.csv")
+	}
+	if d.files == nil {
+		d.files = map[string][]string{}
+	}
+	if _, dup := d.files[name]; !dup {
+		d.names = append(d.names, name)
+	}
+	var l listFlag
+	if err := l.Set(files); err != nil {
+		return err
+	}
+	d.files[name] = append(d.files[name], l...)
+	return nil
+}
+
 func runBenchLoop(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("bench loop", `Replays a demand trace on the simulated Nomad fleet in virtual time, once with
-fleetcast's predictive policy (the exporter's forecast engine and the
-actuator's planner) and once with the reactive baseline (nomad-autoscaler's
-target-value strategy), with the same bounds, node boot delay and cooldowns,
-and prints overload minutes, unplaced-demand minutes, capacity-hours, actions
-and migrations for each, and their ratios. Each series of the trace drives one
-job on its own node pool; the 95th percentile of its warm-up becomes
---ref-allocs fully used allocations. See loop/README.md.`,
-		`fleetcast bench loop --trace ../shared/data/nab/train.csv --trace ../shared/data/nab/test.csv
+	fs := newFlagSet("bench loop", `Replays demand traces on the simulated Nomad fleet in virtual time with three
+policies under the same bounds, node boot delay and cooldowns: fleetcast's
+predictive policy (the exporter's forecast engine and the actuator's planner),
+the reactive baseline (nomad-autoscaler's target-value strategy), and the
+oracle (the predictive policy with the forecast replaced by the true future
+demand: what prediction could buy at best). Prints, per dataset, avoidable
+overload minutes, unservable minutes (demand beyond the group's maximum),
+unplaced-demand minutes, capacity-hours and actions per policy, the share of
+avoidable overload removed, (reactive - predictive) / (reactive - oracle),
+and capacity-hours over reactive's. Each series drives one job on its own
+node pool; the 95th percentile of its warm-up becomes --ref-allocs fully used
+allocations. See loop/README.md.`,
+		`fleetcast bench loop --dataset nab=../shared/data/nab/train.csv,../shared/data/nab/test.csv --dataset cluster=../shared/data/cluster/full.csv
 fleetcast bench loop --trace nab.csv --policy reactive --json`, stderr)
 	var traces listFlag
-	fs.Var(&traces, "trace", "long CSV file series,timestamp,value (repeat, or separate by commas, to join files such as train and test)")
-	policy := fs.String("policy", "both", "policy to run: predictive, reactive or both")
-	asJSON := fs.Bool("json", false, "print one JSON object per policy instead of the table")
+	var datasets datasetFlag
+	fs.Var(&traces, "trace", "long CSV file series,timestamp,value (repeat, or separate by commas, to join files such as train and test); its dataset is named trace")
+	fs.Var(&datasets, "dataset", "NAME=FILE[,FILE...]: a dataset of long CSV files joined as --trace joins them, with its own table (repeat for more)")
+	policy := fs.String("policy", "both", "policy to run: predictive, reactive, oracle, or both (all three)")
+	asJSON := fs.Bool("json", false, "print one JSON object per dataset and policy (and per series with --per-series) instead of the tables")
 	perSeries := fs.Bool("per-series", false, "also print the figures of every series")
 	match := fs.String("series", "", "only the series whose name matches this regular expression")
 	s := loop.DefaultSettings()
 	fs.DurationVar(&s.Refit, "refit", s.Refit, "predictive: refit the forecast every this much virtual time")
-	fs.DurationVar(&s.Window, "window", s.Window, "predictive: size for the forecast peak over this lead window")
-	fs.DurationVar(&s.PoolWindow, "pool-window", s.PoolWindow, "predictive: size the node pool for the peak over this lead window (0: --window)")
-	fs.Float64Var(&s.DemandHeadroom, "demand-headroom", s.DemandHeadroom, "predictive: never size below the demand now plus this fraction (negative: off)")
-	fs.Float64Var(&s.Headroom, "headroom", s.Headroom, "predictive: fraction added to the forecast peak")
+	fs.DurationVar(&s.Window, "window", s.Window, "predictive and oracle: size for the peak over this lead window")
+	fs.DurationVar(&s.PoolWindow, "pool-window", s.PoolWindow, "predictive and oracle: size the node pool for the peak over this lead window plus the boot delay (0: --window)")
+	fs.Float64Var(&s.DemandHeadroom, "demand-headroom", s.DemandHeadroom, "predictive and oracle: never size below the demand now plus this fraction (negative: off)")
+	fs.Float64Var(&s.Headroom, "headroom", s.Headroom, "predictive and oracle: fraction added to the peak")
 	fs.Float64Var(&s.Quantile, "quantile", s.Quantile, "predictive: forecast quantile to size for")
-	fs.DurationVar(&s.SurplusFor, "surplus-for", s.SurplusFor, "predictive: how long a predicted surplus must hold before scaling in")
+	fs.DurationVar(&s.SurplusFor, "surplus-for", s.SurplusFor, "predictive and oracle: how long a predicted surplus must hold before scaling in")
 	fs.DurationVar(&s.History, "history", s.History, "predictive: most history each fit uses")
 	fs.DurationVar(&s.AnomalyFor, "anomaly-for", s.AnomalyFor, "predictive: how long demand must stay above the band, after an action, before escalating")
 	fs.IntVar(&s.EscalationsPerHour, "escalations-per-hour", s.EscalationsPerHour, "predictive: escalation cap per hour (0: never escalate)")
 	fs.Float64Var(&s.Target, "target", s.Target, "reactive: target CPU utilisation of the task group, percent")
-	fs.DurationVar(&s.Cooldown, "cooldown", s.Cooldown, "cooldown after each scaling action, both policies")
-	fs.DurationVar(&s.BootDelay, "boot-delay", s.BootDelay, "time a new node takes to become ready, both policies")
+	fs.DurationVar(&s.Cooldown, "cooldown", s.Cooldown, "cooldown after each scaling action, all policies")
+	fs.DurationVar(&s.BootDelay, "boot-delay", s.BootDelay, "time a new node takes to become ready, all policies")
 	fs.DurationVar(&s.Warmup, "warmup", s.Warmup, "start of each trace that scales it and is not scored")
 	fs.Float64Var(&s.RefAllocs, "ref-allocs", s.RefAllocs, "fully used allocations the warm-up's 95th percentile of a series stands for")
 	if ok, code := parseFlags(fs, args); !ok {
@@ -68,16 +101,22 @@ fleetcast bench loop --trace nab.csv --policy reactive --json`, stderr)
 	}
 	var policies []string
 	switch *policy {
-	case "both":
-		policies = []string{"predictive", "reactive"}
-	case "predictive", "reactive":
+	case "both", "all":
+		policies = loop.Policies
+	case "predictive", "reactive", "oracle":
 		policies = []string{*policy}
 	default:
-		fmt.Fprintf(stderr, "fleetcast bench loop: --policy=%q: valid policies are predictive, reactive, both\n", *policy)
+		fmt.Fprintf(stderr, "fleetcast bench loop: --policy=%q: valid policies are predictive, reactive, oracle, both (all three)\n", *policy)
 		return 2
 	}
-	if len(traces) == 0 {
-		fmt.Fprintln(stderr, "fleetcast bench loop: --trace is required (a long CSV series,timestamp,value)")
+	if len(traces) > 0 {
+		if err := datasets.Set("trace=" + traces.String()); err != nil {
+			fmt.Fprintf(stderr, "fleetcast bench loop: --trace: %v\n", err)
+			return 2
+		}
+	}
+	if len(datasets.names) == 0 {
+		fmt.Fprintln(stderr, "fleetcast bench loop: --trace or --dataset is required (long CSV series,timestamp,value)")
 		return 2
 	}
 	var re *regexp.Regexp
@@ -92,10 +131,70 @@ fleetcast bench loop --trace nab.csv --policy reactive --json`, stderr)
 		fmt.Fprintf(stderr, "fleetcast bench loop: %v\n", err)
 		return 2
 	}
-	raw, err := loop.ReadTraces(traces)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	began := time.Now()
+	type done struct {
+		name      string
+		nseries   int
+		sums, per []loop.Result
+		took      time.Duration
+	}
+	var runs []done
+	for _, name := range datasets.names {
+		trs, code := loadDataset(name, datasets.files[name], re, s, stderr)
+		if code != 0 {
+			return code
+		}
+		t0 := time.Now()
+		sums, per, err := loop.Bench(ctx, name, trs, s, policies, loop.NewSimFleet)
+		if err != nil {
+			fmt.Fprintf(stderr, "fleetcast bench loop: dataset %s: %v\n", name, err)
+			return 1
+		}
+		runs = append(runs, done{name, len(trs), sums, per, time.Since(t0)})
+	}
+	took := time.Since(began)
+	if *asJSON {
+		for _, r := range runs {
+			out := r.sums
+			if *perSeries {
+				out = append(append([]loop.Result(nil), out...), r.per...)
+			}
+			if err := loop.WriteJSON(stdout, out); err != nil {
+				fmt.Fprintf(stderr, "fleetcast bench loop: %v\n", err)
+				return 1
+			}
+		}
+		fmt.Fprintf(stderr, "fleetcast bench loop: ran in %s on %d CPUs\n", took.Round(100*time.Millisecond), runtime.GOMAXPROCS(0))
+		return 0
+	}
+	fmt.Fprintf(stdout, "each series scored after a %s warm-up; boot delay %s, cooldown %s; ran in %s on %d CPUs\n",
+		s.Warmup, s.BootDelay, s.Cooldown, took.Round(100*time.Millisecond), runtime.GOMAXPROCS(0))
+	for _, r := range runs {
+		fmt.Fprintf(stdout, "\ndataset %s: %d series, ran in %s\n", r.name, r.nseries, r.took.Round(100*time.Millisecond))
+		if *perSeries {
+			if err := loop.WriteTable(stdout, r.per); err != nil {
+				fmt.Fprintf(stderr, "fleetcast bench loop: %v\n", err)
+				return 1
+			}
+			fmt.Fprintln(stdout)
+		}
+		if err := loop.WriteTable(stdout, r.sums); err != nil {
+			fmt.Fprintf(stderr, "fleetcast bench loop: %v\n", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+// loadDataset reads and scales the series of one dataset, skipping (with a
+// note) those that cannot be scaled or are shorter than the warm-up.
+func loadDataset(name string, files []string, re *regexp.Regexp, s loop.Settings, stderr io.Writer) ([]loop.Trace, int) {
+	raw, err := loop.ReadTraces(files)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetcast bench loop: %v\n", err)
-		return 1
+		fmt.Fprintf(stderr, "fleetcast bench loop: dataset %s: %v\n", name, err)
+		return nil, 1
 	}
 	var trs []loop.Trace
 	for _, r := range raw {
@@ -104,56 +203,18 @@ fleetcast bench loop --trace nab.csv --policy reactive --json`, stderr)
 		}
 		tr, err := loop.ScaleTrace(r, int64(s.Warmup/time.Second), s.RefAllocs, s.AllocCPU)
 		if err != nil {
-			fmt.Fprintf(stderr, "fleetcast bench loop: skipped: %v\n", err)
+			fmt.Fprintf(stderr, "fleetcast bench loop: dataset %s: skipped: %v\n", name, err)
 			continue
 		}
 		if tr.Times[len(tr.Times)-1]-tr.Times[0] <= int64(s.Warmup/time.Second) {
-			fmt.Fprintf(stderr, "fleetcast bench loop: skipped %s: shorter than the warm-up %s\n", tr.Name, s.Warmup)
+			fmt.Fprintf(stderr, "fleetcast bench loop: dataset %s: skipped %s: shorter than the warm-up %s\n", name, tr.Name, s.Warmup)
 			continue
 		}
 		trs = append(trs, tr)
 	}
 	if len(trs) == 0 {
-		fmt.Fprintln(stderr, "fleetcast bench loop: no series to run")
-		return 1
+		fmt.Fprintf(stderr, "fleetcast bench loop: dataset %s: no series to run\n", name)
+		return nil, 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	began := time.Now()
-	sums, per, err := loop.Bench(ctx, trs, s, policies, loop.NewSimFleet)
-	if err != nil {
-		fmt.Fprintf(stderr, "fleetcast bench loop: %v\n", err)
-		return 1
-	}
-	if *asJSON {
-		if err := loop.WriteJSON(stdout, sums); err != nil {
-			fmt.Fprintf(stderr, "fleetcast bench loop: %v\n", err)
-			return 1
-		}
-		return 0
-	}
-	fmt.Fprintf(stdout, "%d series, each scored after a %s warm-up; boot delay %s, cooldown %s; ran in %s\n\n",
-		len(trs), s.Warmup, s.BootDelay, s.Cooldown, time.Since(began).Round(100*time.Millisecond))
-	if *perSeries {
-		sort.Slice(per, func(i, j int) bool {
-			if per[i].Series != per[j].Series {
-				return per[i].Series < per[j].Series
-			}
-			return per[i].Policy < per[j].Policy
-		})
-		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "series\tpolicy\toverload min\tunplaced min\tcapacity h\tactions\tfits")
-		for _, r := range per {
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.1f\t%d\t%d\n", r.Series, r.Policy, r.OverloadMinutes, r.UnplacedMinutes, r.CapacityHours, r.Actions, r.Fits)
-		}
-		if err := tw.Flush(); err != nil {
-			return 1
-		}
-		fmt.Fprintln(stdout)
-	}
-	if err := loop.WriteTable(stdout, sums); err != nil {
-		fmt.Fprintf(stderr, "fleetcast bench loop: %v\n", err)
-		return 1
-	}
-	return 0
+	return trs, 0
 }

@@ -39,10 +39,15 @@ func TestBenchLoop(t *testing.T) {
 		inStderr string
 	}{
 		{[]string{"bench", "loop", "--trace", trace, "--json"}, 0,
-			[]string{`"policy":"predictive"`, `"policy":"reactive"`, `"overload_minutes"`, `"unplaced_minutes"`, `"capacity_hours"`, `"actions"`, `"migrations"`}, ""},
-		{[]string{"bench", "loop", "--trace", trace}, 0, []string{"predictive/reactive", "overload min"}, ""},
+			[]string{`"policy":"predictive"`, `"policy":"reactive"`, `"policy":"oracle"`, `"overload_minutes"`, `"unservable_minutes"`,
+				`"unplaced_minutes"`, `"capacity_hours"`, `"actions"`, `"migrations"`, `"avoidable_overload_removed"`, `"capacity_hours_to_reactive"`}, "ran in"},
+		{[]string{"bench", "loop", "--trace", trace}, 0, []string{"dataset trace", "avoidable overload min", "removed", "capacity/reactive", "oracle"}, ""},
+		{[]string{"bench", "loop", "--dataset", "a=" + trace, "--dataset", "b=" + trace, "--per-series"}, 0,
+			[]string{"dataset a: 1 series", "dataset b: 1 series", "shop"}, ""},
+		{[]string{"bench", "loop", "--dataset", "a=" + trace, "--json", "--per-series"}, 0, []string{`"dataset":"a"`, `"series_name":"shop"`}, ""},
 		{[]string{"bench", "loop", "--trace", trace, "--policy", "reactive", "--json"}, 0, []string{`"policy":"reactive"`}, ""},
-		{[]string{"bench", "loop"}, 2, nil, "--trace is required"},
+		{[]string{"bench", "loop"}, 2, nil, "--trace or --dataset is required"},
+		{[]string{"bench", "loop", "--dataset", "nofiles"}, 2, nil, "NAME=FILE"},
 		{[]string{"bench", "loop", "--trace", trace, "--policy", "psychic"}, 2, nil, `--policy="psychic"`},
 		{[]string{"bench", "loop", "--trace", filepath.Join(t.TempDir(), "none.csv")}, 1, nil, "none.csv"},
 		{[]string{"bench", "loop", "--help"}, 0, nil, "Example"},
