@@ -33,6 +33,7 @@ const (
 	ResultNoPolicy          = "no_policy"
 	ResultResolved          = "resolved"
 	ResultNotLeader         = "not_leader"
+	ResultNoLeader          = "no_leader"
 	ResultError             = "error"
 	ResultForecastError     = "forecast_error"
 	ResultDeploymentBlocked = "deployment_blocked"
@@ -76,6 +77,10 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// IsLeader says whether this replica may act; nil means always.
 	IsLeader func() bool
+	// OtherLeads says whether another replica is known to hold the leader
+	// lock. A replica that is not the leader answers not_leader (200) only
+	// then, and 503 otherwise so Alertmanager retries until one leads.
+	OtherLeads func() bool
 	// NomadAddress and NomadToken are used by the nomad_sim pool target.
 	NomadAddress string
 	NomadToken   string
@@ -264,7 +269,7 @@ func (a *Actuator) audit(d *decision, out Outcome, took time.Duration) {
 	}
 	lvl := slog.LevelInfo
 	switch out.Result {
-	case ResultError, ResultForecastError, ResultDeploymentBlocked, ResultRejected, ResultStopped:
+	case ResultError, ResultForecastError, ResultDeploymentBlocked, ResultRejected, ResultStopped, ResultNoLeader:
 		lvl = slog.LevelWarn
 	}
 	if d.rung != nil {
@@ -294,7 +299,10 @@ func (a *Actuator) handle(ctx context.Context, d *decision) Outcome {
 		return ok(ResultDuplicate, fmt.Sprintf("already decided at %s (fingerprint+startsAt)", at.UTC().Format(time.RFC3339)))
 	}
 	if a.o.IsLeader != nil && !a.o.IsLeader() {
-		return ok(ResultNotLeader, "another replica holds the leader lock")
+		if a.o.OtherLeads != nil && a.o.OtherLeads() {
+			return ok(ResultNotLeader, "another replica holds the leader lock")
+		}
+		return Outcome{Result: ResultNoLeader, Code: 503, Detail: "no replica is known to hold the leader lock (yet): retry"}
 	}
 	if f := a.o.Config.Global.EmergencyStopFile; f != "" {
 		if _, err := os.Stat(f); err == nil {

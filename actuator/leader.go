@@ -3,16 +3,21 @@ package actuator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
+
+	"github.com/fleetcast/fleetcast/internal/nomadver"
 )
 
 // Leader elects one acting replica by a lock on a Nomad variable, as
-// nomad-autoscaler does. Replicas that do not hold the lock answer the
-// webhook but change nothing.
+// nomad-autoscaler does. Replicas that do not hold the lock change nothing:
+// they answer not_leader (200) while they see another replica hold it, and
+// 503 while nobody is known to hold it, so Alertmanager retries and no
+// alert is dropped between two leaders.
 type Leader struct {
 	Client *api.Client
 	Path   string
@@ -22,9 +27,12 @@ type Leader struct {
 	// OnChange is told when leadership is gained or lost (metrics).
 	OnChange func(bool)
 
-	mu     sync.Mutex
-	leader bool
-	lastOK time.Time
+	mu        sync.Mutex
+	leader    bool
+	lastOK    time.Time
+	otherSeen time.Time // when another replica was last seen holding the lock
+	lastErr   string
+	errLogged time.Time
 }
 
 // IsLeader is true while the lock was renewed within its TTL.
@@ -36,12 +44,21 @@ func (l *Leader) IsLeader() bool {
 	return l.leader && time.Since(l.lastOK) < l.TTL
 }
 
+// OtherLeads is true while another replica was seen holding the lock within
+// the last TTL.
+func (l *Leader) OtherLeads() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.otherSeen.IsZero() && time.Since(l.otherSeen) < l.TTL
+}
+
 func (l *Leader) set(v bool) {
 	l.mu.Lock()
 	changed := l.leader != v
 	l.leader = v
 	if v {
 		l.lastOK = time.Now()
+		l.otherSeen = time.Time{}
 	}
 	l.mu.Unlock()
 	if changed {
@@ -49,6 +66,21 @@ func (l *Leader) set(v bool) {
 		if l.OnChange != nil {
 			l.OnChange(v)
 		}
+	}
+}
+
+// failed logs a lock error once per change of message and at most once a
+// minute otherwise: a server that cannot lock must not flood the log.
+func (l *Leader) failed(what string, err error) {
+	msg := err.Error()
+	l.mu.Lock()
+	again := msg == l.lastErr && time.Since(l.errLogged) < time.Minute
+	if !again {
+		l.lastErr, l.errLogged = msg, time.Now()
+	}
+	l.mu.Unlock()
+	if !again {
+		l.Log.Error(what+": no replica is known to lead, alerts get 503 until one does", "variable", l.Path, "err", err)
 	}
 }
 
@@ -67,7 +99,7 @@ func (l *Leader) Run(ctx context.Context) error {
 	for {
 		if l.IsLeader() {
 			if err := locks.Renew(ctx); err != nil {
-				l.Log.Warn("leader lock renewal failed", "err", err)
+				l.failed("leader lock renewal failed", err)
 				l.set(false)
 			} else {
 				l.set(true)
@@ -78,9 +110,10 @@ func (l *Leader) Run(ctx context.Context) error {
 			case err == nil:
 				l.set(true)
 			case errors.Is(err, api.ErrLockConflict):
-				l.set(false) // someone else leads
+				l.set(false)
+				l.checkHolder(ctx)
 			default:
-				l.Log.Warn("leader lock acquire failed", "err", err)
+				l.failed("leader lock acquire failed", err)
 				l.set(false)
 			}
 		}
@@ -97,4 +130,30 @@ func (l *Leader) Run(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// checkHolder reads the lock variable after a conflict: a conflict also
+// comes during the lock delay after a holder vanished, when nobody holds
+// the lock; only a lock Nomad shows as held counts as another leader.
+func (l *Leader) checkHolder(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, l.TTL/3)
+	defer cancel()
+	got, _, err := l.Client.Variables().Peek(l.Path, (&api.QueryOptions{Namespace: l.NS}).WithContext(cctx))
+	if err != nil || got == nil || got.Lock == nil {
+		return
+	}
+	l.mu.Lock()
+	l.otherSeen = time.Now()
+	l.mu.Unlock()
+}
+
+// CheckLeaderSupport says whether leader election can work on a Nomad
+// server of version v: variable locks came with Nomad 1.7.
+func CheckLeaderSupport(v nomadver.Version) error {
+	if v.AtLeast(nomadver.VariableLocks) {
+		return nil
+	}
+	return fmt.Errorf("leader.enabled: leader election locks a Nomad variable, which needs Nomad %s or later; the server is %s "+
+		"(it answers lock requests with 400 \"variable missing required Items object\"): run a single replica with leader.enabled: false, or upgrade Nomad",
+		nomadver.VariableLocks, v)
 }

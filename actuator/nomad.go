@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/nomad/api"
+
+	"github.com/fleetcast/fleetcast/internal/nomadver"
 )
 
 // Nomad is the part of the Nomad API the actuator uses. NomadAPI implements
@@ -176,4 +178,24 @@ func (n *NomadAPI) AllocHealthy(ctx context.Context, ns, job, group string) (int
 		return tg.Healthy, nil
 	}
 	return tg.Running, nil
+}
+
+// ServerVersion reads the Nomad agent's version from /v1/agent/self (the
+// member's build tag, else config.Version.Version). The token needs
+// agent:read.
+func (n *NomadAPI) ServerVersion(ctx context.Context) (nomadver.Version, error) {
+	var self api.AgentSelf
+	if _, err := n.C.Raw().Query("/v1/agent/self", &self, qo(ctx, "")); err != nil {
+		return nomadver.Version{}, wrapNomad("agent self", err)
+	}
+	s := self.Member.Tags["build"]
+	if s == "" {
+		if vm, ok := self.Config["Version"].(map[string]any); ok {
+			s, _ = vm["Version"].(string)
+		}
+	}
+	if s == "" {
+		return nomadver.Version{}, errors.New("nomad agent self: no version in the answer")
+	}
+	return nomadver.Parse(s)
 }

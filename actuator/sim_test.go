@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -303,6 +304,12 @@ func TestSimLeaderElection(t *testing.T) {
 	if !l1.IsLeader() || l2.IsLeader() {
 		t.Fatalf("leaders: first %v second %v, want exactly the first", l1.IsLeader(), l2.IsLeader())
 	}
+	// The follower sees the leader and says not_leader (200).
+	r.a.o.IsLeader, r.a.o.OtherLeads = l2.IsLeader, l2.OtherLeads
+	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
+	if out := r.a.Handle(context.Background(), al); out.Result != ResultNotLeader || out.Code != 200 {
+		t.Fatalf("follower while the first leads: %+v", out)
+	}
 	stop1()
 	if err := <-done1; err != nil {
 		t.Fatalf("release: %v", err)
@@ -540,5 +547,55 @@ func TestSimPersistingFiringTakesSeveralSteps(t *testing.T) {
 	want := "acted:4 cooldown:4 acted:5 cooldown:5 acted:6 duplicate:6 duplicate:6 duplicate:6 duplicate:6 duplicate:6 duplicate:6 duplicate:6"
 	if s := strings.Join(got, " "); s != want {
 		t.Fatalf("one persisting firing:\n got %s\nwant %s", s, want)
+	}
+}
+
+// TestSimNoLeaderAnswers503: on a Nomad without variable locks (1.6) no
+// replica can lead; the alert must be retried (503), not dropped with 200.
+func TestSimNoLeaderAnswers503(t *testing.T) {
+	b, err := os.ReadFile("testdata/fleet.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scfg, err := sim.ParseConfig([]byte(strings.Replace(string(b), "nomad_version: 1.8.2", "nomad_version: 1.6.0", 1)), "fleet.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := sim.New(scfg, simStart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(f.Handler())
+	defer srv.Close()
+	n, err := NewNomadAPI(srv.URL, "", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := n.ServerVersion(context.Background()); err != nil || CheckLeaderSupport(v) == nil {
+		t.Fatalf("version %v (%v): leader support not refused", v, err)
+	}
+	var logs strings.Builder
+	l := &Leader{Client: n.C, Path: "fleetcast/actuator/leader", NS: "default", TTL: 600 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	time.Sleep(time.Second) // several failed attempts
+	cfg, err := LoadConfig("testdata/actuator.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(Options{Config: cfg, Nomad: n, Forecasts: &fakeForecasts{v: map[string][]Sample{}}, IsLeader: l.IsLeader, OtherLeads: l.OtherLeads})
+	if err != nil {
+		t.Fatal(err)
+	}
+	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "web"}, f.Now())
+	out := a.Handle(context.Background(), al)
+	cancel()
+	<-done
+	if out.Code != 503 || out.Result != ResultNoLeader {
+		t.Fatalf("no replica leads: %+v, want 503 %s", out, ResultNoLeader)
+	}
+	if c := strings.Count(logs.String(), "level=ERROR"); c != 1 || !strings.Contains(logs.String(), "variable missing required Items object") {
+		t.Fatalf("want the lock error logged once, got %d lines:\n%s", c, logs.String())
 	}
 }

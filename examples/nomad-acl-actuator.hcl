@@ -26,3 +26,9 @@ node {
 node_pool "*" {
   policy = "read"
 }
+
+# The server's version (GET /v1/agent/self) at start: leader election needs
+# Nomad 1.7 (variable locks), the scale guard 1.8.2.
+agent {
+  policy = "read"
+}

@@ -99,6 +99,22 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
 		return 1
 	}
+	// What the server supports decides whether leader election can work
+	// and whether Nomad guards a scale by the job modify index.
+	vctx, vcancel := context.WithTimeout(ctx, 10*time.Second)
+	ver, verr := nomad.ServerVersion(vctx)
+	vcancel()
+	if verr != nil {
+		log.Warn("could not read the Nomad server's version from /v1/agent/self (grant the token agent:read); assuming a current Nomad", "err", verr)
+	} else {
+		log.Info("nomad server", "version", ver.String())
+		if cfg.Leader.Enabled {
+			if err := actuator.CheckLeaderSupport(ver); err != nil {
+				fmt.Fprintf(stderr, "fleetcast actuator: %s: %v\n", *cfgFile, err)
+				return 1
+			}
+		}
+	}
 	metrics := actuator.NewMetrics()
 	opts := actuator.Options{Config: cfg, Nomad: nomad, Forecasts: prom, Metrics: metrics, NomadAddress: addr, NomadToken: nomadToken, State: nomad,
 		Audit: slog.New(slog.NewJSONHandler(stdout, nil)).With("log", "audit"), Log: log}
@@ -127,7 +143,7 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 					metrics.IsLeader.Set(0)
 				}
 			}}
-		opts.IsLeader = l.IsLeader
+		opts.IsLeader, opts.OtherLeads = l.IsLeader, l.OtherLeads
 		leaderDone = make(chan error, 1)
 		go func() { leaderDone <- l.Run(ctx) }()
 	} else {

@@ -137,3 +137,46 @@ policies:
 		t.Fatalf("start line does not say a token is set:\n%s", stderr.String())
 	}
 }
+
+// TestActuatorRefusesLeaderOnOldNomad: leader election locks a Nomad
+// variable, which Nomad 1.6 cannot; the command says so and does not start,
+// instead of answering every alert not_leader.
+func TestActuatorRefusesLeaderOnOldNomad(t *testing.T) {
+	for _, c := range []struct {
+		version string
+		refuse  bool
+	}{{"1.6.0", true}, {"1.7.0", false}} {
+		scfg, err := sim.ParseConfig([]byte(`nomad_version: "`+c.version+`"
+node_pools: [{name: default, cpu_mhz: 4000, memory_mb: 8192, count: 1}]
+`), "fleet.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := sim.New(scfg, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		nomad := httptest.NewServer(f.Handler())
+		cfg := filepath.Join(t.TempDir(), "actuator.yml")
+		if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`nomad: {address: %s}
+leader: {enabled: true, ttl: 3s}
+policies:
+  - {name: web, match: {alertname: [X]}, action: scale_group, scale_group: {min: 1, max: 4, max_step: 1}}
+`, nomad.URL)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		addr, err := stack.FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr lockedBuf
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		code := serveActuator(ctx, []string{"--config.file", cfg, "--web.listen-address", addr}, &stdout, &stderr)
+		cancel()
+		nomad.Close()
+		refused := code == 1 && strings.Contains(stderr.String(), "needs Nomad 1.7.0 or later; the server is 1.6.0")
+		if refused != c.refuse {
+			t.Errorf("Nomad %s: exit %d, refused %v, want %v\n%s", c.version, code, refused, c.refuse, stderr.String())
+		}
+	}
+}
