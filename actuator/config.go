@@ -106,7 +106,7 @@ type Policy struct {
 // ScaleGroupPolicy sizes a task group from a forecast.
 type ScaleGroupPolicy struct {
 	// Query is a PromQL text/template over the alert's labels, e.g.
-	// max(fleetcast_forecast_peak{job="{{.job}}",quantile="0.9"}); empty
+	// max(fleetcast_forecast_peak{job="{{.job}}",q="0.9"}); empty
 	// means move by max_step.
 	Query            string   `yaml:"query"`
 	PerAllocCapacity float64  `yaml:"per_alloc_capacity"`

@@ -523,7 +523,7 @@ func TestSimJobChangedMeanwhile(t *testing.T) {
 // repeats duplicates. A refusal (cooldown) is not remembered.
 func TestSimPersistingFiringTakesSeveralSteps(t *testing.T) {
 	r := newSimRig(t, func(c *Config) { c.Policies[0].ScaleGroup.MaxStep = 1 })
-	q := `max(fleetcast_forecast_peak{job="web",task_group="web",quantile="0.9"})`
+	q := `max(fleetcast_forecast_peak{job="web",task_group="web",q="0.9"})`
 	r.fc.v[q] = []Sample{{Value: 500}} // wants ceil(500*1.2/100) = 6, the group's own max
 	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
 	ctx := context.Background()
