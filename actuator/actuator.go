@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/fleetcast/fleetcast/actuator/planner"
+	"github.com/fleetcast/fleetcast/internal/nomadver"
 )
 
 // Results of a decision: the result label of fleetcast_actuator_actions_total
@@ -84,6 +86,10 @@ type Options struct {
 	// NomadAddress and NomadToken are used by the nomad_sim pool target.
 	NomadAddress string
 	NomadToken   string
+	// NomadVersion is the server's release as read at start; the zero
+	// value means unknown. Before 1.8.2 Nomad ignores a scale's job modify
+	// index, and the actuator checks for a concurrent change itself.
+	NomadVersion nomadver.Version
 	// State keeps what must survive a restart and be shared by replicas
 	// (NomadAPI: Nomad variables). Nil, or a dry run, means in memory.
 	State StateStore
@@ -204,6 +210,9 @@ type decision struct {
 	// forecast, so the firing is not done with; its next repeat after the
 	// cooldown takes the next step.
 	held bool
+	// overwrote: Nomad applied the scale over a count someone else had
+	// set after it was read (a server that does not guard by index).
+	overwrote bool
 }
 
 // Handle decides and acts on one alert.
@@ -272,8 +281,8 @@ func (a *Actuator) audit(d *decision, out Outcome, took time.Duration) {
 	case ResultError, ResultForecastError, ResultDeploymentBlocked, ResultRejected, ResultStopped, ResultNoLeader:
 		lvl = slog.LevelWarn
 	}
-	if d.rung != nil {
-		lvl = slog.LevelWarn // escalations are said loudly
+	if d.rung != nil || d.overwrote {
+		lvl = slog.LevelWarn // escalations and overwritten changes are said loudly
 	}
 	a.o.Audit.LogAttrs(context.Background(), lvl, "decision", attrs...)
 }
@@ -542,11 +551,23 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 			deadline = d.alert.EndsAt
 		}
 		wait := time.Second
+		// Nomad before 1.8.2 ignores the job modify index on a scale; then
+		// the actuator reads the job again right before scaling, and reads
+		// its own scaling event after, to see a change it raced with.
+		guarded := a.o.NomadVersion.AtLeast(nomadver.ScaleIndexGuard)
 		for attempt := 1; ; attempt++ {
+			if !guarded {
+				if err := a.recheckJob(ctx, ns, job, tg, st.JobModifyIndex, plan.From); err != nil {
+					return a.nomadFailed(d, err)
+				}
+			}
 			err := a.o.Nomad.Scale(ctx, ns, job, tg, plan.To, msg, meta, st.JobModifyIndex)
 			if err == nil {
 				d.held = plan.Held
 				d.nomad = fmt.Sprintf("scaled %s/%s/%s to %d (attempt %d)", ns, job, tg, plan.To, attempt)
+				if !guarded {
+					a.checkOverwrite(ctx, d, ns, job, tg, plan.From)
+				}
 				a.o.Metrics.LastAction.WithLabelValues(ActionScaleGroup, ns, job, tg, "", "").Set(float64(a.o.Now().Unix()))
 				return ok(ResultActed, plan.Reason)
 			}
@@ -564,6 +585,46 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 			wait = min(wait*2, 10*time.Second)
 		}
 	})
+}
+
+// recheckJob reads the job's scale status again just before a scale, for
+// servers that do not enforce the job modify index: a change since the
+// decision read it (an operator's scale, a job update) makes the decision
+// stale, and the alert is retried from fresh state (503).
+func (a *Actuator) recheckJob(ctx context.Context, ns, job, tg string, index uint64, count int) error {
+	cur, err := a.o.Nomad.ScaleStatus(ctx, ns, job)
+	if err != nil {
+		return err
+	}
+	if g := cur.TaskGroups[tg]; cur.JobModifyIndex != index || g.Desired != count {
+		return &NomadError{Op: "scale " + ns + "/" + job + "/" + tg, Status: http.StatusConflict,
+			Err: fmt.Errorf("%w: job modify index %d -> %d, count %d -> %d (checked by fleetcast: this Nomad does not guard scales by index)",
+				ErrJobChanged, index, cur.JobModifyIndex, count, g.Desired)}
+	}
+	return nil
+}
+
+// checkOverwrite reads back the scaling event of the scale just made: its
+// previous count is what Nomad replaced. If that is not the count the plan
+// started from, a change landed between the recheck and the scale, and
+// this scale overwrote it; that cannot be undone safely, so it is said
+// loudly (audit WARN, detail) for an operator to look at.
+func (a *Actuator) checkOverwrite(ctx context.Context, d *decision, ns, job, tg string, from int) {
+	st, err := a.o.Nomad.ScaleStatus(ctx, ns, job)
+	if err != nil {
+		d.nomad += "; could not read the scaling event back to check for a concurrent change: " + err.Error()
+		return
+	}
+	for _, ev := range st.TaskGroups[tg].Events {
+		if k, _ := ev.Meta["fleetcast_alert_key"].(string); k != d.actKey || ev.Error {
+			continue
+		}
+		if int(ev.PreviousCount) != from {
+			d.overwrote = true
+			d.nomad += fmt.Sprintf("; CONCURRENT CHANGE: Nomad replaced a count of %d, not the %d this scale was planned from: another change landed meanwhile and was overwritten", ev.PreviousCount, from)
+		}
+		return
+	}
 }
 
 // act applies the global limits, then runs do unless in dry run.

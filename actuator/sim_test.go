@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
+	"github.com/prometheus/alertmanager/template"
 
 	"github.com/fleetcast/fleetcast/sim"
 )
@@ -31,7 +33,22 @@ type simRig struct {
 
 func newSimRig(t *testing.T, mutate func(*Config)) *simRig {
 	t.Helper()
-	scfg, err := sim.LoadConfig("testdata/fleet.yml")
+	return newSimRigVersion(t, "", mutate)
+}
+
+// newSimRigVersion is newSimRig with the simulator claiming another Nomad
+// release ("" keeps the one in testdata/fleet.yml).
+func newSimRigVersion(t *testing.T, version string, mutate func(*Config)) *simRig {
+	t.Helper()
+	b, err := os.ReadFile("testdata/fleet.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	if version != "" {
+		text = regexp.MustCompile(`(?m)^nomad_version: .*$`).ReplaceAllString(text, "nomad_version: "+version)
+	}
+	scfg, err := sim.ParseConfig([]byte(text), "testdata/fleet.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -598,4 +615,82 @@ func TestSimNoLeaderAnswers503(t *testing.T) {
 	if c := strings.Count(logs.String(), "level=ERROR"); c != 1 || !strings.Contains(logs.String(), "variable missing required Items object") {
 		t.Fatalf("want the lock error logged once, got %d lines:\n%s", c, logs.String())
 	}
+}
+
+// handRacer lets a test change the job "by hand" at a chosen moment of a
+// decision: during the decision's Job read, or right before its Scale.
+type handRacer struct {
+	Nomad
+	onJob, onScale func()
+}
+
+func (r *handRacer) Job(ctx context.Context, ns, job string) (*api.Job, error) {
+	if r.onJob != nil {
+		r.onJob()
+		r.onJob = nil
+	}
+	return r.Nomad.Job(ctx, ns, job)
+}
+
+func (r *handRacer) Scale(ctx context.Context, ns, job, group string, count int, msg string, meta map[string]any, index uint64) error {
+	if r.onScale != nil {
+		r.onScale()
+		r.onScale = nil
+	}
+	return r.Nomad.Scale(ctx, ns, job, group, count, msg, meta, index)
+}
+
+// TestSimConcurrentChangeOnUnguardedNomad: Nomad 1.6 applies a scale whose
+// job modify index is stale. An operator's scale that lands after the
+// decision read the job is caught by the re-read before scaling (503, the
+// operator's count kept); one that lands in the last instant is reported
+// as overwritten.
+func TestSimConcurrentChangeOnUnguardedNomad(t *testing.T) {
+	q := `max(fleetcast_forecast_peak{job="web",task_group="web",q="0.9"})`
+	al := func(r *simRig) template.Alert {
+		return alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
+	}
+	operator := func(r *simRig) func() {
+		return func() {
+			if err := r.n.Scale(context.Background(), "default", "web", "web", 1, "by hand", nil, 0); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Run("change before the scale", func(t *testing.T) {
+		r := newSimRigVersion(t, "1.6.0", nil)
+		r.fc.v[q] = []Sample{{Value: 500}}
+		rn := &handRacer{Nomad: r.n}
+		rn.onJob = operator(r)
+		r.opts.Nomad = rn
+		a, err := New(r.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := a.Handle(context.Background(), al(r))
+		if out.Code != 503 || !strings.Contains(out.Detail, "job changed since it was read") {
+			t.Fatalf("%+v", out)
+		}
+		if g := groupStatus(t, r.n, "web", "web"); g.Desired != 1 {
+			t.Fatalf("the operator's count 1 was overwritten with %d", g.Desired)
+		}
+	})
+	t.Run("change in the last instant", func(t *testing.T) {
+		r := newSimRigVersion(t, "1.6.0", nil)
+		r.fc.v[q] = []Sample{{Value: 500}}
+		var audit strings.Builder
+		rn := &handRacer{Nomad: r.n}
+		rn.onScale = operator(r)
+		r.opts.Nomad = rn
+		r.opts.Audit = slog.New(slog.NewJSONHandler(&audit, nil))
+		a, err := New(r.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := a.Handle(context.Background(), al(r))
+		if out.Result != ResultActed || !strings.Contains(audit.String(), "CONCURRENT CHANGE: Nomad replaced a count of 1, not the 3") ||
+			!strings.Contains(audit.String(), `"level":"WARN"`) {
+			t.Fatalf("%+v\n%s", out, audit.String())
+		}
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/fleetcast/fleetcast/actuator"
+	"github.com/fleetcast/fleetcast/internal/nomadver"
 )
 
 const actuatorAbout = `Receives Alertmanager webhooks (POST /webhook) and acts on Nomad before a predicted
@@ -107,7 +108,7 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if verr != nil {
 		log.Warn("could not read the Nomad server's version from /v1/agent/self (grant the token agent:read); assuming a current Nomad", "err", verr)
 	} else {
-		log.Info("nomad server", "version", ver.String())
+		log.Info("nomad server", "version", ver.String(), "scale_guarded_by_index", ver.AtLeast(nomadver.ScaleIndexGuard))
 		if cfg.Leader.Enabled {
 			if err := actuator.CheckLeaderSupport(ver); err != nil {
 				fmt.Fprintf(stderr, "fleetcast actuator: %s: %v\n", *cfgFile, err)
@@ -116,7 +117,7 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 	}
 	metrics := actuator.NewMetrics()
-	opts := actuator.Options{Config: cfg, Nomad: nomad, Forecasts: prom, Metrics: metrics, NomadAddress: addr, NomadToken: nomadToken, State: nomad,
+	opts := actuator.Options{Config: cfg, NomadVersion: ver, Nomad: nomad, Forecasts: prom, Metrics: metrics, NomadAddress: addr, NomadToken: nomadToken, State: nomad,
 		Audit: slog.New(slog.NewJSONHandler(stdout, nil)).With("log", "audit"), Log: log}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
