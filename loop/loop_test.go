@@ -558,3 +558,69 @@ func TestPoolLeadsGroup(t *testing.T) {
 		}
 	}
 }
+
+// TestFitCacheChangesNoFigure: a sweep's shared forecasts give the figures
+// of fresh fits, and a second run is served from the cache.
+func TestFitCacheChangesNoFigure(t *testing.T) {
+	s := testSettings()
+	tr := dailyTrace(5)
+	fresh, err := RunTrace(tr, s, "predictive", newFake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.FitCache = NewFitCache()
+	for i := 0; i < 2; i++ {
+		cached, err := RunTrace(tr, s, "predictive", newFake)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(fresh.Log, cached.Log) || fresh.OverloadMinutes != cached.OverloadMinutes || fresh.CapacityHours != cached.CapacityHours {
+			t.Fatalf("run %d with the cache differs from fresh fits: overload %.0f vs %.0f, capacity %.2f vs %.2f",
+				i, cached.OverloadMinutes, fresh.OverloadMinutes, cached.CapacityHours, fresh.CapacityHours)
+		}
+	}
+	if n := len(s.FitCache.m); n == 0 || n > fresh.Fits {
+		t.Fatalf("cache holds %d fits for a run of %d", n, fresh.Fits)
+	}
+	// A different past is a different key.
+	b := dailyTrace(5)
+	b.Values = append([]float64(nil), b.Values...)
+	for i := range b.Values {
+		b.Values[i] *= 2
+	}
+	b.Raw = b.Values
+	before := len(s.FitCache.m)
+	if _, err := RunTrace(b, s, "predictive", newFake); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.FitCache.m) <= before {
+		t.Fatal("a trace with a different past was served another trace's forecasts")
+	}
+}
+
+func TestChoose(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	trial := func(share, capacity, unplaced float64) Trial {
+		return Trial{Reactive: Result{UnplacedMinutes: 10},
+			Predictive: Result{AvoidableRemoved: f(share), CapacityToReactive: f(capacity), UnplacedMinutes: unplaced}}
+	}
+	cases := []struct {
+		name   string
+		trials []Trial
+		want   int
+	}{
+		{"most removed within the cost", []Trial{trial(0.7, 1.0, 0), trial(0.9, 1.04, 0), trial(0.95, 1.2, 0)}, 1},
+		{"unplaced above reactive is out", []Trial{trial(0.7, 1.0, 0), trial(0.9, 1.0, 11)}, 0},
+		{"cheaper on a tie", []Trial{trial(0.9, 1.03, 0), trial(0.9, 1.01, 0)}, 1},
+		{"none within: best share per cost", []Trial{trial(0.9, 1.5, 0), trial(0.8, 1.1, 0)}, 1},
+		{"empty", nil, -1},
+	}
+	for _, c := range cases {
+		if got := Choose(c.trials, 1.05); got != c.want {
+			t.Errorf("%s: Choose = %d, want %d", c.name, got, c.want)
+		}
+	}
+	if !trial(0.8, 1.05, 10).Meets(0.8, 1.05) || trial(0.79, 1.0, 0).Meets(0.8, 1.05) || trial(0.9, 1.0, 11).Meets(0.8, 1.05) {
+		t.Error("Meets disagrees with its definition")
+	}
+}

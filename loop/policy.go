@@ -59,6 +59,10 @@ type Settings struct {
 	AnomalyFor, ActionRecent, EscalationInterval time.Duration
 	Ladder                                       []planner.Rung
 	EscalationsPerHour                           int
+
+	// FitCache, when set, shares forecasts between runs that feed the
+	// forecaster the same past (a sweep of settings); nil fits every time.
+	FitCache *FitCache
 }
 
 // DefaultSettings are the figures the README reports.
@@ -299,7 +303,7 @@ func (p *Predictive) refit(now time.Time) {
 	scrape := int64(p.S.Scrape / time.Second)
 	h := int((p.S.Refit+p.S.Window)/p.S.Scrape) + 1
 	p.fits++
-	f, err := forecast.Fit(past, forecast.Options{Horizon: h, Step: scrape, Level: 0.8})
+	f, err := p.S.FitCache.Fit(past, forecast.Options{Horizon: h, Step: scrape, Level: 0.8})
 	if err != nil {
 		p.fitErr = err
 		return

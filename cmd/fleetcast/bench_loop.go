@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/fleetcast/fleetcast/loop"
@@ -96,6 +98,8 @@ fleetcast bench loop --trace nab.csv --policy reactive --json`, stderr)
 	fs.DurationVar(&s.BootDelay, "boot-delay", s.BootDelay, "time a new node takes to become ready, all policies")
 	fs.DurationVar(&s.Warmup, "warmup", s.Warmup, "start of each trace that scales it and is not scored")
 	fs.Float64Var(&s.RefAllocs, "ref-allocs", s.RefAllocs, "fully used allocations the warm-up's 95th percentile of a series stands for")
+	var vary varyFlag
+	fs.Var(&vary, "vary", "FLAG=V1,V2,...: a sweep; run every combination of these flags' values (repeat for more flags), print one line per combination and dataset, and the combination chosen on each dataset as reported on the others")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -133,6 +137,9 @@ fleetcast bench loop --trace nab.csv --policy reactive --json`, stderr)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if len(vary) > 0 {
+		return runSweep(ctx, fs, &s, vary, datasets, re, stdout, stderr)
+	}
 	began := time.Now()
 	type done struct {
 		name      string
@@ -217,4 +224,126 @@ func loadDataset(name string, files []string, re *regexp.Regexp, s loop.Settings
 		return nil, 1
 	}
 	return trs, 0
+}
+
+// varyFlag collects --vary FLAG=V1,V2,...
+type varyFlag []struct {
+	name   string
+	values []string
+}
+
+func (v *varyFlag) String() string { return "" }
+
+func (v *varyFlag) Set(x string) error {
+	name, vals, ok := strings.Cut(x, "=")
+	var l listFlag
+	if err := l.Set(vals); err != nil || !ok || strings.TrimSpace(name) == "" || len(l) == 0 {
+		return fmt.Errorf("want FLAG=V1,V2,..., for example headroom=0,0.1,0.25")
+	}
+	*v = append(*v, struct {
+		name   string
+		values []string
+	}{strings.TrimSpace(name), l})
+	return nil
+}
+
+// runSweep runs every combination of the --vary values on every dataset,
+// all three policies each, sharing forecasts between combinations (a
+// FitCache: the demand a policy sees does not depend on what it did), and
+// prints one line per combination and dataset, then for each dataset the
+// combination loop.Choose picks there and what it gives on the other
+// datasets: a setting chosen on one family is evidence only on another.
+func runSweep(ctx context.Context, fs *flag.FlagSet, s *loop.Settings, vary varyFlag, datasets datasetFlag, re *regexp.Regexp, stdout, stderr io.Writer) int {
+	base := *s
+	base.FitCache = loop.NewFitCache()
+	combos := []loop.Settings{base}
+	labels := []string{""}
+	for _, v := range vary {
+		if fs.Lookup(v.name) == nil || v.name == "vary" {
+			fmt.Fprintf(stderr, "fleetcast bench loop: --vary %s: no such flag; vary a settings flag such as headroom\n", v.name)
+			return 2
+		}
+		var next []loop.Settings
+		var nextLabels []string
+		for i, c := range combos {
+			for _, val := range v.values {
+				*s = c
+				if err := fs.Set(v.name, val); err != nil {
+					fmt.Fprintf(stderr, "fleetcast bench loop: --vary %s=%s: %v\n", v.name, val, err)
+					return 2
+				}
+				if err := s.Validate(); err != nil {
+					fmt.Fprintf(stderr, "fleetcast bench loop: --vary %s=%s: %v\n", v.name, val, err)
+					return 2
+				}
+				next = append(next, *s)
+				nextLabels = append(nextLabels, strings.TrimSpace(labels[i]+" --"+v.name+"="+val))
+			}
+		}
+		combos, labels = next, nextLabels
+	}
+	*s = base
+	began := time.Now()
+	trials := map[string][]loop.Trial{}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "dataset\tsettings\tremoved\tcapacity/reactive\tavoidable overload min r/p/o\tunplaced min r/p\tunservable min\tmeets\t")
+	for _, name := range datasets.names {
+		trs, code := loadDataset(name, datasets.files[name], re, base, stderr)
+		if code != 0 {
+			return code
+		}
+		for i, c := range combos {
+			t0 := time.Now()
+			sums, _, err := loop.Bench(ctx, name, trs, c, loop.Policies, loop.NewSimFleet)
+			if err != nil {
+				fmt.Fprintf(stderr, "fleetcast bench loop: dataset %s, %s: %v\n", name, labels[i], err)
+				return 1
+			}
+			t := loop.Trial{Label: labels[i], Dataset: name}
+			for _, r := range sums {
+				switch r.Policy {
+				case "reactive":
+					t.Reactive = r
+				case "predictive":
+					t.Predictive = r
+				case "oracle":
+					t.Oracle = r
+				}
+			}
+			trials[name] = append(trials[name], t)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f/%.0f/%.0f\t%.0f/%.0f\t%.0f\t%v\t\n", name, labels[i],
+				fmtPtr(t.Predictive.AvoidableRemoved), fmtPtr(t.Predictive.CapacityToReactive),
+				t.Reactive.OverloadMinutes, t.Predictive.OverloadMinutes, t.Oracle.OverloadMinutes,
+				t.Reactive.UnplacedMinutes, t.Predictive.UnplacedMinutes, t.Predictive.UnservableMinutes, t.Meets(0.8, 1.05))
+			fmt.Fprintf(stderr, "fleetcast bench loop: %s %s done in %s\n", name, labels[i], time.Since(t0).Round(100*time.Millisecond))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return 1
+	}
+	fmt.Fprintf(stdout, "\nchosen on one dataset (the most avoidable overload removed within 1.05x reactive's capacity-hours and its unplaced minutes), reported on the others:\n")
+	for _, from := range datasets.names {
+		k := loop.Choose(trials[from], 1.05)
+		if k < 0 {
+			continue
+		}
+		for _, to := range datasets.names {
+			if to == from {
+				continue
+			}
+			t := trials[to][k]
+			fmt.Fprintf(stdout, "chosen on %s: %s -> on %s: removed %s at %s of reactive's capacity-hours, unplaced %.0f vs reactive %.0f, meets %v\n",
+				from, labels[k], to, fmtPtr(t.Predictive.AvoidableRemoved), fmtPtr(t.Predictive.CapacityToReactive),
+				t.Predictive.UnplacedMinutes, t.Reactive.UnplacedMinutes, t.Meets(0.8, 1.05))
+		}
+	}
+	fmt.Fprintf(stdout, "ran in %s on %d CPUs\n", time.Since(began).Round(100*time.Millisecond), runtime.GOMAXPROCS(0))
+	return 0
+}
+
+func fmtPtr(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", *v)
 }
