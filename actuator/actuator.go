@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,17 +98,17 @@ type Options struct {
 
 // Actuator turns alerts into decisions and decisions into Nomad calls.
 type Actuator struct {
-	o       Options
-	bgCtx   context.Context
-	bgStop  context.CancelFunc
-	bg      sync.WaitGroup
-	mu      sync.Mutex
-	seen    map[string]time.Time // alert key -> when decided
-	actions []time.Time          // recent actions, for the hourly rate limit
-	busy    map[string]bool      // objects being acted on
-	pruned  time.Time            // last sweep of seen
-	pools   map[string]PoolScaler
-	state   StateStore
+	o        Options
+	bgCtx    context.Context
+	bgStop   context.CancelFunc
+	bg       sync.WaitGroup
+	mu       sync.Mutex
+	seen     map[string]time.Time // alert key -> when decided
+	budgetMu sync.Mutex           // serialises the hourly budget's read-modify-write
+	busy     map[string]bool      // objects being acted on
+	pruned   time.Time            // last sweep of seen
+	pools    map[string]PoolScaler
+	state    StateStore
 }
 
 // New builds an actuator.
@@ -370,28 +371,62 @@ func (a *Actuator) unlock(obj string) {
 	a.mu.Unlock()
 }
 
-// reserve takes one action from the hourly budget; release gives it back
-// when the action did not happen.
-func (a *Actuator) reserve() (bool, string) {
+// budgetKey is the state variable holding the times of the last hour's
+// actions: the global max_actions_per_hour survives restarts and is shared
+// by replicas, as the rest of the durable state is.
+const budgetKey = "budget/actions"
+
+// reserve takes one action from the hourly budget, recorded in the state
+// store before the action runs; release gives it back when the action did
+// not happen. The token is the recorded time, to release exactly it.
+func (a *Actuator) reserve(ctx context.Context) (okay bool, why string, token int64, err error) {
 	limit := a.o.Config.Global.MaxActionsPerHour
 	if limit == 0 {
 		limit = 60
 	}
 	now := a.o.Now()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	kept := a.actions[:0]
-	for _, t := range a.actions {
-		if now.Sub(t) < time.Hour {
-			kept = append(kept, t)
+	a.budgetMu.Lock()
+	defer a.budgetMu.Unlock()
+	times, err := a.loadBudget(ctx, now)
+	if err != nil {
+		return false, "", 0, err
+	}
+	if len(times) >= limit {
+		return false, fmt.Sprintf("global rate limit: %d actions in the last hour (max_actions_per_hour %d)", len(times), limit), 0, nil
+	}
+	token = now.UnixNano()
+	for slices.Contains(times, token) {
+		token++
+	}
+	if err := a.saveBudget(ctx, append(times, token)); err != nil {
+		return false, "", 0, err
+	}
+	return true, "", token, nil
+}
+
+func (a *Actuator) loadBudget(ctx context.Context, now time.Time) ([]int64, error) {
+	items, err := a.state.Get(ctx, budgetKey)
+	if err != nil {
+		return nil, fmt.Errorf("read the action budget (max_actions_per_hour): %w", err)
+	}
+	var times []int64
+	for _, f := range strings.Split(items["times"], ",") {
+		if ns, err := strconv.ParseInt(f, 10, 64); err == nil && now.Sub(time.Unix(0, ns)) < time.Hour {
+			times = append(times, ns)
 		}
 	}
-	a.actions = kept
-	if len(a.actions) >= limit {
-		return false, fmt.Sprintf("global rate limit: %d actions in the last hour (max_actions_per_hour %d)", len(a.actions), limit)
+	return times, nil
+}
+
+func (a *Actuator) saveBudget(ctx context.Context, times []int64) error {
+	f := make([]string, len(times))
+	for i, t := range times {
+		f[i] = strconv.FormatInt(t, 10)
 	}
-	a.actions = append(a.actions, now)
-	return true, ""
+	if err := a.state.Put(ctx, budgetKey, map[string]string{"times": strings.Join(f, ",")}); err != nil {
+		return fmt.Errorf("record the action in the budget (max_actions_per_hour): %w", err)
+	}
+	return nil
 }
 
 // maxSeen bounds the memory of handled alerts; past it a tenth is
@@ -428,12 +463,21 @@ func (a *Actuator) remember(key string) {
 	}
 }
 
-func (a *Actuator) release() {
-	a.mu.Lock()
-	if n := len(a.actions); n > 0 {
-		a.actions = a.actions[:n-1]
+func (a *Actuator) release(ctx context.Context, token int64) {
+	a.budgetMu.Lock()
+	defer a.budgetMu.Unlock()
+	// The action did not happen: give its slot back, even if the request
+	// that wanted it was cancelled meanwhile.
+	ctx = context.WithoutCancel(ctx)
+	times, err := a.loadBudget(ctx, a.o.Now())
+	if err == nil {
+		if i := slices.Index(times, token); i >= 0 {
+			err = a.saveBudget(ctx, slices.Delete(times, i, i+1))
+		}
 	}
-	a.mu.Unlock()
+	if err != nil {
+		a.o.Log.Warn("an action that did not happen still counts against max_actions_per_hour for an hour", "err", err)
+	}
 }
 
 // nomadFailed turns a Nomad error into an outcome: 503 when retrying may
@@ -534,7 +578,7 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 		}
 		return ok(ResultNoop, plan.Reason)
 	}
-	return a.act(d, plan.Reason, func() Outcome {
+	return a.act(ctx, d, plan.Reason, func() Outcome {
 		meta := map[string]any{
 			"fleetcast_alert": l["alertname"], "fleetcast_alert_key": d.actKey, "fleetcast_policy": p.Name,
 			"fleetcast_query": f.Query, "fleetcast_forecast": f.Value, "fleetcast_wanted": plan.Wanted,
@@ -628,18 +672,21 @@ func (a *Actuator) checkOverwrite(ctx context.Context, d *decision, ns, job, tg 
 }
 
 // act applies the global limits, then runs do unless in dry run.
-func (a *Actuator) act(d *decision, reason string, do func() Outcome) Outcome {
-	okay, why := a.reserve()
+func (a *Actuator) act(ctx context.Context, d *decision, reason string, do func() Outcome) Outcome {
+	okay, why, token, err := a.reserve(ctx)
+	if err != nil {
+		return a.nomadFailed(d, err)
+	}
 	if !okay {
 		return Outcome{Result: ResultRateLimited, Code: 429, Detail: why}
 	}
 	if a.o.Config.Global.DryRun {
-		a.release()
+		a.release(ctx, token)
 		return ok(ResultDryRun, "dry run, would: "+reason)
 	}
 	out := do()
 	if out.Result != ResultActed {
-		a.release()
+		a.release(ctx, token)
 	}
 	return out
 }

@@ -193,7 +193,7 @@ func TestScaleGroupOutcomes(t *testing.T) {
 			a.Status = "resolved"
 			return a
 		}, ResultResolved, 200, 0},
-		{"rate limited", func(c *Config) { c.Global.MaxActionsPerHour = 1 }, func(r *rig) { r.a.reserve() }, nil, ResultRateLimited, 429, 0},
+		{"rate limited", func(c *Config) { c.Global.MaxActionsPerHour = 1 }, func(r *rig) { _, _, _, _ = r.a.reserve(context.Background()) }, nil, ResultRateLimited, 429, 0},
 		{"surplus scales in", nil, func(r *rig) {
 			r.fc.v[webQ] = []Sample{{Value: 250}}
 		}, func(r *rig) template.Alert {

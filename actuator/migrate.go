@@ -228,7 +228,7 @@ func (a *Actuator) migrate(ctx context.Context, d *decision, p *Policy) Outcome 
 	if plan.Noop {
 		return ok(ResultNoop, plan.Reason)
 	}
-	return a.act(d, plan.Reason, func() Outcome {
+	return a.act(ctx, d, plan.Reason, func() Outcome {
 		now := a.o.Now()
 		// Saved before the node turns ineligible, so whichever replica leads
 		// later gives eligibility back even if this process dies meanwhile.

@@ -159,7 +159,7 @@ func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcom
 		return ok(ResultNoop, plan.Reason)
 	}
 	target := a.pools[p.Name]
-	return a.act(d, plan.Reason, func() Outcome {
+	return a.act(ctx, d, plan.Reason, func() Outcome {
 		d.held = plan.Held
 		saved := func() {
 			err := a.state.Put(ctx, skey, map[string]string{"last_change": a.o.Now().UTC().Format(time.RFC3339Nano), "alert_key": d.actKey,

@@ -694,3 +694,33 @@ func TestSimConcurrentChangeOnUnguardedNomad(t *testing.T) {
 		}
 	})
 }
+
+// TestSimActionBudgetSurvivesRestart: max_actions_per_hour is counted in
+// Nomad, so a crash loop does not wipe the global safety budget.
+func TestSimActionBudgetSurvivesRestart(t *testing.T) {
+	r := newSimRig(t, func(c *Config) { c.Global.MaxActionsPerHour = 1 })
+	r.fc.v[`max(fleetcast_forecast_peak{job="web",task_group="web",q="0.9"})`] = []Sample{{Value: 500}}
+	r.fc.v[`max(fleetcast_forecast_peak{job="api",task_group="api",q="0.9"})`] = []Sample{{Value: 500}}
+	mk := func(job string) template.Alert {
+		return alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": job, "task_group": job}, r.f.Now())
+	}
+	if out := r.a.Handle(context.Background(), mk("web")); out.Result != ResultActed {
+		t.Fatalf("first action: %+v", out)
+	}
+	a2, err := New(r.opts) // the process restarted
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a2.Close()
+	if out := a2.Handle(context.Background(), mk("api")); out.Result != ResultRateLimited || out.Code != 429 {
+		t.Fatalf("after a restart the budget of 1 is spent, got %+v", out)
+	}
+	if g := groupStatus(t, r.n, "api", "api"); g.Desired != 2 {
+		t.Fatalf("api scaled to %d", g.Desired)
+	}
+	// An hour later the budget is back.
+	r.f.Advance(r.f.Now().Add(time.Hour + time.Minute))
+	if out := a2.Handle(context.Background(), mk("api")); out.Result != ResultActed {
+		t.Fatalf("an hour later: %+v", out)
+	}
+}
