@@ -4,7 +4,7 @@ BIN       := bin/fleetcast
 GOTEST    ?= $(GO) test -count=1 -timeout 20m
 FUZZTIME  ?= 10s
 
-.PHONY: all build test test-go test-rules fuzz tools tools-prom3 demo bench lint dashboards clean
+.PHONY: all build test test-go test-rules fuzz tools tools-prom3 demo bench lint dashboards clean eval-detect
 
 all: build
 
@@ -43,6 +43,12 @@ demo: tools build
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(BIN) bench
+
+## eval-detect: the anomaly detector's leave-one-group-out table of forecast/DETECT.md (about 1 min)
+NAB_DIR ?= ../shared/data/nab
+MS_DIR  ?= ../shared/data/ms-anomaly
+eval-detect:
+	nice $(GO) run ./scripts/evaldetect --nab $(NAB_DIR) --ms $(MS_DIR)
 
 ## lint: gofmt, go vet and staticcheck at a pinned version (what CI runs)
 STATICCHECK_VERSION ?= v0.8.2

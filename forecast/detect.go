@@ -56,42 +56,43 @@ const (
 	detectMinScale       = 1e-9
 )
 
-// detectParams are the detector's learning rates and limits. They are
-// fixed for users; the experiments behind DETECT.md's table of what was
-// varied set them through DetectorOptions.params.
-type detectParams struct {
-	alpha       float64 // level learning rate per step
-	alphaSeason float64 // level learning rate of the seasonal models
-	gamma       float64 // seasonal profile learning rate per visit
-	scaleRate   float64 // robust scale EWMA rate
-	cmpRate     float64 // model comparison EWMA rate
-	slowRate    float64 // long-run scale EWMA rate
-	scaleFloor  float64 // the scale never drops below this fraction of the long-run scale
-	scaleClip   float64 // residuals beyond this many scales are clipped when learning the scale
-	learnClip   float64 // residuals beyond this many scales are clipped when learning level and profile
-	seasonWin   float64 // a seasonal model must have at most this fraction of the level model's error
-	shortRate   float64 // EWMA rate of the short level (rarity) and of the persistence statistic
-	adoptZ      float64 // a persistence statistic beyond this many scales is a level change: adopt it
-	nmsDecay    float64 // per-observation decay of the running maximum of the evidence
-	nmsFactor   float64 // the factor applied to evidence that does not exceed that maximum
+// DetectorKnobs are the detector's learning rates and limits. Users leave
+// them alone; the leave-one-group-out evaluation (make eval-detect, see
+// DETECT.md) varies some of them through DetectorOptions.Knobs.
+type DetectorKnobs struct {
+	Alpha       float64 // level learning rate per step
+	AlphaSeason float64 // level learning rate of the seasonal models
+	Gamma       float64 // seasonal profile learning rate per visit
+	ScaleRate   float64 // robust scale EWMA rate
+	CmpRate     float64 // model comparison EWMA rate
+	SlowRate    float64 // long-run scale EWMA rate
+	ScaleFloor  float64 // the scale never drops below this fraction of the long-run scale
+	ScaleClip   float64 // residuals beyond this many scales are clipped when learning the scale
+	LearnClip   float64 // residuals beyond this many scales are clipped when learning level and profile
+	SeasonWin   float64 // a seasonal model must have at most this fraction of the level model's error
+	ShortRate   float64 // EWMA rate of the short level (rarity) and of the persistence statistic
+	AdoptZ      float64 // a persistence statistic beyond this many scales is a level change: adopt it
+	NmsDecay    float64 // per-observation decay of the running maximum of the evidence
+	NmsFactor   float64 // the factor applied to evidence that does not exceed that maximum
 }
 
-func detectDefaults() detectParams {
-	return detectParams{
-		alpha:       0.6,
-		alphaSeason: 0.6,
-		gamma:       0.1,
-		scaleRate:   0.01,
-		cmpRate:     0.005,
-		slowRate:    0.001,
-		scaleFloor:  0.25,
-		scaleClip:   6,
-		learnClip:   0,
-		seasonWin:   0.9,
-		shortRate:   0.1,
-		adoptZ:      3,
-		nmsDecay:    0.998,
-		nmsFactor:   0.5,
+// DefaultDetectorKnobs returns the shipped constants.
+func DefaultDetectorKnobs() DetectorKnobs {
+	return DetectorKnobs{
+		Alpha:       0.6,
+		AlphaSeason: 0.6,
+		Gamma:       0.1,
+		ScaleRate:   0.01,
+		CmpRate:     0.005,
+		SlowRate:    0.001,
+		ScaleFloor:  0.25,
+		ScaleClip:   6,
+		LearnClip:   0,
+		SeasonWin:   0.9,
+		ShortRate:   0.1,
+		AdoptZ:      3,
+		NmsDecay:    0.998,
+		NmsFactor:   0.5,
 	}
 }
 
@@ -109,7 +110,9 @@ type DetectorOptions struct {
 	// and at most 300 (288 for 5-minute samples).
 	Warmup int
 
-	params *detectParams // tests only; nil means detectDefaults()
+	// Knobs overrides the detector's constants, for the experiments of
+	// DETECT.md (make eval-detect); nil means DefaultDetectorKnobs().
+	Knobs *DetectorKnobs
 }
 
 // Detection is the verdict on one observation.
@@ -310,12 +313,12 @@ func (m *detectModel) predict(t int64) (float64, bool) {
 	return m.level + sum/w, true
 }
 
-func (m *detectModel) scale(p *detectParams, pred float64) float64 {
-	return math.Max(math.Max(m.err, p.scaleFloor*m.slowErr), detectMinScale*math.Max(1, math.Abs(pred)))
+func (m *detectModel) scale(p *DetectorKnobs, pred float64) float64 {
+	return math.Max(math.Max(m.err, p.ScaleFloor*m.slowErr), detectMinScale*math.Max(1, math.Abs(pred)))
 }
 
 // learn updates the model with observation v at t, gap steps after the last.
-func (m *detectModel) learn(p *detectParams, t int64, v, gap float64) {
+func (m *detectModel) learn(p *DetectorKnobs, t int64, v, gap float64) {
 	if !m.hasLvl {
 		m.level, m.hasLvl, m.first = v, true, t
 		if m.period > 0 {
@@ -328,8 +331,8 @@ func (m *detectModel) learn(p *detectParams, t int64, v, gap float64) {
 	// Huber-style: a spike moves the level and the profile by at most
 	// learnClip scales; real shifts are adopted by change detection.
 	lim := math.Inf(1)
-	if m.nErr > 0 && p.learnClip > 0 {
-		lim = p.learnClip * m.scale(p, m.level)
+	if m.nErr > 0 && p.LearnClip > 0 {
+		lim = p.LearnClip * m.scale(p, m.level)
 	}
 	clip := func(x float64) float64 { return math.Max(-lim, math.Min(lim, x)) }
 	if m.period == 0 {
@@ -341,10 +344,10 @@ func (m *detectModel) learn(p *detectParams, t int64, v, gap float64) {
 		m.prof[b], m.seen[b] = v-m.level, true
 	}
 	m.level += a * clip(v-m.prof[b]-m.level)
-	m.prof[b] += p.gamma * clip(v-m.level-m.prof[b])
+	m.prof[b] += p.Gamma * clip(v-m.level-m.prof[b])
 }
 
-func (m *detectModel) learnErr(p *detectParams, r float64) {
+func (m *detectModel) learnErr(p *DetectorKnobs, r float64) {
 	ar := math.Abs(r)
 	if m.nErr == 0 {
 		m.err, m.cmpErr, m.slowErr, m.nErr = ar, ar, ar, 1
@@ -354,18 +357,18 @@ func (m *detectModel) learnErr(p *detectParams, r float64) {
 	// A plain mean until there is enough history for the EWMA.
 	k := 1 / float64(m.nErr)
 	if m.err > 0 {
-		ar = math.Min(ar, p.scaleClip*m.err)
+		ar = math.Min(ar, p.ScaleClip*m.err)
 	}
-	m.err += math.Max(k, p.scaleRate) * (ar - m.err)
-	m.cmpErr += math.Max(k, p.cmpRate) * (math.Abs(r) - m.cmpErr)
-	m.slowErr += math.Max(k, p.slowRate) * (math.Abs(r) - m.slowErr)
+	m.err += math.Max(k, p.ScaleRate) * (ar - m.err)
+	m.cmpErr += math.Max(k, p.CmpRate) * (math.Abs(r) - m.cmpErr)
+	m.slowErr += math.Max(k, p.SlowRate) * (math.Abs(r) - m.slowErr)
 }
 
 // Detector scores a stream of observations of one series. It is not safe for
 // concurrent use; use one per series.
 type Detector struct {
 	o      DetectorOptions
-	p      detectParams
+	p      DetectorKnobs
 	n      int // finite observations seen
 	lastT  int64
 	hasT   bool
@@ -399,7 +402,7 @@ func NewDetector(o DetectorOptions) *Detector {
 	if o.Seasons != nil {
 		o.Seasons = append([]int64{}, o.Seasons...)
 	}
-	d := &Detector{o: o, step: o.Step, p: detectDefaults(), warmup: o.Warmup}
+	d := &Detector{o: o, step: o.Step, p: DefaultDetectorKnobs(), warmup: o.Warmup}
 	if d0 {
 		d.warmup = detectDefaultWarmup
 		d.dayWarmup = true
@@ -407,10 +410,10 @@ func NewDetector(o DetectorOptions) *Detector {
 			d.setWarmup()
 		}
 	}
-	if o.params != nil {
-		d.p = *o.params
+	if o.Knobs != nil {
+		d.p = *o.Knobs
 	}
-	d.models = []*detectModel{{alpha: d.p.alpha}}
+	d.models = []*detectModel{{alpha: d.p.Alpha}}
 	if d.step > 0 {
 		d.addSeasons()
 	}
@@ -440,7 +443,7 @@ func (d *Detector) addSeasons() {
 			w = (per + detectMaxBuckets - 1) / detectMaxBuckets
 		}
 		nb := int((per + w - 1) / w)
-		d.models = append(d.models, &detectModel{period: per, alpha: d.p.alphaSeason, width: w, prof: make([]float64, nb), seen: make([]bool, nb)})
+		d.models = append(d.models, &detectModel{period: per, alpha: d.p.AlphaSeason, width: w, prof: make([]float64, nb), seen: make([]bool, nb)})
 	}
 }
 
@@ -459,7 +462,7 @@ func (d *Detector) best(t int64) (*detectModel, float64, bool) {
 		if !ok || m.nErr < max(50, len(m.prof)) {
 			continue
 		}
-		if m.cmpErr < d.p.seasonWin*base.cmpErr && m.cmpErr < bestErr {
+		if m.cmpErr < d.p.SeasonWin*base.cmpErr && m.cmpErr < bestErr {
 			bm, pred, bestErr = m, p, m.cmpErr
 		}
 	}
@@ -492,7 +495,7 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 		d.short, d.hasShort = v, true
 		d.levelUnit = math.Max(math.Abs(v)*0.01, 1e-9)
 	} else {
-		d.short += d.p.shortRate * (v - d.short)
+		d.short += d.p.ShortRate * (v - d.short)
 	}
 
 	tr := detectTrace{}
@@ -501,8 +504,8 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 		z := r / scale
 		tr.z = z
 		zc := math.Max(-4, math.Min(4, z))
-		d.persistZ += d.p.shortRate * (zc - d.persistZ)
-		d.persistR += d.p.shortRate * (r - d.persistR)
+		d.persistZ += d.p.ShortRate * (zc - d.persistZ)
+		d.persistR += d.p.ShortRate * (r - d.persistR)
 		if d.zHist.n > 0 {
 			lz := detectLogAbs(z)
 			tr.logSurprise = d.zHist.logUpper(lz)
@@ -514,16 +517,16 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 			raw := tr.raw
 			if raw <= d.nmsMax {
 				// Already reported: do not report it again at full strength.
-				raw *= d.p.nmsFactor
+				raw *= d.p.NmsFactor
 			}
 			det.Score = math.Max(0, math.Min(1, raw/DetectScoreNats))
 		}
-		d.nmsMax = math.Max(d.nmsMax*d.p.nmsDecay, tr.raw)
+		d.nmsMax = math.Max(d.nmsMax*d.p.NmsDecay, tr.raw)
 		d.zHist.add(detectLogAbs(z))
 
 		// A sustained shift: adopt the new level at once instead of
 		// alarming until the slow learning catches up.
-		if math.Abs(d.persistZ) > d.p.adoptZ {
+		if math.Abs(d.persistZ) > d.p.AdoptZ {
 			for _, mm := range d.models {
 				mm.level += d.persistR
 			}
@@ -563,7 +566,7 @@ func (d *Detector) advance(t int64) float64 {
 		if d.step > 0 {
 			// A long gap counts as a few steps at most: the level should
 			// move on, not be replaced.
-			gap = math.Min(math.Max(float64(dt)/float64(d.step), 0), 3/d.p.alpha)
+			gap = math.Min(math.Max(float64(dt)/float64(d.step), 0), 3/d.p.Alpha)
 		}
 	}
 	d.lastT, d.hasT = t, true

@@ -1,0 +1,388 @@
+// Command evaldetect measures fleetcast's anomaly detector the way
+// forecast/DETECT.md reports it (make eval-detect): NAB's scoring on four
+// groups of labelled series (NAB's realKnownCause, realTweets and
+// realTraffic, and Microsoft's cloud-monitoring set), with every knob,
+// the alert threshold included, chosen on three groups and scored on the
+// fourth (leave one group out), then the shipped defaults chosen on all four.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fleetcast/fleetcast/forecast"
+	"github.com/fleetcast/fleetcast/internal/seriescsv"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type group struct {
+	name   string
+	series []seriescsv.Series
+	corpus *nabCorpus
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("evaldetect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	nabDir := fs.String("nab", "../shared/data/nab", "folder with NAB's train.csv, test.csv and anomaly_windows.json")
+	msDir := fs.String("ms", "../shared/data/ms-anomaly", "folder with ms-anomaly's data.csv and anomaly_windows.json")
+	scoresDir := fs.String("scores", "", "if set, write the shipped defaults' scores per group here (series,timestamp,score), to check with nab_score.py")
+	debug := fs.String("debug", "", "print per-series hits of the variants (by name prefix) at -debug-thr on this group")
+	debugThr := fs.Float64("debug-thr", 0.5, "threshold for -debug")
+	debugVar := fs.String("debug-variant", "default", "variant for -debug")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	groups, err := loadGroups(*nabDir, *msDir)
+	if err != nil {
+		log.Error("load data", "err", err)
+		return 1
+	}
+	if *debug != "" {
+		for _, g := range groups {
+			for _, v := range variants() {
+				if g.name == *debug && v.name == *debugVar {
+					sc := score(g, v.opts)
+					in, out := g.corpus.maxes(sc)
+					for k, r := range g.corpus.perSeries(sc, *debugThr) {
+						fmt.Fprintf(stdout, "%-40s windows %d/%d, false %d; max outside %.2f, in windows %.2f\n", g.series[k].Name, r[0], r[1], r[2], out[k], in[k])
+					}
+				}
+			}
+		}
+		return 0
+	}
+	if err := evaluate(groups, variants(), *scoresDir, stdout, stderr); err != nil {
+		log.Error("evaluate", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func readCSV(path string) ([]seriescsv.Series, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := seriescsv.ReadKeepRepeats(f, path)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close %s: %w", path, cerr)
+	}
+	return s, err
+}
+
+func readWindows(path string) (map[string][][2]float64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var w map[string][][2]float64
+	if err := json.Unmarshal(b, &w); err != nil {
+		return nil, fmt.Errorf("%s: want {series: [[start, end], ...]} in Unix seconds: %w", path, err)
+	}
+	return w, nil
+}
+
+// loadGroups reads NAB (train then test rows of each series) and ms-anomaly
+// and splits them into the four groups by the series' folder.
+func loadGroups(nabDir, msDir string) ([]*group, error) {
+	train, err := readCSV(filepath.Join(nabDir, "train.csv"))
+	if err != nil {
+		return nil, err
+	}
+	test, err := readCSV(filepath.Join(nabDir, "test.csv"))
+	if err != nil {
+		return nil, err
+	}
+	tail := map[string]seriescsv.Series{}
+	for _, s := range test {
+		tail[s.Name] = s
+	}
+	ms, err := readCSV(filepath.Join(msDir, "data.csv"))
+	if err != nil {
+		return nil, err
+	}
+	nabWin, err := readWindows(filepath.Join(nabDir, "anomaly_windows.json"))
+	if err != nil {
+		return nil, err
+	}
+	msWin, err := readWindows(filepath.Join(msDir, "anomaly_windows.json"))
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*group{}
+	var groups []*group
+	add := func(gname string, s seriescsv.Series) {
+		g := byName[gname]
+		if g == nil {
+			g = &group{name: gname}
+			byName[gname] = g
+			groups = append(groups, g)
+		}
+		g.series = append(g.series, s)
+	}
+	for _, s := range train {
+		if t, ok := tail[s.Name]; ok {
+			s.Times = append(s.Times, t.Times...)
+			s.Values = append(s.Values, t.Values...)
+		}
+		gname, _, ok := strings.Cut(s.Name, "/")
+		if !ok {
+			return nil, fmt.Errorf("%s: series %q has no group folder (want e.g. realTweets/...)", nabDir, s.Name)
+		}
+		add(gname, s)
+	}
+	for _, s := range ms {
+		add("ms-anomaly", s)
+	}
+	for _, g := range groups {
+		win := nabWin
+		if g.name == "ms-anomaly" {
+			win = msWin
+		}
+		names := make([]string, len(g.series))
+		times := make([][]int64, len(g.series))
+		for i, s := range g.series {
+			names[i], times[i] = s.Name, s.Times
+		}
+		g.corpus = newNABCorpus(names, times, win)
+		if g.corpus.nwin == 0 {
+			return nil, fmt.Errorf("group %s: no anomaly windows match its series", g.name)
+		}
+	}
+	if len(groups) != 4 {
+		return nil, fmt.Errorf("want 4 groups (realKnownCause, realTweets, realTraffic, ms-anomaly), found %d", len(groups))
+	}
+	return groups, nil
+}
+
+// variant is one setting of the detector's knobs.
+type variant struct {
+	name string
+	opts forecast.DetectorOptions
+}
+
+// thresholds are the alert thresholds tried: every 0.005 in (0, 1).
+func thresholds() []float64 {
+	var t []float64
+	for x := 0.005; x < 1; x += 0.005 {
+		t = append(t, math.Round(x*1000)/1000)
+	}
+	return t
+}
+
+// result holds, per group and profile, the score at each threshold and
+// the best the Python scorer's own sweep would find.
+type result struct {
+	at   [][3][]float64 // [group][profile][threshold]
+	best [][3]float64
+}
+
+func score(g *group, o forecast.DetectorOptions) [][]float64 {
+	out := make([][]float64, len(g.series))
+	for k, s := range g.series {
+		d := forecast.NewDetector(o)
+		sc := make([]float64, len(s.Times))
+		for i, t := range s.Times {
+			sc[i] = d.Observe(t, s.Values[i]).Score
+		}
+		out[k] = sc
+	}
+	return out
+}
+
+func evaluate(groups []*group, vs []variant, scoresDir string, stdout, stderr io.Writer) error {
+	thr := thresholds()
+	res := make([]result, len(vs))
+	start := time.Now()
+	obs := 0
+	for _, g := range groups {
+		for _, s := range g.series {
+			obs += len(s.Times)
+		}
+	}
+	fmt.Fprintf(stderr, "eval-detect: %d knob settings x %d groups (%d observations each), %d thresholds\n", len(vs), len(groups), obs, len(thr))
+	for v, vr := range vs {
+		r := result{at: make([][3][]float64, len(groups)), best: make([][3]float64, len(groups))}
+		for gi, g := range groups {
+			ev := g.corpus.events(score(g, vr.opts))
+			for p := range nabProfiles {
+				r.at[gi][p], r.best[gi][p] = g.corpus.curve(ev, p, thr)
+			}
+		}
+		res[v] = r
+		el := time.Since(start)
+		fmt.Fprintf(stderr, "eval-detect: [%d/%d] %s (%.0fs, about %.0fs left)\n", v+1, len(vs), vr.name,
+			el.Seconds(), el.Seconds()/float64(v+1)*float64(len(vs)-v-1))
+	}
+
+	// choose returns the variant and threshold with the best mean standard
+	// score over the groups in use.
+	choose := func(use []int) (int, int) {
+		bv, bj, bs := 0, 0, math.Inf(-1)
+		for v := range res {
+			for j := range thr {
+				m := 0.0
+				for _, gi := range use {
+					m += res[v].at[gi][0][j]
+				}
+				if m /= float64(len(use)); m > bs {
+					bv, bj, bs = v, j, m
+				}
+			}
+		}
+		return bv, bj
+	}
+
+	fmt.Fprintf(stdout, "\nLeave one group out: every knob and the alert threshold chosen on the other three groups\n(mean standard score), then the held-out group scored at that fixed threshold.\n\n")
+	fmt.Fprintf(stdout, "| held-out group | chosen setting | threshold | standard | low FP | low FN | (scorer's own sweep, standard) |\n|---|---|---|---|---|---|---|\n")
+	var mean [3]float64
+	for h, g := range groups {
+		var use []int
+		for gi := range groups {
+			if gi != h {
+				use = append(use, gi)
+			}
+		}
+		v, j := choose(use)
+		fmt.Fprintf(stdout, "| %s | %s | %.3f | %.2f | %.2f | %.2f | %.2f |\n", g.name, vs[v].name, thr[j],
+			res[v].at[h][0][j], res[v].at[h][1][j], res[v].at[h][2][j], res[v].best[h][0])
+		for p := range mean {
+			mean[p] += res[v].at[h][p][j] / float64(len(groups))
+		}
+	}
+	fmt.Fprintf(stdout, "| **mean** | | | **%.2f** | **%.2f** | **%.2f** | |\n", mean[0], mean[1], mean[2])
+
+	all := make([]int, len(groups))
+	for i := range all {
+		all[i] = i
+	}
+	v, j := choose(all)
+	fmt.Fprintf(stdout, "\nShipped defaults, chosen on all four groups: %s, threshold %.3f\n\n", vs[v].name, thr[j])
+	fmt.Fprintf(stdout, "| group | standard | low FP | low FN | (scorer's own sweep, standard) |\n|---|---|---|---|---|\n")
+	for gi, g := range groups {
+		fmt.Fprintf(stdout, "| %s | %.2f | %.2f | %.2f | %.2f |\n", g.name, res[v].at[gi][0][j], res[v].at[gi][1][j], res[v].at[gi][2][j], res[v].best[gi][0])
+	}
+	// NAB's development half as one corpus.
+	var nab []*group
+	for _, g := range groups {
+		if g.name != "ms-anomaly" {
+			nab = append(nab, g)
+		}
+	}
+	c, sc := joinGroups(nab, vs[v].opts)
+	ev := c.events(sc)
+	var at [3][]float64
+	var best [3]float64
+	for p := range nabProfiles {
+		at[p], best[p] = c.curve(ev, p, thr)
+	}
+	fmt.Fprintf(stdout, "| NAB development half (3 groups as one corpus) | %.2f | %.2f | %.2f | %.2f |\n", at[0][j], at[1][j], at[2][j], best[0])
+
+	fmt.Fprintf(stdout, "\nEvery setting (standard score at the threshold best for the mean of all four groups):\n\n| setting | threshold | %s | mean |\n|---|---|%s---|\n",
+		strings.Join(groupNames(groups), " | "), strings.Repeat("---|", len(groups)))
+	for v := range res {
+		_, j := chooseFor(res[v], len(groups), len(thr))
+		row := fmt.Sprintf("| %s | %.3f |", vs[v].name, thr[j])
+		m := 0.0
+		for gi := range groups {
+			row += fmt.Sprintf(" %.2f |", res[v].at[gi][0][j])
+			m += res[v].at[gi][0][j] / float64(len(groups))
+		}
+		sw := ""
+		for gi := range groups {
+			sw += fmt.Sprintf(" %.1f", res[v].best[gi][0])
+		}
+		fmt.Fprintf(stdout, "%s %.2f | sweep%s |\n", row, m, sw)
+	}
+	if scoresDir != "" {
+		if err := writeScores(scoresDir, groups, vs[v].opts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func chooseFor(r result, ng, nt int) (float64, int) {
+	bj, bs := 0, math.Inf(-1)
+	for j := 0; j < nt; j++ {
+		m := 0.0
+		for gi := 0; gi < ng; gi++ {
+			m += r.at[gi][0][j]
+		}
+		if m > bs {
+			bj, bs = j, m
+		}
+	}
+	return bs / float64(ng), bj
+}
+
+func groupNames(groups []*group) []string {
+	out := make([]string, len(groups))
+	for i, g := range groups {
+		out[i] = g.name
+	}
+	return out
+}
+
+func joinGroups(gs []*group, o forecast.DetectorOptions) (*nabCorpus, [][]float64) {
+	c := &nabCorpus{}
+	var sc [][]float64
+	for _, g := range gs {
+		for _, s := range g.corpus.series {
+			s.winBase += c.nwin
+			c.series = append(c.series, s)
+		}
+		c.nwin += g.corpus.nwin
+		sc = append(sc, score(g, o)...)
+	}
+	return c, sc
+}
+
+func writeScores(dir string, groups []*group, o forecast.DetectorOptions) (err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--scores: %w", err)
+	}
+	for _, g := range groups {
+		path := filepath.Join(dir, g.name+".csv")
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("--scores: %w", err)
+		}
+		w, err := seriescsv.NewWriter(f, "series", "timestamp", "score")
+		if err == nil {
+			for k, sc := range score(g, o) {
+				s := g.series[k]
+				for i := range sc {
+					if err = w.Row(s.Name, s.Times[i], sc[i]); err != nil {
+						break
+					}
+				}
+				if err != nil {
+					break
+				}
+			}
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+		err = errors.Join(err, f.Close())
+		if err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"math"
+	"sort"
+)
+
+// This file is a port of ../shared/eval/nab_score.py (NAB's scoring), so
+// that a threshold can be chosen on some groups and applied to another
+// without writing a file per candidate. main_test.go checks it on a small
+// hand-computed case; DETECT.md records that it reproduces the Python
+// scorer's figures on whole files.
+
+// nabProfile is one of NAB's cost profiles.
+type nabProfile struct {
+	name       string
+	tp, fp, fn float64
+}
+
+var nabProfiles = [3]nabProfile{
+	{"standard", 1, 0.11, 1},
+	{"low_fp", 1, 0.22, 1},
+	{"low_fn", 1, 0.11, 2},
+}
+
+// nabEvent is one scored row after probation.
+type nabEvent struct {
+	score float64
+	win   int        // window id, -1 outside every window
+	val   [3]float64 // what a detection here is worth, per profile
+}
+
+// nabCorpus is a group of series prepared for scoring: the windows and the
+// worth of a detection at every row are fixed, only the scores vary.
+type nabCorpus struct {
+	nwin int
+	// rows[s][i] is the event template of row i of series s (nil before the
+	// end of probation); order[s] maps the detector's row order to the
+	// scorer's (sorted by time, then score, as the Python scorer sorts).
+	series []nabSeries
+}
+
+type nabSeries struct {
+	name      string
+	times     []int64
+	probation int
+	wins      [][2]int // row index ranges, inclusive
+	winBase   int      // id of the first window
+}
+
+func newNABCorpus(names []string, times [][]int64, windows map[string][][2]float64) *nabCorpus {
+	c := &nabCorpus{}
+	for k, name := range names {
+		ts := times[k]
+		s := nabSeries{name: name, times: ts, probation: min(int(0.15*float64(len(ts))), 750), winBase: c.nwin}
+		for _, w := range windows[name] {
+			left := sort.Search(len(ts), func(i int) bool { return float64(ts[i]) >= w[0] })
+			right := sort.Search(len(ts), func(i int) bool { return float64(ts[i]) > w[1] }) - 1
+			if left >= len(ts) || right < 0 || right < left {
+				continue
+			}
+			s.wins = append(s.wins, [2]int{left, right})
+			c.nwin++
+		}
+		c.series = append(c.series, s)
+	}
+	return c
+}
+
+func nabS(y float64) float64 {
+	if y > 3 {
+		return -1
+	}
+	return 2/(1+math.Exp(5*y)) - 1
+}
+
+// events turns one score per row (in time order, one slice per series) into
+// scorer events. Rows with equal times are ordered by score, as the Python
+// scorer's sort does.
+func (c *nabCorpus) events(scores [][]float64) []nabEvent {
+	var ev []nabEvent
+	for k, s := range c.series {
+		sc := scores[k]
+		idx := make([]int, len(sc))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(a, b int) bool {
+			ia, ib := idx[a], idx[b]
+			if s.times[ia] != s.times[ib] {
+				return s.times[ia] < s.times[ib]
+			}
+			return sc[ia] < sc[ib]
+		})
+		for i := s.probation; i < len(idx); i++ {
+			e := nabEvent{score: sc[idx[i]], win: -1}
+			var prev *[2]int
+			for w := range s.wins {
+				if s.wins[w][0] <= i && i <= s.wins[w][1] {
+					e.win = s.winBase + w
+					break
+				}
+				if s.wins[w][1] < i {
+					prev = &s.wins[w]
+				}
+			}
+			for p, pr := range nabProfiles {
+				switch {
+				case e.win >= 0:
+					l, r := s.wins[e.win-s.winBase][0], s.wins[e.win-s.winBase][1]
+					W := float64(r - l + 1)
+					e.val[p] = pr.tp * nabS(-float64(r-i+1)/W) / nabS(-1)
+				case prev == nil:
+					e.val[p] = -pr.fp
+				default:
+					W := float64(prev[1] - prev[0] + 1)
+					e.val[p] = pr.fp * nabS(math.Abs(float64(i-prev[1]))/math.Max(W-1, 1))
+				}
+			}
+			ev = append(ev, e)
+		}
+	}
+	sort.SliceStable(ev, func(a, b int) bool { return ev[a].score > ev[b].score })
+	return ev
+}
+
+// curve returns the normalised score of profile p when every row scoring
+// above thr[j] is a detection, for each threshold (ascending), and the
+// best over all distinct scores as the Python scorer sweeps it.
+func (c *nabCorpus) curve(ev []nabEvent, p int, thr []float64) (at []float64, best float64) {
+	pr := nabProfiles[p]
+	norm := func(raw float64) float64 {
+		if c.nwin == 0 {
+			return math.NaN()
+		}
+		null := -pr.fn * float64(c.nwin)
+		return 100 * (raw - null) / (pr.tp*float64(c.nwin) - null)
+	}
+	bestWin := make([]float64, c.nwin)
+	hit := make([]bool, c.nwin)
+	nhit := 0
+	fpSum, winSum := 0.0, 0.0
+	score := func() float64 { return winSum - pr.fn*float64(c.nwin-nhit) + fpSum }
+	add := func(e nabEvent) {
+		v := e.val[p]
+		if e.win < 0 {
+			fpSum += v
+			return
+		}
+		if !hit[e.win] {
+			hit[e.win], bestWin[e.win] = true, v
+			winSum += v
+			nhit++
+		} else if v > bestWin[e.win] {
+			winSum += v - bestWin[e.win]
+			bestWin[e.win] = v
+		}
+	}
+	bestRaw := score()
+	for i := 0; i < len(ev); {
+		t := ev[i].score
+		for i < len(ev) && ev[i].score == t {
+			add(ev[i])
+			i++
+		}
+		bestRaw = math.Max(bestRaw, score())
+	}
+	// Fixed thresholds: rows strictly above thr are detections.
+	at = make([]float64, len(thr))
+	for k := range hit {
+		hit[k], bestWin[k] = false, 0
+	}
+	nhit, fpSum, winSum = 0, 0, 0
+	i := 0
+	for j := len(thr) - 1; j >= 0; j-- {
+		for i < len(ev) && ev[i].score > thr[j] {
+			add(ev[i])
+			i++
+		}
+		at[j] = norm(score())
+	}
+	return at, norm(bestRaw)
+}
+
+// perSeries returns, for each series, the windows detected, the windows in
+// it and the detections outside windows (after probation) at threshold thr.
+func (c *nabCorpus) perSeries(scores [][]float64, thr float64) [][3]int {
+	out := make([][3]int, len(c.series))
+	for k, s := range c.series {
+		hit := map[int]bool{}
+		for i := s.probation; i < len(scores[k]); i++ {
+			if scores[k][i] <= thr {
+				continue
+			}
+			in := -1
+			for w := range s.wins {
+				if s.wins[w][0] <= i && i <= s.wins[w][1] {
+					in = w
+				}
+			}
+			if in >= 0 {
+				hit[in] = true
+			} else {
+				out[k][2]++
+			}
+		}
+		out[k][0], out[k][1] = len(hit), len(s.wins)
+	}
+	return out
+}
+
+// maxes returns per series the highest score in each window and the
+// highest outside windows after probation.
+func (c *nabCorpus) maxes(scores [][]float64) (in [][]float64, out []float64) {
+	for k, s := range c.series {
+		w := make([]float64, len(s.wins))
+		o := 0.0
+		for i := s.probation; i < len(scores[k]); i++ {
+			hit := false
+			for j := range s.wins {
+				if s.wins[j][0] <= i && i <= s.wins[j][1] {
+					w[j] = math.Max(w[j], scores[k][i])
+					hit = true
+				}
+			}
+			if !hit {
+				o = math.Max(o, scores[k][i])
+			}
+		}
+		in = append(in, w)
+		out = append(out, o)
+	}
+	return in, out
+}

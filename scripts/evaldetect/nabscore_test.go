@@ -1,0 +1,49 @@
+package main
+
+import (
+	"math"
+	"testing"
+)
+
+// TestNABScore checks the port against NAB's formulas on one series of 20
+// rows (probation: the first 3) with one window over rows 10 to 14.
+func TestNABScore(t *testing.T) {
+	times := make([]int64, 20)
+	for i := range times {
+		times[i] = int64(100 * i)
+	}
+	c := newNABCorpus([]string{"s"}, [][]int64{times}, map[string][][2]float64{"s": {{1000, 1400}}})
+	if c.nwin != 1 {
+		t.Fatalf("windows %d, want 1", c.nwin)
+	}
+	sig := func(y float64) float64 { return 2/(1+math.Exp(5*y)) - 1 }
+	cases := []struct {
+		name string
+		hits []int // rows scoring 1
+		raw  float64
+	}{
+		{"nothing", nil, -1},
+		{"window start", []int{10}, 1},
+		{"window middle", []int{12}, sig(-3.0/5) / sig(-1)},
+		{"within probation, not counted", []int{1}, -1},
+		{"false positive before the window", []int{5, 10}, 1 - 0.11},
+		{"false positive after the window", []int{10, 17}, 1 + 0.11*sig(3.0/4)},
+		{"only the best detection in a window counts", []int{10, 11, 13}, 1},
+	}
+	for _, tc := range cases {
+		sc := make([]float64, len(times))
+		for _, i := range tc.hits {
+			sc[i] = 1
+		}
+		at, best := c.curve(c.events([][]float64{sc}), 0, []float64{0.5})
+		want := 100 * (tc.raw + 1) / 2
+		if math.Abs(at[0]-want) > 1e-9 {
+			t.Errorf("%s: score %.4f at threshold 0.5, want %.4f", tc.name, at[0], want)
+		}
+		// The sweep tries every distinct score as the threshold, this
+		// one among them.
+		if best < at[0]-1e-9 || (tc.raw == 1 && best != 100) {
+			t.Errorf("%s: best %.4f over the sweep, below %.4f at 0.5 or not 100 for a perfect detection", tc.name, best, at[0])
+		}
+	}
+}
