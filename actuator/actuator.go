@@ -105,8 +105,11 @@ type Actuator struct {
 	mu       sync.Mutex
 	seen     map[string]time.Time // alert key -> when decided
 	budgetMu sync.Mutex           // serialises the hourly budget's read-modify-write
-	busy     map[string]bool      // objects being acted on
-	pruned   time.Time            // last sweep of seen
+	inflight map[int64]inflight   // actions Nomad is carrying out now
+	nextID   int64
+	idle     *sync.Cond      // signalled when inflight empties
+	busy     map[string]bool // objects being acted on
+	pruned   time.Time       // last sweep of seen
 	pools    map[string]PoolScaler
 	state    StateStore
 }
@@ -140,7 +143,8 @@ func New(o Options) (*Actuator, error) {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics()
 	}
-	a := &Actuator{o: o, seen: map[string]time.Time{}, busy: map[string]bool{}, pools: map[string]PoolScaler{}, state: o.State}
+	a := &Actuator{o: o, seen: map[string]time.Time{}, busy: map[string]bool{}, pools: map[string]PoolScaler{}, state: o.State, inflight: map[int64]inflight{}}
+	a.idle = sync.NewCond(&a.mu)
 	if a.state == nil || o.Config.Global.DryRun {
 		// A dry run changes nothing in Nomad, its variables included.
 		a.state = NewMemState()
@@ -684,11 +688,68 @@ func (a *Actuator) act(ctx context.Context, d *decision, reason string, do func(
 		a.release(ctx, token)
 		return ok(ResultDryRun, "dry run, would: "+reason)
 	}
+	// The intent goes to the audit log before Nomad is touched, so an
+	// action whose outcome never gets written (the process killed while
+	// Nomad was slow) still has a line saying what was attempted.
+	a.o.Audit.LogAttrs(context.Background(), slog.LevelInfo, "intent", slog.String("key", d.key), slog.String("action", d.action),
+		slog.String("object", d.object), slog.String("reason", reason), slog.Any("plan", d.plan))
+	id := a.begin(d)
 	out := do()
+	a.end(id)
 	if out.Result != ResultActed {
 		a.release(ctx, token)
 	}
 	return out
+}
+
+// inflight is an action Nomad is carrying out right now.
+type inflight struct {
+	Key, Action, Object string
+	Since               time.Time
+}
+
+func (a *Actuator) begin(d *decision) int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.nextID++
+	a.inflight[a.nextID] = inflight{Key: d.key, Action: d.action, Object: d.object, Since: time.Now()}
+	return a.nextID
+}
+
+func (a *Actuator) end(id int64) {
+	a.mu.Lock()
+	delete(a.inflight, id)
+	if len(a.inflight) == 0 {
+		a.idle.Broadcast()
+	}
+	a.mu.Unlock()
+}
+
+// Drain waits until no action is in flight or ctx ends, and returns how
+// many were still running then; each of those gets an audit ERROR line
+// (their intent is in the audit log, their outcome is not). The caller
+// stops taking new alerts first.
+func (a *Actuator) Drain(ctx context.Context) int {
+	stop := context.AfterFunc(ctx, func() {
+		a.mu.Lock()
+		a.idle.Broadcast()
+		a.mu.Unlock()
+	})
+	defer stop()
+	a.mu.Lock()
+	for len(a.inflight) > 0 && ctx.Err() == nil {
+		a.idle.Wait()
+	}
+	left := make([]inflight, 0, len(a.inflight))
+	for _, f := range a.inflight {
+		left = append(left, f)
+	}
+	a.mu.Unlock()
+	for _, f := range left {
+		a.o.Audit.Error("shutting down with an action in flight: its outcome is unknown, check Nomad", "key", f.Key, "action", f.Action,
+			"object", f.Object, "running_seconds", time.Since(f.Since).Seconds())
+	}
+	return len(left)
 }
 
 func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome {

@@ -121,8 +121,13 @@ func TestScaleGroupActsOnceAndAudits(t *testing.T) {
 	if len(r.nomad.scales) != 1 {
 		t.Fatalf("acted twice: %v", r.nomad.scales)
 	}
-	// The audit line says what it saw, read, decided and what Nomad answered.
-	line := strings.SplitN(r.audit.String(), "\n", 2)[0]
+	// The intent comes first, then the decision line says what it saw,
+	// read, decided and what Nomad answered.
+	lines := strings.SplitN(r.audit.String(), "\n", 3)
+	if !strings.Contains(lines[0], `"msg":"intent"`) {
+		t.Fatalf("first audit line is not the intent: %s", lines[0])
+	}
+	line := lines[1]
 	var rec map[string]any
 	if err := json.Unmarshal([]byte(line), &rec); err != nil {
 		t.Fatalf("audit line is not JSON: %v: %s", err, line)

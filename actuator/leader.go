@@ -71,7 +71,10 @@ func (l *Leader) set(v bool) {
 
 // failed logs a lock error once per change of message and at most once a
 // minute otherwise: a server that cannot lock must not flood the log.
-func (l *Leader) failed(what string, err error) {
+func (l *Leader) failed(ctx context.Context, what string, err error) {
+	if ctx.Err() != nil {
+		return // shutting down
+	}
 	msg := err.Error()
 	l.mu.Lock()
 	again := msg == l.lastErr && time.Since(l.errLogged) < time.Minute
@@ -99,7 +102,7 @@ func (l *Leader) Run(ctx context.Context) error {
 	for {
 		if l.IsLeader() {
 			if err := locks.Renew(ctx); err != nil {
-				l.failed("leader lock renewal failed", err)
+				l.failed(ctx, "leader lock renewal failed", err)
 				l.set(false)
 			} else {
 				l.set(true)
@@ -113,7 +116,7 @@ func (l *Leader) Run(ctx context.Context) error {
 				l.set(false)
 				l.checkHolder(ctx)
 			default:
-				l.failed("leader lock acquire failed", err)
+				l.failed(ctx, "leader lock acquire failed", err)
 				l.set(false)
 			}
 		}

@@ -290,12 +290,15 @@ func (a *Actuator) restoreLater(nodeID string, m *MigratePolicy, stopped []strin
 					break
 				}
 				if a.o.Sleep(ctx, time.Second) != nil {
+					a.o.Audit.Warn("shutting down during a migration's health wait: the node stays ineligible until the leader's sweep gives it back after the overload window",
+						"node", nodeID, "group", gk, "healthy", h, "want", before[gk], "restore_after", m.OverloadWindow.D(time.Hour))
 					return
 				}
 			}
 		}
 		if a.o.Sleep(ctx, m.OverloadWindow.D(time.Hour)) != nil {
-			a.o.Log.Warn("shutting down before the overload window ended: node stays ineligible", "node", nodeID)
+			a.o.Audit.Warn("shutting down before the overload window ended: the node stays ineligible until the leader's sweep gives it back",
+				"node", nodeID, "restore_after", m.OverloadWindow.D(time.Hour))
 			return
 		}
 		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -210,6 +210,8 @@ func (a *Actuator) shrinkAfterDrain(pool string, plan planner.PoolPlan, deadline
 					return
 				}
 				if a.o.Sleep(ctx, time.Second) != nil {
+					a.o.Audit.Warn("shutting down while nodes drain: they are not removed from the pool; a later scale-in decides again",
+						"pool", pool, "nodes", plan.Remove)
 					return
 				}
 			}

@@ -222,32 +222,7 @@ func TestSimMigrate(t *testing.T) {
 	}
 	t.Cleanup(r.a.Close)
 	ctx := context.Background()
-	stubs, err := r.n.Nodes(ctx, "default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A node running an api allocation (500 MHz, movable) is predicted at
-	// 3600 of 4000 MHz: 400 over the 0.8 threshold. web's allocations are
-	// pinned by distinct_hosts.
-	var busy, apiAlloc string
-	fleetQ := `fleetcast_forecast_peak{target="node_cpu"}`
-	for _, s := range stubs {
-		allocs, err := r.n.NodeAllocations(ctx, s.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, al := range allocs {
-			if al.JobID == "api" && busy == "" {
-				busy, apiAlloc = s.ID, al.ID
-			}
-		}
-		r.fc.v[fleetQ] = append(r.fc.v[fleetQ], Sample{Labels: map[string]string{"node_id": s.ID}, Value: 1000})
-	}
-	if busy == "" {
-		t.Fatal("no node runs an api allocation")
-	}
-	r.fc.v[`max(fleetcast_forecast_peak{node_id="`+busy+`"})`] = []Sample{{Value: 3600}}
-	r.fc.v[`fleetcast_forecast_peak{target="alloc_cpu",node_id="`+busy+`"}`] = nil
+	busy, apiAlloc := overloadedNode(t, r)
 	out := r.a.Handle(ctx, alert("NodePredictedOverload", map[string]string{"action": "migrate", "node_id": busy}, r.f.Now()))
 	if out.Result != ResultActed {
 		t.Fatalf("migrate: %+v", out)
@@ -723,4 +698,80 @@ func TestSimActionBudgetSurvivesRestart(t *testing.T) {
 	if out := a2.Handle(context.Background(), mk("api")); out.Result != ResultActed {
 		t.Fatalf("an hour later: %+v", out)
 	}
+}
+
+// overloadedNode picks a node running a movable api allocation and
+// predicts it over the migrate threshold; it returns the node and that
+// allocation.
+func overloadedNode(t *testing.T, r *simRig) (busy, apiAlloc string) {
+	t.Helper()
+	ctx := context.Background()
+	stubs, err := r.n.Nodes(ctx, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A node running an api allocation (500 MHz, movable) is predicted at
+	// 3600 of 4000 MHz: 400 over the 0.8 threshold. web's allocations are
+	// pinned by distinct_hosts.
+	fleetQ := `fleetcast_forecast_peak{target="node_cpu"}`
+	for _, s := range stubs {
+		allocs, err := r.n.NodeAllocations(ctx, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, al := range allocs {
+			if al.JobID == "api" && busy == "" {
+				busy, apiAlloc = s.ID, al.ID
+			}
+		}
+		r.fc.v[fleetQ] = append(r.fc.v[fleetQ], Sample{Labels: map[string]string{"node_id": s.ID}, Value: 1000})
+	}
+	if busy == "" {
+		t.Fatal("no node runs an api allocation")
+	}
+	r.fc.v[`max(fleetcast_forecast_peak{node_id="`+busy+`"})`] = []Sample{{Value: 3600}}
+	r.fc.v[`fleetcast_forecast_peak{target="alloc_cpu",node_id="`+busy+`"}`] = nil
+	return busy, apiAlloc
+}
+
+// TestSimMigrationInterruptedSaysSo: a stop during a migration's wait for
+// healthy replacements leaves the node ineligible; the audit log says so
+// (the leader's sweep gives eligibility back after the window).
+func TestSimMigrationInterruptedSaysSo(t *testing.T) {
+	r := newSimRig(t, nil)
+	var audit lockedBuilder
+	r.opts.Audit = slog.New(slog.NewJSONHandler(&audit, nil))
+	r.opts.Sleep = func(ctx context.Context, d time.Duration) error { <-ctx.Done(); return ctx.Err() }
+	var err error
+	if r.a, err = New(r.opts); err != nil {
+		t.Fatal(err)
+	}
+	busy, _ := overloadedNode(t, r)
+	if out := r.a.Handle(context.Background(), alert("NodePredictedOverload", map[string]string{"action": "migrate", "node_id": busy}, r.f.Now())); out.Result != ResultActed {
+		t.Fatalf("migrate: %+v", out)
+	}
+	r.a.Close() // SIGTERM while the replacements are not healthy yet
+	if !strings.Contains(audit.String(), "the node stays ineligible") || !strings.Contains(audit.String(), busy) {
+		t.Fatalf("no warning about the ineligible node:\n%s", audit.String())
+	}
+	if !strings.Contains(audit.String(), `"msg":"intent"`) {
+		t.Fatalf("no intent line:\n%s", audit.String())
+	}
+}
+
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -46,6 +46,7 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 	webCfg := fs.String("web.config.file", "", "exporter-toolkit web config file for TLS, basic auth and client certificates")
 	check := fs.Bool("check-config", false, "validate the configuration and exit")
 	dryRun := fs.Bool("dry-run", false, "decide and log but change nothing (overrides global.dry_run)")
+	drainFor := fs.Duration("shutdown.timeout", 30*time.Second, "on SIGTERM, how long in-flight requests and Nomad actions may take to finish; what is left is logged and the exit status is 1")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -178,10 +179,17 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 	case <-ctx.Done():
 		log.Info("shutting down")
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// A bounded drain: no new requests, in-flight ones (and the Nomad
+	// actions they run) get --shutdown.timeout; what is still running then
+	// is named in the audit log, and the exit status says so.
+	sctx, cancel := context.WithTimeout(context.Background(), *drainFor)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("shutdown", "err", err)
+		log.Warn("shutdown: requests still running", "err", err)
+	}
+	if left := act.Drain(sctx); left > 0 {
+		log.Error("shut down with actions in flight; their outcome is unknown (see the audit log's intent lines)", "actions", left)
+		code = 1
 	}
 	stop()
 	if leaderDone != nil {

@@ -180,3 +180,93 @@ policies:
 		}
 	}
 }
+
+// TestActuatorDrainsOnSIGTERM: a stop while Nomad is slow to answer a
+// scale. The audit log holds the intent written before the write, and the
+// bounded drain names the action it left unfinished and exits 1.
+func TestActuatorDrainsOnSIGTERM(t *testing.T) {
+	scfg, err := sim.ParseConfig([]byte(`node_pools: [{name: default, cpu_mhz: 4000, memory_mb: 8192, count: 2, max: 4}]
+jobs: [{id: web, groups: [{name: web, count: 2, cpu: 500, memory_mb: 256, demand: {base_mhz: 500}}]}]
+`), "fleet.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := sim.New(scfg, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := f.Handler()
+	release := make(chan struct{})
+	nomad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && strings.HasSuffix(r.URL.Path, "/scale") {
+			select { // a slow Nomad write
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer nomad.Close()
+	defer close(release) // before the server closes, which waits for the held write
+	cfg := filepath.Join(t.TempDir(), "actuator.yml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`nomad: {address: %s}
+policies:
+  - {name: web, match: {alertname: [JobPredictedSaturation]}, action: scale_group, scale_group: {min: 1, max: 4, max_step: 1}}
+`, nomad.URL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := stack.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr lockedBuf
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- serveActuator(ctx, []string{"--config.file", cfg, "--web.listen-address", addr, "--shutdown.timeout", "300ms"}, &stdout, &stderr)
+	}()
+	waitHTTP(t, "http://"+addr+"/-/ready", &stderr)
+	body := `{"version":"4","status":"firing","alerts":[{"status":"firing","fingerprint":"f1","startsAt":"2026-11-27T00:00:00Z",
+	  "labels":{"alertname":"JobPredictedSaturation","namespace":"default","job":"web","task_group":"web"}}]}`
+	go func() {
+		if resp, err := http.Post("http://"+addr+"/webhook", "application/json", strings.NewReader(body)); err == nil {
+			_ = resp.Body.Close()
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stdout.String(), `"msg":"intent"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no intent line before the Nomad write:\n%s\n%s", stdout.String(), stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel() // SIGTERM
+	select {
+	case code := <-done:
+		if code != 1 || !strings.Contains(stdout.String(), "shutting down with an action in flight") ||
+			!strings.Contains(stdout.String(), `"object":"group/default/web/web"`) {
+			t.Fatalf("exit %d\naudit:\n%s\nlog:\n%s", code, stdout.String(), stderr.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the drain is not bounded")
+	}
+}
+
+func waitHTTP(t *testing.T, url string, log *lockedBuf) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready: %v\n%s", url, err, log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
