@@ -4,12 +4,26 @@ BIN       := bin/fleetcast
 GOTEST    ?= $(GO) test -count=1 -timeout 20m
 FUZZTIME  ?= 10s
 
+# Build metadata, stamped into github.com/prometheus/common/version (what
+# `fleetcast version`, every subcommand's --version and fleetcast_build_info
+# report), as Prometheus and its exporters do.
+VERSION    ?= $(shell cat VERSION)
+REVISION   ?= $(shell git rev-parse HEAD 2>/dev/null || echo none)
+BRANCH     ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo none)
+BUILD_USER ?= $(shell whoami)@$(shell hostname)
+BUILD_DATE ?= $(shell date -u +%Y%m%d-%H:%M:%S)
+BUILDTAGS  ?= netgo,osusergo
+VERSION_PKG := github.com/prometheus/common/version
+LDFLAGS    := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REVISION) \
+	-X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=$(BUILD_USER) -X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
+export VERSION LDFLAGS BUILDTAGS
+
 .PHONY: all build test test-go test-rules fuzz tools tools-prom3 demo bench lint dashboards clean eval-detect
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/fleetcast
+	$(GO) build -tags $(BUILDTAGS) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/fleetcast
 
 ## tools: install the real Prometheus, promtool, Alertmanager and amtool the tests use
 tools:

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/fleetcast/fleetcast/actuator/planner"
@@ -413,6 +414,26 @@ func TestWebhookHTTP(t *testing.T) {
 		if p == "/metrics" && !strings.Contains(rec.Body.String(), `fleetcast_actuator_actions_total{action="scale_group",result="acted"} 1`) {
 			t.Errorf("/metrics lacks the action counter")
 		}
+		if p == "/metrics" {
+			lintExposition(t, rec.Body.String())
+		}
+	}
+}
+
+// lintExposition fails the test on every problem `promtool check metrics`
+// would report on the page (the same linter), and checks the page carries
+// fleetcast_build_info.
+func lintExposition(t *testing.T, body string) {
+	t.Helper()
+	if !strings.Contains(body, "fleetcast_build_info{") {
+		t.Errorf("/metrics lacks fleetcast_build_info")
+	}
+	problems, err := promlint.New(strings.NewReader(body)).Lint()
+	if err != nil {
+		t.Fatalf("lint /metrics: %v", err)
+	}
+	for _, p := range problems {
+		t.Errorf("promtool check metrics would say: %s: %s", p.Metric, p.Text)
 	}
 }
 

@@ -3,6 +3,7 @@ package actuator
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 )
 
 // Metrics are the actuator's own metrics, on a registry it owns.
@@ -57,6 +58,7 @@ func NewMetrics() *Metrics {
 		}, []string{"code"}),
 	}
 	m.Registry.MustRegister(m.Actions, m.DecisionDuration, m.NomadErrors, m.DryRun, m.Cooldown, m.LastAction, m.IsLeader, m.WebhookRequests,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("fleetcast"))
 	return m
 }

@@ -117,6 +117,11 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 			}
 		}
 	}
+	ln, err := bindListen(*listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
+		return 1
+	}
 	metrics := actuator.NewMetrics()
 	opts := actuator.Options{Config: cfg, NomadVersion: ver, Nomad: nomad, Forecasts: prom, Metrics: metrics, NomadAddress: addr, NomadToken: nomadToken, State: nomad,
 		Audit: slog.New(slog.NewJSONHandler(stdout, nil)).With("log", "audit"), Log: log}
@@ -164,7 +169,7 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 	srv := &http.Server{Handler: hook.Handler(nil), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() {
-		errc <- web.ListenAndServe(srv, &web.FlagConfig{WebListenAddresses: &[]string{*listen}, WebConfigFile: webCfg}, log)
+		errc <- web.Serve(ln, srv, &web.FlagConfig{WebConfigFile: webCfg}, log)
 	}()
 	log.Info("fleetcast actuator started", "listen", *listen, "config", *cfgFile, "policies", len(cfg.Policies),
 		"dry_run", cfg.Global.DryRun, "nomad", addr, "prometheus", promURL, "leader_election", cfg.Leader.Enabled,

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
+
+	"github.com/prometheus/common/promslog"
 )
 
 // newFlagSet returns a flag set that reports errors instead of exiting, and
@@ -35,6 +38,7 @@ func newFlagSet(name, about, example string, stderr io.Writer) *flag.FlagSet {
 			}
 			fmt.Fprintln(w)
 		})
+		fmt.Fprintln(w, "  --version\n        print the version and exit")
 	}
 	return fs
 }
@@ -58,39 +62,38 @@ func parseFlags(fs *flag.FlagSet, args []string) (ok bool, code int) {
 }
 
 // logFlags are the --log.level and --log.format flags of every long-running
-// command, as Prometheus and its exporters have them.
+// command, as Prometheus and its exporters have them: the values are
+// promslog's, so lines look like Prometheus' own (durations in seconds).
 type logFlags struct {
-	level  string
-	format string
+	level  *promslog.Level
+	format *promslog.Format
 }
 
 func (l *logFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&l.level, "log.level", "info", "only log messages at or above this level: debug, info, warn, error")
-	fs.StringVar(&l.format, "log.format", "logfmt", "log line format: logfmt or json")
+	l.level = promslog.NewLevel()
+	l.format = promslog.NewFormat()
+	_ = l.format.Set("logfmt") // a valid constant
+	fs.Var(l.level, "log.level", "only log messages at or above this level: debug, info, warn, error")
+	fs.Var(l.format, "log.format", "log line format: logfmt or json")
 }
 
-// logger builds the slog logger the flags ask for.
+// logger builds the promslog logger the flags ask for, writing to w. The
+// flags validate their values when parsed, so it does not fail today; the
+// error return keeps callers ready for a flag that can.
 func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
-	var lvl slog.Level
-	switch l.level {
-	case "debug":
-		lvl = slog.LevelDebug
-	case "info":
-		lvl = slog.LevelInfo
-	case "warn":
-		lvl = slog.LevelWarn
-	case "error":
-		lvl = slog.LevelError
-	default:
-		return nil, fmt.Errorf("--log.level=%q: valid levels are debug, info, warn, error", l.level)
+	if l.level == nil {
+		return nil, errors.New("log flags were not registered")
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	switch l.format {
-	case "logfmt":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	default:
-		return nil, fmt.Errorf("--log.format=%q: valid formats are logfmt and json", l.format)
+	return promslog.New(&promslog.Config{Level: l.level, Format: l.format, Writer: w}), nil
+}
+
+// bindListen binds the --web.listen-address before a server starts any work,
+// so a port in use ends the command with one error naming the flag instead
+// of a running exporter whose targets all look down.
+func bindListen(addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--web.listen-address=%s: %w", addr, err)
 	}
+	return l, nil
 }

@@ -83,6 +83,11 @@ func runExporter(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
+	ln, err := bindListen(*listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast exporter: %v\n", err)
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	runDone := make(chan struct{})
@@ -93,8 +98,7 @@ func runExporter(args []string, stdout, stderr io.Writer) int {
 	srv := &http.Server{Handler: exp.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() {
-		noSystemd := false
-		serveErr <- web.ListenAndServe(srv, &web.FlagConfig{WebListenAddresses: &[]string{*listen}, WebSystemdSocket: &noSystemd, WebConfigFile: webCfg}, logger)
+		serveErr <- web.Serve(ln, srv, &web.FlagConfig{WebConfigFile: webCfg}, logger)
 	}()
 	logger.Info("fleetcast exporter started", "config", *cfgFile, "listen", *listen, "targets", len(cfg.Targets), "shard", *shard)
 

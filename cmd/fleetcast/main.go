@@ -52,12 +52,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 		name = "version"
 	}
 	cmd, ok := cmds[name]
+	if ok && wantsVersion(args[1:]) {
+		fmt.Fprintln(stdout, versionText())
+		return 0
+	}
 	if !ok {
 		fmt.Fprintf(stderr, "fleetcast: unknown command %q; valid commands: %s\n", name, strings.Join(sortedNames(cmds), ", "))
 		fmt.Fprintln(stderr, "Run 'fleetcast --help' for usage.")
 		return 2
 	}
 	return cmd.run(args[1:], stdout, stderr)
+}
+
+// wantsVersion says whether the arguments of a subcommand ask for the
+// version (--version before any "--"), which every subcommand answers, as
+// Prometheus' tools do.
+func wantsVersion(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "--version", "-version":
+			return true
+		}
+	}
+	return false
 }
 
 func sortedNames(cmds map[string]command) []string {

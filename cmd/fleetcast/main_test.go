@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"strings"
 	"testing"
 )
@@ -31,6 +32,18 @@ func TestDispatch(t *testing.T) {
 	}
 }
 
+// TestEveryCommandAnswersVersion checks that every subcommand prints the
+// version on --version and exits 0 without running.
+func TestEveryCommandAnswersVersion(t *testing.T) {
+	for name := range commands() {
+		var out, errb bytes.Buffer
+		code := run([]string{name, "--version"}, &out, &errb)
+		if code != 0 || !strings.HasPrefix(out.String(), "fleetcast, version ") || errb.Len() != 0 {
+			t.Errorf("fleetcast %s --version: exit %d, stdout %q, stderr %q; want exit 0 and the version on stdout", name, code, out.String(), errb.String())
+		}
+	}
+}
+
 // TestEveryCommandHasHelp checks that --help exits 0 and shows an example.
 func TestEveryCommandHasHelp(t *testing.T) {
 	for name := range commands() {
@@ -40,5 +53,21 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		if code != 0 || !strings.Contains(text, "Example") {
 			t.Errorf("fleetcast %s --help: exit %d, output %q; want exit 0 with an example", name, code, text)
 		}
+	}
+}
+
+// TestBindFailureIsOneError checks that the exporter, given a port in use,
+// exits 1 with one line naming the flag, before any cycle could log.
+func TestBindFailureIsOneError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	var out, errb bytes.Buffer
+	code := run([]string{"exporter", "--config.file=../../examples/fleetcast.yml", "--web.listen-address=" + ln.Addr().String()}, &out, &errb)
+	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+	if code != 1 || len(lines) != 1 || !strings.Contains(lines[0], "--web.listen-address="+ln.Addr().String()) {
+		t.Errorf("exit %d, stderr %q; want exit 1 and one line naming --web.listen-address", code, errb.String())
 	}
 }
