@@ -105,3 +105,91 @@ scrape_configs:
 		return nil
 	})
 }
+
+// TestSimLabelChurnWithRules: a real Prometheus scrapes the simulator at
+// Nomad's own metrics path and evaluates the recording rules while a node's
+// eligibility changes. The simulator exports the node's old and new series
+// side by side, as a real Nomad client does for about 60 s, so a plain sum
+// by node_id reads twice the node's capacity; the coordinator's rules read
+// it once.
+func TestSimLabelChurnWithRules(t *testing.T) {
+	cfg, err := sim.LoadConfig("../examples/fleet.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := sim.New(cfg, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	srv := &http.Server{Handler: f.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go f.Run(ctx, 200*time.Millisecond, time.Now)
+
+	prom := testenv.Prometheus(t, stack.PrometheusOptions{
+		RuleFiles: []string{"../rules/fleetcast-thresholds.rules.yml", "../rules/fleetcast-recording.rules.yml"},
+		Config: fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: nomad
+    metrics_path: /v1/metrics
+    params: {format: [prometheus]}
+    static_configs:
+      - targets: [%q]
+`, addr),
+	})
+	papi := promAPI(t, prom.URL)
+	node := f.Nodes()[0]
+	capacity := float64(node.CPUMHz)
+	query := func(q string) (float64, error) {
+		v, _, _, err := papi.Query(ctx, q, time.Now())
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", q, err)
+		}
+		vec, ok := v.(model.Vector)
+		if !ok || len(vec) != 1 {
+			return 0, fmt.Errorf("%s = %v, want one sample", q, v)
+		}
+		return float64(vec[0].Value), nil
+	}
+	rule := fmt.Sprintf(`node:nomad_capacity:sum{node_id=%q,resource="cpu"}`, node.ID)
+	plain := fmt.Sprintf(`sum by (node_id) (nomad_client_allocated_cpu{node_id=%[1]q} + nomad_client_unallocated_cpu{node_id=%[1]q})`, node.ID)
+	series := fmt.Sprintf(`count(nomad_client_allocated_cpu{node_id=%q})`, node.ID)
+	eventually(t, 45*time.Second, "the rules read the node before the change", func() error {
+		if v, err := query(rule); err != nil || v != capacity {
+			return fmt.Errorf("%s = %g (%v), want %g", rule, v, err, capacity)
+		}
+		return nil
+	})
+	if err := f.SetEligibility(node.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	changed := time.Now()
+	eventually(t, 30*time.Second, "both series scraped", func() error {
+		if n, err := query(series); err != nil || n != 2 {
+			return fmt.Errorf("%s = %g (%v), want 2", series, n, err)
+		}
+		return nil
+	})
+	// Meanwhile: the naive sum doubles, the rule does not.
+	eventually(t, 15*time.Second, "the rules evaluated during the overlap", func() error {
+		if v, err := query(plain); err != nil || v != 2*capacity {
+			return fmt.Errorf("%s = %g (%v), want %g: the overlap is not reproduced", plain, v, err, 2*capacity)
+		}
+		if v, err := query(rule); err != nil || v != capacity {
+			return fmt.Errorf("%s = %g (%v), want %g", rule, v, err, capacity)
+		}
+		return nil
+	})
+	if time.Since(changed) > 55*time.Second {
+		t.Fatalf("checked %s after the change: no longer within the overlap", time.Since(changed))
+	}
+}

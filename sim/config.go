@@ -27,6 +27,9 @@ type Config struct {
 	// variable locks from 1.7.0, the scale endpoint's JobModifyIndex check
 	// from 1.8.2.
 	NomadVersion string `yaml:"nomad_version"`
+	// DisableHostname is the agents' telemetry.disable_hostname: when set,
+	// client metrics carry no host label (Nomad's default is to add it).
+	DisableHostname bool `yaml:"disable_hostname"`
 	// Step is the resolution of the simulation (default 10s). Demand,
 	// usage and ground truth are integrated in steps of this size.
 	Step Duration `yaml:"step"`

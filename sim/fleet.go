@@ -46,6 +46,11 @@ type Fleet struct {
 	// time even when the fleet runs accelerated.
 	wallNow func() time.Time
 	logger  *slog.Logger
+	// The metric families (their labels depend on the config) and the
+	// series that stopped being updated but are still exported.
+	fams   []family
+	famIdx map[string]int
+	ghosts []ghost
 }
 
 type pool struct {
@@ -101,6 +106,10 @@ type group struct {
 	// allocations of the group cannot be placed, and since when.
 	blocked      string
 	blockedSince time.Time
+	// deployedAt is when the job's latest deployment began (a count change
+	// of a service or system job starts one); zero for the deployment that
+	// was done before the fleet's start.
+	deployedAt time.Time
 }
 
 type anomaly struct {
@@ -176,6 +185,11 @@ func New(cfg *Config, start time.Time) (*Fleet, error) {
 		pools: map[string]*pool{}, vars: map[string]*variable{},
 		changed: make(chan struct{}), wallNow: time.Now, logger: slog.New(slog.DiscardHandler),
 		index: 1,
+	}
+	f.fams = metricFamilies(!cfg.DisableHostname)
+	f.famIdx = make(map[string]int, len(f.fams))
+	for i, fm := range f.fams {
+		f.famIdx[fm.name] = i
 	}
 	f.truth.jobOverloadSec = map[string]float64{}
 	f.truth.nodeOverloadSec = map[string]float64{}
@@ -446,6 +460,7 @@ func (f *Fleet) tick(t time.Time, dt float64) {
 	}
 	f.finishDrains(t)
 	f.gc(t)
+	f.pruneGhosts(t)
 	f.computeLoad(t)
 }
 
@@ -470,6 +485,9 @@ func (f *Fleet) periodic(t time.Time) {
 			j.modifyIndex = f.bump()
 			for _, a := range f.allocs {
 				if a.job == j && !a.terminal() {
+					if exportsAllocMetrics(a) {
+						f.retire(f.allocSamples(a))
+					}
 					a.desired, a.client, a.clientDesc = "run", "complete", "All tasks have completed"
 					a.modifyIdx = f.bump()
 					a.modifyTime = t

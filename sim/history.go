@@ -59,7 +59,7 @@ func (f *Fleet) WriteHistoryWith(w io.Writer, from, to time.Time, step time.Dura
 		return fmt.Errorf("history from %s: the fleet is already at %s; create it at or before the history's start",
 			from.Format(time.RFC3339), f.now.Format(time.RFC3339))
 	}
-	fams := metricFamilies()
+	fams := f.fams
 	type point struct {
 		t int64
 		v float64

@@ -28,6 +28,19 @@ func (f *Fleet) Handler() http.Handler {
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", metrics)
+	// Where a Nomad agent serves them (no ACL token needed); its JSON
+	// format, the default there, is not simulated.
+	mux.HandleFunc("/v1/metrics", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			invalidMethod(w)
+			return
+		}
+		if r.URL.Query().Get("format") != "prometheus" {
+			httpError(w, http.StatusBadRequest, "the simulator serves /v1/metrics only as ?format=prometheus (Nomad's JSON format is not simulated)")
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	})
 	ok := func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "OK\n")
@@ -336,13 +349,18 @@ func (f *Fleet) scaleStatus(q *request) {
 		out = &api.JobScaleStatusResponse{JobID: j.id, Namespace: j.ns, JobCreateIndex: j.createIndex,
 			JobModifyIndex: j.jobModifyIdx, JobStopped: false, TaskGroups: map[string]api.TaskGroupScaleStatus{}}
 		for _, g := range j.groups {
-			st := api.TaskGroupScaleStatus{Desired: g.count, Events: append([]api.ScalingEvent{}, g.events...)}
+			st := api.TaskGroupScaleStatus{Desired: g.count}
+			if len(g.events) > 0 { // null when there are none, as Nomad answers
+				st.Events = append([]api.ScalingEvent(nil), g.events...)
+			}
 			for _, a := range f.allocs {
 				if a.group == g && a.live() {
 					st.Placed++
 					if a.client == "running" {
 						st.Running++
-						st.Healthy++
+						if f.deploymentHealthy(j, g, a) {
+							st.Healthy++
+						}
 					}
 				}
 			}
@@ -355,6 +373,31 @@ func (f *Fleet) scaleStatus(q *request) {
 		return
 	}
 	f.writeJSON(q, out)
+}
+
+// minHealthyTime is how long an allocation must run before a deployment
+// counts it healthy: the default of a job's update block.
+const minHealthyTime = 10 * time.Second
+
+// deploymentHealthy says whether the job's latest deployment counts a
+// running allocation healthy, as scale status reports it: Nomad takes
+// Healthy from the deployment, so it is 0 for batch jobs (they have none)
+// and right after a scale (a new deployment starts from nothing), and an
+// allocation counts once it has run min_healthy_time within the deployment.
+// Allocations from before the fleet's start are healthy already. The caller
+// holds the lock.
+func (f *Fleet) deploymentHealthy(j *job, g *group, a *alloc) bool {
+	if j.typ == "batch" || a.client != "running" {
+		return false
+	}
+	if g.deployedAt.IsZero() && !a.startAt.After(f.start) {
+		return true
+	}
+	since := a.startAt
+	if g.deployedAt.After(since) {
+		since = g.deployedAt
+	}
+	return !f.now.Before(since.Add(minHealthyTime))
 }
 
 func (f *Fleet) scaleJob(q *request) {
@@ -503,6 +546,14 @@ func (f *Fleet) stopAllocEndpoint(q *request) {
 func (f *Fleet) listNodes(q *request) {
 	prefix := q.r.URL.Query().Get("prefix")
 	res := q.r.URL.Query().Get("resources") == "true"
+	var filter filterExpr
+	if src := q.r.URL.Query().Get("filter"); src != "" {
+		var err error
+		if filter, err = parseFilter(src); err != nil {
+			httpError(q.w, http.StatusBadRequest, fmt.Sprintf("failed to read filter expression: %v", err))
+			return
+		}
+	}
 	f.mu.RLock()
 	out := []*api.NodeListStub{}
 	for _, n := range f.nodes {
@@ -511,6 +562,20 @@ func (f *Fleet) listNodes(q *request) {
 		}
 	}
 	f.mu.RUnlock()
+	if filter != nil {
+		kept := out[:0]
+		for _, s := range out {
+			ok, err := matchFilter(filter, s)
+			if err != nil {
+				httpError(q.w, http.StatusBadRequest, fmt.Sprintf("failed to read filter expression: %v", err))
+				return
+			}
+			if ok {
+				kept = append(kept, s)
+			}
+		}
+		out = kept
+	}
 	f.writeJSON(q, out)
 }
 

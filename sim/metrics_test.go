@@ -44,11 +44,11 @@ func TestMetricNamesAndLabels(t *testing.T) {
 		labels string
 		series int
 	}{
-		{"nomad_client_allocated_cpu", "datacenter,node_class,node_id,node_pool", 4},
-		{"nomad_client_unallocated_memory", "datacenter,node_class,node_id,node_pool", 4},
-		{"nomad_client_host_cpu_total_percent", "cpu,datacenter,node_class,node_id,node_pool", 3*2 + 3}, // one per core
-		{"nomad_client_allocs_cpu_total_percent", "alloc_id,job,namespace,task,task_group", 6},
-		{"nomad_client_allocs_cpu_total_ticks", "alloc_id,job,namespace,task,task_group", 6},
+		{"nomad_client_allocated_cpu", "datacenter,host,node_class,node_id,node_pool,node_scheduling_eligibility,node_status", 4},
+		{"nomad_client_unallocated_memory", "datacenter,host,node_class,node_id,node_pool,node_scheduling_eligibility,node_status", 4},
+		{"nomad_client_host_cpu_total_percent", "cpu,datacenter,host,node_class,node_id,node_pool,node_scheduling_eligibility,node_status", 3*2 + 3}, // one per core
+		{"nomad_client_allocs_cpu_total_percent", "alloc_id,host,job,namespace,task,task_group", 6},
+		{"nomad_client_allocs_cpu_total_ticks", "alloc_id,host,job,namespace,task,task_group", 6},
 		{"nomad_nomad_job_summary_queued", "job,namespace,task_group", 3},
 		{"nomad_nomad_job_summary_running", "job,namespace,task_group", 3},
 		{"nomad_nomad_blocked_evals_total_blocked", "", 1},
@@ -184,5 +184,128 @@ jobs:
 	f.Advance(testStart.Add(5 * time.Minute))
 	if after := f.Truth().NodeOverloadSeconds[n.ID]; after != before {
 		t.Fatalf("node still overloaded after the move: %g -> %g", before, after)
+	}
+}
+
+// series returns the samples of one family as label sets (name=value,
+// sorted) and values.
+func series(fams map[string]*dto.MetricFamily, name string) map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range fams[name].GetMetric() {
+		var ls []string
+		for _, l := range m.GetLabel() {
+			ls = append(ls, l.GetName()+"="+l.GetValue())
+		}
+		sort.Strings(ls)
+		out[strings.Join(ls, ",")] = m.GetGauge().GetValue()
+	}
+	return out
+}
+
+// TestEligibilityChangeOverlaps: as on a real Nomad client, a node's
+// metrics under its old eligibility are exported beside the new ones for
+// about 60 s, so a plain sum by node_id counts the node twice meanwhile.
+func TestEligibilityChangeOverlaps(t *testing.T) {
+	f := testFleet(t)
+	id := f.Nodes()[0].ID
+	perNode := func(name string) (count int, sum float64) {
+		for ls, v := range series(scrape(t, f), name) {
+			if strings.Contains(ls, "node_id="+id) {
+				count++
+				sum += v
+			}
+		}
+		return
+	}
+	_, capacity := perNode("nomad_client_unallocated_cpu")
+	_, alloc := perNode("nomad_client_allocated_cpu")
+	capacity += alloc
+	if err := f.SetEligibility(id, false); err != nil {
+		t.Fatal(err)
+	}
+	f.Advance(testStart.Add(30 * time.Second))
+	n, _ := perNode("nomad_client_allocated_cpu")
+	if n != 2 {
+		t.Fatalf("30 s after the change: %d series of the node, want the old and the new one", n)
+	}
+	byElig := series(scrape(t, f), "nomad_client_allocated_cpu")
+	var eligible, ineligible bool
+	for ls := range byElig {
+		if strings.Contains(ls, "node_id="+id) {
+			eligible = eligible || strings.Contains(ls, "node_scheduling_eligibility=eligible")
+			ineligible = ineligible || strings.Contains(ls, "node_scheduling_eligibility=ineligible")
+		}
+	}
+	if !eligible || !ineligible {
+		t.Fatalf("series of the node: %v", byElig)
+	}
+	_, a := perNode("nomad_client_allocated_cpu")
+	_, u := perNode("nomad_client_unallocated_cpu")
+	if a+u != 2*capacity {
+		t.Fatalf("sum over the node's series: %g, want twice its capacity %g (the overlap rules must survive)", a+u, capacity)
+	}
+	f.Advance(testStart.Add(70 * time.Second))
+	if n, _ := perNode("nomad_client_allocated_cpu"); n != 1 {
+		t.Fatalf("70 s after the change: %d series of the node, want 1", n)
+	}
+}
+
+// TestStoppedAllocLingers: a stopped allocation's metrics stay exported,
+// frozen, for about 60 s, beside its replacement's.
+func TestStoppedAllocLingers(t *testing.T) {
+	f := testFleet(t)
+	var victim AllocInfo
+	for _, a := range f.Allocs() {
+		if a.JobID == "web" {
+			victim = a
+			break
+		}
+	}
+	if _, err := f.StopAlloc(victim.ID); err != nil {
+		t.Fatal(err)
+	}
+	has := func() bool {
+		for ls := range series(scrape(t, f), "nomad_client_allocs_cpu_allocated") {
+			if strings.Contains(ls, "alloc_id="+victim.ID) {
+				return true
+			}
+		}
+		return false
+	}
+	f.Advance(testStart.Add(50 * time.Second))
+	if !has() {
+		t.Fatal("50 s after the stop: the allocation's cpu_allocated is gone, want it lingering")
+	}
+	f.Advance(testStart.Add(70 * time.Second))
+	if has() {
+		t.Fatal("70 s after the stop: the allocation's cpu_allocated is still exported")
+	}
+}
+
+// TestDisableHostname: with the agents' disable_hostname, no host label.
+func TestDisableHostname(t *testing.T) {
+	f := testFleetVersionWith(t, "disable_hostname: true\n")
+	for _, name := range []string{"nomad_client_allocated_cpu", "nomad_client_allocs_cpu_allocated"} {
+		for ls := range series(scrape(t, f), name) {
+			if strings.Contains(ls, "host=") {
+				t.Fatalf("%s: %s has a host label", name, ls)
+			}
+		}
+	}
+}
+
+// TestMetricsAtNomadsPath: Prometheus scrapes a Nomad agent at
+// /v1/metrics?format=prometheus, without a token even when ACLs are on.
+func TestMetricsAtNomadsPath(t *testing.T) {
+	f := testFleetVersionWith(t, "acl_token: secret\n")
+	rec := httptest.NewRecorder()
+	f.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/v1/metrics?format=prometheus", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "nomad_client_allocated_cpu{") {
+		t.Fatalf("/v1/metrics?format=prometheus: %d %.200s", rec.Code, rec.Body.String())
+	}
+	rec = httptest.NewRecorder()
+	f.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/v1/metrics", nil))
+	if rec.Code != 400 || !strings.Contains(rec.Body.String(), "format=prometheus") {
+		t.Fatalf("/v1/metrics without format: %d %q, want 400 naming format=prometheus", rec.Code, rec.Body.String())
 	}
 }

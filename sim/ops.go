@@ -67,6 +67,13 @@ func (f *Fleet) scale(namespace, jobID string, req *api.ScalingRequest) (*api.Jo
 				"Enforcing job modify index %d: job exists with conflicting job modify index: %d", req.JobModifyIndex, j.jobModifyIdx)
 		}
 		g.count = int(*req.Count)
+		if j.typ != "batch" {
+			// A new job version starts a deployment of the whole job:
+			// its health counts begin again from nothing.
+			for _, gg := range j.groups {
+				gg.deployedAt = f.now
+			}
+		}
 		j.version++
 		j.submitTime = ts
 		j.jobModifyIdx = f.bump()
@@ -128,6 +135,9 @@ func (f *Fleet) startDeployment(j *job, d time.Duration) {
 			old.modifyIndex = f.bump()
 		}
 	}
+	for _, g := range j.groups {
+		g.deployedAt = f.now
+	}
 	idx := f.bump()
 	dep := &deployment{id: f.newID("deployment"), job: j, status: "running", until: f.now.Add(d),
 		createIndex: idx, modifyIndex: idx, desired: map[string]int{}}
@@ -170,6 +180,7 @@ func (f *Fleet) SetEligibility(nodeID string, eligible bool) error {
 		return apiErr(http.StatusBadRequest, "can not set node's scheduling eligibility to eligible while it is draining")
 	}
 	if n.eligible != eligible {
+		f.retireNode(n)
 		n.eligible = eligible
 		n.modifyIndex = f.bump()
 		f.dirty = true
@@ -190,10 +201,14 @@ func (f *Fleet) DrainNode(nodeID string, spec *api.DrainSpec, markEligible bool)
 	}
 	if spec == nil {
 		n.drain = nil
-		if markEligible {
+		if markEligible && !n.eligible {
+			f.retireNode(n)
 			n.eligible = true
 		}
 	} else {
+		if n.eligible {
+			f.retireNode(n)
+		}
 		n.drain = &api.DrainStrategy{DrainSpec: *spec, StartedAt: f.now}
 		if spec.Deadline > 0 {
 			n.drain.ForceDeadline = f.now.Add(spec.Deadline)
@@ -207,6 +222,14 @@ func (f *Fleet) DrainNode(nodeID string, spec *api.DrainSpec, markEligible bool)
 	f.schedule()
 	f.finishDrains(f.now)
 	return nil
+}
+
+// retireNode keeps a ready node's metrics, under its labels now, exported
+// for a while: call it just before a change of its labels.
+func (f *Fleet) retireNode(n *node) {
+	if n.status == "ready" {
+		f.retire(f.nodeSamples(n))
+	}
 }
 
 // PoolStatus is a node pool's size as fleetcast's pool endpoint reports it.

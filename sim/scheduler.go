@@ -236,6 +236,9 @@ func (f *Fleet) place(j *job, g *group, n *node) *alloc {
 }
 
 func (f *Fleet) stopAlloc(a *alloc, why, client string) {
+	if exportsAllocMetrics(a) {
+		f.retire(f.allocSamples(a)) // its client keeps exporting them a while
+	}
 	a.desired, a.desiredDesc = "stop", why
 	a.client = client
 	a.modifyIdx = f.bump()

@@ -13,11 +13,17 @@ import (
 // testFleetVersion is the test fleet claiming to be the given Nomad release.
 func testFleetVersion(t *testing.T, version string) *Fleet {
 	t.Helper()
+	return testFleetVersionWith(t, "nomad_version: "+version+"\n")
+}
+
+// testFleetVersionWith is the test fleet with extra top-level YAML.
+func testFleetVersionWith(t *testing.T, extra string) *Fleet {
+	t.Helper()
 	b, err := os.ReadFile("testdata/fleet.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := ParseConfig(append([]byte("nomad_version: "+version+"\n"), b...), "testdata/fleet.yml")
+	cfg, err := ParseConfig(append([]byte(extra), b...), "testdata/fleet.yml")
 	if err != nil {
 		t.Fatal(err)
 	}

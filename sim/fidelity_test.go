@@ -1,0 +1,146 @@
+package sim
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+)
+
+// TestScaleStatusHealthyIsDeploymentHealth: Healthy in scale status is the
+// latest deployment's count, as on a real Nomad: not the running
+// allocations. It is 0 right after a scale and for batch jobs, and grows as
+// allocations run min_healthy_time.
+func TestScaleStatusHealthyIsDeploymentHealth(t *testing.T) {
+	f := testFleet(t)
+	c := testClient(t, f, "")
+	status := func(job, group string) api.TaskGroupScaleStatus {
+		t.Helper()
+		st, _, err := c.Jobs().ScaleStatus(job, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.TaskGroups[group]
+	}
+	f.Advance(testStart.Add(time.Minute))
+	if g := status("web", "web"); g.Running != 3 || g.Healthy != 3 {
+		t.Fatalf("settled web: running %d healthy %d, want 3 and 3", g.Running, g.Healthy)
+	}
+	if err := f.ScaleGroup("", "web", "web", 2, "in"); err != nil {
+		t.Fatal(err)
+	}
+	if g := status("web", "web"); g.Running != 2 || g.Healthy != 0 {
+		t.Fatalf("right after a scale: running %d healthy %d, want 2 and 0", g.Running, g.Healthy)
+	}
+	f.Advance(f.Now().Add(minHealthyTime))
+	if g := status("web", "web"); g.Healthy != 2 {
+		t.Fatalf("min_healthy_time after the scale: healthy %d, want 2", g.Healthy)
+	}
+	// A replacement is not healthy until it has run min_healthy_time.
+	var victim string
+	for _, a := range f.Allocs() {
+		if a.JobID == "web" {
+			victim = a.ID
+		}
+	}
+	if _, err := f.StopAlloc(victim); err != nil {
+		t.Fatal(err)
+	}
+	f.Advance(f.Now().Add(time.Duration(f.cfg.AllocStartDelay)))
+	if g := status("web", "web"); g.Running != 2 || g.Healthy != 1 {
+		t.Fatalf("replacement just started: running %d healthy %d, want 2 and 1", g.Running, g.Healthy)
+	}
+	f.Advance(f.Now().Add(minHealthyTime))
+	if g := status("web", "web"); g.Healthy != 2 {
+		t.Fatalf("replacement running %s: healthy %d, want 2", minHealthyTime, g.Healthy)
+	}
+	// Batch jobs have no deployments.
+	f.Advance(time.Date(2026, 11, 24, 1, 35, 0, 0, time.UTC)) // nightly ran at 02:30 Berlin
+	jobs, _, err := c.Jobs().PrefixList("nightly/")
+	if err != nil || len(jobs) == 0 {
+		t.Fatalf("nightly children: %v %v", jobs, err)
+	}
+	if g := status(jobs[0].ID, "crunch"); g.Running == 0 || g.Healthy != 0 {
+		t.Fatalf("batch child: running %d healthy %d, want some running and 0 healthy", g.Running, g.Healthy)
+	}
+}
+
+// TestScaleStatusEventsNull: a group never scaled has "Events": null.
+func TestScaleStatusEventsNull(t *testing.T) {
+	f := testFleet(t)
+	c := testClient(t, f, "")
+	var raw map[string]any
+	if _, err := c.Raw().Query("/v1/job/web/scale", &raw, nil); err != nil {
+		t.Fatal(err)
+	}
+	tg, _ := raw["TaskGroups"].(map[string]any)["web"].(map[string]any)
+	if ev, ok := tg["Events"]; !ok || ev != nil {
+		t.Fatalf("Events of a group never scaled: %#v (present %v), want null", ev, ok)
+	}
+	if err := f.ScaleGroup("", "web", "web", 2, "in"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Raw().Query("/v1/job/web/scale", &raw, nil); err != nil {
+		t.Fatal(err)
+	}
+	tg, _ = raw["TaskGroups"].(map[string]any)["web"].(map[string]any)
+	if ev, _ := tg["Events"].([]any); len(ev) != 1 {
+		t.Fatalf("Events after a scale: %#v", tg["Events"])
+	}
+}
+
+// TestNodeListFilter: /v1/nodes?filter= selects with Nomad's filter
+// expressions; what the simulator does not read is a 400 that says so.
+func TestNodeListFilter(t *testing.T) {
+	f := testFleet(t)
+	c := testClient(t, f, "")
+	nodes := f.Nodes()
+	if err := f.SetEligibility(nodes[0].ID, false); err != nil {
+		t.Fatal(err)
+	}
+	list := func(filter string) ([]*api.NodeListStub, error) {
+		out, _, err := c.Nodes().List(&api.QueryOptions{Filter: filter})
+		return out, err
+	}
+	count := func(pred func(NodeInfo) bool) int {
+		n := 0
+		for _, x := range f.Nodes() {
+			if pred(x) {
+				n++
+			}
+		}
+		return n
+	}
+	for _, tc := range []struct {
+		filter string
+		want   int
+	}{
+		{`NodePool == "default"`, count(func(n NodeInfo) bool { return n.Pool == "default" })},
+		{`NodePool == "default" and SchedulingEligibility == "eligible"`, count(func(n NodeInfo) bool { return n.Pool == "default" && n.Eligible })},
+		{`SchedulingEligibility != "eligible" or NodePool == "batch"`, count(func(n NodeInfo) bool { return !n.Eligible || n.Pool == "batch" })},
+		{`not (NodePool == "default")`, count(func(n NodeInfo) bool { return n.Pool != "default" })},
+		{`Drain == false and Status == "ready"`, len(nodes)},
+		{`Name matches "^default-[12]$"`, 2},
+		{`Name contains "batch"`, count(func(n NodeInfo) bool { return n.Pool == "batch" })},
+		{`"docker" in Drivers`, len(nodes)},
+		{`Drivers["docker"].Healthy == true`, len(nodes)},
+		{`NodeClass is empty`, count(func(n NodeInfo) bool { return n.Class == "" })},
+	} {
+		got, err := list(tc.filter)
+		if err != nil {
+			t.Errorf("%s: %v", tc.filter, err)
+			continue
+		}
+		if len(got) != tc.want {
+			t.Errorf("%s: %d nodes, want %d", tc.filter, len(got), tc.want)
+		}
+	}
+	for _, bad := range []string{`NodePool = "default"`, `NodePool == `, `Nope == "x"`, `NodePool > "a"`, `(NodePool == "a"`} {
+		_, err := list(bad)
+		code, body := statusOf(t, err)
+		if code != 400 || !strings.HasPrefix(body, "failed to read filter expression: ") {
+			t.Errorf("%s: %d %q, want 400 failed to read filter expression", bad, code, body)
+		}
+	}
+}
