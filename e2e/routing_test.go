@@ -1,0 +1,90 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/fleetcast/fleetcast/internal/testenv"
+)
+
+// actuatorActions are the values of the action label the actuator acts on
+// (docs/DESIGN.md, "The actuator's input").
+var actuatorActions = []string{"scale_group", "migrate", "scale_pool", "escalate"}
+
+// TestAlertRoutingReachesActuatorAndPeople asks the real amtool where
+// examples/alertmanager.yml sends each alert of the rule files, with the
+// alert's own static labels: an alert with an action label must reach the
+// actuator and people, every other alert people.
+func TestAlertRoutingReachesActuatorAndPeople(t *testing.T) {
+	amtool := testenv.RequireBinary(t, "amtool")
+	root := repoRoot(t)
+	cfg := filepath.Join(root, "examples", "alertmanager.yml")
+	if out, err := exec.Command(amtool, "check-config", cfg).CombinedOutput(); err != nil {
+		t.Fatalf("amtool check-config %s: %v\n%s", cfg, err, out)
+	}
+	files, err := filepath.Glob(filepath.Join(root, "rules", "*.rules.yml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("rule files in rules/: %v %v", files, err)
+	}
+	checked, acting := 0, 0
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rf struct {
+			Groups []struct {
+				Rules []struct {
+					Alert  string            `yaml:"alert"`
+					Labels map[string]string `yaml:"labels"`
+				} `yaml:"rules"`
+			} `yaml:"groups"`
+		}
+		if err := yaml.Unmarshal(b, &rf); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		for _, g := range rf.Groups {
+			for _, r := range g.Rules {
+				if r.Alert == "" {
+					continue
+				}
+				args := []string{"config", "routes", "test", "--config.file=" + cfg}
+				want := "people"
+				if a, ok := r.Labels["action"]; ok {
+					if !slices.Contains(actuatorActions, a) {
+						t.Errorf("%s: alert %s: action %q is none of %v", filepath.Base(file), r.Alert, a, actuatorActions)
+					}
+					want = "fleetcast-actuator,people"
+					acting++
+				}
+				args = append(args, "--verify.receivers="+want, "alertname="+r.Alert)
+				for k, v := range r.Labels {
+					if !strings.Contains(v, "{{") {
+						args = append(args, k+"="+v)
+					}
+				}
+				out, err := exec.Command(amtool, args...).Output()
+				checked++
+				if err != nil {
+					t.Errorf("%s: alert %s %v: routed to %q; want %s", filepath.Base(file), r.Alert, r.Labels,
+						strings.TrimSpace(firstLine(string(out))), want)
+				}
+			}
+		}
+	}
+	t.Logf("%d alerts routed, %d of them to the actuator and people", checked, acting)
+	if acting < len(actuatorActions) || checked <= acting {
+		t.Errorf("%d alerts, %d with an action label: the rule files lost alerts?", checked, acting)
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
