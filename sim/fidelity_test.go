@@ -144,3 +144,33 @@ func TestNodeListFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestJobAndAllocListFilter: the same filter on /v1/jobs and /v1/allocations.
+func TestJobAndAllocListFilter(t *testing.T) {
+	f := testFleet(t)
+	c := testClient(t, f, "")
+	jobs, _, err := c.Jobs().List(&api.QueryOptions{Filter: `Type == "service" and Periodic == false`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, j := range f.Jobs() {
+		if j.Type == "service" && j.Periodic == "" {
+			want++
+		}
+	}
+	if len(jobs) != want || want == 0 {
+		t.Fatalf("service jobs: %d, want %d", len(jobs), want)
+	}
+	allocs, _, err := c.Allocations().List(&api.QueryOptions{Filter: `JobID == "web" and ClientStatus == "running"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(allocs) != 3 {
+		t.Fatalf("running web allocations: %d, want 3", len(allocs))
+	}
+	_, _, err = c.Allocations().List(&api.QueryOptions{Filter: `JobID ~= "web"`})
+	if code, _ := statusOf(t, err); code != 400 {
+		t.Fatalf("bad filter on allocations: %d, want 400", code)
+	}
+}

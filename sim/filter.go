@@ -41,19 +41,6 @@ func parseFilter(src string) (filterExpr, error) {
 	return e, nil
 }
 
-// matchFilter says whether v, marshalled to JSON, matches the filter.
-func matchFilter(e filterExpr, v any) (bool, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return false, err
-	}
-	var obj map[string]any
-	if err := json.Unmarshal(b, &obj); err != nil {
-		return false, err
-	}
-	return e(obj)
-}
-
 type filterToken struct {
 	kind byte // 's' string literal, 'w' word, 'o' operator or bracket
 	text string

@@ -296,6 +296,46 @@ func decode(q *request, v any) bool {
 
 func (q *request) nsMatch(ns string) bool { return q.ns == "*" || q.ns == ns }
 
+// writeFiltered writes a list, keeping what the request's `filter`
+// expression selects (see filter.go); a filter the simulator cannot read
+// is a 400.
+func (f *Fleet) writeFiltered(q *request, list any) {
+	src := q.r.URL.Query().Get("filter")
+	if src == "" {
+		f.writeJSON(q, list)
+		return
+	}
+	fail := func(err error) {
+		httpError(q.w, http.StatusBadRequest, fmt.Sprintf("failed to read filter expression: %v", err))
+	}
+	e, err := parseFilter(src)
+	if err != nil {
+		fail(err)
+		return
+	}
+	b, err := json.Marshal(list)
+	var items []map[string]any
+	if err == nil {
+		err = json.Unmarshal(b, &items)
+	}
+	if err != nil {
+		httpError(q.w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	kept := []map[string]any{}
+	for _, it := range items {
+		ok, err := e(it)
+		if err != nil {
+			fail(err)
+			return
+		}
+		if ok {
+			kept = append(kept, it)
+		}
+	}
+	f.writeJSON(q, kept)
+}
+
 func (f *Fleet) listJobs(q *request) {
 	prefix := q.r.URL.Query().Get("prefix")
 	meta := q.r.URL.Query().Get("meta") == "true"
@@ -308,7 +348,7 @@ func (f *Fleet) listJobs(q *request) {
 	}
 	f.mu.RUnlock()
 	sort.Slice(out, func(i, k int) bool { return out[i].ID < out[k].ID })
-	f.writeJSON(q, out)
+	f.writeFiltered(q, out)
 }
 
 func (f *Fleet) readJob(q *request) {
@@ -513,7 +553,7 @@ func (f *Fleet) listAllocs(q *request) {
 		}
 	}
 	f.mu.RUnlock()
-	f.writeJSON(q, out)
+	f.writeFiltered(q, out)
 }
 
 func (f *Fleet) readAlloc(q *request) {
@@ -546,14 +586,6 @@ func (f *Fleet) stopAllocEndpoint(q *request) {
 func (f *Fleet) listNodes(q *request) {
 	prefix := q.r.URL.Query().Get("prefix")
 	res := q.r.URL.Query().Get("resources") == "true"
-	var filter filterExpr
-	if src := q.r.URL.Query().Get("filter"); src != "" {
-		var err error
-		if filter, err = parseFilter(src); err != nil {
-			httpError(q.w, http.StatusBadRequest, fmt.Sprintf("failed to read filter expression: %v", err))
-			return
-		}
-	}
 	f.mu.RLock()
 	out := []*api.NodeListStub{}
 	for _, n := range f.nodes {
@@ -562,21 +594,7 @@ func (f *Fleet) listNodes(q *request) {
 		}
 	}
 	f.mu.RUnlock()
-	if filter != nil {
-		kept := out[:0]
-		for _, s := range out {
-			ok, err := matchFilter(filter, s)
-			if err != nil {
-				httpError(q.w, http.StatusBadRequest, fmt.Sprintf("failed to read filter expression: %v", err))
-				return
-			}
-			if ok {
-				kept = append(kept, s)
-			}
-		}
-		out = kept
-	}
-	f.writeJSON(q, out)
+	f.writeFiltered(q, out)
 }
 
 func (f *Fleet) readNode(q *request) {
