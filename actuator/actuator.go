@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
@@ -110,8 +111,63 @@ type Actuator struct {
 	idle     *sync.Cond      // signalled when inflight empties
 	busy     map[string]bool // objects being acted on
 	pruned   time.Time       // last sweep of seen
-	pools    map[string]PoolScaler
-	state    StateStore
+	// lv is what a reload replaces: the config and what is built from it.
+	lv      atomic.Pointer[live]
+	durable StateStore // Options.State, or memory
+	mem     *MemState  // the dry run's state, kept across reloads
+}
+
+// live is the configuration in force and what depends on it.
+type live struct {
+	cfg   *Config
+	pools map[string]PoolScaler
+	state StateStore
+}
+
+func (a *Actuator) cur() *live { return a.lv.Load() }
+
+// Config returns the configuration in force.
+func (a *Actuator) Config() *Config { return a.cur().cfg }
+
+// build makes the live set for a config: pool targets, and the state store
+// (memory in a dry run, which changes nothing in Nomad, its variables
+// included).
+func (a *Actuator) build(c *Config) (*live, error) {
+	lv := &live{cfg: c, pools: map[string]PoolScaler{}, state: a.durable}
+	if c.Global.DryRun {
+		lv.state = a.mem
+	}
+	for _, p := range c.Policies {
+		if p.ScalePool == nil {
+			continue
+		}
+		if s, ok := a.o.Pools[p.Name]; ok {
+			lv.pools[p.Name] = s
+			continue
+		}
+		s, err := newPoolScaler(p.ScalePool.Target, a.o.NomadAddress, a.o.NomadToken)
+		if err != nil {
+			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
+		}
+		lv.pools[p.Name] = s
+	}
+	return lv, nil
+}
+
+// Reload puts a new, already validated configuration in force for the
+// decisions that start from now on; decisions under way finish with the
+// one they started with. nomad, prometheus and leader settings are read at
+// start only (the caller says so).
+func (a *Actuator) Reload(c *Config) error {
+	if c == nil {
+		return errors.New("reload: no config")
+	}
+	lv, err := a.build(c)
+	if err != nil {
+		return err
+	}
+	a.lv.Store(lv)
+	return nil
 }
 
 // New builds an actuator.
@@ -143,26 +199,14 @@ func New(o Options) (*Actuator, error) {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics()
 	}
-	a := &Actuator{o: o, seen: map[string]time.Time{}, busy: map[string]bool{}, pools: map[string]PoolScaler{}, state: o.State, inflight: map[int64]inflight{}}
+	a := &Actuator{o: o, seen: map[string]time.Time{}, busy: map[string]bool{}, durable: o.State, mem: NewMemState(), inflight: map[int64]inflight{}}
 	a.idle = sync.NewCond(&a.mu)
-	if a.state == nil || o.Config.Global.DryRun {
-		// A dry run changes nothing in Nomad, its variables included.
-		a.state = NewMemState()
+	if a.durable == nil {
+		a.durable = a.mem
 	}
 	a.bgCtx, a.bgStop = context.WithCancel(context.Background())
-	for _, p := range o.Config.Policies {
-		if p.ScalePool == nil {
-			continue
-		}
-		if s, ok := o.Pools[p.Name]; ok {
-			a.pools[p.Name] = s
-			continue
-		}
-		s, err := newPoolScaler(p.ScalePool.Target, o.NomadAddress, o.NomadToken)
-		if err != nil {
-			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
-		}
-		a.pools[p.Name] = s
+	if err := a.Reload(o.Config); err != nil {
+		return nil, err
 	}
 	return a, nil
 }
@@ -259,7 +303,7 @@ func (a *Actuator) audit(d *decision, out Outcome, took time.Duration) {
 		slog.String("result", out.Result),
 		slog.Int("http_status", out.Code),
 		slog.String("reason", out.Detail),
-		slog.Bool("dry_run", a.o.Config.Global.DryRun),
+		slog.Bool("dry_run", a.cur().cfg.Global.DryRun),
 		slog.Float64("took_seconds", took.Seconds()),
 	}
 	if d.policy != nil {
@@ -299,7 +343,7 @@ func (a *Actuator) handle(ctx context.Context, d *decision) Outcome {
 	if al.Status == "resolved" {
 		return ok(ResultResolved, "resolved alerts change nothing")
 	}
-	p := a.o.Config.Policy(al.Labels)
+	p := a.cur().cfg.Policy(al.Labels)
 	if p == nil {
 		return ok(ResultNoPolicy, "no policy matches this alert")
 	}
@@ -318,7 +362,7 @@ func (a *Actuator) handle(ctx context.Context, d *decision) Outcome {
 		}
 		return Outcome{Result: ResultNoLeader, Code: 503, Detail: "no replica is known to hold the leader lock (yet): retry"}
 	}
-	if f := a.o.Config.Global.EmergencyStopFile; f != "" {
+	if f := a.cur().cfg.Global.EmergencyStopFile; f != "" {
 		if _, err := os.Stat(f); err == nil {
 			return ok(ResultStopped, "emergency stop file "+f+" exists: changing nothing")
 		}
@@ -384,7 +428,7 @@ const budgetKey = "budget/actions"
 // store before the action runs; release gives it back when the action did
 // not happen. The token is the recorded time, to release exactly it.
 func (a *Actuator) reserve(ctx context.Context) (okay bool, why string, token int64, err error) {
-	limit := a.o.Config.Global.MaxActionsPerHour
+	limit := a.cur().cfg.Global.MaxActionsPerHour
 	if limit == 0 {
 		limit = 60
 	}
@@ -409,7 +453,7 @@ func (a *Actuator) reserve(ctx context.Context) (okay bool, why string, token in
 }
 
 func (a *Actuator) loadBudget(ctx context.Context, now time.Time) ([]int64, error) {
-	items, err := a.state.Get(ctx, budgetKey)
+	items, err := a.cur().state.Get(ctx, budgetKey)
 	if err != nil {
 		return nil, fmt.Errorf("read the action budget (max_actions_per_hour): %w", err)
 	}
@@ -427,7 +471,7 @@ func (a *Actuator) saveBudget(ctx context.Context, times []int64) error {
 	for i, t := range times {
 		f[i] = strconv.FormatInt(t, 10)
 	}
-	if err := a.state.Put(ctx, budgetKey, map[string]string{"times": strings.Join(f, ",")}); err != nil {
+	if err := a.cur().state.Put(ctx, budgetKey, map[string]string{"times": strings.Join(f, ",")}); err != nil {
 		return fmt.Errorf("record the action in the budget (max_actions_per_hour): %w", err)
 	}
 	return nil
@@ -449,7 +493,7 @@ func (a *Actuator) remember(key string) {
 		return
 	}
 	a.pruned = now
-	ttl := a.o.Config.Global.DedupeFor.D(24 * time.Hour)
+	ttl := a.cur().cfg.Global.DedupeFor.D(24 * time.Hour)
 	for k, t := range a.seen {
 		if now.Sub(t) > ttl {
 			delete(a.seen, k)
@@ -594,7 +638,7 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 			meta["fleetcast_held"] = true
 		}
 		msg := "fleetcast: " + plan.Reason
-		deadline := a.o.Now().Add(a.o.Config.Global.DeploymentRetryFor.D(30 * time.Second))
+		deadline := a.o.Now().Add(a.cur().cfg.Global.DeploymentRetryFor.D(30 * time.Second))
 		if !d.alert.EndsAt.IsZero() && d.alert.EndsAt.Before(deadline) {
 			deadline = d.alert.EndsAt
 		}
@@ -684,7 +728,7 @@ func (a *Actuator) act(ctx context.Context, d *decision, reason string, do func(
 	if !okay {
 		return Outcome{Result: ResultRateLimited, Code: 429, Detail: why}
 	}
-	if a.o.Config.Global.DryRun {
+	if a.cur().cfg.Global.DryRun {
 		a.release(ctx, token)
 		return ok(ResultDryRun, "dry run, would: "+reason)
 	}
@@ -761,7 +805,7 @@ func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome
 	}
 	now := a.o.Now()
 	skey := "escalation/" + obj
-	prev, err := a.state.Get(ctx, skey)
+	prev, err := a.cur().state.Get(ctx, skey)
 	if err != nil {
 		return a.nomadFailed(d, err)
 	}
@@ -800,7 +844,12 @@ func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome
 	}
 	d.rung = &i
 	d.esc = planner.Escalation{StepFactor: rung.StepFactor, BypassCooldown: rung.BypassCooldown}
-	target := &a.o.Config.Policies[a.o.Config.byName[p.Escalate.Policies[rung.Action]]]
+	cfg := a.cur().cfg
+	ti, found := cfg.byName[p.Escalate.Policies[rung.Action]]
+	if !found {
+		return Outcome{Result: ResultError, Code: 503, Detail: "the config was reloaded during this decision: retry"}
+	}
+	target := &cfg.Policies[ti]
 	a.o.Log.Warn("ESCALATING: reality left the forecast band despite a recent action", "object", obj, "rung", i, "action", rung.Action,
 		"step_factor", rung.StepFactor, "bypass_cooldown", rung.BypassCooldown, "policy", target.Name, "alert", l["alertname"])
 	out := a.dispatch(ctx, d, target)
@@ -810,7 +859,7 @@ func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome
 		for _, t := range append(hist.LastHour(now), now) {
 			times = append(times, strconv.FormatInt(t.Unix(), 10))
 		}
-		if err := a.state.Put(ctx, skey, map[string]string{"times": strings.Join(times, ","), "last_key": d.key}); err != nil {
+		if err := a.cur().state.Put(ctx, skey, map[string]string{"times": strings.Join(times, ","), "last_key": d.key}); err != nil {
 			a.o.Log.Warn("escalation acted but its history was not saved: the hourly cap may undercount", "object", obj, "err", err)
 		}
 	}

@@ -17,6 +17,10 @@ type Metrics struct {
 	LastAction       *prometheus.GaugeVec
 	IsLeader         prometheus.Gauge
 	WebhookRequests  *prometheus.CounterVec
+	// ReloadOK and ReloadTime follow Prometheus's own
+	// prometheus_config_last_reload_successful and _success_timestamp_seconds.
+	ReloadOK   prometheus.Gauge
+	ReloadTime prometheus.Gauge
 }
 
 // NewMetrics registers the actuator's metrics on a fresh registry.
@@ -56,8 +60,18 @@ func NewMetrics() *Metrics {
 			Name: "fleetcast_actuator_webhook_requests_total",
 			Help: "Webhook requests by HTTP status code.",
 		}, []string{"code"}),
+		ReloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fleetcast_actuator_config_last_reload_successful",
+			Help: "1 if the last configuration reload (SIGHUP, POST /-/reload) succeeded, 0 if it failed and the previous configuration stayed in force.",
+		}),
+		ReloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fleetcast_actuator_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last successful configuration load (the start counts).",
+		}),
 	}
-	m.Registry.MustRegister(m.Actions, m.DecisionDuration, m.NomadErrors, m.DryRun, m.Cooldown, m.LastAction, m.IsLeader, m.WebhookRequests,
+	m.ReloadOK.Set(1)
+	m.ReloadTime.SetToCurrentTime()
+	m.Registry.MustRegister(m.ReloadOK, m.ReloadTime, m.Actions, m.DecisionDuration, m.NomadErrors, m.DryRun, m.Cooldown, m.LastAction, m.IsLeader, m.WebhookRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector("fleetcast"))
 	return m

@@ -111,7 +111,7 @@ func (a *Actuator) migrate(ctx context.Context, d *decision, p *Policy) Outcome 
 	m := p.Migrate
 	nodeID := l["node_id"]
 	skey := "node/" + nodeID
-	prev, err := a.state.Get(ctx, skey)
+	prev, err := a.cur().state.Get(ctx, skey)
 	if err != nil {
 		return a.nomadFailed(d, err)
 	}
@@ -232,7 +232,7 @@ func (a *Actuator) migrate(ctx context.Context, d *decision, p *Policy) Outcome 
 		now := a.o.Now()
 		// Saved before the node turns ineligible, so whichever replica leads
 		// later gives eligibility back even if this process dies meanwhile.
-		err := a.state.Put(ctx, skey, map[string]string{"alert_key": d.actKey, "acted_at": now.UTC().Format(time.RFC3339Nano),
+		err := a.cur().state.Put(ctx, skey, map[string]string{"alert_key": d.actKey, "acted_at": now.UTC().Format(time.RFC3339Nano),
 			"restore_at": now.Add(m.OverloadWindow.D(time.Hour)).UTC().Format(time.RFC3339Nano), "restored": "false",
 			"stop": strings.Join(plan.Stop, ",")})
 		if err != nil {
@@ -311,10 +311,10 @@ func (a *Actuator) restoreLater(nodeID string, m *MigratePolicy, stopped []strin
 func (a *Actuator) restore(ctx context.Context, nodeID string) {
 	err := a.o.Nomad.SetEligibility(ctx, nodeID, true)
 	if err == nil {
-		st, gerr := a.state.Get(ctx, "node/"+nodeID)
+		st, gerr := a.cur().state.Get(ctx, "node/"+nodeID)
 		if gerr == nil && st != nil {
 			st["restored"] = "true"
-			err = a.state.Put(ctx, "node/"+nodeID, st)
+			err = a.cur().state.Put(ctx, "node/"+nodeID, st)
 		}
 	} else {
 		a.o.Metrics.NomadErrors.Inc()
@@ -326,7 +326,7 @@ func (a *Actuator) restore(ctx context.Context, nodeID string) {
 // passed but whose restore did not happen (the process that migrated it
 // stopped). It returns how many nodes it restored.
 func (a *Actuator) Sweep(ctx context.Context) (int, error) {
-	all, err := a.state.List(ctx, "node/")
+	all, err := a.cur().state.List(ctx, "node/")
 	if err != nil {
 		return 0, err
 	}

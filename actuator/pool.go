@@ -125,7 +125,7 @@ func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcom
 		st.Nodes = append(st.Nodes, n)
 	}
 	skey := "pool/" + name
-	prev, err := a.state.Get(ctx, skey)
+	prev, err := a.cur().state.Get(ctx, skey)
 	if err != nil {
 		return a.nomadFailed(d, err)
 	}
@@ -158,11 +158,11 @@ func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcom
 		}
 		return ok(ResultNoop, plan.Reason)
 	}
-	target := a.pools[p.Name]
+	target := a.cur().pools[p.Name]
 	return a.act(ctx, d, plan.Reason, func() Outcome {
 		d.held = plan.Held
 		saved := func() {
-			err := a.state.Put(ctx, skey, map[string]string{"last_change": a.o.Now().UTC().Format(time.RFC3339Nano), "alert_key": d.actKey,
+			err := a.cur().state.Put(ctx, skey, map[string]string{"last_change": a.o.Now().UTC().Format(time.RFC3339Nano), "alert_key": d.actKey,
 				"from": strconv.Itoa(plan.From), "to": strconv.Itoa(plan.To), "reason": plan.Reason, "held": strconv.FormatBool(plan.Held)})
 			if err != nil {
 				d.nomad += "; pool state not saved (cooldown may not survive a restart): " + err.Error()

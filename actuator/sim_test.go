@@ -331,8 +331,8 @@ func TestSimScalePoolInDrainsFirst(t *testing.T) {
 			}
 		}
 	})
-	chk := &drainedCheck{t: t, n: r.n, next: r.a.pools["pool"]}
-	r.a.pools["pool"] = chk
+	chk := &drainedCheck{t: t, n: r.n, next: r.a.cur().pools["pool"]}
+	r.a.cur().pools["pool"] = chk
 	if _, err := r.f.SetPoolSize("batch", 3); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -39,8 +40,39 @@ type Response struct {
 type Webhook struct {
 	A *Actuator
 	// Token, if not empty, must come as "Authorization: Bearer <token>".
+	// SetToken replaces it while serving (a reload).
 	Token string
 	Log   *slog.Logger
+	// Reload, if set, serves POST /-/reload: it rereads and validates the
+	// configuration and keeps the old one on error.
+	Reload func() error
+	tok    atomic.Pointer[string]
+}
+
+// SetToken replaces the bearer token (after a reload read it again).
+func (w *Webhook) SetToken(t string) { w.tok.Store(&t) }
+
+func (w *Webhook) token() string {
+	if t := w.tok.Load(); t != nil {
+		return *t
+	}
+	return w.Token
+}
+
+// authorized checks the bearer token, if one is set, and answers 401 if
+// it is wrong.
+func (w *Webhook) authorized(rw http.ResponseWriter, r *http.Request) bool {
+	tok := w.token()
+	if tok == "" {
+		return true
+	}
+	got, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !found || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
+		rw.Header().Set("WWW-Authenticate", `Bearer realm="fleetcast"`)
+		w.fail(rw, r, http.StatusUnauthorized, "missing or wrong bearer token")
+		return false
+	}
+	return true
 }
 
 func (w *Webhook) reply(rw http.ResponseWriter, code int, r Response) {
@@ -65,15 +97,10 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.fail(rw, r, http.StatusMethodNotAllowed, "use POST")
 		return
 	}
-	if w.Token != "" {
-		got, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !found || subtle.ConstantTimeCompare([]byte(got), []byte(w.Token)) != 1 {
-			rw.Header().Set("WWW-Authenticate", `Bearer realm="fleetcast"`)
-			w.fail(rw, r, http.StatusUnauthorized, "missing or wrong bearer token")
-			return
-		}
+	if !w.authorized(rw, r) {
+		return
 	}
-	limit := w.A.o.Config.Global.MaxBodyBytes
+	limit := w.A.cur().cfg.Global.MaxBodyBytes
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
 	}
@@ -105,7 +132,7 @@ func (w *Webhook) Process(ctx context.Context, body []byte) (int, Response) {
 	if m.Version != "4" {
 		return http.StatusBadRequest, Response{Status: "error", Error: fmt.Sprintf("payload version %q: this receiver understands Alertmanager webhook version \"4\"", m.Version)}
 	}
-	maxAlerts := w.A.o.Config.Global.MaxAlertsPerRequest
+	maxAlerts := w.A.cur().cfg.Global.MaxAlertsPerRequest
 	if maxAlerts == 0 {
 		maxAlerts = 1000
 	}
@@ -160,6 +187,26 @@ func (w *Webhook) Handler(ready func() bool) http.Handler {
 			return
 		}
 		_, _ = io.WriteString(rw, "Ready.\n")
+	})
+	mux.HandleFunc("/-/reload", func(rw http.ResponseWriter, r *http.Request) {
+		if w.Reload == nil {
+			http.NotFound(rw, r)
+			return
+		}
+		if r.Method != http.MethodPost && r.Method != http.MethodPut {
+			rw.Header().Set("Allow", "POST, PUT")
+			w.fail(rw, r, http.StatusMethodNotAllowed, "use POST")
+			return
+		}
+		if !w.authorized(rw, r) {
+			return
+		}
+		if err := w.Reload(); err != nil {
+			rw.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(rw, "failed to reload config: "+err.Error()+"\n")
+			return
+		}
+		_, _ = io.WriteString(rw, "Config reloaded.\n")
 	})
 	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -166,6 +167,35 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 	// window, also when the process that migrated them is gone.
 	go act.RunSweeper(ctx, time.Minute)
 	hook := &actuator.Webhook{A: act, Token: token, Log: log}
+	// SIGHUP and POST /-/reload read the config again, as Prometheus does:
+	// validated first; a bad one is logged and the old one stays.
+	var reloadMu sync.Mutex
+	hook.Reload = func() error {
+		reloadMu.Lock()
+		defer reloadMu.Unlock()
+		err := reloadActuator(*cfgFile, *dryRun, cfg, act, hook, log)
+		if err != nil {
+			metrics.ReloadOK.Set(0)
+			log.Error("config reload failed; the previous config stays in force", "file", *cfgFile, "err", err)
+			return err
+		}
+		metrics.ReloadOK.Set(1)
+		metrics.ReloadTime.SetToCurrentTime()
+		return nil
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				_ = hook.Reload()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	srv := &http.Server{Handler: hook.Handler(nil), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() {
@@ -220,4 +250,30 @@ func readSecret(path, field string) (string, error) {
 		return "", fmt.Errorf("%s: %s is empty", field, path)
 	}
 	return s, nil
+}
+
+// reloadActuator reads and validates the config file and the secrets it
+// names, and puts it in force. Settings read at start only (nomad,
+// prometheus, leader) keep their old values; a change to them is logged.
+func reloadActuator(file string, dryRun bool, started *actuator.Config, act *actuator.Actuator, hook *actuator.Webhook, log *slog.Logger) error {
+	c, err := actuator.LoadConfig(file)
+	if err != nil {
+		return err
+	}
+	if dryRun {
+		c.Global.DryRun = true
+	}
+	token, err := readSecret(c.Global.WebhookBearerTokenFile, "global.webhook_bearer_token_file")
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if c.Nomad != started.Nomad || c.Prometheus != started.Prometheus || c.Leader != started.Leader {
+		log.Warn("config reload: nomad, prometheus and leader settings take effect on restart only; the rest is reloaded", "file", file)
+	}
+	if err := act.Reload(c); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	hook.SetToken(token)
+	log.Info("config reloaded", "file", file, "policies", len(c.Policies), "dry_run", c.Global.DryRun, "webhook_auth", token != "")
+	return nil
 }

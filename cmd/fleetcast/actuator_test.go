@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -268,5 +270,116 @@ func waitHTTP(t *testing.T, url string, log *lockedBuf) {
 			t.Fatalf("%s not ready: %v\n%s", url, err, log.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestActuatorReload: SIGHUP and POST /-/reload read the config again. A
+// bad config is refused and logged, the old one stays and the gauge says
+// 0; a good one is put in force (here dry_run turns on) and the gauge says 1.
+func TestActuatorReload(t *testing.T) {
+	scfg, err := sim.ParseConfig([]byte(`node_pools: [{name: default, cpu_mhz: 4000, memory_mb: 8192, count: 2, max: 4}]
+jobs: [{id: web, groups: [{name: web, count: 2, cpu: 500, memory_mb: 256, demand: {base_mhz: 500}}]}]
+`), "fleet.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := sim.New(scfg, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nomad := httptest.NewServer(f.Handler())
+	defer nomad.Close()
+	cfg := filepath.Join(t.TempDir(), "actuator.yml")
+	write := func(dry string) {
+		if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`global: {dry_run: %s}
+nomad: {address: %s}
+policies:
+  - {name: web, match: {alertname: [JobPredictedSaturation]}, action: scale_group, scale_group: {min: 1, max: 4, max_step: 1, cooldown: 1s}}
+`, dry, nomad.URL)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("false")
+	addr, err := stack.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr lockedBuf
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- serveActuator(ctx, []string{"--config.file", cfg, "--web.listen-address", addr}, &stdout, &stderr)
+	}()
+	base := "http://" + addr
+	waitHTTP(t, base+"/-/ready", &stderr)
+	gauge := func() string {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "fleetcast_actuator_config_last_reload_successful ") {
+				return strings.TrimPrefix(l, "fleetcast_actuator_config_last_reload_successful ")
+			}
+		}
+		return "missing"
+	}
+	// A broken file and SIGHUP: still running, old config, gauge 0.
+	if err := os.WriteFile(cfg, []byte("policies: [{name: web, action: scale_group}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(stderr.String(), "config reload failed") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload failure logged:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if g := gauge(); g != "0" {
+		t.Fatalf("reload_successful %s after a bad config, want 0", g)
+	}
+	post := func(path, body string) (int, string) {
+		resp, err := http.Post(base+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	alertBody := func(fp string) string {
+		return `{"version":"4","status":"firing","alerts":[{"status":"firing","fingerprint":"` + fp + `","startsAt":"2026-11-27T00:00:00Z",
+	  "labels":{"alertname":"JobPredictedSaturation","namespace":"default","job":"web","task_group":"web"}}]}`
+	}
+	if code, body := post("/webhook", alertBody("f1")); code != 200 || !strings.Contains(body, `"result":"acted"`) {
+		t.Fatalf("the old config (not a dry run) should act: %d %s", code, body)
+	}
+	// A good file through POST /-/reload: dry run from now on.
+	write("true")
+	if code, body := post("/-/reload", ""); code != 200 {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	if g := gauge(); g != "1" {
+		t.Fatalf("reload_successful %s after a good config", g)
+	}
+	time.Sleep(1100 * time.Millisecond) // the 1s cooldown
+	if code, body := post("/webhook", alertBody("f2")); code != 200 || !strings.Contains(body, `"result":"dry_run"`) {
+		t.Fatalf("the reloaded config is a dry run: %d %s", code, body)
+	}
+	if err := os.WriteFile(cfg, []byte("nonsense: [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := post("/-/reload", ""); code != 500 || !strings.Contains(body, "failed to reload config") {
+		t.Fatalf("bad reload over HTTP: %d %s", code, body)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
 	}
 }
