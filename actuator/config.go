@@ -10,12 +10,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
 	"time"
 
+	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
 
 	"github.com/fleetcast/fleetcast/actuator/planner"
@@ -101,6 +105,9 @@ type Policy struct {
 	Migrate    *MigratePolicy    `yaml:"migrate"`
 	ScalePool  *ScalePoolPolicy  `yaml:"scale_pool"`
 	Escalate   *EscalatePolicy   `yaml:"escalate"`
+	// AlertLabels names labels beyond the known ones (see alertLabels)
+	// that the policy's alerts carry, for its query templates to use.
+	AlertLabels []string `yaml:"alert_labels"`
 }
 
 // ScaleGroupPolicy sizes a task group from a forecast.
@@ -299,7 +306,13 @@ func (c *Config) validate() error {
 			if s.Query != "" && s.PerAllocCapacity <= 0 {
 				return fmt.Errorf("%s.scale_group.per_alloc_capacity: must be > 0 when query is set", where)
 			}
+			if err = checkHeadroom(where+".scale_group.headroom", s.Headroom); err != nil {
+				return err
+			}
 			if s.query, err = parseQuery(where+".scale_group.query", s.Query); err != nil {
+				return err
+			}
+			if err = checkQuery(where+".scale_group.query", s.query, p); err != nil {
 				return err
 			}
 		case ActionMigrate:
@@ -321,6 +334,14 @@ func (c *Config) validate() error {
 			}
 			if m.fleetQ, err = parseQuery(where+".migrate.fleet_query", m.FleetQuery); err != nil {
 				return err
+			}
+			for _, q := range []struct {
+				field string
+				t     *template.Template
+			}{{".migrate.node_query", m.nodeQ}, {".migrate.alloc_query", m.allocQ}, {".migrate.fleet_query", m.fleetQ}} {
+				if err = checkQuery(where+q.field, q.t, p); err != nil {
+					return err
+				}
 			}
 		case ActionScalePool:
 			if p.ScalePool == nil {
@@ -350,7 +371,13 @@ func (c *Config) validate() error {
 			default:
 				return fmt.Errorf("%s.scale_pool.target.type %q: valid types are nomad_sim, command", where, s.Target.Type)
 			}
+			if err = checkHeadroom(where+".scale_pool.headroom", s.Headroom); err != nil {
+				return err
+			}
 			if s.query, err = parseQuery(where+".scale_pool.query", s.Query); err != nil {
+				return err
+			}
+			if err = checkQuery(where+".scale_pool.query", s.query, p); err != nil {
 				return err
 			}
 		case ActionEscalate:
@@ -391,6 +418,74 @@ func (c *Config) validate() error {
 	}
 	return nil
 }
+
+func checkHeadroom(field string, h float64) error {
+	if !(h >= 0) || math.IsInf(h, 0) {
+		return fmt.Errorf("%s: %v must be a number >= 0 (0.2 adds 20%% on top of the forecast)", field, h)
+	}
+	return nil
+}
+
+// commonAlertLabels are on every fleetcast alert (rules/fleetcast-alerts.rules.yml):
+// its name, the rule's own labels, and what its expression keeps.
+var commonAlertLabels = []string{"alertname", "action", "severity", "resource", "window", "q"}
+
+// alertLabels are the labels an alert of a policy's action can carry: the
+// common ones, those that name the action's object and what comes with
+// them, the labels the policy matches on, and its alert_labels. A query
+// template may name only these (TestAlertLabelsCoverTheRules keeps the list
+// in step with the rules).
+func alertLabels(p *Policy) []string {
+	l := append([]string{}, commonAlertLabels...)
+	switch p.Action {
+	case ActionScaleGroup:
+		l = append(l, "namespace", "job", "task_group")
+	case ActionMigrate:
+		l = append(l, "node_id", "node_pool", "datacenter", "node_class")
+	case ActionScalePool:
+		l = append(l, "node_pool", "datacenter", "node_class")
+	case ActionEscalate:
+		l = append(l, "target", "namespace", "job", "task_group", "node_id", "node_pool")
+	}
+	for k := range p.Match.Labels {
+		l = append(l, k)
+	}
+	l = append(l, p.AlertLabels...)
+	slices.Sort(l)
+	return slices.Compact(l)
+}
+
+// checkQuery renders a query template with every label the policy's alerts
+// can carry and parses the result as PromQL, so a typo in a label name or
+// in the query fails --check-config, not every alert at run time.
+func checkQuery(field string, t *template.Template, p *Policy) error {
+	if t == nil {
+		return nil
+	}
+	known := alertLabels(p)
+	labels := make(map[string]string, len(known))
+	for _, k := range known {
+		labels[k] = "placeholder"
+	}
+	q, err := render(t, labels)
+	if err != nil {
+		if m := missingKeyRE.FindStringSubmatch(err.Error()); m != nil {
+			return fmt.Errorf("%s: names label %q, which %s alerts do not carry (they carry %s); if your rule adds it, list it in the policy's alert_labels",
+				field, m[1], p.Action, strings.Join(known, ", "))
+		}
+		return fmt.Errorf("%s: %w", field, err)
+	}
+	expr, err := parser.NewParser(parser.Options{}).ParseExpr(q)
+	if err != nil {
+		return fmt.Errorf("%s: invalid PromQL %q: %v", field, q, err)
+	}
+	if ty := expr.Type(); ty != parser.ValueTypeVector && ty != parser.ValueTypeScalar {
+		return fmt.Errorf("%s: %q returns a %s; want an instant vector or a scalar", field, q, ty)
+	}
+	return nil
+}
+
+var missingKeyRE = regexp.MustCompile(`map has no entry for key "([^"]*)"`)
 
 // cooldowns fills in defaults: scale-out after out (default def), scale-in
 // after in (default the longer of defIn and the scale-out cooldown).

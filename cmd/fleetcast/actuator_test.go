@@ -383,3 +383,43 @@ policies:
 		t.Fatalf("exit %d\n%s", code, stderr.String())
 	}
 }
+
+// TestActuatorCheckConfigWebConfig: --check-config reads --web.config.file
+// too, and refuses basic auth together with the webhook bearer token.
+func TestActuatorCheckConfigWebConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tok := write("token", "hook\n")
+	policy := "policies: [{name: web, match: {alertname: [X]}, action: scale_group, scale_group: {min: 1, max: 4, max_step: 1}}]\n"
+	withToken := write("a.yml", "global: {webhook_bearer_token_file: "+tok+"}\n"+policy)
+	noToken := write("b.yml", policy)
+	broken := write("web-broken.yml", "tls_server_config:\n  cert_file: /nonexistent.crt\n  key_file: /nonexistent.key\n")
+	basic := write("web-basic.yml", "basic_auth_users:\n  alertmanager: $2y$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W\n")
+	cases := []struct {
+		cfg, web string
+		code     int
+		want     string
+	}{
+		{noToken, broken, 1, "--web.config.file " + broken},
+		{withToken, basic, 1, "every request would get 401"},
+		{noToken, basic, 0, "OK"},
+		{withToken, "", 0, "OK"},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		args := []string{"actuator", "--config.file", c.cfg, "--check-config"}
+		if c.web != "" {
+			args = append(args, "--web.config.file", c.web)
+		}
+		code := run(args, &out, &errb)
+		if code != c.code || !strings.Contains(out.String()+errb.String(), c.want) {
+			t.Errorf("%s with %s: exit %d, %s%s; want %d and %q", c.cfg, c.web, code, out.String(), errb.String(), c.code, c.want)
+		}
+	}
+}
