@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -191,5 +192,42 @@ scrape_configs:
 	})
 	if time.Since(changed) > 55*time.Second {
 		t.Fatalf("checked %s after the change: no longer within the overlap", time.Since(changed))
+	}
+
+	// A stopped allocation's gauges linger beside its replacement's: the
+	// plain sum counts it, the rule counts the running allocations only.
+	var ask float64
+	for _, j := range f.Jobs() {
+		if j.ID == "web" {
+			ask = float64(j.Groups[0].CPU)
+		}
+	}
+	var victim string
+	for _, a := range f.Allocs() {
+		if a.JobID == "web" {
+			victim = a.ID
+		}
+	}
+	if _, err := f.StopAlloc(victim); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	groupRule := `task_group:nomad_allocated:sum{job="web",task_group="web",resource="cpu"}`
+	groupSum := `sum(nomad_client_allocs_cpu_allocated{exported_job="web",task_group="web"})`
+	running := `sum(nomad_nomad_job_summary_running{exported_job="web",task_group="web"})`
+	eventually(t, 30*time.Second, "the stopped allocation lingers and the rule ignores it", func() error {
+		r, err1 := query(groupRule)
+		sum, err2 := query(groupSum)
+		n, err3 := query(running)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return err
+		}
+		if sum != r+ask || r != n*ask {
+			return fmt.Errorf("plain sum %g, rule %g, running %g × %g: want the sum one allocation above the rule", sum, r, n, ask)
+		}
+		return nil
+	})
+	if time.Since(stopped) > 55*time.Second {
+		t.Fatalf("checked %s after the stop: no longer within the linger", time.Since(stopped))
 	}
 }
