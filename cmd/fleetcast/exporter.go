@@ -60,6 +60,13 @@ func runExporter(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	if cfg.Nomad != nil && cfg.Nomad.TokenFile != "" {
+		// Read now, so --check-config catches a missing or empty file.
+		if _, err := readSecret(cfg.Nomad.TokenFile, "nomad.token_file"); err != nil {
+			fmt.Fprintf(stderr, "fleetcast exporter: %s: %v\n", *cfgFile, err)
+			return 1
+		}
+	}
 	if *check {
 		fmt.Fprintf(stdout, "%s: OK, %d targets\n", *cfgFile, len(cfg.Targets))
 		return 0
