@@ -146,6 +146,45 @@ func TestDetectQuietSeasonal(t *testing.T) {
 	}
 }
 
+// TestDetectFalseAlarmsPerDay: the threshold means a false-alarm rate per
+// day, whatever the step. On calm daily-seasonal Gaussian series sampled
+// every minute, every 5 minutes and every hour, alarms per series-day stay
+// below 0.15 and within a factor of 4 of the 5-minute rate. Counted per
+// observation instead, an hourly series would alarm about 12 times less
+// often per day than a 5-minute one.
+func TestDetectFalseAlarmsPerDay(t *testing.T) {
+	const seeds = 10
+	rate := func(step int64, days int) float64 {
+		alarms := 0
+		for seed := uint64(1); seed <= seeds; seed++ {
+			rng := rand.New(rand.NewPCG(seed, 9))
+			d := NewDetector(DetectorOptions{})
+			for i := range days * 86400 / int(step) {
+				ts := int64(1_700_000_000) + int64(i)*step
+				v := 50 + 10*math.Sin(2*math.Pi*float64(ts%86400)/86400) + rng.NormFloat64()
+				if d.Observe(ts, v).Score > AnomalyThreshold {
+					alarms++
+				}
+			}
+		}
+		return float64(alarms) / float64(seeds*days)
+	}
+	ref := rate(300, 30)
+	for _, c := range []struct {
+		step int64
+		days int
+	}{{60, 7}, {300, 30}, {3600, 90}} {
+		r := rate(c.step, c.days)
+		t.Logf("step %ds: %.3f false alarms per series-day", c.step, r)
+		if r > 0.15 {
+			t.Errorf("step %ds: %.3f false alarms per day, want <= 0.15", c.step, r)
+		}
+		if ref > 0 && (r > 4*ref || r < ref/4) {
+			t.Errorf("step %ds: %.3f false alarms per day, 5-minute series %.3f: want within a factor of 4", c.step, r, ref)
+		}
+	}
+}
+
 // TestDetectNoFutureLeak scores a prefix and the whole series, and a
 // series whose future was changed: the scores of the common past must be
 // identical.
