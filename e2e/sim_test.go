@@ -13,6 +13,7 @@ import (
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
+	"github.com/fleetcast/fleetcast/exporter"
 	"github.com/fleetcast/fleetcast/internal/stack"
 	"github.com/fleetcast/fleetcast/internal/testenv"
 	"github.com/fleetcast/fleetcast/sim"
@@ -180,13 +181,48 @@ scrape_configs:
 		}
 		return nil
 	})
-	// Meanwhile: the naive sum doubles, the rule does not.
+	// The example exporter config's queries, as the exporter sends them.
+	ex, err := exporter.LoadConfig("../examples/fleetcast.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exampleQuery := func(target string, capacity bool) string {
+		for _, tc := range ex.Targets {
+			if tc.Name == target {
+				if capacity {
+					return tc.Capacity.Query
+				}
+				return tc.Query
+			}
+		}
+		t.Fatalf("examples/fleetcast.yml has no target %q", target)
+		return ""
+	}
+	// valueOf is the sample of a query's result whose label name has value.
+	valueOf := func(q, name, value string) (float64, error) {
+		v, _, _, err := papi.Query(ctx, q, time.Now())
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", q, err)
+		}
+		vec, _ := v.(model.Vector)
+		for _, s := range vec {
+			if string(s.Metric[model.LabelName(name)]) == value {
+				return float64(s.Value), nil
+			}
+		}
+		return 0, fmt.Errorf("%s has no series with %s=%q: %v", q, name, value, v)
+	}
+	nodeCap := exampleQuery("node_cpu", true)
+	// Meanwhile: the naive sum doubles, the rule and the example's query do not.
 	eventually(t, 15*time.Second, "the rules evaluated during the overlap", func() error {
 		if v, err := query(plain); err != nil || v != 2*capacity {
 			return fmt.Errorf("%s = %g (%v), want %g: the overlap is not reproduced", plain, v, err, 2*capacity)
 		}
 		if v, err := query(rule); err != nil || v != capacity {
 			return fmt.Errorf("%s = %g (%v), want %g", rule, v, err, capacity)
+		}
+		if v, err := valueOf(nodeCap, "node_id", node.ID); err != nil || v != capacity {
+			return fmt.Errorf("example node_cpu capacity %s = %g (%v), want %g", nodeCap, v, err, capacity)
 		}
 		return nil
 	})
@@ -224,6 +260,10 @@ scrape_configs:
 		}
 		if sum != r+ask || r != n*ask {
 			return fmt.Errorf("plain sum %g, rule %g, running %g × %g: want the sum one allocation above the rule", sum, r, n, ask)
+		}
+		q := exampleQuery("job_cpu", true)
+		if v, err := valueOf(q, "exported_job", "web"); err != nil || v != r {
+			return fmt.Errorf("example job_cpu capacity %s = %g (%v), want %g", q, v, err, r)
 		}
 		return nil
 	})
