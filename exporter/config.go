@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -116,6 +117,11 @@ type TargetConfig struct {
 	Capacity    *CapacityConfig  `yaml:"capacity,omitempty"`
 	Model       string           `yaml:"model,omitempty"`
 	Seasonality []model.Duration `yaml:"seasonality,omitempty"`
+	// Min and Max bound every forecast of the target (max: 100 for a
+	// percentage). Without min, a series whose history is non-negative is
+	// bounded below by 0; min: -Inf turns that off.
+	Min *float64 `yaml:"min,omitempty"`
+	Max *float64 `yaml:"max,omitempty"`
 	// EventsFile overrides the top-level calendar for this target.
 	EventsFile      string                 `yaml:"events_file,omitempty"`
 	Regressors      []RegressorConfig      `yaml:"regressors,omitempty"`
@@ -414,6 +420,15 @@ func (c *Config) validateTarget(t *TargetConfig, tp string) error {
 	}
 	if t.Model != "" && t.Model != "auto" && !slices.Contains(forecast.Models(), t.Model) {
 		return fieldErr(tp+".model", "%q; valid are auto, %s", t.Model, strings.Join(forecast.Models(), ", "))
+	}
+	if t.Min != nil && (math.IsNaN(*t.Min) || math.IsInf(*t.Min, 1)) {
+		return fieldErr(tp+".min", "%g; want a number such as 0 (or -.inf for no lower bound)", *t.Min)
+	}
+	if t.Max != nil && (math.IsNaN(*t.Max) || math.IsInf(*t.Max, -1)) {
+		return fieldErr(tp+".max", "%g; want a number such as 100 (or omit it for no upper bound)", *t.Max)
+	}
+	if t.Min != nil && t.Max != nil && !(*t.Min < *t.Max) {
+		return fieldErr(tp+".max", "%g is not above min %g", *t.Max, *t.Min)
 	}
 	for i, s := range t.Seasonality {
 		if s <= 0 || time.Duration(s)%step != 0 {

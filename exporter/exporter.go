@@ -130,6 +130,7 @@ type seriesRow struct {
 	observed float64
 	score    float64
 	err      string
+	bounds   string // the forecast's [min, max]
 }
 
 type nomadSnapshot struct {
@@ -529,7 +530,7 @@ func (e *Exporter) fitAll(ctx context.Context, t *target) *targetSnapshot {
 	for _, s := range tc.Seasonality {
 		seasons = append(seasons, int64(time.Duration(s)/time.Second))
 	}
-	opts := forecast.Options{Horizon: t.fitH, Step: step, Level: e.cfg.Fit.Level, Model: tc.Model, Seasons: seasons}
+	opts := forecast.Options{Horizon: t.fitH, Step: step, Level: e.cfg.Fit.Level, Model: tc.Model, Seasons: seasons, Min: tc.Min, Max: tc.Max}
 
 	list := make([]*series, 0, len(t.series))
 	for _, sr := range t.series {
@@ -708,6 +709,7 @@ func (e *Exporter) publish(snap *targetSnapshot, t *target, sr *series, capFor f
 	}
 	f := r.f
 	row.model, row.mase, row.coverage = f.Model, f.MASE, f.Coverage
+	row.bounds = fmt.Sprintf("[%g, %g]", f.Min, f.Max)
 	add("fleetcast_model_info", 1, []string{"model"}, f.Model)
 	if !math.IsNaN(f.MASE) && !math.IsInf(f.MASE, 0) {
 		add("fleetcast_backtest_mase", f.MASE, nil)

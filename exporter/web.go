@@ -232,8 +232,8 @@ var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
 {{range .}}<tr><td><a href="/target?name={{.Name}}">{{.Name}}</a></td><td><code>{{.Query}}</code></td><td>{{.Step}}</td><td>{{.History}}</td><td>{{.Series}}</td><td>{{.Models}}</td><td>{{num .MASE}}</td><td>{{ago .At}}</td><td class="err">{{.Err}}</td></tr>
 {{end}}</table>{{end}}
 {{with .Target}}<h2>{{.Name}}</h2><p><code>{{.Query}}</code> · {{.Series}} series{{if .Err}} · <span class="err">last error: {{.Err}}</span>{{end}}</p>
-<table><tr><th>series</th><th>model</th><th>MASE</th><th>coverage</th><th>observed</th><th>anomaly</th><th>chart</th><th>error</th></tr>
-{{range .Rows}}<tr><td>{{.Labels}}</td><td>{{.Model}}</td><td>{{num .MASE}}</td><td>{{num .Coverage}}</td><td>{{num .Observed}}</td><td>{{num .Score}}</td><td><a href="/chart.svg?target={{$.Target.Name}}&amp;series={{.FP}}">chart</a></td><td class="err">{{.Err}}</td></tr>
+<table><tr><th>series</th><th>model</th><th>MASE</th><th>coverage</th><th>bounds</th><th>observed</th><th>anomaly</th><th>chart</th><th>error</th></tr>
+{{range .Rows}}<tr><td>{{.Labels}}</td><td>{{.Model}}</td><td>{{num .MASE}}</td><td>{{num .Coverage}}</td><td>{{.Bounds}}</td><td>{{num .Observed}}</td><td>{{num .Score}}</td><td><a href="/chart.svg?target={{$.Target.Name}}&amp;series={{.FP}}">chart</a></td><td class="err">{{.Err}}</td></tr>
 {{end}}</table>{{if .Next}}<p><a href="/target?name={{.Name}}&amp;offset={{.Next}}">next {{.PerPage}}</a></p>{{end}}{{end}}
 </body></html>`))
 
@@ -247,7 +247,7 @@ type statusTarget struct {
 }
 
 type statusRow struct {
-	Labels, Model, Err, FP          string
+	Labels, Model, Err, FP, Bounds  string
 	MASE, Coverage, Observed, Score float64
 }
 
@@ -319,7 +319,7 @@ func (e *Exporter) handleTarget(w http.ResponseWriter, r *http.Request) {
 	if s := t.snap.Load(); s != nil && offset >= 0 && offset < len(s.rows) {
 		end := min(len(s.rows), offset+seriesPerPage)
 		for _, row := range s.rows[offset:end] {
-			st.Rows = append(st.Rows, statusRow{Labels: row.labels, Model: row.model, Err: row.err, FP: row.fp.String(),
+			st.Rows = append(st.Rows, statusRow{Labels: row.labels, Model: row.model, Err: row.err, FP: row.fp.String(), Bounds: row.bounds,
 				MASE: row.mase, Coverage: row.coverage, Observed: row.observed, Score: row.score})
 		}
 		if end < len(s.rows) {

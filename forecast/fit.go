@@ -14,6 +14,7 @@ const (
 	ModelSNaiveWeekly = "snaive-weekly" // seasonal naive, longest season (weekly)
 	ModelETS          = "ets"           // damped additive Holt-Winters
 	ModelRegression   = "regression"    // trend + Fourier seasons + events + AR residuals
+	ModelRecent       = "recent"        // median of the recent window; for intermittent and bursty series
 	ModelCombo        = "combo"         // mean of the best three by backtest
 )
 
@@ -23,12 +24,13 @@ const (
 	cSNaiveW
 	cETS
 	cReg
+	cRecent
 	cCombo
 	nCand
 )
 
 func candName(i int) string {
-	return [nCand]string{ModelNaive, ModelSNaive, ModelSNaiveWeekly, ModelETS, ModelRegression, ModelCombo}[i]
+	return [nCand]string{ModelNaive, ModelSNaive, ModelSNaiveWeekly, ModelETS, ModelRegression, ModelRecent, ModelCombo}[i]
 }
 
 // Models lists the model names Options.Model accepts besides "auto".
@@ -142,6 +144,9 @@ func validate(s Series, o Options) (level float64, model string, err error) {
 			return 0, "", fmt.Errorf("%w: event %q ends at %d, not after its start %d", ErrBadOptions, e.Name, e.End, e.Start)
 		}
 	}
+	if err := validateBounds(o); err != nil {
+		return 0, "", err
+	}
 	return level, model, nil
 }
 
@@ -222,6 +227,8 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 		}
 	}
 
+	bLo, bHi := resolveBounds(s.Values, o)
+
 	// A constant history forecasts itself exactly.
 	if c, ok := constant(y); ok {
 		for h := range f.Mean {
@@ -233,8 +240,16 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 			f.Model = ModelNaive
 		}
 		f.cal = calib{ok: true}
+		f.applyBounds(bLo, bHi)
 		return f, nil
 	}
+
+	// Intermittent (mostly zeros) or bursty (rare values far above the
+	// usual spread) series are forecast by models that read bursts as a
+	// tail, not as a level or a trend.
+	zeros, runs, tail := intermittency(y, &w.tmp3)
+	f.Intermittent = zeros >= intermittentZeros && runs >= intermittentRuns || tail >= burstTail
+	W := recentWindow(H, mShort)
 
 	scale := maseScale(y, max(mShort, 1))
 
@@ -265,8 +280,11 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 		w.cand[i].on = false
 	}
 	want := func(i int) { w.cand[i].on = true }
-	switch model {
-	case ModelAuto, ModelCombo:
+	switch {
+	case model == ModelAuto && f.Intermittent:
+		want(cRecent)
+	case model == ModelAuto || model == ModelCombo:
+		want(cRecent)
 		want(cNaive)
 		if mShort > 0 {
 			want(cSNaive)
@@ -320,8 +338,14 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 		w.runRegression(&g, yc, y, pers, o, origins, H, &w.cand[cReg])
 		w.times = nil
 	}
+	if w.cand[cRecent].on {
+		w.runRecent(&w.cand[cRecent], y, origins, H, W)
+	}
 	for i := 0; i < cCombo; i++ {
 		if c := &w.cand[i]; c.on {
+			if i == cETS || i == cReg || i == cSNaiveW {
+				w.spanGuard(c, y, y, origins, H, W)
+			}
 			c.mae = backtestMAE(y, origins, H, c.folds)
 		}
 	}
@@ -342,8 +366,11 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 			// No backtest possible: a short history takes the simplest
 			// model that adapts.
 			best = cETS
-			if n < 10 {
+			if n < 10 || !w.cand[cETS].on {
 				best = cNaive
+			}
+			if f.Intermittent {
+				best = cRecent
 			}
 		}
 	default:
@@ -357,7 +384,7 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 	f.Model = candName(best)
 	copy(f.Mean, c.mean)
 	for h := range f.Mean {
-		f.Mean[h] += w.offFut[h]
+		f.Mean[h] = clamp(f.Mean[h]+w.offFut[h], bLo, bHi)
 	}
 
 	// Intervals.
@@ -381,10 +408,13 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 		}
 		cal = normalCalib(level)
 	}
+	f.sd = make([]float64, H)
+	copy(f.sd, sc)
 	for h := range f.Mean {
 		f.Lower[h] = f.Mean[h] + cal.zLo*sc[h]
 		f.Upper[h] = f.Mean[h] + cal.zHi*sc[h]
 	}
+	f.applyBounds(bLo, bHi)
 	f.cal = cal
 	f.Coverage = cover
 	if K > 0 && scale > 0 && !math.IsInf(c.mae, 0) {

@@ -61,6 +61,12 @@ type Options struct {
 	// Folds is the number of rolling origins of the backtest; 0 means a
 	// default that fits the history.
 	Folds int
+	// Min and Max are physical bounds of the quantity (0 for a byte
+	// count, 100 for a percentage); the mean and every quantile of the
+	// forecast stay within them. nil Min means 0 when every finite value
+	// of the history is non-negative, else no lower bound; nil Max means
+	// no upper bound. A Min of -Inf turns the default lower bound off.
+	Min, Max *float64
 }
 
 // Forecast is the result of Fit.
@@ -77,9 +83,19 @@ type Forecast struct {
 	// MASE against the seasonal naive scale, and the interval coverage.
 	MASE     float64
 	Coverage float64
+	// Min and Max are the bounds the forecast respects (Options.Min and
+	// Options.Max, or the defaults); -Inf and +Inf when unbounded.
+	Min, Max float64
+	// Intermittent says the history was recognised as intermittent or
+	// bursty (see README), so auto chose among models made for that.
+	Intermittent bool
 
 	// cal holds the pooled backtest error quantiles behind Quantile.
 	cal calib
+	// sd is the band's scale per step before the bounds clamped it.
+	sd []float64
+	// bounded says Min and Max were set by Fit (a zero Forecast has none).
+	bounded bool
 }
 
 // Errors that callers can test for.

@@ -239,7 +239,7 @@ func (w *Fitter) isotonic(v, wt []float64) {
 
 // Quantile returns the forecast's q-quantile (0<q<1) at every step: the
 // point forecast plus the step's calibrated scale times the pooled
-// backtest error quantile. For a Forecast not made by Fit it assumes
+// backtest error quantile, clamped to the forecast's Min and Max. For a Forecast not made by Fit it assumes
 // Gaussian errors between Lower and Upper.
 func (f *Forecast) Quantile(q float64) []float64 {
 	out := make([]float64, len(f.Mean))
@@ -261,10 +261,16 @@ func (f *Forecast) Quantile(q float64) []float64 {
 	span := c.zHi - c.zLo
 	for i := range out {
 		sd := 0.0
-		if span > 0 && i < len(f.Lower) && i < len(f.Upper) {
+		switch {
+		case i < len(f.sd):
+			sd = f.sd[i]
+		case span > 0 && i < len(f.Lower) && i < len(f.Upper):
 			sd = (f.Upper[i] - f.Lower[i]) / span
 		}
 		out[i] = f.Mean[i] + zq*sd
+		if f.bounded {
+			out[i] = clamp(out[i], f.Min, f.Max)
+		}
 	}
 	return out
 }

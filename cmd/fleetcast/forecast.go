@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"sort"
@@ -47,6 +48,8 @@ type fitFlags struct {
 	folds   int
 	events  string
 	workers int
+	min     string
+	max     string
 }
 
 func (ff *fitFlags) register(fsDefaults *fitFlagsDefaults, fs interface {
@@ -62,6 +65,21 @@ func (ff *fitFlags) register(fsDefaults *fitFlagsDefaults, fs interface {
 	fs.IntVar(&ff.folds, "folds", 0, "rolling origins of each fit's internal backtest; 0: automatic")
 	fs.StringVar(&ff.events, "events", "", "CSV file of known events: name,start,end[,effect][,series]")
 	fs.IntVar(&ff.workers, "workers", runtime.GOMAXPROCS(0), "series fitted in parallel")
+	fs.StringVar(&ff.min, "min", "", "lower bound of every forecast (e.g. 0); empty: 0 for a series whose history is non-negative, else none; -inf: none")
+	fs.StringVar(&ff.max, "max", "", "upper bound of every forecast (e.g. 100 for a percentage); empty: none")
+}
+
+// parseBound reads --min or --max: empty is nil, else a number or ±inf.
+func parseBound(flag, v string) (*float64, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, nil
+	}
+	x, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(x) {
+		return nil, fmt.Errorf("--%s=%q: want a number such as 0 or 100 (or -inf/+inf for none)", flag, v)
+	}
+	return &x, nil
 }
 
 type fitFlagsDefaults struct{ horizon string }
@@ -123,6 +141,19 @@ func (ff *fitFlags) options() (forecast.Options, []forecast.EventRule, error) {
 		return o, nil, fmt.Errorf("--folds=%d: want 0 (automatic) or more", ff.folds)
 	}
 	o.Folds = ff.folds
+	var err error
+	if o.Min, err = parseBound("min", ff.min); err != nil {
+		return o, nil, err
+	}
+	if o.Max, err = parseBound("max", ff.max); err != nil {
+		return o, nil, err
+	}
+	if o.Min != nil && o.Max != nil && !(*o.Min < *o.Max) {
+		return o, nil, fmt.Errorf("--min=%s --max=%s: the lower bound must be below the upper", ff.min, ff.max)
+	}
+	if o.Min != nil && math.IsInf(*o.Min, 1) || o.Max != nil && math.IsInf(*o.Max, -1) {
+		return o, nil, fmt.Errorf("--min=%q --max=%q: min cannot be +inf nor max -inf", ff.min, ff.max)
+	}
 	if ff.workers < 1 {
 		return o, nil, fmt.Errorf("--workers=%d: want at least 1", ff.workers)
 	}

@@ -100,6 +100,9 @@ func TestForecastCommandErrors(t *testing.T) {
 		{[]string{"--input", filepath.Join(dir, "missing.csv"), "--horizon", "3"}, 1, "missing.csv"},
 		{[]string{"--input", nan, "--horizon", "3", "--quiet"}, 1, `series "b": series has no finite values`},
 		{[]string{"--input", good, "--horizon", "3", "--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"--input", good, "--horizon", "3", "--min", "zero"}, 2, `--min="zero": want a number`},
+		{[]string{"--input", good, "--horizon", "3", "--min", "5", "--max", "5"}, 2, "--min=5 --max=5: the lower bound must be below the upper"},
+		{[]string{"--input", good, "--horizon", "3", "--max", "-inf"}, 2, "max -inf"},
 	}
 	for _, c := range cases {
 		var so, se bytes.Buffer
@@ -167,6 +170,52 @@ func TestBenchForecastRuns(t *testing.T) {
 	for _, want := range []string{"auto", "regression", "series/s", "10,000 series"} {
 		if !strings.Contains(so.String(), want) {
 			t.Errorf("bench forecast output lacks %q:\n%s", want, so.String())
+		}
+	}
+}
+
+// TestForecastCommandBounds: a zero-inflated bursty series (the issue's
+// disk-write bytes) gets no negative mean or bound, and --max caps the band.
+func TestForecastCommandBounds(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("series,timestamp,value\n")
+	for i := range 2016 {
+		v := 0.0
+		if i%7 == 3 || i%11 == 5 {
+			v = float64((i*7919)%900_000_000 + 1)
+		}
+		if i == 2015 {
+			v = 12288
+		}
+		fmt.Fprintf(&b, "disk,%d,%g\n", 1_700_000_000+i*300, v)
+		fmt.Fprintf(&b, "pct,%d,%g\n", 1_700_000_000+i*300, 90+9*math.Sin(float64(i)/20))
+	}
+	in := filepath.Join(t.TempDir(), "in.csv")
+	if err := os.WriteFile(in, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "fc.csv")
+	var so, se bytes.Buffer
+	if code := run([]string{"forecast", "--input", in, "--horizon", "1h", "--level", "0.98", "--max", "95", "--output", out, "--quiet"}, &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows[1:] {
+		for _, c := range r[2:] {
+			var v float64
+			if _, err := fmt.Sscan(c, &v); err != nil {
+				t.Fatal(err)
+			}
+			if v < 0 || v > 95 {
+				t.Fatalf("row %v: %v outside [0, 95]", r, v)
+			}
 		}
 	}
 }
