@@ -24,11 +24,7 @@ const (
 	// the zeros come in at least intermittentRuns separate runs (one long
 	// run of zeros is an outage, not intermittent demand).
 	intermittentZeros = 0.3
-	intermittentRuns  = 10
-	// burstTail is the tail ratio (q99 − q50)/(q75 − q25) above which a
-	// series is bursty: rare values far above its usual spread. A normal
-	// sample gives 1.7, a daily sine about 1.5.
-	burstTail = math.MaxFloat64
+	intermittentRuns = 10
 )
 
 // resolveBounds returns the bounds of o, defaulting the lower bound to 0
@@ -63,16 +59,20 @@ func validateBounds(o Options) error {
 }
 
 // intermittency measures the share of exact zeros among the finite values
-// of y, the number of separate runs of zeros, and the tail ratio
-// (q99 − q50)/(q75 − q25), +Inf when the interquartile range is 0 but the
-// tail is not. buf is scratch space.
-func intermittency(y []float64, buf *[]float64) (zeros float64, runs int, tail float64) {
-	s := (*buf)[:0]
-	nz := 0
+// of y and the number of separate runs of zeros.
+//
+// Tried and not kept: calling a series bursty when its tail ratio
+// (q99 − q50)/(q75 − q25) exceeded 10 and forecasting it by the recent
+// median too; on the ms-anomaly tuning set (latency and crash-rate series
+// with rare spikes) the 1 h MASE rose from 1.09 to 1.27. Bursts in such
+// series are handled by the Holt-Winters filter's clipping and the span
+// guard instead.
+func intermittency(y []float64) (zeros float64, runs int) {
+	nz, n := 0, 0
 	prevZero := false
 	for _, v := range y {
 		if !math.IsNaN(v) {
-			s = append(s, v)
+			n++
 			if v == 0 {
 				nz++
 				if !prevZero {
@@ -82,21 +82,10 @@ func intermittency(y []float64, buf *[]float64) (zeros float64, runs int, tail f
 			prevZero = v == 0
 		}
 	}
-	*buf = s
-	if len(s) < 2 {
-		return 0, runs, 0
+	if n == 0 {
+		return 0, 0
 	}
-	slices.Sort(s)
-	q := func(p float64) float64 { return s[int(p*float64(len(s)-1))] }
-	iqr := q(0.75) - q(0.25)
-	up := q(0.99) - q(0.5)
-	switch {
-	case iqr > 0:
-		tail = up / iqr
-	case up > 0:
-		tail = math.Inf(1)
-	}
-	return float64(nz) / float64(len(s)), runs, tail
+	return float64(nz) / float64(n), runs
 }
 
 // recentWindow is how many steps the recent-median model and the span

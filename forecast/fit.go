@@ -244,11 +244,11 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 		return f, nil
 	}
 
-	// Intermittent (mostly zeros) or bursty (rare values far above the
-	// usual spread) series are forecast by models that read bursts as a
-	// tail, not as a level or a trend.
-	zeros, runs, tail := intermittency(y, &w.tmp3)
-	f.Intermittent = zeros >= intermittentZeros && runs >= intermittentRuns || tail >= burstTail
+	// Intermittent series (mostly zeros, in many runs) are forecast by
+	// the recent median, which reads bursts as a tail of the band, not as
+	// a level or a trend.
+	zeros, runs := intermittency(y)
+	f.Intermittent = zeros >= intermittentZeros && runs >= intermittentRuns
 	W := recentWindow(H, mShort)
 
 	scale := maseScale(y, max(mShort, 1))

@@ -86,8 +86,8 @@ type Forecast struct {
 	// Min and Max are the bounds the forecast respects (Options.Min and
 	// Options.Max, or the defaults); -Inf and +Inf when unbounded.
 	Min, Max float64
-	// Intermittent says the history was recognised as intermittent or
-	// bursty (see README), so auto chose among models made for that.
+	// Intermittent says the history was recognised as intermittent
+	// (mostly zeros, in many runs), so auto took the recent median.
 	Intermittent bool
 
 	// cal holds the pooled backtest error quantiles behind Quantile.
