@@ -24,7 +24,7 @@ const (
 	// the zeros come in at least intermittentRuns separate runs (one long
 	// run of zeros is an outage, not intermittent demand).
 	intermittentZeros = 0.3
-	intermittentRuns = 10
+	intermittentRuns  = 10
 )
 
 // resolveBounds returns the bounds of o, defaulting the lower bound to 0
