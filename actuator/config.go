@@ -12,6 +12,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -19,10 +20,12 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/prometheus/common/config"
 	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
 
 	"github.com/fleetcast/fleetcast/actuator/planner"
+	"github.com/fleetcast/fleetcast/internal/promclient"
 )
 
 // Action names, as the alerts' action label spells them.
@@ -73,10 +76,15 @@ type NomadConfig struct {
 	TokenFile string `yaml:"token_file"`
 }
 
-// PromConfig says where the sizing queries go.
+// PromConfig says where the sizing queries go, and how to reach it: the
+// same prometheus/common HTTP client config as the exporter's (basic auth,
+// bearer, OAuth2, TLS, http_headers such as X-Scope-OrgID) and extra
+// query parameters.
 type PromConfig struct {
-	URL     string   `yaml:"url"`
-	Timeout Duration `yaml:"timeout"`
+	URL         string                  `yaml:"url"`
+	Timeout     Duration                `yaml:"timeout"`
+	QueryParams map[string]string       `yaml:"query_params,omitempty"`
+	HTTPConfig  config.HTTPClientConfig `yaml:"http_config,omitempty"`
 }
 
 // LeaderConfig enables leader election by a lock on a Nomad variable.
@@ -222,12 +230,15 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	// Files named in http_config are relative to the config file.
+	c.Prometheus.HTTPConfig.SetDirectory(filepath.Dir(path))
 	return c, nil
 }
 
 // ParseConfig parses and validates config text.
 func ParseConfig(b []byte) (*Config, error) {
 	var c Config
+	c.Prometheus.HTTPConfig = config.DefaultHTTPClientConfig
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, errEOF()) {
@@ -253,6 +264,12 @@ func parseQuery(field, q string) (*template.Template, error) {
 }
 
 func (c *Config) validate() error {
+	if err := c.Prometheus.HTTPConfig.Validate(); err != nil {
+		return fmt.Errorf("prometheus.http_config: %w", err)
+	}
+	if err := promclient.CheckQueryParams("prometheus.query_params", c.Prometheus.QueryParams); err != nil {
+		return err
+	}
 	g := &c.Global
 	if g.MaxActionsPerHour < 0 {
 		return fmt.Errorf("global.max_actions_per_hour %d must be >= 0 (0 means 60)", g.MaxActionsPerHour)

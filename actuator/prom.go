@@ -6,9 +6,11 @@ import (
 	"math"
 	"time"
 
-	"github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+
+	"github.com/fleetcast/fleetcast/internal/promclient"
 )
 
 // Sample is one series of a forecast query's answer.
@@ -29,13 +31,24 @@ type PromReader struct {
 	Timeout time.Duration
 }
 
-// NewPromReader builds a reader for the Prometheus at url.
+// NewPromReader builds a reader for the Prometheus at url, with no
+// authentication.
 func NewPromReader(url string, timeout time.Duration) (*PromReader, error) {
-	c, err := api.NewClient(api.Config{Address: url})
-	if err != nil {
-		return nil, fmt.Errorf("prometheus client for %q: %w", url, err)
+	return NewPromReaderFromConfig(PromConfig{URL: url, Timeout: Duration(timeout), HTTPConfig: config.DefaultHTTPClientConfig})
+}
+
+// NewPromReaderFromConfig builds a reader from the prometheus section: its
+// http_config and query_params as the exporter reads its own. An empty URL
+// means http://127.0.0.1:9090, a zero timeout 10s.
+func NewPromReaderFromConfig(c PromConfig) (*PromReader, error) {
+	if c.URL == "" {
+		c.URL = "http://127.0.0.1:9090"
 	}
-	return &PromReader{API: promv1.NewAPI(c), Timeout: timeout}, nil
+	cl, err := promclient.New(c.URL, c.HTTPConfig, c.QueryParams, "fleetcast_actuator")
+	if err != nil {
+		return nil, fmt.Errorf("prometheus: %w", err)
+	}
+	return &PromReader{API: promv1.NewAPI(cl), Timeout: c.Timeout.D(10 * time.Second)}, nil
 }
 
 // Query runs an instant query and returns its samples; scalars come back as

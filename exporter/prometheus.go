@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
-	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+
+	"github.com/fleetcast/fleetcast/internal/promclient"
 )
 
 // Querier is the narrow view of the Prometheus HTTP API the exporter needs;
@@ -32,16 +31,9 @@ func NewPrometheusQuerier(c PrometheusConfig, logger *slog.Logger) (Querier, err
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	rt, err := config.NewRoundTripperFromConfig(c.HTTPConfig, "fleetcast_exporter")
+	client, err := promclient.New(c.URL, c.HTTPConfig, c.QueryParams, "fleetcast_exporter")
 	if err != nil {
-		return nil, fmt.Errorf("prometheus.http_config: %w", err)
-	}
-	if len(c.QueryParams) > 0 {
-		rt = &paramsRoundTripper{next: rt, params: c.QueryParams}
-	}
-	client, err := api.NewClient(api.Config{Address: c.URL, RoundTripper: rt})
-	if err != nil {
-		return nil, fmt.Errorf("prometheus.url: %w", err)
+		return nil, fmt.Errorf("prometheus.%w", err)
 	}
 	return &promQuerier{api: promv1.NewAPI(client), timeout: time.Duration(c.Timeout), logger: logger}, nil
 }
@@ -81,21 +73,4 @@ func (q *promQuerier) Query(ctx context.Context, query string, ts time.Time) (mo
 	default:
 		return nil, fmt.Errorf("query %q: got %s, want a vector or scalar", query, v.Type())
 	}
-}
-
-// paramsRoundTripper adds the configured extra parameters to every request.
-// Prometheus reads URL parameters for GET and POST alike.
-type paramsRoundTripper struct {
-	next   http.RoundTripper
-	params map[string]string
-}
-
-func (p *paramsRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	q := r.URL.Query()
-	for k, v := range p.params {
-		q.Set(k, v)
-	}
-	r.URL.RawQuery = q.Encode()
-	return p.next.RoundTrip(r)
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -102,7 +103,7 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if promURL == "" {
 		promURL = "http://127.0.0.1:9090"
 	}
-	prom, err := actuator.NewPromReader(promURL, cfg.Prometheus.Timeout.D(10*time.Second))
+	prom, err := actuator.NewPromReaderFromConfig(cfg.Prometheus)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
 		return 1
@@ -272,7 +273,7 @@ func reloadActuator(file string, dryRun bool, started *actuator.Config, act *act
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	if c.Nomad != started.Nomad || c.Prometheus != started.Prometheus || c.Leader != started.Leader {
+	if c.Nomad != started.Nomad || !reflect.DeepEqual(c.Prometheus, started.Prometheus) || c.Leader != started.Leader {
 		log.Warn("config reload: nomad, prometheus and leader settings take effect on restart only; the rest is reloaded", "file", file)
 	}
 	if err := act.Reload(c); err != nil {
