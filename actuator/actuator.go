@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/nomad/api"
 	"github.com/prometheus/alertmanager/template"
@@ -290,19 +291,20 @@ func (a *Actuator) Handle(ctx context.Context, al template.Alert) Outcome {
 		m.DryRun.WithLabelValues(act).Inc()
 	}
 	a.audit(d, out, time.Since(start))
+	out.Detail = clip(out.Detail, maxDetailBytes)
 	return out
 }
 
 func (a *Actuator) audit(d *decision, out Outcome, took time.Duration) {
 	attrs := []slog.Attr{
-		slog.Group("alert", "name", d.alert.Labels["alertname"], "status", d.alert.Status, "fingerprint", d.alert.Fingerprint,
-			"starts_at", d.alert.StartsAt, "labels", map[string]string(d.alert.Labels)),
-		slog.String("key", d.key),
+		slog.Group("alert", "name", clip(d.alert.Labels["alertname"], maxLabelBytes), "status", clip(d.alert.Status, maxLabelBytes),
+			"fingerprint", clip(d.alert.Fingerprint, maxLabelBytes), "starts_at", d.alert.StartsAt, "labels", clipLabels(d.alert.Labels)),
+		slog.String("key", clip(d.key, maxDetailBytes)),
 		slog.String("action", d.action),
-		slog.String("object", d.object),
+		slog.String("object", clip(d.object, maxDetailBytes)),
 		slog.String("result", out.Result),
 		slog.Int("http_status", out.Code),
-		slog.String("reason", out.Detail),
+		slog.String("reason", clip(out.Detail, maxDetailBytes)),
 		slog.Bool("dry_run", a.cur().cfg.Global.DryRun),
 		slog.Float64("took_seconds", took.Seconds()),
 	}
@@ -310,7 +312,7 @@ func (a *Actuator) audit(d *decision, out Outcome, took time.Duration) {
 		attrs = append(attrs, slog.String("policy", d.policy.Name))
 	}
 	if d.query != "" || d.forecast != nil {
-		g := []any{"query", d.query}
+		g := []any{"query", clip(d.query, maxDetailBytes)}
 		if d.forecast != nil {
 			g = append(g, "value", *d.forecast)
 		}
@@ -320,7 +322,7 @@ func (a *Actuator) audit(d *decision, out Outcome, took time.Duration) {
 		attrs = append(attrs, slog.Any("plan", d.plan))
 	}
 	if d.nomad != "" {
-		attrs = append(attrs, slog.String("nomad", d.nomad))
+		attrs = append(attrs, slog.String("nomad", clip(d.nomad, maxDetailBytes)))
 	}
 	if d.rung != nil {
 		attrs = append(attrs, slog.Int("escalation_rung", *d.rung))
@@ -535,9 +537,51 @@ func (a *Actuator) nomadFailed(d *decision, err error) Outcome {
 	d.nomad = err.Error()
 	var ne *NomadError
 	if errors.As(err, &ne) && !ne.Retryable() {
-		return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
+		detail := err.Error()
+		if ne.Status == http.StatusNotFound && !strings.Contains(detail, "target works only") {
+			// Say what to look at: the alert names something Nomad lacks.
+			// The hint goes first: the rest may be cut short.
+			switch d.action {
+			case ActionScaleGroup:
+				detail = "Nomad has no such job; check the alert's namespace, job and task_group labels (the rule's by-clause) against nomad job status: " + detail
+			case ActionMigrate:
+				detail = "Nomad has no such node; check the alert's node_id label against nomad node status: " + detail
+			case ActionScalePool:
+				detail = "check the alert's node_pool label against nomad node pool list: " + detail
+			}
+		}
+		return Outcome{Result: ResultRejected, Code: 422, Detail: detail}
 	}
 	return Outcome{Result: ResultError, Code: 503, Detail: err.Error()}
+}
+
+// Bounds on what one alert may put into a log line or a response: label
+// values come from whoever can post alerts, and one 900 KB value once made
+// megabytes of logs.
+const (
+	maxLabelBytes  = 256
+	maxDetailBytes = 2048
+)
+
+// clip shortens s to at most n bytes (on a rune boundary), saying how long
+// it was.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…(%d bytes)", s[:cut], len(s))
+}
+
+func clipLabels(l template.KV) map[string]string {
+	out := make(map[string]string, len(l))
+	for k, v := range l {
+		out[clip(k, maxLabelBytes)] = clip(v, maxLabelBytes)
+	}
+	return out
 }
 
 func (a *Actuator) readScalar(ctx context.Context, d *decision, q string) (float64, error) {
@@ -670,7 +714,7 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 				d.nomad = err.Error()
 				return Outcome{Result: ResultDeploymentBlocked, Code: 503, Detail: fmt.Sprintf("deployment still active after %d attempts; giving up until Alertmanager retries", attempt)}
 			}
-			a.o.Audit.Info("waiting for deployment", "key", d.key, "object", d.object, "attempt", attempt, "wait", wait, "nomad", err.Error())
+			a.o.Audit.Info("waiting for deployment", "key", clip(d.key, maxDetailBytes), "object", clip(d.object, maxDetailBytes), "attempt", attempt, "wait", wait, "nomad", err.Error())
 			if a.o.Sleep(ctx, wait) != nil {
 				return Outcome{Result: ResultDeploymentBlocked, Code: 503, Detail: "cancelled while waiting for a deployment"}
 			}
@@ -735,8 +779,8 @@ func (a *Actuator) act(ctx context.Context, d *decision, reason string, do func(
 	// The intent goes to the audit log before Nomad is touched, so an
 	// action whose outcome never gets written (the process killed while
 	// Nomad was slow) still has a line saying what was attempted.
-	a.o.Audit.LogAttrs(context.Background(), slog.LevelInfo, "intent", slog.String("key", d.key), slog.String("action", d.action),
-		slog.String("object", d.object), slog.String("reason", reason), slog.Any("plan", d.plan))
+	a.o.Audit.LogAttrs(context.Background(), slog.LevelInfo, "intent", slog.String("key", clip(d.key, maxDetailBytes)), slog.String("action", d.action),
+		slog.String("object", clip(d.object, maxDetailBytes)), slog.String("reason", clip(reason, maxDetailBytes)), slog.Any("plan", d.plan))
 	id := a.begin(d)
 	out := do()
 	a.end(id)
@@ -756,7 +800,7 @@ func (a *Actuator) begin(d *decision) int64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.nextID++
-	a.inflight[a.nextID] = inflight{Key: d.key, Action: d.action, Object: d.object, Since: time.Now()}
+	a.inflight[a.nextID] = inflight{Key: clip(d.key, maxDetailBytes), Action: d.action, Object: clip(d.object, maxDetailBytes), Since: time.Now()}
 	return a.nextID
 }
 
@@ -850,8 +894,8 @@ func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome
 		return Outcome{Result: ResultError, Code: 503, Detail: "the config was reloaded during this decision: retry"}
 	}
 	target := &cfg.Policies[ti]
-	a.o.Log.Warn("ESCALATING: reality left the forecast band despite a recent action", "object", obj, "rung", i, "action", rung.Action,
-		"step_factor", rung.StepFactor, "bypass_cooldown", rung.BypassCooldown, "policy", target.Name, "alert", l["alertname"])
+	a.o.Log.Warn("ESCALATING: reality left the forecast band despite a recent action", "object", clip(obj, maxDetailBytes), "rung", i, "action", rung.Action,
+		"step_factor", rung.StepFactor, "bypass_cooldown", rung.BypassCooldown, "policy", target.Name, "alert", clip(l["alertname"], maxLabelBytes))
 	out := a.dispatch(ctx, d, target)
 	d.action = ActionEscalate + ":" + rung.Action
 	if out.Result == ResultActed || out.Result == ResultDryRun {
@@ -860,7 +904,7 @@ func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome
 			times = append(times, strconv.FormatInt(t.Unix(), 10))
 		}
 		if err := a.cur().state.Put(ctx, skey, map[string]string{"times": strings.Join(times, ","), "last_key": d.key}); err != nil {
-			a.o.Log.Warn("escalation acted but its history was not saved: the hourly cap may undercount", "object", obj, "err", err)
+			a.o.Log.Warn("escalation acted but its history was not saved: the hourly cap may undercount", "object", clip(obj, maxDetailBytes), "err", err)
 		}
 	}
 	out.Detail = fmt.Sprintf("escalation rung %d (%s): %s", i, rung.Action, out.Detail)

@@ -74,6 +74,8 @@ type NomadConfig struct {
 	Address   string `yaml:"address"`
 	Region    string `yaml:"region"`
 	TokenFile string `yaml:"token_file"`
+	// Timeout bounds each Nomad call (default 30s).
+	Timeout Duration `yaml:"timeout"`
 }
 
 // PromConfig says where the sizing queries go, and how to reach it: the

@@ -100,15 +100,17 @@ func (l *Leader) Run(ctx context.Context) error {
 	tick := time.NewTicker(l.TTL / 3)
 	defer tick.Stop()
 	for {
+		// Each call is bounded: a hung Nomad must not keep a stale leader.
+		cctx, cancel := context.WithTimeout(ctx, l.TTL/3)
 		if l.IsLeader() {
-			if err := locks.Renew(ctx); err != nil {
+			if err := locks.Renew(cctx); err != nil {
 				l.failed(ctx, "leader lock renewal failed", err)
 				l.set(false)
 			} else {
 				l.set(true)
 			}
 		} else {
-			_, err := locks.Acquire(ctx)
+			_, err := locks.Acquire(cctx)
 			switch {
 			case err == nil:
 				l.set(true)
@@ -120,6 +122,7 @@ func (l *Leader) Run(ctx context.Context) error {
 				l.set(false)
 			}
 		}
+		cancel()
 		select {
 		case <-ctx.Done():
 			if l.IsLeader() {

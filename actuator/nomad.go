@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -75,7 +76,23 @@ func wrapNomad(op string, err error) error {
 }
 
 // NomadAPI is Nomad through github.com/hashicorp/nomad/api.
-type NomadAPI struct{ C *api.Client }
+type NomadAPI struct {
+	C *api.Client
+	// Timeout bounds each call (DefaultNomadTimeout when zero), so a hung
+	// Nomad cannot hold an object's lock for as long as the client waits.
+	Timeout time.Duration
+}
+
+// DefaultNomadTimeout bounds one Nomad call unless nomad.timeout says otherwise.
+const DefaultNomadTimeout = 30 * time.Second
+
+func (n *NomadAPI) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	t := n.Timeout
+	if t <= 0 {
+		t = DefaultNomadTimeout
+	}
+	return context.WithTimeout(ctx, t)
+}
 
 // NewNomadAPI builds a client. The token is passed in, never logged.
 func NewNomadAPI(address, region, token string, hc *http.Client) (*NomadAPI, error) {
@@ -104,11 +121,15 @@ func wo(ctx context.Context, ns string) *api.WriteOptions {
 }
 
 func (n *NomadAPI) ScaleStatus(ctx context.Context, ns, job string) (*api.JobScaleStatusResponse, error) {
+	ctx, cancel := n.call(ctx)
+	defer cancel()
 	r, _, err := n.C.Jobs().ScaleStatus(job, qo(ctx, ns))
 	return r, wrapNomad("scale status "+ns+"/"+job, err)
 }
 
 func (n *NomadAPI) Scale(ctx context.Context, ns, job, group string, count int, msg string, meta map[string]any, index uint64) error {
+	ctx, cancel := n.call(ctx)
+	defer cancel()
 	c := int64(count)
 	req := &api.ScalingRequest{Count: &c, Target: map[string]string{"Job": job, "Group": group}, Message: msg, Meta: meta, JobModifyIndex: index}
 	_, _, err := n.C.Jobs().ScaleWithRequest(job, req, wo(ctx, ns))
@@ -116,21 +137,29 @@ func (n *NomadAPI) Scale(ctx context.Context, ns, job, group string, count int, 
 }
 
 func (n *NomadAPI) Job(ctx context.Context, ns, job string) (*api.Job, error) {
+	ctx, cancel := n.call(ctx)
+	defer cancel()
 	j, _, err := n.C.Jobs().Info(job, qo(ctx, ns))
 	return j, wrapNomad("job "+ns+"/"+job, err)
 }
 
 func (n *NomadAPI) Node(ctx context.Context, id string) (*api.Node, error) {
-	nd, _, err := n.C.Nodes().Info(id, qo(ctx, ""))
+	ctx, cancel := n.call(ctx)
+	defer cancel()
+	nd, _, err := n.C.Nodes().Info(url.PathEscape(id), qo(ctx, ""))
 	return nd, wrapNomad("node "+id, err)
 }
 
 func (n *NomadAPI) NodeAllocations(ctx context.Context, id string) ([]*api.Allocation, error) {
-	a, _, err := n.C.Nodes().Allocations(id, qo(ctx, ""))
+	ctx, cancel := n.call(ctx)
+	defer cancel()
+	a, _, err := n.C.Nodes().Allocations(url.PathEscape(id), qo(ctx, ""))
 	return a, wrapNomad("node allocations "+id, err)
 }
 
 func (n *NomadAPI) Nodes(ctx context.Context, pool string) ([]*api.NodeListStub, error) {
+	ctx, cancel := n.call(ctx)
+	defer cancel()
 	q := qo(ctx, "")
 	if pool != "" {
 		q.Filter = fmt.Sprintf("NodePool == %q", pool)
@@ -150,22 +179,30 @@ func (n *NomadAPI) Nodes(ctx context.Context, pool string) ([]*api.NodeListStub,
 }
 
 func (n *NomadAPI) StopAlloc(ctx context.Context, ns, id string) error {
-	_, err := n.C.Allocations().Stop(&api.Allocation{ID: id, Namespace: ns}, qo(ctx, ns))
+	ctx, cancel := n.call(ctx)
+	defer cancel()
+	_, err := n.C.Allocations().Stop(&api.Allocation{ID: url.PathEscape(id), Namespace: ns}, qo(ctx, ns))
 	return wrapNomad("stop alloc "+id, err)
 }
 
 func (n *NomadAPI) SetEligibility(ctx context.Context, node string, eligible bool) error {
-	_, err := n.C.Nodes().ToggleEligibility(node, eligible, wo(ctx, ""))
+	ctx, cancel := n.call(ctx)
+	defer cancel()
+	_, err := n.C.Nodes().ToggleEligibility(url.PathEscape(node), eligible, wo(ctx, ""))
 	return wrapNomad("eligibility "+node, err)
 }
 
 func (n *NomadAPI) Drain(ctx context.Context, node string, deadline time.Duration) error {
-	_, err := n.C.Nodes().UpdateDrain(node, &api.DrainSpec{Deadline: deadline}, false, wo(ctx, ""))
+	ctx, cancel := n.call(ctx)
+	defer cancel()
+	_, err := n.C.Nodes().UpdateDrain(url.PathEscape(node), &api.DrainSpec{Deadline: deadline}, false, wo(ctx, ""))
 	return wrapNomad("drain "+node, err)
 }
 
 // AllocHealthy counts the running allocations of a task group.
 func (n *NomadAPI) AllocHealthy(ctx context.Context, ns, job, group string) (int, error) {
+	ctx, cancel := n.call(ctx)
+	defer cancel()
 	st, _, err := n.C.Jobs().ScaleStatus(job, qo(ctx, ns))
 	if err != nil {
 		return 0, wrapNomad("scale status "+ns+"/"+job, err)
@@ -184,6 +221,8 @@ func (n *NomadAPI) AllocHealthy(ctx context.Context, ns, job, group string) (int
 // member's build tag, else config.Version.Version). The token needs
 // agent:read.
 func (n *NomadAPI) ServerVersion(ctx context.Context) (nomadver.Version, error) {
+	ctx, cancel := n.call(ctx)
+	defer cancel()
 	var self api.AgentSelf
 	if _, err := n.C.Raw().Query("/v1/agent/self", &self, qo(ctx, "")); err != nil {
 		return nomadver.Version{}, wrapNomad("agent self", err)

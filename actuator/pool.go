@@ -66,6 +66,11 @@ func (s *SimPool) SetSize(ctx context.Context, pool string, current, desired int
 	if err := resp.Body.Close(); err != nil {
 		return err
 	}
+	if resp.StatusCode == http.StatusNotFound && !strings.Contains(string(b), "pool") {
+		// A real Nomad has no /v1/fleetcast/ API: the target is wrong, not the pool.
+		return &NomadError{Op: "pool size " + pool, Status: resp.StatusCode, Err: fmt.Errorf("%s from %s: the nomad_sim target works only against fleetcast's simulator; "+
+			"on a real Nomad set scale_pool.target.type: command with a program that resizes the pool (Terraform, a cloud CLI)", resp.Status, s.Address)}
+	}
 	if resp.StatusCode/100 != 2 {
 		return &NomadError{Op: "pool size " + pool, Status: resp.StatusCode, Err: fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"regexp"
@@ -774,4 +775,134 @@ func (l *lockedBuilder) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// recorder wraps the simulator and keeps the escaped path of every request.
+type recorder struct {
+	h     http.Handler
+	mu    sync.Mutex
+	paths []string
+	// notFound answers 404 as a real Nomad does for paths it lacks.
+	notFound string
+}
+
+func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	r.paths = append(r.paths, req.URL.EscapedPath())
+	r.mu.Unlock()
+	if r.notFound != "" && strings.HasPrefix(req.URL.Path, r.notFound) {
+		http.NotFound(w, req)
+		return
+	}
+	r.h.ServeHTTP(w, req)
+}
+
+// TestSimHostileLabels: label values go into Nomad URLs escaped, huge ones
+// are cut short in the audit log and the answer, and Nomad's 404 says
+// which label to check.
+func TestSimHostileLabels(t *testing.T) {
+	r := newSimRig(t, nil)
+	rec := &recorder{h: r.f.Handler()}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	n, err := NewNomadAPI(srv.URL, "", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audit lockedBuilder
+	r.opts.Nomad, r.opts.State = n, n
+	r.opts.Audit = slog.New(slog.NewJSONHandler(&audit, nil))
+	a, err := New(r.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	out := a.Handle(context.Background(), alert("NodePredictedOverload", map[string]string{"action": "migrate", "node_id": "../../jobs?prefix=x"}, r.f.Now()))
+	if out.Code != 422 || !strings.Contains(out.Detail, "check the alert's node_id label") {
+		t.Fatalf("unknown node: %+v", out)
+	}
+	for _, p := range rec.paths {
+		if strings.HasPrefix(p, "/v1/node/") && p != "/v1/node/..%2F..%2Fjobs%3Fprefix=x" {
+			t.Fatalf("node_id reached Nomad unescaped: %s", p)
+		}
+		if strings.HasPrefix(p, "/v1/jobs") {
+			t.Fatalf("node_id %q turned into a request for %s", "../../jobs", p)
+		}
+	}
+	// A 900 KB label value: bounded lines and answer.
+	huge := strings.Repeat("x", 900<<10)
+	audit.mu.Lock()
+	audit.b.Reset()
+	audit.mu.Unlock()
+	out = a.Handle(context.Background(), alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": huge, "task_group": "web", "team": huge}, r.f.Now()))
+	if out.Code != 422 || len(out.Detail) > 4096 || !strings.Contains(out.Detail, "Nomad has no such job") {
+		t.Fatalf("huge job label: code %d, %d bytes of detail: %.300s", out.Code, len(out.Detail), out.Detail)
+	}
+	if n := len(audit.String()); n > 16<<10 {
+		t.Fatalf("one alert with a 900 KB label wrote %d bytes of audit log", n)
+	}
+}
+
+// TestSimPoolTargetOnRealNomad: the nomad_sim target against a Nomad
+// without fleetcast's pool API says what to configure instead.
+func TestSimPoolTargetOnRealNomad(t *testing.T) {
+	r := newSimRig(t, nil)
+	rec := &recorder{h: r.f.Handler(), notFound: "/v1/fleetcast/"}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	n, err := NewNomadAPI(srv.URL, "", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.opts.Nomad, r.opts.State, r.opts.NomadAddress = n, n, srv.URL
+	a, err := New(r.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	r.fc.v[`sum(fleetcast_forecast_peak{node_pool="batch"})`] = []Sample{{Value: 20000}}
+	out := a.Handle(context.Background(), alert("FleetPredictedShortage", map[string]string{"action": "scale_pool", "node_pool": "batch"}, r.f.Now()))
+	if out.Code != 422 || !strings.Contains(out.Detail, "set scale_pool.target.type: command") {
+		t.Fatalf("%+v", out)
+	}
+}
+
+// TestNomadCallsTimeOut: a hung Nomad does not hold a decision (and the
+// object's lock) longer than the per-call timeout.
+func TestNomadCallsTimeOut(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(hang)
+	n, err := NewNomadAPI(srv.URL, "", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Timeout = 200 * time.Millisecond
+	cfg, err := LoadConfig("testdata/actuator.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(Options{Config: cfg, Nomad: n, Forecasts: &fakeForecasts{v: map[string][]Sample{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	done := make(chan Outcome, 1)
+	go func() {
+		done <- a.Handle(context.Background(), alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "web"}, time.Now()))
+	}()
+	select {
+	case out := <-done:
+		if out.Code != 503 {
+			t.Fatalf("%+v", out)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a hung Nomad held the decision past 5s with a 200ms call timeout")
+	}
 }

@@ -42,6 +42,8 @@ func varPath(key string) string {
 
 // Get reads a state variable.
 func (n *NomadAPI) Get(ctx context.Context, key string) (map[string]string, error) {
+	ctx, cancel := n.call(ctx)
+	defer cancel()
 	v, _, err := n.C.Variables().Peek(varPath(key), qo(ctx, "default"))
 	if err != nil {
 		return nil, wrapNomad("read variable "+varPath(key), err)
@@ -54,12 +56,16 @@ func (n *NomadAPI) Get(ctx context.Context, key string) (map[string]string, erro
 
 // Put writes a state variable.
 func (n *NomadAPI) Put(ctx context.Context, key string, items map[string]string) error {
+	ctx, cancel := n.call(ctx)
+	defer cancel()
 	_, _, err := n.C.Variables().Update(&api.Variable{Namespace: "default", Path: varPath(key), Items: items}, wo(ctx, "default"))
 	return wrapNomad("write variable "+varPath(key), err)
 }
 
 // List reads every state variable under prefix.
 func (n *NomadAPI) List(ctx context.Context, prefix string) (map[string]map[string]string, error) {
+	ctx, cancel := n.call(ctx)
+	defer cancel()
 	metas, _, err := n.C.Variables().PrefixList(varPath(prefix), qo(ctx, "default"))
 	if err != nil {
 		return nil, wrapNomad("list variables "+varPath(prefix), err)

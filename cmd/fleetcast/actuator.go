@@ -99,6 +99,7 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
 		return 1
 	}
+	nomad.Timeout = cfg.Nomad.Timeout.D(actuator.DefaultNomadTimeout)
 	promURL := cfg.Prometheus.URL
 	if promURL == "" {
 		promURL = "http://127.0.0.1:9090"
