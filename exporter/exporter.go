@@ -50,6 +50,9 @@ type Options struct {
 	// NewScorer makes the anomaly scorer of a new series; nil means
 	// forecast's streaming detector (score in [0, 1]).
 	NewScorer func(step int64, seasons []int64) anomalyScorer
+	// Extra collectors are served with the exporter's own metrics (the
+	// command's config reload gauges).
+	Extra []prometheus.Collector
 }
 
 // Exporter runs the cycles of every target and holds their last results.
@@ -71,6 +74,7 @@ type Exporter struct {
 	nomadSnap atomic.Pointer[nomadSnapshot]
 	nomadDown atomic.Bool
 	started   time.Time
+	extra     []prometheus.Collector
 }
 
 // target is one configured query and the series it returned.
@@ -164,7 +168,7 @@ func New(o Options) (*Exporter, error) {
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	e := &Exporter{
+	e := &Exporter{extra: o.Extra,
 		cfg: o.Config, q: o.Querier, jobs: o.Jobs, logger: o.Logger, now: o.Now,
 		shard: o.Shard, shards: o.Shards, newScorer: o.NewScorer,
 		calendars: map[string]*Calendar{},

@@ -166,5 +166,6 @@ func (e *Exporter) liveRegistry() *prometheus.Registry {
 	reg.MustRegister(e.self.collectors()...)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector("fleetcast"))
+	reg.MustRegister(e.extra...)
 	return reg
 }

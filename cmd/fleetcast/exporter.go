@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,6 +31,13 @@ fleetcast exporter --config.file=fleetcast.yml --check-config
 fleetcast exporter --config.file=fleetcast.yml --shard=0/4 --web.listen-address=:9810`
 
 func runExporter(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	return serveExporter(ctx, args, stdout, stderr)
+}
+
+// serveExporter is the command; it stops when ctx ends.
+func serveExporter(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("exporter", exporterAbout, exporterExample, stderr)
 	cfgFile := fs.String("config.file", "fleetcast.yml", "exporter configuration file (YAML)")
 	listen := fs.String("web.listen-address", ":9810", "address to serve /metrics, the status page and the events API on")
@@ -72,19 +82,21 @@ func runExporter(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
-	q, err := exporter.NewPrometheusQuerier(cfg.Prometheus, logger)
-	if err != nil {
-		fmt.Fprintf(stderr, "fleetcast exporter: %s: %v\n", *cfgFile, err)
-		return 1
-	}
-	var jobs exporter.JobLister
-	if cfg.Nomad != nil {
-		if jobs, err = exporter.NewNomadLister(cfg.Nomad); err != nil {
-			fmt.Fprintf(stderr, "fleetcast exporter: %s: %v\n", *cfgFile, err)
-			return 1
+	gauges := newReloadGauges("fleetcast_exporter")
+	build := func(cfg *exporter.Config) (*exporter.Exporter, error) {
+		q, err := exporter.NewPrometheusQuerier(cfg.Prometheus, logger)
+		if err != nil {
+			return nil, err
 		}
+		var jobs exporter.JobLister
+		if cfg.Nomad != nil {
+			if jobs, err = exporter.NewNomadLister(cfg.Nomad); err != nil {
+				return nil, err
+			}
+		}
+		return exporter.New(exporter.Options{Config: cfg, Querier: q, Jobs: jobs, Logger: logger, Shard: si, Shards: sn, Extra: gauges.collectors()})
 	}
-	exp, err := exporter.New(exporter.Options{Config: cfg, Querier: q, Jobs: jobs, Logger: logger, Shard: si, Shards: sn})
+	exp, err := build(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetcast exporter: %s: %v\n", *cfgFile, err)
 		return 1
@@ -95,14 +107,51 @@ func runExporter(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fleetcast exporter: %v\n", err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	runDone := make(chan struct{})
-	go func() {
-		defer close(runDone)
-		exp.Run(ctx)
-	}()
-	srv := &http.Server{Handler: exp.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	rs := &exporterRuns{ctx: ctx}
+	rs.start(exp)
+	handler := &swapHandler{}
+	handler.set(exp.Handler())
+	var eventsToken atomic.Pointer[string]
+	setToken := func(c *exporter.Config) {
+		t := c.EventsAPI.TokenFile
+		eventsToken.Store(&t)
+	}
+	setToken(cfg)
+	handler.token = func() string {
+		// /-/reload takes the events API's bearer token when there is one.
+		if p := eventsToken.Load(); p != nil && *p != "" {
+			b, _ := os.ReadFile(*p)
+			if t := strings.TrimSpace(string(b)); t != "" {
+				return t
+			}
+			return "\x00unreadable" // a token file that cannot be read lets nobody in
+		}
+		return ""
+	}
+	handler.reload = func() error {
+		c, err := exporter.LoadConfig(*cfgFile)
+		if err == nil && c.Nomad != nil && c.Nomad.TokenFile != "" {
+			_, err = readSecret(c.Nomad.TokenFile, "nomad.token_file")
+		}
+		var next *exporter.Exporter
+		if err == nil {
+			next, err = build(c)
+		}
+		if err != nil {
+			gauges.failed()
+			logger.Error("config reload failed; the previous config stays in force", "file", *cfgFile, "err", err)
+			return err
+		}
+		gauges.succeeded()
+		setToken(c)
+		logger.Info("config reloaded; the new targets take over after their first cycle", "file", *cfgFile, "targets", len(c.Targets))
+		rs.replace(next, handler, logger)
+		return nil
+	}
+	onSIGHUP(ctx, handler.reload)
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() {
 		serveErr <- web.Serve(ln, srv, &web.FlagConfig{WebConfigFile: webCfg}, logger)
@@ -118,19 +167,78 @@ func runExporter(args []string, stdout, stderr io.Writer) int {
 			logger.Error("serve", "err", err)
 			code = 1
 		}
-		stop()
 	}
+	stop()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Error("shutdown", "err", err)
 	}
-	select {
-	case <-runDone:
-	case <-sctx.Done():
+	if !rs.wait(sctx) {
 		logger.Warn("cycles did not stop within 10s")
 	}
 	return code
+}
+
+// exporterRuns owns the running exporter and, after a reload, the one
+// warming up to replace it: the new one runs a first cycle of every target
+// while the old one keeps serving, so /metrics never goes empty; then the
+// handler is swapped and the old one's cycles stop.
+type exporterRuns struct {
+	ctx     context.Context
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	warmup  context.CancelFunc
+	running sync.WaitGroup
+}
+
+func (r *exporterRuns) start(e *exporter.Exporter) {
+	rctx, cancel := context.WithCancel(r.ctx)
+	r.cancel = cancel
+	r.running.Add(1)
+	go func() {
+		defer r.running.Done()
+		e.Run(rctx)
+	}()
+}
+
+func (r *exporterRuns) replace(next *exporter.Exporter, h *swapHandler, logger *slog.Logger) {
+	r.mu.Lock()
+	if r.warmup != nil {
+		r.warmup() // a newer reload wins over one still warming up
+	}
+	wctx, wcancel := context.WithCancel(r.ctx)
+	r.warmup = wcancel
+	r.mu.Unlock()
+	r.running.Add(1)
+	go func() {
+		defer r.running.Done()
+		if err := next.CycleAll(wctx); err != nil && wctx.Err() == nil {
+			logger.Warn("first cycle after the reload had errors; switching to the new config anyway", "err", err)
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if wctx.Err() != nil {
+			return
+		}
+		r.warmup = nil
+		h.set(next.Handler())
+		r.cancel()
+		r.start(next)
+		logger.Info("reloaded config in force")
+	}()
+}
+
+// wait waits for every run to stop, or ctx.
+func (r *exporterRuns) wait(ctx context.Context) bool {
+	done := make(chan struct{})
+	go func() { r.running.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // parseShard reads "i/n" with 0 <= i < n.

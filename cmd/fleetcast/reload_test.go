@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fleetcast/fleetcast/internal/stack"
+)
+
+// emptyProm answers every query with no data, which is all a reload test needs.
+func emptyProm() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		typ := "vector"
+		if strings.HasSuffix(r.URL.Path, "query_range") {
+			typ = "matrix"
+		}
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":%q,"result":[]}}`, typ)
+	}))
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func waitUntil(t *testing.T, what string, d time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, d)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// TestExporterReload: SIGHUP with a broken config keeps the exporter up on
+// the old config (gauge 0); POST /-/reload with a good one brings the new
+// targets in after their first cycle (gauge 1).
+func TestExporterReload(t *testing.T) {
+	prom := emptyProm()
+	defer prom.Close()
+	cfg := filepath.Join(t.TempDir(), "fleetcast.yml")
+	write := func(targets ...string) {
+		text := "prometheus: {url: " + prom.URL + "}\ntargets:\n"
+		for _, n := range targets {
+			text += "  - {name: " + n + ", query: 'sum(rate(x[5m]))', step: 1m, history: 1h, refresh: 1h}\n"
+		}
+		if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("first")
+	addr, err := stack.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr lockedBuf
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- serveExporter(ctx, []string{"--config.file", cfg, "--web.listen-address", addr}, &stdout, &stderr)
+	}()
+	base := "http://" + addr
+	waitHTTP(t, base+"/-/healthy", &stderr)
+	metrics := func() string { return scrape(t, base+"/metrics") }
+	if m := metrics(); !strings.Contains(m, "fleetcast_exporter_config_last_reload_successful 1") {
+		t.Fatalf("no reload gauge at start:\n%s", m)
+	}
+	if err := os.WriteFile(cfg, []byte("targets: [{name: broken}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "reload failure logged", 5*time.Second, func() bool { return strings.Contains(stderr.String(), "config reload failed") })
+	if m := metrics(); !strings.Contains(m, "fleetcast_exporter_config_last_reload_successful 0") || !strings.Contains(m, `target="first"`) {
+		t.Fatalf("after a bad reload: want gauge 0 and the old target:\n%s", m)
+	}
+	write("first", "second")
+	resp, err := http.Post(base+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("reload: %d", resp.StatusCode)
+	}
+	waitUntil(t, "the new target served", 10*time.Second, func() bool { return strings.Contains(metrics(), `target="second"`) })
+	if m := metrics(); !strings.Contains(m, "fleetcast_exporter_config_last_reload_successful 1") {
+		t.Fatalf("after a good reload:\n%s", m)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("did not stop")
+	}
+}
