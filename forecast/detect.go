@@ -14,22 +14,23 @@ import (
 //
 //   - surprise: how far the observation lies from its forecast, in robust
 //     scale units, ranked among all past such distances;
-//   - rarity: how unusual the recent level is (a short moving average of
-//     the values), ranked two-sided among all past such levels.
+//   - rarity: how unusual the recent level is (a moving average of the
+//     values over about the last 50 minutes, or the last value when the
+//     step is longer), ranked two-sided among all past such levels.
 //
 // Both ranks are tail probabilities read from small fixed-size histograms,
 // so the score means the same on a calm series and on a noisy one. The
 // evidence adds up: raw = -ln(p_surprise) - ln(p_rarity), in nats, high only
 // when an observation is both off its forecast and at a level this series
-// rarely visits. A level change (a short EWMA of the standardised residuals
-// beyond 3 scales) is adopted by the models at once, so the alarm does not
+// rarely visits. A level change (an EWMA of the standardised residuals over
+// the same time, beyond 3 scales) is adopted by the models at once, so the alarm does not
 // drag on while they catch up; a spread change raises both pieces of
 // evidence and is learnt by the robust scale. Finally, an anomaly that
 // has already been reported is not reported again at full strength while it
 // lasts: the score is halved unless the evidence exceeds a slowly decaying
 // maximum of its recent past.
 //
-// The evidence is counted per day rather than per observation (setPerDay),
+// The evidence is counted per day rather than per observation (setStepScales),
 // so one threshold means one false-alarm rate per day at every step.
 //
 // Only after scoring does the model learn from the observation, so a score
@@ -44,10 +45,10 @@ const DetectScoreNats = 20
 // AnomalyThreshold is the score above which the ForecastAnomaly alert fires:
 // evidence above 0.525*20 = 10.5 nats, a joint tail probability of about 1
 // in 36,000 counted at 288 observations a day whatever the series' step (see
-// setPerDay); on calm seasonal noise, one false alarm in two to four weeks.
-// It is the fixed threshold with the best mean NAB standard score over the
-// four groups of development data, and the one chosen on every three of
-// them (make eval-detect; see DETECT.md).
+// setStepScales); on calm seasonal noise, 0.04 to 0.13 false alarms per
+// series-day. It is the fixed threshold with the best mean NAB standard
+// score over the four groups of development data, and the one chosen on
+// every three of them (make eval-detect; see DETECT.md).
 const AnomalyThreshold = 0.525
 
 // Defaults of DetectorOptions and the detector's fixed constants.
@@ -80,6 +81,8 @@ type DetectorKnobs struct {
 	AdoptZ      float64 // a persistence statistic beyond this many scales is a level change: adopt it
 	NmsDecay    float64 // per-observation decay of the running maximum of the evidence
 	NmsFactor   float64 // the factor applied to evidence that does not exceed that maximum
+	ShortTime   float64 // ShortRate is per this many seconds of the step, so the recent level spans the same time at every step; 0: per observation
+	PerObs      bool    // count evidence per observation, not per day (setStepScales is not applied)
 }
 
 // DefaultDetectorKnobs returns the shipped constants.
@@ -98,6 +101,7 @@ func DefaultDetectorKnobs() DetectorKnobs {
 		ShortRate:   0.1,
 		AdoptZ:      3,
 		NmsDecay:    0.998,
+		ShortTime:   300,
 		NmsFactor:   0.5,
 	}
 }
@@ -391,6 +395,7 @@ type Detector struct {
 	zHist, levelHist detectHist
 	nmsMax           float64
 	perDay           float64 // ln(observations per day / 288), once the step is known
+	sRate            float64 // the short level's rate per observation, once the step is known
 
 	warmup    int  // observations scored 0
 	dayWarmup bool // the warm-up is a day of observations, set once the step is known
@@ -423,19 +428,24 @@ func NewDetector(o DetectorOptions) *Detector {
 	d.models = []*detectModel{{alpha: d.p.Alpha}}
 	if d.step > 0 {
 		d.addSeasons()
-		d.setPerDay()
+		d.setStepScales()
 	}
 	return d
 }
 
-// setPerDay makes the evidence a rarity per day rather than per observation:
+// setStepScales fixes what depends on the step. The short level spans the
+// same time at every step (ShortTime). And the evidence becomes a rarity per
+// day rather than per observation:
 // an hourly series has 24 chances a day to produce a 1-in-10,000 value, a
 // 1-minute series 1,440. Evidence is counted against 288 observations a day
 // (5-minute samples, where the threshold was first set), so the threshold
 // means the same false-alarm rate per day at every step.
-func (d *Detector) setPerDay() {
+func (d *Detector) setStepScales() {
 	perDay := math.Max(1, math.Min(86400, 86400/float64(d.step)))
 	d.perDay = math.Log(perDay / detectRefPerDay)
+	if d.p.ShortTime > 0 {
+		d.sRate = 1 - math.Pow(1-d.p.ShortRate, float64(d.step)/d.p.ShortTime)
+	}
 }
 
 // setWarmup makes the default warm-up a day of observations, within
@@ -513,7 +523,7 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 		d.short, d.hasShort = v, true
 		d.levelUnit = math.Max(math.Abs(v)*0.01, 1e-9)
 	} else {
-		d.short += d.p.ShortRate * (v - d.short)
+		d.short += d.shortRate() * (v - d.short)
 	}
 
 	tr := detectTrace{}
@@ -522,8 +532,9 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 		z := r / scale
 		tr.z = z
 		zc := math.Max(-4, math.Min(4, z))
-		d.persistZ += d.p.ShortRate * (zc - d.persistZ)
-		d.persistR += d.p.ShortRate * (r - d.persistR)
+		pr := d.shortRate()
+		d.persistZ += pr * (zc - d.persistZ)
+		d.persistR += pr * (r - d.persistR)
 		if d.zHist.n > 0 {
 			lz := detectLogAbs(z)
 			tr.logSurprise = d.zHist.logUpper(lz)
@@ -531,7 +542,9 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 			tr.logRarity = d.levelHist.logTwoSided(d.levelTx(d.short))
 		}
 		tr.raw = -tr.logSurprise - tr.logRarity
-		tr.raw -= d.perDay
+		if !d.p.PerObs {
+			tr.raw -= d.perDay
+		}
 		if !det.Warmup {
 			raw := tr.raw
 			if raw <= d.nmsMax {
@@ -577,7 +590,7 @@ func (d *Detector) advance(t int64) float64 {
 				d.step = detectMedian(d.dts)
 				d.dts = nil
 				d.addSeasons()
-				d.setPerDay()
+				d.setStepScales()
 				if d.dayWarmup {
 					d.setWarmup()
 				}
@@ -605,3 +618,13 @@ func detectMedian(xs []int64) int64 {
 func detectLogAbs(z float64) float64 { return math.Log(math.Abs(z) + 1e-3) }
 
 func (d *Detector) levelTx(v float64) float64 { return math.Asinh(v / d.levelUnit) }
+
+// shortRate is the rate of the short level and of the persistence
+// statistic: ShortRate per ShortTime seconds, so that they span the same
+// time at every step (per observation until the step is known).
+func (d *Detector) shortRate() float64 {
+	if d.sRate > 0 {
+		return d.sRate
+	}
+	return d.p.ShortRate
+}

@@ -150,8 +150,8 @@ func TestDetectQuietSeasonal(t *testing.T) {
 // day, whatever the step. On calm daily-seasonal Gaussian series sampled
 // every minute, every 5 minutes and every hour, alarms per series-day stay
 // below 0.15 and within a factor of 4 of the 5-minute rate. Counted per
-// observation instead, an hourly series would alarm about 12 times less
-// often per day than a 5-minute one.
+// observation instead (DetectorKnobs.PerObs), 1-minute series alarm ten
+// times as often per day as 5-minute ones (see DETECT.md).
 func TestDetectFalseAlarmsPerDay(t *testing.T) {
 	const seeds = 10
 	rate := func(step int64, days int) float64 {

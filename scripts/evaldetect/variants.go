@@ -15,17 +15,27 @@ func knobs(name string, f func(k *forecast.DetectorKnobs)) variant {
 // variants is the knob grid: kept small, so that make eval-detect runs in
 // a few minutes on a shared machine.
 func variants() []variant {
-	// The shipped detector first: its only knob is the alert threshold.
+	// The shipped detector first.
 	vs := []variant{{name: "shipped constants", opts: forecast.DetectorOptions{}}}
 	def := forecast.DefaultDetectorKnobs()
-	for _, a := range []float64{0.4, 0.6, 0.8} {
-		for _, dec := range []float64{0.998, 0.99} {
-			if a == def.Alpha && dec == def.NmsDecay {
-				continue
+	for _, perObs := range []bool{false, true} {
+		for _, st := range []float64{0, 300} {
+			for _, dec := range []float64{0.998, 0.99} {
+				if perObs == def.PerObs && st == def.ShortTime && dec == def.NmsDecay {
+					continue
+				}
+				unit := "per day"
+				if perObs {
+					unit = "per observation"
+				}
+				short := "short level per observation"
+				if st > 0 {
+					short = fmt.Sprintf("short level per %.0f s", st)
+				}
+				vs = append(vs, knobs(fmt.Sprintf("%s, %s, repeat decay %.3f", unit, short, dec), func(k *forecast.DetectorKnobs) {
+					k.PerObs, k.ShortTime, k.NmsDecay = perObs, st, dec
+				}))
 			}
-			vs = append(vs, knobs(fmt.Sprintf("level rate %.1f, repeat decay %.3f", a, dec), func(k *forecast.DetectorKnobs) {
-				k.Alpha, k.AlphaSeason, k.NmsDecay = a, a, dec
-			}))
 		}
 	}
 	return vs
