@@ -887,3 +887,7 @@ func (f *Fleet) agentSelf(q *request) {
 	}
 	f.writeJSON(q, out)
 }
+
+// Collector returns the fleet's metrics (those /metrics serves), for a
+// program that serves them with its own (the command's reload gauges).
+func (f *Fleet) Collector() prometheus.Collector { return &collector{f: f} }

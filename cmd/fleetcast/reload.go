@@ -95,3 +95,17 @@ func serveReload(w http.ResponseWriter, r *http.Request, reload func() error, to
 	}
 	_, _ = io.WriteString(w, "Config reloaded.\n")
 }
+
+// swapCollector collects from whichever collector is in force; it is an
+// unchecked collector (it describes nothing), as the set changes on reload.
+type swapCollector struct {
+	c atomic.Pointer[prometheus.Collector]
+}
+
+func (s *swapCollector) set(c prometheus.Collector)       { s.c.Store(&c) }
+func (s *swapCollector) Describe(chan<- *prometheus.Desc) {}
+func (s *swapCollector) Collect(ch chan<- prometheus.Metric) {
+	if c := s.c.Load(); c != nil {
+		(*c).Collect(ch)
+	}
+}

@@ -117,3 +117,64 @@ func TestExporterReload(t *testing.T) {
 		t.Fatal("did not stop")
 	}
 }
+
+// TestSimReload: SIGHUP with a broken file keeps the running fleet (gauge
+// 0); POST /-/reload with a good one starts the fleet anew from it.
+func TestSimReload(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "fleet.yml")
+	write := func(nodes int) {
+		text := fmt.Sprintf("node_pools: [{name: default, cpu_mhz: 4000, memory_mb: 8192, count: %d, max: 9}]\n", nodes)
+		if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(2)
+	addr, err := stack.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr lockedBuf
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- serveSim(ctx, []string{"--config.file", cfg, "--web.listen-address", addr}, &stdout, &stderr)
+	}()
+	base := "http://" + addr
+	waitHTTP(t, base+"/-/healthy", &stderr)
+	nodes := func() int { return strings.Count(scrape(t, base+"/v1/nodes"), `"ID"`) }
+	if n := nodes(); n != 2 {
+		t.Fatalf("%d nodes at start", n)
+	}
+	if err := os.WriteFile(cfg, []byte("node_pools: [{name: default}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "reload failure logged", 5*time.Second, func() bool { return strings.Contains(stderr.String(), "config reload failed") })
+	if m := scrape(t, base+"/metrics"); !strings.Contains(m, "fleetcast_sim_config_last_reload_successful 0") || nodes() != 2 {
+		t.Fatalf("after a bad reload: %d nodes\n%s", nodes(), m)
+	}
+	write(3)
+	resp, err := http.Post(base+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 || nodes() != 3 {
+		t.Fatalf("reload: %d, %d nodes", resp.StatusCode, nodes())
+	}
+	if m := scrape(t, base+"/metrics"); !strings.Contains(m, "fleetcast_sim_config_last_reload_successful 1") || !strings.Contains(m, "nomad_client_") {
+		t.Fatalf("after a good reload:\n%s", m)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not stop")
+	}
+}

@@ -10,15 +10,24 @@ import (
 	"os/signal"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/fleetcast/fleetcast/sim"
 )
 
 func runSim(args []string, stdout, stderr io.Writer) int {
+	return serveSim(context.Background(), args, stdout, stderr)
+}
+
+// serveSim is the command; it stops on SIGTERM or SIGINT, or when ctx ends.
+func serveSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("sim", `
 Run a simulated Nomad fleet: it answers the Nomad HTTP API subset fleetcast
 uses (jobs, scaling, allocations, nodes, drains, variables and locks) with
@@ -116,15 +125,66 @@ curl -s -XPOST 127.0.0.1:4646/v1/fleetcast/pool/default/size -d '{"Count": 6}'`,
 	} else {
 		f.Advance(now)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	wall0, sim0 := time.Now(), f.Now()
 	clock := func() time.Time {
 		return sim0.Add(time.Duration(float64(time.Since(wall0)) * *speed))
 	}
-	go f.Run(ctx, *tick, clock)
+	// SIGHUP and POST /-/reload start the simulated fleet anew from the
+	// config file at the current simulated time (the old one is kept if the
+	// file is bad); /metrics serves whichever fleet is in force.
+	gauges := newReloadGauges("fleetcast_sim")
+	fleetMetrics := &swapCollector{}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(fleetMetrics)
+	reg.MustRegister(gauges.collectors()...)
+	var (
+		mu      sync.Mutex
+		cur     = f
+		stopRun context.CancelFunc
+	)
+	handler := &swapHandler{}
+	var aclToken atomic.Pointer[string]
+	aclToken.Store(&cfg.ACLToken)
+	handler.token = func() string { return *aclToken.Load() } // /-/reload needs the ACL token when one is set
+	mount := func(f *sim.Fleet) {
+		fleetMetrics.set(f.Collector())
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.Handle("/", f.Handler())
+		handler.set(mux)
+		var rctx context.Context
+		rctx, stopRun = context.WithCancel(ctx)
+		go f.Run(rctx, *tick, clock)
+	}
+	mount(f)
+	handler.reload = func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		c, err := sim.LoadConfig(*cfgFile)
+		var next *sim.Fleet
+		if err == nil {
+			next, err = sim.New(c, clock())
+		}
+		if err != nil {
+			gauges.failed()
+			logger.Error("config reload failed; the running fleet stays", "file", *cfgFile, "err", err)
+			return err
+		}
+		next.SetLogger(logger)
+		aclToken.Store(&c.ACLToken)
+		stopRun()
+		cur = next
+		mount(next)
+		gauges.succeeded()
+		logger.Info("config reloaded: the fleet starts anew from it at the current simulated time", "file", *cfgFile,
+			"nodes", len(next.Nodes()), "jobs", len(next.Jobs()))
+		return nil
+	}
+	onSIGHUP(ctx, handler.reload)
 
-	srv := &http.Server{Handler: f.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() {
 		errc <- web.ListenAndServe(srv, &web.FlagConfig{
@@ -148,6 +208,9 @@ curl -s -XPOST 127.0.0.1:4646/v1/fleetcast/pool/default/size -d '{"Count": 6}'`,
 			return 1
 		}
 	}
+	mu.Lock()
+	f = cur
+	mu.Unlock()
 	t := f.Truth()
 	logger.Info("stopped", "sim_time", t.Time, "overload_seconds", t.OverloadSeconds, "node_hours", t.NodeHours)
 	return 0
