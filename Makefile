@@ -18,7 +18,7 @@ LDFLAGS    := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(
 	-X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=$(BUILD_USER) -X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 export VERSION LDFLAGS BUILDTAGS
 
-.PHONY: all build test test-go test-rules fuzz tools tools-prom3 demo bench lint dashboards clean eval-detect
+.PHONY: all build test test-go test-rules fuzz tools tools-prom3 demo bench eval lint dashboards clean eval-detect
 
 all: build
 
@@ -66,6 +66,11 @@ eval-detect:
 
 ## lint: gofmt, go vet and staticcheck at a pinned version (what CI runs)
 STATICCHECK_VERSION ?= v0.8.2
+## eval: the forecaster's accuracy table on every development set, next to the PromQL anchors
+## (scripts/eval.sh; about 8 minutes on 2 busy cores; SETS=... to run fewer)
+eval: build
+	nice scripts/eval.sh $(BIN)
+
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...

@@ -147,12 +147,14 @@ func windowSpan(y []float64, o, W int) (lo, hi float64) {
 	return lo, hi
 }
 
-// spanGuard holds candidate c inside the span of the recent history
+// spanGuard holds candidate c inside the span of the recent history y
 // (at each origin, and at the end for its forecast) unless its backtest
 // error is lower without the guard, i.e. unless the backtest supports the
-// trend or seasonal swing that carries it out. raw is the history the
-// errors are measured on.
-func (w *Fitter) spanGuard(c *cand, y, raw []float64, origins []int, H, W int) {
+// trend or seasonal swing that carries it out. The span is that of the
+// raw history, spikes included: on the ms-anomaly tuning set the span of
+// the Holt-Winters-cleaned history held real level shifts back (1 h MASE
+// 1.17 against 1.08).
+func (w *Fitter) spanGuard(c *cand, y []float64, origins []int, H, W int) {
 	if len(origins) == 0 {
 		lo, hi := windowSpan(y, len(y), W)
 		for h := range c.mean {
@@ -165,7 +167,7 @@ func (w *Fitter) spanGuard(c *cand, y, raw []float64, origins []int, H, W int) {
 	for k, o := range origins {
 		lo, hi := windowSpan(y, o, W)
 		for h := 0; h < H; h++ {
-			v := raw[o+h]
+			v := y[o+h]
 			if math.IsNaN(v) {
 				continue
 			}

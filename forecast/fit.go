@@ -344,7 +344,7 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 	for i := 0; i < cCombo; i++ {
 		if c := &w.cand[i]; c.on {
 			if i == cETS || i == cReg || i == cSNaiveW {
-				w.spanGuard(c, y, y, origins, H, W)
+				w.spanGuard(c, y, origins, H, W)
 			}
 			c.mae = backtestMAE(y, origins, H, c.folds)
 		}
