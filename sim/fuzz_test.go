@@ -71,3 +71,21 @@ func FuzzAPIPaths(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFilter: no filter expression makes the parser or its evaluation
+// panic; what parses evaluates on a node without error or with one.
+func FuzzFilter(f *testing.F) {
+	for _, s := range []string{`NodePool == "default"`, `not (Drain == true) or "docker" in Drivers`,
+		`Name matches "^a.*$" and Meta["zone"] is not empty`, `Attributes.kernel.name contains "lin"`, `((`, `"x`} {
+		f.Add(s)
+	}
+	obj := map[string]any{"NodePool": "default", "Drain": false, "Drivers": map[string]any{"docker": map[string]any{"Healthy": true}},
+		"Attributes": map[string]any{"kernel.name": "linux"}, "Meta": nil, "Name": "a-1", "Tags": []any{"x", 1.0}}
+	f.Fuzz(func(t *testing.T, src string) {
+		e, err := parseFilter(src)
+		if err != nil {
+			return
+		}
+		_, _ = e(obj)
+	})
+}
