@@ -1,8 +1,9 @@
 // Package forecast predicts a time series: seasonal naive, damped
 // Holt-Winters, a Prophet-like regression with events and an autoregressive
-// term, and their combination, chosen per series by rolling-origin backtest,
-// with prediction intervals calibrated from backtest errors. It is pure: slices
-// in, slices out; no I/O, no logging, no clock, no globals.
+// term, a recent median for intermittent series, and their combination,
+// chosen per series by rolling-origin backtest, with prediction intervals
+// calibrated from backtest errors and held within physical bounds. It is
+// pure: slices in, slices out; no I/O, no logging, no clock, no globals.
 package forecast
 
 import (
