@@ -247,17 +247,20 @@ func TestBoundsOptions(t *testing.T) {
 }
 
 func TestSpanGuard(t *testing.T) {
-	// A flat noisy series with a 2-day ramp far in the past: no model
-	// extrapolates a trend out of the recent span when the backtest does
-	// not support it.
+	// Flat and noisy for 13.5 days, then a ramp of +30 over the last 12
+	// hours: no model may carry the ramp beyond the recent span, since
+	// no backtest origin saw a ramp continue.
 	r := rand.New(rand.NewPCG(4, 4))
 	n := 14 * 288
 	s := Series{Times: make([]int64, n), Values: make([]float64, n)}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for i := range n {
 		s.Times[i] = 1_700_000_000 + int64(i)*300
-		s.Values[i] = 100 + 5*r.NormFloat64()
-		if i >= n-2*288 {
+		s.Values[i] = 100 + 2*r.NormFloat64()
+		if k := i - (n - 144); k > 0 {
+			s.Values[i] += 30 * float64(k) / 144
+		}
+		if i >= n-576 {
 			lo, hi = min(lo, s.Values[i]), max(hi, s.Values[i])
 		}
 	}
