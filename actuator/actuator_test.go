@@ -405,6 +405,10 @@ func TestWebhookHTTP(t *testing.T) {
 	if len(r.nomad.scales) != 1 {
 		t.Fatalf("scales %v", r.nomad.scales)
 	}
+	// A huge version string is not echoed whole.
+	if code, body := post(t, h, `{"version":"`+strings.Repeat("v", 3000)+`"}`, auth); code != 400 || len(body) > 1024 {
+		t.Errorf("huge version: %d, %d bytes of answer", code, len(body))
+	}
 	for _, p := range []string{"/-/healthy", "/-/ready", "/metrics"} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))

@@ -130,7 +130,7 @@ func (w *Webhook) Process(ctx context.Context, body []byte) (int, Response) {
 		return http.StatusBadRequest, Response{Status: "error", Error: "malformed JSON: " + err.Error()}
 	}
 	if m.Version != "4" {
-		return http.StatusBadRequest, Response{Status: "error", Error: fmt.Sprintf("payload version %q: this receiver understands Alertmanager webhook version \"4\"", m.Version)}
+		return http.StatusBadRequest, Response{Status: "error", Error: fmt.Sprintf("payload version %q: this receiver understands Alertmanager webhook version \"4\"", clip(m.Version, maxLabelBytes))}
 	}
 	maxAlerts := w.A.cur().cfg.Global.MaxAlertsPerRequest
 	if maxAlerts == 0 {
@@ -140,7 +140,7 @@ func (w *Webhook) Process(ctx context.Context, body []byte) (int, Response) {
 		return http.StatusBadRequest, Response{Status: "error", Error: fmt.Sprintf("%d alerts in one notification, over global.max_alerts_per_request %d: set max_alerts on Alertmanager's webhook_config", len(m.Alerts), maxAlerts)}
 	}
 	if m.TruncatedAlerts > 0 {
-		w.Log.Warn("alertmanager truncated this notification; the missing alerts come with later notifications", "truncated", m.TruncatedAlerts, "group_key", m.GroupKey)
+		w.Log.Warn("alertmanager truncated this notification; the missing alerts come with later notifications", "truncated", m.TruncatedAlerts, "group_key", clip(m.GroupKey, maxDetailBytes))
 	}
 	resp := Response{Status: "ok", Results: make([]Outcome, 0, len(m.Alerts))}
 	code := http.StatusOK
