@@ -543,3 +543,32 @@ func TestEscalationOfOnePersistingFiring(t *testing.T) {
 		t.Fatalf("scales %s", got)
 	}
 }
+
+// TestPoolPersistingFiringTakesSeveralSteps: a node-pool shortage that
+// max_step holds short takes its next step after the cooldown, under the
+// same firing, and the pool's state variable records the held step.
+func TestPoolPersistingFiringTakesSeveralSteps(t *testing.T) {
+	r := newRig(t, nil)
+	for _, id := range []string{"p1", "p2", "p3"} {
+		r.nomad.nodes[id] = &api.Node{ID: id, NodePool: "batch", Status: "ready", SchedulingEligibility: "eligible"}
+	}
+	r.fc.v[`sum(fleetcast_forecast_peak{node_pool="batch"})`] = []Sample{{Value: 6500}} // wants 7 nodes
+	al := alert("FleetPredictedShortage", map[string]string{"action": "scale_pool", "node_pool": "batch"}, r.clk.Now())
+	ctx := context.Background()
+	var got []string
+	for i := 0; i < 3; i++ {
+		got = append(got, r.a.Handle(ctx, al).Result, r.a.Handle(ctx, al).Result)
+		// The target booted what was asked for.
+		for n := len(r.nomad.nodes); n < 3+2*(i+1) && n < 7; n++ {
+			id := fmt.Sprintf("p%d", n+1)
+			r.nomad.nodes[id] = &api.Node{ID: id, NodePool: "batch", Status: "ready", SchedulingEligibility: "eligible"}
+		}
+		r.clk.Add(11 * time.Minute)
+	}
+	if s := strings.Join(got, " "); s != "acted cooldown acted duplicate duplicate duplicate" {
+		t.Fatalf("one persisting pool firing: %s (calls %v)", s, r.pool.calls)
+	}
+	if strings.Join(r.pool.calls, ";") != "batch 3->5 [];batch 5->7 []" {
+		t.Fatalf("calls %v", r.pool.calls)
+	}
+}
