@@ -74,5 +74,10 @@ func NewMetrics() *Metrics {
 	m.Registry.MustRegister(m.ReloadOK, m.ReloadTime, m.Actions, m.DecisionDuration, m.NomadErrors, m.DryRun, m.Cooldown, m.LastAction, m.IsLeader, m.WebhookRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector("fleetcast"))
+	// Every action's dry-run counter exists from the start at 0, so
+	// increase() and the dashboards see "none" rather than no data.
+	for _, a := range []string{ActionScaleGroup, ActionMigrate, ActionScalePool, ActionEscalate} {
+		m.DryRun.WithLabelValues(a)
+	}
 	return m
 }

@@ -231,6 +231,9 @@ func tablePanel(title, description, unit string, qs ...*prometheus.DataqueryBuil
 		Datasource(ds()).
 		Unit(unit).
 		Span(12).Height(8).
+		// An explicit footer: the SDK's default leaves reducer null, which
+		// its own strict unmarshal (and so any tool built on it) rejects.
+		Footer(common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{}).CountRows(false)).
 		Targets(refs(qs))
 }
 

@@ -18,7 +18,10 @@ func nodeDrilldown() *dashboard.DashboardBuilder {
 	b := newDashboard(uidNode, "fleetcast / Node",
 		"One Nomad node: observed demand against the forecast fleetcast made for the same time, the band, anomalies and model quality.").
 		WithVariable(labelValues("node_pool", "Node pool", "nomad_client_allocated_cpu", "node_pool", true)).
-		WithVariable(labelValues("node", "Node", `nomad_client_allocated_cpu{node_pool=~"$node_pool"}`, "node_id", false)).
+		// The nodes fleetcast forecasts (the recorded node demand carries
+		// node_pool), not every Nomad node: a node that just joined has no
+		// forecast yet, and picking it first would leave every panel empty.
+		WithVariable(labelValues("node", "Node", `node:fleetcast_demand_peak:max{node_pool=~"$node_pool"}`, "node_id", false)).
 		WithVariable(labelValues("target", "Target", `fleetcast_observed{node_id="$node"}`, "target", false)).
 		WithVariable(horizonVariable()).
 		WithRow(dashboard.NewRowBuilder("Forecast against reality")).

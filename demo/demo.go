@@ -65,6 +65,10 @@ type Options struct {
 	Out    io.Writer
 	Logger *slog.Logger
 	Now    func() time.Time
+	// BeforeStop, if set, runs after the loop ends and before anything is
+	// stopped, with the parts' URLs (keys as in Summary.URLs): tests check
+	// the live stack through it. Its error ends Run with that error.
+	BeforeStop func(ctx context.Context, urls map[string]string) error
 }
 
 func (o *Options) defaults() error {
@@ -412,6 +416,11 @@ loop:
 		}
 	}
 	printSummary(out, sum)
+	if o.BeforeStop != nil {
+		if err := o.BeforeStop(ctx, sum.URLs); err != nil {
+			return sum, fmt.Errorf("check before stopping: %w", err)
+		}
+	}
 	return sum, nil
 }
 

@@ -3,6 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,7 +42,7 @@ func TestDemoClosedLoop(t *testing.T) {
 		t.Fatalf("go build ./cmd/fleetcast: %v\n%s", err, out)
 	}
 	var out bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	sum, err := demo.Run(ctx, demo.Options{
 		Binary:        bin,
@@ -56,6 +59,13 @@ func TestDemoClosedLoop(t *testing.T) {
 		BatchLead: 10 * time.Minute,
 		AnomalyAt: 10 * time.Minute,
 		Out:       &out,
+		// While every part still runs: the dashboards on the demo's
+		// Prometheus, and promtool check metrics on the exporter's and the
+		// actuator's /metrics.
+		BeforeStop: func(_ context.Context, urls map[string]string) error {
+			checkLiveStack(t, urls)
+			return nil
+		},
 	})
 	t.Logf("demo narration:\n%s", out.String())
 	if err != nil {
@@ -85,6 +95,67 @@ func TestDemoClosedLoop(t *testing.T) {
 	if sum.Actions == 0 {
 		t.Fatal("no actions counted although the group scaled")
 	}
+}
+
+// demoEmptyPanels are the panels that may show nothing on the demo's
+// Prometheus with the variables Grafana picks first, and why.
+var demoEmptyPanels = map[string]string{
+	"Cooldown remaining":        "the first job (api) is never acted on in the demo; the actuator publishes a cooldown per task group it decided on",
+	"Scheduled periodic demand": "the first job (api) is not periodic; only periodic jobs have scheduled demand",
+	"Cooldowns remaining":       "shows only decisions made while a cooldown ran; the short demo may see none",
+}
+
+// checkLiveStack checks the demo's running stack, built from the files of
+// examples/ as they are: every dashboard variable resolves and every panel
+// has data on its Prometheus, and promtool accepts the exporter's and the
+// actuator's expositions.
+func checkLiveStack(t *testing.T, urls map[string]string) {
+	t.Helper()
+	t.Run("dashboards", func(t *testing.T) {
+		// The demo's Prometheus scrapes every 5 s; a dashboard opened on
+		// it shows the last hour.
+		checkDashboards(t, promAPI(t, urls["prometheus"]), time.Now(), time.Hour, 15*time.Second, 5*time.Second, demoEmptyPanels)
+	})
+	t.Run("promtool check metrics", func(t *testing.T) {
+		promtool := testenv.RequireBinary(t, "promtool")
+		for _, part := range []string{"exporter", "actuator"} {
+			u, ok := urls[part]
+			if !ok {
+				t.Errorf("the demo did not start the %s", part)
+				continue
+			}
+			body, err := httpGet(u + "/metrics")
+			if err != nil {
+				t.Errorf("%s: %v", part, err)
+				continue
+			}
+			if !strings.Contains(body, "fleetcast_build_info{") {
+				t.Errorf("%s /metrics lacks fleetcast_build_info", part)
+			}
+			cmd := exec.Command(promtool, "check", "metrics")
+			cmd.Stdin = strings.NewReader(body)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("promtool check metrics on the %s's /metrics (%d bytes): %v\n%s", part, len(body), err, out)
+			}
+		}
+	})
+}
+
+func httpGet(url string) (string, error) {
+	c := &http.Client{Timeout: 30 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", fmt.Errorf("GET %s: %w", url, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("GET %s: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return string(b), nil
 }
 
 func repoRoot(t *testing.T) string {

@@ -2,11 +2,15 @@
 # fleetcast_* gauges at /metrics. See demo/README.md, "From the demo to a real
 # cluster".
 #
-#   nomad job run -var 'datacenters=["dc1"]' examples/nomad/fleetcast-exporter.nomad.hcl
+#   nomad acl policy apply -description "fleetcast exporter" fleetcast-exporter examples/nomad-acl-exporter.hcl
+#   nomad var put nomad/jobs/fleetcast-exporter nomad_token=<secret id of a token with that policy>
+#   nomad job run -var 'datacenters=["dc1"]' \
+#     -var release_sha256=$(grep linux-amd64 SHA256SUMS | cut -d' ' -f1) \
+#     examples/nomad/fleetcast-exporter.nomad.hcl
 #
-# Needs on the clients: the fleetcast binary at var.fleetcast_path (the exec
-# driver's chroot includes /usr). Prometheus is found through Nomad's service
-# discovery (a service named var.prometheus_service); the exporter registers
+# The task fetches the release archive of `make dist` with an artifact block
+# and checks its SHA-256 (var.release_sha256, from the release's SHA256SUMS).
+# Prometheus is found through Nomad's service discovery (a service named var.prometheus_service); the exporter registers
 # itself as "fleetcast-exporter" so Prometheus can find it in turn (see the
 # nomad_sd_configs example in demo/README.md). It reads Nomad periodic jobs
 # with a read-only token kept in the Nomad variable
@@ -18,10 +22,27 @@ variable "datacenters" {
   default = ["*"]
 }
 
-variable "fleetcast_path" {
+variable "fleetcast_version" {
   type        = string
-  default     = "/usr/local/bin/fleetcast"
-  description = "Where the fleetcast binary is installed on the clients."
+  default     = "0.1.0"
+  description = "The release to run: the archives and SHA256SUMS of `make dist`."
+}
+
+variable "release_url" {
+  type        = string
+  default     = "https://releases.example.com/fleetcast"
+  description = "Where the archives of `make dist` are served (any URL Nomad's artifact block fetches: HTTP(S), S3, GCS, git)."
+}
+
+variable "release_sha256" {
+  type        = string
+  description = "SHA-256 of fleetcast-<version>.linux-<arch>.tar.gz, from the release's SHA256SUMS. No default: Nomad refuses an archive that does not match."
+}
+
+variable "arch" {
+  type        = string
+  default     = "amd64"
+  description = "CPU architecture of the clients to run on (amd64 or arm64), as Nomad reports it in attr.cpu.arch."
 }
 
 variable "prometheus_service" {
@@ -34,6 +55,11 @@ job "fleetcast-exporter" {
   type        = "service"
 
   group "exporter" {
+    constraint {
+      attribute = "${attr.cpu.arch}"
+      value     = var.arch
+    }
+
     # Several replicas each forecast a shard: --shard i/n, by hash of the labels.
     count = 1
 
@@ -58,6 +84,16 @@ job "fleetcast-exporter" {
       }
     }
 
+    # The events calendar (events_file, written by the events API) lives in
+    # the allocation's data directory: a sticky disk keeps it when the
+    # allocation is replaced on the same client, migrate copies it to
+    # another client.
+    ephemeral_disk {
+      sticky  = true
+      migrate = true
+      size    = 300
+    }
+
     restart {
       attempts = 5
       interval = "10m"
@@ -68,8 +104,18 @@ job "fleetcast-exporter" {
     task "exporter" {
       driver = "exec"
 
+      # The release archive of `make dist`, checked against its SHA-256
+      # before it is unpacked into the task's local/ directory.
+      artifact {
+        source      = "${var.release_url}/fleetcast-${var.fleetcast_version}.linux-${var.arch}.tar.gz"
+        destination = "local"
+        options {
+          checksum = "sha256:${var.release_sha256}"
+        }
+      }
+
       config {
-        command = var.fleetcast_path
+        command = "local/fleetcast-${var.fleetcast_version}.linux-${var.arch}/fleetcast"
         args = [
           "exporter",
           "--config.file=${NOMAD_TASK_DIR}/fleetcast.yml",
@@ -114,15 +160,16 @@ job "fleetcast-exporter" {
                 query: sum by (node_id) (nomad_client_allocated_cpu + nomad_client_unallocated_cpu)
                 on: [node_id]
             - name: job_cpu
-              query: label_replace(sum by (namespace, exported_job, task_group) (nomad_client_allocs_cpu_total_ticks), "resource", "cpu", "", "")
+              # Nomad's job label arrives as exported_job; copied back to job.
+              query: label_replace(sum by (namespace, job, task_group) (label_replace(nomad_client_allocs_cpu_total_ticks, "job", "$1", "exported_job", "(.+)")), "resource", "cpu", "", "")
               horizons: [15m, 1h, 6h, 1d]
               peak_windows: [1h, 1d]
               capacity:
-                query: sum by (namespace, exported_job, task_group) (nomad_client_allocs_cpu_allocated)
-                on: [namespace, exported_job, task_group]
+                query: sum by (namespace, job, task_group) (label_replace(nomad_client_allocs_cpu_allocated, "job", "$1", "exported_job", "(.+)"))
+                on: [namespace, job, task_group]
               scheduled_demand:
                 resource: cpu
-                job_label: exported_job
+                job_label: job
             - name: fleet_cpu
               query: label_replace(sum(nomad_client_host_cpu_total_ticks), "resource", "cpu", "", "")
               horizons: [15m, 1h, 6h, 1d]
