@@ -94,6 +94,10 @@ type target struct {
 	snap    atomic.Pointer[targetSnapshot]
 	capDown bool
 	regDown bool
+	// dataWarn says what is wrong with the data Prometheus holds for the
+	// target (no series, less history than configured); "" when nothing
+	// is. Guarded by mu; logged when it changes, shown on the status page.
+	dataWarn, dataWarnKind string
 }
 
 // series is one series of a target: a regular grid of values.
@@ -463,7 +467,58 @@ func (e *Exporter) fetch(ctx context.Context, t *target) error {
 	}
 	t.series = fresh
 	t.lastEnd = end
+	e.checkData(t, end, step)
 	return nil
+}
+
+// historyShortFraction: a target whose oldest sample is younger than this
+// share of its configured history gets a warning.
+const historyShortFraction = 0.9
+
+// checkData sets t.dataWarn from the grids just loaded and logs a change:
+// a query that matches no series, or Prometheus holding less history than
+// the target's history (retention, or series younger than it), which
+// keeps long seasons from being learnt. The caller holds t.mu.
+func (e *Exporter) checkData(t *target, end, step int64) {
+	warn, kind := "", ""
+	if len(t.series) == 0 {
+		kind = "no series"
+		warn = "the query returned 0 series; check it in Prometheus (a metric or label name typo, or nothing scraped yet)"
+	} else {
+		oldest := end
+		for _, sr := range t.series {
+			for i, v := range sr.vals {
+				if !math.IsNaN(v) {
+					oldest = min(oldest, sr.start+int64(i)*step)
+					break
+				}
+			}
+		}
+		want := time.Duration(int64(t.histN)*step) * time.Second
+		have := time.Duration(end-oldest+step) * time.Second
+		if float64(have) < historyShortFraction*float64(want) {
+			kind = "short history"
+			warn = fmt.Sprintf("Prometheus holds %s of the %s of history configured (its retention, or series younger than that); seasons longer than %s cannot be learnt",
+				model.Duration(have), model.Duration(want), model.Duration(have/2))
+		}
+	}
+	// The text follows the data (history grows every cycle); the log
+	// line only marks a change of kind.
+	if kind != t.dataWarnKind {
+		if kind != "" {
+			e.logger.Warn("target data", "target", t.cfg.Name, "warning", warn)
+		} else {
+			e.logger.Info("target data is as configured again", "target", t.cfg.Name)
+		}
+	}
+	t.dataWarn, t.dataWarnKind = warn, kind
+}
+
+// warning returns the target's data warning, "" if none.
+func (t *target) warning() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.dataWarn
 }
 
 // lastTime is the time of the newest finite value of a series, or 0.

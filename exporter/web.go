@@ -225,13 +225,13 @@ var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
 	},
 	"fp": func(f model.Fingerprint) string { return f.String() },
 }).Parse(`<!doctype html><html><head><meta charset="utf-8"><title>fleetcast exporter</title>
-<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}.err{color:#b00}</style></head><body>
+<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}.err{color:#b00}.warn{color:#a60}</style></head><body>
 <h1>fleetcast exporter</h1>
 <p>Started {{ago .Started}}; shard {{.Shard}}. <a href="/metrics">/metrics</a> · <a href="/-/ready">/-/ready</a></p>
-{{with .Targets}}<table><tr><th>target</th><th>query</th><th>step</th><th>history</th><th>series</th><th>models</th><th>median MASE</th><th>last cycle</th><th>last error</th></tr>
-{{range .}}<tr><td><a href="/target?name={{.Name}}">{{.Name}}</a></td><td><code>{{.Query}}</code></td><td>{{.Step}}</td><td>{{.History}}</td><td>{{.Series}}</td><td>{{.Models}}</td><td>{{num .MASE}}</td><td>{{ago .At}}</td><td class="err">{{.Err}}</td></tr>
+{{with .Targets}}<table><tr><th>target</th><th>query</th><th>step</th><th>history</th><th>series</th><th>models</th><th>median MASE</th><th>last cycle</th><th>last error</th><th>warning</th></tr>
+{{range .}}<tr><td><a href="/target?name={{.Name}}">{{.Name}}</a></td><td><code>{{.Query}}</code></td><td>{{.Step}}</td><td>{{.History}}</td><td>{{.Series}}</td><td>{{.Models}}</td><td>{{num .MASE}}</td><td>{{ago .At}}</td><td class="err">{{.Err}}</td><td class="warn">{{.Warn}}</td></tr>
 {{end}}</table>{{end}}
-{{with .Target}}<h2>{{.Name}}</h2><p><code>{{.Query}}</code> · {{.Series}} series{{if .Err}} · <span class="err">last error: {{.Err}}</span>{{end}}</p>
+{{with .Target}}<h2>{{.Name}}</h2><p><code>{{.Query}}</code> · {{.Series}} series{{if .Err}} · <span class="err">last error: {{.Err}}</span>{{end}}</p>{{if .Warn}}<p class="warn">WARN: {{.Warn}}</p>{{end}}
 <table><tr><th>series</th><th>model</th><th>MASE</th><th>coverage</th><th>bounds</th><th>observed</th><th>anomaly</th><th>chart</th><th>error</th></tr>
 {{range .Rows}}<tr><td>{{.Labels}}</td><td>{{.Model}}</td><td>{{num .MASE}}</td><td>{{num .Coverage}}</td><td>{{.Bounds}}</td><td>{{num .Observed}}</td><td>{{num .Score}}</td><td><a href="/chart.svg?target={{$.Target.Name}}&amp;series={{.FP}}">chart</a></td><td class="err">{{.Err}}</td></tr>
 {{end}}</table>{{if .Next}}<p><a href="/target?name={{.Name}}&amp;offset={{.Next}}">next {{.PerPage}}</a></p>{{end}}{{end}}
@@ -239,6 +239,7 @@ var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
 
 type statusTarget struct {
 	Name, Query, Step, History, Models, Err string
+	Warn                                    string
 	Series                                  int
 	MASE                                    float64
 	At                                      time.Time
@@ -252,7 +253,8 @@ type statusRow struct {
 }
 
 func (e *Exporter) summary(t *target) statusTarget {
-	st := statusTarget{Name: t.cfg.Name, Query: t.cfg.Query, Step: t.cfg.Step.String(), History: t.cfg.History.String(), MASE: math.NaN()}
+	st := statusTarget{Name: t.cfg.Name, Query: t.cfg.Query, Step: t.cfg.Step.String(), History: t.cfg.History.String(), MASE: math.NaN(),
+		Warn: t.warning()}
 	s := t.snap.Load()
 	if s == nil {
 		st.Err = "no cycle yet"
