@@ -51,5 +51,6 @@ func actuatorDashboard() *dashboard.DashboardBuilder {
 		WithPanel(tablePanel("Alerts the actuator acts on",
 			"fleetcast alerts with an action label, pending or firing.",
 			"none",
-			instant(`sum by (alertname, alertstate, action, node_pool, node_id, namespace, job, task_group, resource) (ALERTS{action!=""})`)).Span(24))
+			instant(`sum by (alertname, alertstate, action, node_pool, node_id, namespace, job, task_group, resource) (ALERTS{action!=""})`)).
+			DataLinks(alertLinks()).Span(24))
 }

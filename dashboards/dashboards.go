@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
@@ -50,6 +51,12 @@ func Generate() ([]File, error) {
 			return nil, fmt.Errorf("build dashboard %s: %w", b.uid, err)
 		}
 		numberPanels(&d)
+		if b.uid == uidNode || b.uid == uidJob {
+			// The look-ahead: panels plotting "forecast made $horizon
+			// earlier" (offset $horizon) go on past now, up to
+			// now+$horizon, on forecasts already made.
+			d.Time = &dashboard.DashboardDashboardTime{From: "now-6h", To: "now+1h"}
+		}
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetIndent("", "  ")
@@ -57,9 +64,75 @@ func Generate() ([]File, error) {
 		if err := enc.Encode(d); err != nil {
 			return nil, fmt.Errorf("render dashboard %s: %w", b.uid, err)
 		}
-		files = append(files, File{Name: b.uid + ".json", UID: b.uid, JSON: unescapeHTML(buf.Bytes())})
+		js, err := withImportHeader(unescapeHTML(buf.Bytes()), &d)
+		if err != nil {
+			return nil, fmt.Errorf("render dashboard %s: %w", b.uid, err)
+		}
+		files = append(files, File{Name: b.uid + ".json", UID: b.uid, JSON: js})
 	}
 	return files, nil
+}
+
+// MinGrafanaVersion is the oldest Grafana the dashboards are stated for:
+// the JSON has schemaVersion 42, which Grafana 12 writes; older versions
+// may refuse or migrate it.
+const MinGrafanaVersion = "12.0.0"
+
+// importInput is an entry of __inputs or __requires, the header Grafana's
+// "Export for sharing externally" writes and its import reads.
+type importInput struct {
+	Name        string `json:"name,omitempty"`
+	Label       string `json:"label,omitempty"`
+	Description string `json:"description,omitempty"`
+	Type        string `json:"type"`
+	ID          string `json:"id,omitempty"`
+	PluginID    string `json:"pluginId,omitempty"`
+	PluginName  string `json:"pluginName,omitempty"`
+	Version     string `json:"version,omitempty"`
+}
+
+// withImportHeader puts __inputs (the Prometheus data source to pick on
+// import, DS_PROMETHEUS) and __requires (Grafana's minimum version, the
+// data source plugin and every panel plugin used) first in the JSON.
+func withImportHeader(js []byte, d *dashboard.Dashboard) ([]byte, error) {
+	inputs := []importInput{{Name: "DS_PROMETHEUS", Label: "Prometheus", Description: "the Prometheus that scrapes the fleetcast exporter and evaluates its rules",
+		Type: "datasource", PluginID: "prometheus", PluginName: "Prometheus"}}
+	requires := []importInput{
+		{Type: "grafana", ID: "grafana", Name: "Grafana", Version: MinGrafanaVersion},
+		{Type: "datasource", ID: "prometheus", Name: "Prometheus", Version: "1.0.0"},
+	}
+	seen := map[string]bool{}
+	var types []string
+	add := func(t *string) {
+		if t != nil && *t != "" && !seen[*t] {
+			seen[*t] = true
+			types = append(types, *t)
+		}
+	}
+	for _, p := range d.Panels {
+		switch {
+		case p.Panel != nil:
+			add(&p.Panel.Type)
+		case p.RowPanel != nil:
+			for i := range p.RowPanel.Panels {
+				add(&p.RowPanel.Panels[i].Type)
+			}
+		}
+	}
+	slices.Sort(types)
+	for _, t := range types {
+		requires = append(requires, importInput{Type: "panel", ID: t, Name: t})
+	}
+	head, err := json.MarshalIndent(map[string]any{"__inputs": inputs, "__requires": requires}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	body, ok := bytes.CutPrefix(js, []byte("{\n"))
+	if !ok {
+		return nil, fmt.Errorf("dashboard JSON does not start with an object")
+	}
+	head = bytes.TrimSuffix(head, []byte("\n}"))
+	return append(append(head, ",\n"...), body...), nil
 }
 
 // unescapeHTML undoes the \u003c, \u003e and \u0026 escapes that the SDK's
@@ -121,7 +194,13 @@ func newDashboard(uid, title, description string) *dashboard.DashboardBuilder {
 		Timezone(common.TimeZoneBrowser).
 		WithVariable(dashboard.NewDatasourceVariableBuilder("datasource").
 			Label("Data source").
-			Type("prometheus")).
+			Type("prometheus").
+			// Grafana's import replaces ${DS_PROMETHEUS} (see __inputs)
+			// with the data source picked in its form.
+			Current(dashboard.VariableOption{
+				Text:  dashboard.StringOrArrayOfString{String: cog.ToPtr("${DS_PROMETHEUS}")},
+				Value: dashboard.StringOrArrayOfString{String: cog.ToPtr("${DS_PROMETHEUS}")},
+			})).
 		Link(dashboard.NewDashboardLinkBuilder("fleetcast").
 			Type(dashboard.DashboardLinkTypeDashboards).
 			Tags([]string{"fleetcast"}).
@@ -286,4 +365,16 @@ func drilldownLinks() []cog.Builder[dashboard.DashboardLink] {
 			Type(dashboard.DashboardLinkTypeLink).
 			Url("/d/" + uidJob + "?var-namespace=${__data.fields.namespace}&var-job=${__data.fields.job}&var-task_group=${__data.fields.task_group}&${datasource:queryparam}&${__url_time_range}"),
 	}
+}
+
+// alertLinks are the data links of an alert table's row: the alert's
+// runbook (its section of rules/README.md, which carries an anchor named
+// exactly as the alert) and the node and job drill-downs.
+func alertLinks() []cog.Builder[dashboard.DashboardLink] {
+	return append([]cog.Builder[dashboard.DashboardLink]{
+		dashboard.NewDashboardLinkBuilder("Runbook: ${__data.fields.alertname}").
+			Type(dashboard.DashboardLinkTypeLink).
+			Url(runbooks + "#${__data.fields.alertname}").
+			TargetBlank(true),
+	}, drilldownLinks()...)
 }

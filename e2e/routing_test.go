@@ -32,6 +32,10 @@ func TestAlertRoutingReachesActuatorAndPeople(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("rule files in rules/: %v %v", files, err)
 	}
+	runbooks, err := os.ReadFile(filepath.Join(root, "rules", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	checked, acting := 0, 0
 	for _, file := range files {
 		b, err := os.ReadFile(file)
@@ -53,6 +57,10 @@ func TestAlertRoutingReachesActuatorAndPeople(t *testing.T) {
 			for _, r := range g.Rules {
 				if r.Alert == "" {
 					continue
+				}
+				// The dashboards' alert tables link to this anchor.
+				if !strings.Contains(string(runbooks), `<a id="`+r.Alert+`"></a>`) {
+					t.Errorf("rules/README.md has no runbook anchor <a id=%q></a>", r.Alert)
 				}
 				args := []string{"config", "routes", "test", "--config.file=" + cfg}
 				want := "people"
