@@ -199,7 +199,8 @@ func (n *NomadAPI) Drain(ctx context.Context, node string, deadline time.Duratio
 	return wrapNomad("drain "+node, err)
 }
 
-// AllocHealthy counts the running allocations of a task group.
+// AllocHealthy counts the healthy allocations of a task group: the
+// deployment's healthy count, or for batch jobs the running ones.
 func (n *NomadAPI) AllocHealthy(ctx context.Context, ns, job, group string) (int, error) {
 	ctx, cancel := n.call(ctx)
 	defer cancel()
@@ -214,7 +215,18 @@ func (n *NomadAPI) AllocHealthy(ctx context.Context, ns, job, group string) (int
 	if tg.Healthy > 0 {
 		return tg.Healthy, nil
 	}
-	return tg.Running, nil
+	// Healthy is deployment health: 0 right after a scale, until the new
+	// deployment counts allocations healthy. Counting Running instead
+	// would call replacements healthy before Nomad does. Only batch jobs,
+	// which have no deployments, are judged by Running.
+	j, _, err := n.C.Jobs().Info(job, qo(ctx, ns))
+	if err != nil {
+		return 0, wrapNomad("job "+ns+"/"+job, err)
+	}
+	if j.Type != nil && (*j.Type == api.JobTypeBatch || *j.Type == api.JobTypeSysbatch) {
+		return tg.Running, nil
+	}
+	return 0, nil
 }
 
 // ServerVersion reads the Nomad agent's version from /v1/agent/self (the

@@ -906,3 +906,28 @@ func TestNomadCallsTimeOut(t *testing.T) {
 		t.Fatal("a hung Nomad held the decision past 5s with a 200ms call timeout")
 	}
 }
+
+// TestSimAllocHealthyIsNomads: right after a scale, Nomad's scale status
+// says Healthy 0 while allocations already run; the actuator must not call
+// them healthy before Nomad does. Batch jobs, which have no deployments,
+// count by Running.
+func TestSimAllocHealthyIsNomads(t *testing.T) {
+	r := newSimRig(t, nil)
+	ctx := context.Background()
+	if err := r.n.Scale(ctx, "default", "api", "api", 4, "test", nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	r.f.Advance(r.f.Now().Add(2 * time.Second))
+	g := groupStatus(t, r.n, "api", "api")
+	h, err := r.n.AllocHealthy(ctx, "default", "api", "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Running == 0 || h != g.Healthy {
+		t.Fatalf("right after a scale: running %d, Nomad's healthy %d, the actuator says %d", g.Running, g.Healthy, h)
+	}
+	r.f.Advance(r.f.Now().Add(time.Minute))
+	if h, err := r.n.AllocHealthy(ctx, "default", "api", "api"); err != nil || h != 4 {
+		t.Fatalf("a minute later: %d healthy (%v), want 4", h, err)
+	}
+}
