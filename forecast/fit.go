@@ -60,33 +60,27 @@ func Fit(s Series, o Options) (*Forecast, error) {
 // value is ready to use. A Fitter is not safe for concurrent use: keep one
 // per goroutine.
 type Fitter struct {
-	y, cnt, adj, offFut           []float64
-	tmp, tmp2, tmp3, tmp4         []float64
-	psum, pcnt                    []float64
-	etsS0, etsS, etsResid, damp   []float64
-	stepBuf                       []int64
-	origins                       []int
-	cand                          [nCand]cand
-	errs, scale                   []float64
-	calW, pavV, pavW              []float64
-	pavS                          []int
-	zbuf, zsort, calZ             []float64
-	rank                          [nCand]int
-	reg                           regWork
-	clean                         []float64
-	evFut                         []float64
-	evNames                       []string
-	perBuf                        []period
-	seasonsBuf                    []int64
-	regFuture                     [][]float64
-	regPast                       [][]float64
-	regPastBuf                    []float64
-	regCnt                        []float64
-	regFutureB                    []float64
-	unknownEventNames, knownNames []string
-	times                         []int64
-	tDF                           int
-	tRatio                        [nKnots]float64
+	y, cnt, adj, offFut         []float64
+	tmp, tmp2, tmp3, tmp4       []float64
+	psum, pcnt                  []float64
+	etsS0, etsS, etsResid, damp []float64
+	stepBuf                     []int64
+	origins                     []int
+	cand                        [nCand]cand
+	errs, scale                 []float64
+	calW, pavV, pavW            []float64
+	pavS                        []int
+	zbuf, zsort, calZ           []float64
+	rank                        [nCand]int
+	reg                         regWork
+	clean                       []float64
+	regPast                     [][]float64
+	regPastBuf                  []float64
+	regCnt                      []float64
+	unknownEventNames           []string
+	times                       []int64
+	tDF                         int
+	tRatio                      [nKnots]float64
 }
 
 type cand struct {

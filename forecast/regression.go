@@ -41,11 +41,9 @@ type regWork struct {
 	four                           []fourier
 	x, fut                         []float64 // history and future design rows
 	a, chol, b, beta, betaK, pen   []float64
-	prior, resid, yc               []float64
-	rfc                            []float64
+	prior, resid                   []float64
 	ar                             [regARMax]float64
 	nar                            int
-	evIdx                          []int
 }
 
 type fourier struct {
