@@ -67,42 +67,44 @@ const (
 // them alone; the leave-one-group-out evaluation (make eval-detect, see
 // DETECT.md) varies some of them through DetectorOptions.Knobs.
 type DetectorKnobs struct {
-	Alpha       float64 // level learning rate per step
-	AlphaSeason float64 // level learning rate of the seasonal models
-	Gamma       float64 // seasonal profile learning rate per visit
-	ScaleRate   float64 // robust scale EWMA rate
-	CmpRate     float64 // model comparison EWMA rate
-	SlowRate    float64 // long-run scale EWMA rate
-	ScaleFloor  float64 // the scale never drops below this fraction of the long-run scale
-	ScaleClip   float64 // residuals beyond this many scales are clipped when learning the scale
-	LearnClip   float64 // residuals beyond this many scales are clipped when learning level and profile
-	SeasonWin   float64 // a seasonal model must have at most this fraction of the level model's error
-	ShortRate   float64 // EWMA rate of the short level (rarity) and of the persistence statistic
-	AdoptZ      float64 // a persistence statistic beyond this many scales is a level change: adopt it
-	NmsDecay    float64 // per-observation decay of the running maximum of the evidence
-	NmsFactor   float64 // the factor applied to evidence that does not exceed that maximum
-	ShortTime   float64 // ShortRate is per this many seconds of the step, so the recent level spans the same time at every step; 0: per observation
-	PerObs      bool    // count evidence per observation, not per day (setStepScales is not applied)
+	Alpha        float64 // level learning rate per step
+	AlphaSeason  float64 // level learning rate of the seasonal models
+	Gamma        float64 // seasonal profile learning rate per visit
+	ScaleRate    float64 // robust scale EWMA rate
+	CmpRate      float64 // model comparison EWMA rate
+	SlowRate     float64 // long-run scale EWMA rate
+	ScaleFloor   float64 // the scale never drops below this fraction of the long-run scale
+	ScaleClip    float64 // residuals beyond this many scales are clipped when learning the scale
+	LearnClip    float64 // residuals beyond this many scales are clipped when learning level and profile
+	SeasonWin    float64 // a seasonal model must have at most this fraction of the level model's error
+	ShortRate    float64 // EWMA rate of the short level (rarity) and of the persistence statistic
+	AdoptZ       float64 // a persistence statistic beyond this many scales is a level change: adopt it
+	NmsDecay     float64 // per-observation decay of the running maximum of the evidence
+	NmsFactor    float64 // the factor applied to evidence that does not exceed that maximum
+	ShortTime    float64 // ShortRate is per this many seconds of the step, so the recent level spans the same time at every step; 0: per observation
+	PerObs       bool    // count evidence per observation, not per day (setStepScales is not applied)
+	ReportMargin float64 // after an alert, evidence must exceed the alert's (decaying) evidence by this many nats to be reported in full again
 }
 
 // DefaultDetectorKnobs returns the shipped constants.
 func DefaultDetectorKnobs() DetectorKnobs {
 	return DetectorKnobs{
-		Alpha:       0.6,
-		AlphaSeason: 0.6,
-		Gamma:       0.1,
-		ScaleRate:   0.01,
-		CmpRate:     0.005,
-		SlowRate:    0.001,
-		ScaleFloor:  0.25,
-		ScaleClip:   6,
-		LearnClip:   0,
-		SeasonWin:   0.9,
-		ShortRate:   0.1,
-		AdoptZ:      3,
-		NmsDecay:    0.998,
-		ShortTime:   300,
-		NmsFactor:   0.5,
+		Alpha:        0.6,
+		AlphaSeason:  0.6,
+		Gamma:        0.1,
+		ScaleRate:    0.01,
+		CmpRate:      0.005,
+		SlowRate:     0.001,
+		ScaleFloor:   0.25,
+		ScaleClip:    6,
+		LearnClip:    0,
+		SeasonWin:    0.9,
+		ShortRate:    0.1,
+		AdoptZ:       3,
+		NmsDecay:     0.998,
+		ShortTime:    300,
+		ReportMargin: 1,
+		NmsFactor:    0.5,
 	}
 }
 
@@ -396,6 +398,7 @@ type Detector struct {
 	nmsMax           float64
 	perDay           float64 // ln(observations per day / 288), once the step is known
 	sRate            float64 // the short level's rate per observation, once the step is known
+	alertMax         float64 // decaying maximum of the evidence of alerts
 
 	warmup    int  // observations scored 0
 	dayWarmup bool // the warm-up is a day of observations, set once the step is known
@@ -547,13 +550,17 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 		}
 		if !det.Warmup {
 			raw := tr.raw
-			if raw <= d.nmsMax {
+			if raw <= d.nmsMax || raw <= d.alertMax+d.p.ReportMargin {
 				// Already reported: do not report it again at full strength.
 				raw *= d.p.NmsFactor
 			}
 			det.Score = math.Max(0, math.Min(1, raw/DetectScoreNats))
+			if det.Score > AnomalyThreshold {
+				d.alertMax = math.Max(d.alertMax, tr.raw)
+			}
 		}
 		d.nmsMax = math.Max(d.nmsMax*d.p.NmsDecay, tr.raw)
+		d.alertMax *= d.p.NmsDecay
 		d.zHist.add(detectLogAbs(z))
 
 		// A sustained shift: adopt the new level at once instead of

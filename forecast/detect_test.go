@@ -185,6 +185,33 @@ func TestDetectFalseAlarmsPerDay(t *testing.T) {
 	}
 }
 
+// TestDetectOneAlertPerEvent: a burst that rises over four observations
+// (7, 9, 11 and 13 sd above the daily peak) is reported once, not again as
+// its evidence creeps up (DetectorKnobs.ReportMargin; with a margin of 0,
+// seed 4 alerts twice). Its first observation alerts.
+func TestDetectOneAlertPerEvent(t *testing.T) {
+	const at = 5*86400/detectTestStep + (21600-1_700_000_000%86400)/detectTestStep
+	for seed := uint64(1); seed <= 5; seed++ {
+		ts, vs := detectSeasonal(7, seed)
+		for k, add := range []float64{7, 9, 11, 13} {
+			vs[at+k] += add
+		}
+		dets := detectRun(DetectorOptions{}, ts, vs)
+		if dets[at].Score <= AnomalyThreshold {
+			t.Errorf("seed %d: the burst's first observation scored %.3f, want above %.3f", seed, dets[at].Score, AnomalyThreshold)
+		}
+		var alerts []int
+		for i := at - 12; i < at+12; i++ {
+			if dets[i].Score > AnomalyThreshold {
+				alerts = append(alerts, i-at)
+			}
+		}
+		if len(alerts) != 1 {
+			t.Errorf("seed %d: alerts at %v observations from the burst's start, want one", seed, alerts)
+		}
+	}
+}
+
 // TestDetectNoFutureLeak scores a prefix and the whole series, and a
 // series whose future was changed: the scores of the common past must be
 // identical.

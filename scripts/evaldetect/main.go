@@ -283,7 +283,7 @@ func evaluate(groups []*group, vs []variant, scoresDir string, stdout, stderr io
 		}
 		fmt.Fprintf(stdout, "| **mean** | | | **%.2f** | **%.2f** | **%.2f** | |\n", mean[0], mean[1], mean[2])
 	}
-	logo(fmt.Sprintf("Leave one group out, every knob: the threshold and one of %d settings (evidence per day or per\nobservation, the short level's rate per 5 minutes or per observation, the repeat decay), chosen\ntogether on the other three groups (best mean standard score); the held-out group scored at that\nfixed threshold.", len(vs)), len(vs))
+	logo(fmt.Sprintf("Leave one group out, every knob: the threshold and one of %d settings (evidence per day or per\nobservation, the short level's rate per 5 minutes or per observation, the report margin), chosen\ntogether on the other three groups (best mean standard score); the held-out group scored at that\nfixed threshold.", len(vs)), len(vs))
 	logo("Leave one group out, the shipped constants fixed: only the alert threshold chosen on the other\nthree groups. (The constants themselves were chosen on all four groups: not evidence.)", 1)
 
 	all := make([]int, len(groups))

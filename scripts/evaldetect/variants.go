@@ -20,8 +20,8 @@ func variants() []variant {
 	def := forecast.DefaultDetectorKnobs()
 	for _, perObs := range []bool{false, true} {
 		for _, st := range []float64{0, 300} {
-			for _, dec := range []float64{0.998, 0.99} {
-				if perObs == def.PerObs && st == def.ShortTime && dec == def.NmsDecay {
+			for _, m := range []float64{0, 1, 2} {
+				if perObs == def.PerObs && st == def.ShortTime && m == def.ReportMargin {
 					continue
 				}
 				unit := "per day"
@@ -32,8 +32,8 @@ func variants() []variant {
 				if st > 0 {
 					short = fmt.Sprintf("short level per %.0f s", st)
 				}
-				vs = append(vs, knobs(fmt.Sprintf("%s, %s, repeat decay %.3f", unit, short, dec), func(k *forecast.DetectorKnobs) {
-					k.PerObs, k.ShortTime, k.NmsDecay = perObs, st, dec
+				vs = append(vs, knobs(fmt.Sprintf("%s, %s, report margin %.0f", unit, short, m), func(k *forecast.DetectorKnobs) {
+					k.PerObs, k.ShortTime, k.ReportMargin = perObs, st, m
 				}))
 			}
 		}
