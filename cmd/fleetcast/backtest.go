@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -33,12 +32,6 @@ history, forecast, band and what happened.`
 
 const backtestExample = `fleetcast backtest --input series.csv --horizon 48 --folds 3
 fleetcast backtest --input nab.csv --horizon 1d --folds 4 --plot plots/`
-
-// btScore is one model's score on one window of one series.
-type btScore struct {
-	smape, mase, cover float64
-	ok                 bool
-}
 
 func runBacktest(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("backtest", backtestAbout, backtestExample, stderr)
@@ -88,7 +81,7 @@ func runBacktest(args []string, stdout, stderr io.Writer) int {
 			jobs = append(jobs, job{s, k})
 		}
 	}
-	scores := make([][]btScore, len(jobs)) // per job, per model
+	scores := make([][]forecast.Score, len(jobs)) // per job, per model
 	chosen := make([]string, len(jobs))
 	plots := make([]*btPlot, len(series))
 	var prog *progress
@@ -97,41 +90,27 @@ func runBacktest(args []string, stdout, stderr io.Writer) int {
 		prog.unit = "windows"
 	}
 	start := time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
-	for range min(ff.workers, len(jobs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var fitter forecast.Fitter
-			for {
-				j := int(next.Add(1) - 1)
-				if j >= len(jobs) {
-					return
-				}
-				jb := jobs[j]
-				s := series[jb.s]
-				sc, ch, pl, err := backtestWindow(&fitter, s, jb.k, o, forecast.EventsFor(rules, s.Name), models, *plotDir != "" && jb.k == 0)
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = fmt.Errorf("series %q: %w", s.Name, err)
-					}
-					mu.Unlock()
-				}
-				scores[j], chosen[j] = sc, ch
-				if pl != nil {
-					plots[jb.s] = pl
-				}
-				if prog != nil {
-					prog.done.Add(1)
-				}
+	forEachFitter(len(jobs), ff.workers, func(fitter *forecast.Fitter, j int) {
+		jb := jobs[j]
+		s := series[jb.s]
+		sc, ch, pl, err := backtestWindow(fitter, s, jb.k, o, forecast.EventsFor(rules, s.Name), models, *plotDir != "" && jb.k == 0)
+		if err != nil {
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = fmt.Errorf("series %q: %w", s.Name, err)
 			}
-		}()
-	}
-	wg.Wait()
+			mu.Unlock()
+		}
+		scores[j], chosen[j] = sc, ch
+		if pl != nil {
+			plots[jb.s] = pl
+		}
+		if prog != nil {
+			prog.done.Add(1)
+		}
+	})
 	if prog != nil {
 		prog.finish()
 	}
@@ -147,16 +126,16 @@ func runBacktest(args []string, stdout, stderr io.Writer) int {
 		var sm, ms, cv float64
 		var nsm, nms, ncv int
 		for j := range jobs {
-			if scores[j] == nil || !scores[j][mi].ok {
+			if scores[j] == nil || !scores[j][mi].OK {
 				continue
 			}
 			x := scores[j][mi]
-			sm, nsm = sm+x.smape, nsm+1
-			if finiteF(x.mase) {
-				ms, nms = ms+x.mase, nms+1
+			sm, nsm = sm+x.SMAPE, nsm+1
+			if finiteF(x.MASE) {
+				ms, nms = ms+x.MASE, nms+1
 			}
-			if finiteF(x.cover) {
-				cv, ncv = cv+x.cover, ncv+1
+			if finiteF(x.Coverage) {
+				cv, ncv = cv+x.Coverage, ncv+1
 			}
 		}
 		fmt.Fprintf(stdout, "%-14s %8.3f %8.3f %10.3f %8d\n", m, sm/float64(max(nsm, 1)), ms/float64(max(nms, 1)), cv/float64(max(ncv, 1)), nsm)
@@ -201,34 +180,12 @@ func finiteF(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // backtestWindow holds out window k (0 the latest) of s, fits every model on
 // what precedes it and scores each on it.
-func backtestWindow(fitter *forecast.Fitter, s seriescsv.Series, k int, o forecast.Options, events []forecast.Event, models []string, wantPlot bool) ([]btScore, string, *btPlot, error) {
-	if len(s.Times) < 3 {
-		return nil, "", nil, fmt.Errorf("%d points, too few to hold any out", len(s.Times))
+func backtestWindow(fitter *forecast.Fitter, s seriescsv.Series, k int, o forecast.Options, events []forecast.Event, models []string, wantPlot bool) ([]forecast.Score, string, *btPlot, error) {
+	h, err := forecast.SplitWindow(forecast.Series{Times: s.Times, Values: s.Values}, k, o)
+	if err != nil {
+		return nil, "", nil, err
 	}
-	step := o.Step
-	if step <= 0 {
-		d := make([]int64, 0, len(s.Times)-1)
-		for i := 1; i < len(s.Times); i++ {
-			d = append(d, s.Times[i]-s.Times[i-1])
-		}
-		sort.Slice(d, func(a, b int) bool { return d[a] < d[b] })
-		step = max(d[len(d)/2], 1)
-	}
-	span := o.HorizonSeconds
-	if o.Horizon > 0 {
-		span = int64(o.Horizon) * step
-	}
-	last := s.Times[len(s.Times)-1]
-	origin := last - span*int64(k+1)
-	cut := sort.Search(len(s.Times), func(i int) bool { return s.Times[i] > origin })
-	end := sort.Search(len(s.Times), func(i int) bool { return s.Times[i] > origin+span })
-	if cut < 2 || end <= cut {
-		return nil, "", nil, fmt.Errorf("window %d leaves no history or no truth", k)
-	}
-	hist := forecast.Series{Times: s.Times[:cut], Values: s.Values[:cut]}
-	truthT, truthV := s.Times[cut:end], s.Values[cut:end]
-	scale := naiveScale(hist, step)
-	out := make([]btScore, len(models))
+	out := make([]forecast.Score, len(models))
 	chosen := ""
 	var pl *btPlot
 	for mi, m := range models {
@@ -237,100 +194,21 @@ func backtestWindow(fitter *forecast.Fitter, s seriescsv.Series, k int, o foreca
 		om.Events = events
 		if om.Horizon == 0 {
 			// Forecast the window in the history's own steps.
-			om.HorizonSeconds = span
+			om.HorizonSeconds = h.Span
 		}
-		fc, err := fitter.Fit(hist, om)
+		fc, err := fitter.Fit(h.History, om)
 		if err != nil {
 			return out, chosen, pl, err
 		}
 		if m == "auto" {
 			chosen = fc.Model
 		}
-		out[mi] = scoreWindow(fc, truthT, truthV, scale)
+		out[mi] = h.Score(fc)
 		if wantPlot && mi == 0 {
-			pl = newBtPlot(hist, fc, truthT, truthV, span)
+			pl = newBtPlot(h.History, fc, h.Truth.Times, h.Truth.Values, h.Span)
 		}
 	}
 	return out, chosen, pl, nil
-}
-
-// naiveScale is the in-sample mean absolute seasonal difference at one day
-// (at one step when the history is a day or shorter), as score.py's
-// --season-seconds 86400 computes it.
-func naiveScale(h forecast.Series, step int64) float64 {
-	var v []float64
-	for _, x := range h.Values {
-		if finiteF(x) {
-			v = append(v, x)
-		}
-	}
-	m := max(1, int(math.Round(86400/float64(step))))
-	if len(v) <= m {
-		m = 1
-	}
-	s, n := 0.0, 0
-	for i := m; i < len(v); i++ {
-		s += math.Abs(v[i] - v[i-m])
-		n++
-	}
-	if n == 0 {
-		return math.NaN()
-	}
-	return s / float64(n)
-}
-
-// scoreWindow matches each truth point to the nearest forecast step within
-// half a step and scores it.
-func scoreWindow(fc *forecast.Forecast, tt []int64, tv []float64, scale float64) btScore {
-	if len(fc.Times) == 0 {
-		return btScore{}
-	}
-	half := int64(1)
-	if len(fc.Times) > 1 {
-		half = (fc.Times[1] - fc.Times[0]) / 2
-	}
-	var sm, ae float64
-	in, n := 0, 0
-	for i, t := range tt {
-		y := tv[i]
-		if !finiteF(y) {
-			continue
-		}
-		j := sort.Search(len(fc.Times), func(j int) bool { return fc.Times[j] >= t })
-		best := -1
-		for _, c := range []int{j - 1, j} {
-			if c >= 0 && c < len(fc.Times) && abs64(fc.Times[c]-t) <= half && (best < 0 || abs64(fc.Times[c]-t) < abs64(fc.Times[best]-t)) {
-				best = c
-			}
-		}
-		if best < 0 {
-			continue
-		}
-		f := fc.Mean[best]
-		if d := math.Abs(y) + math.Abs(f); d > 0 {
-			sm += 200 * math.Abs(y-f) / d
-		}
-		ae += math.Abs(y - f)
-		if y >= fc.Lower[best] && y <= fc.Upper[best] {
-			in++
-		}
-		n++
-	}
-	if n == 0 {
-		return btScore{}
-	}
-	r := btScore{smape: sm / float64(n), mase: math.NaN(), cover: float64(in) / float64(n), ok: true}
-	if scale > 0 {
-		r.mase = ae / float64(n) / scale
-	}
-	return r
-}
-
-func abs64(v int64) int64 {
-	if v < 0 {
-		return -v
-	}
-	return v
 }
 
 // btPlot is what one series' PNG shows.

@@ -8,8 +8,6 @@ import (
 	"os/exec"
 	"runtime"
 	"sort"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -104,25 +102,11 @@ func runBenchForecast(args []string, stdout, stderr io.Writer) int {
 
 	// Throughput on all cores.
 	workers := runtime.GOMAXPROCS(0)
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	cpu0, start := cpuTime(), time.Now()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var w forecast.Fitter
-			o := forecast.Options{Horizon: H, Level: 0.8}
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= *nSeries {
-					return
-				}
-				_, _ = w.Fit(series[i%len(series)], o)
-			}
-		}()
-	}
-	wg.Wait()
+	o := forecast.Options{Horizon: H, Level: 0.8}
+	forEachFitter(*nSeries, workers, func(w *forecast.Fitter, i int) {
+		_, _ = w.Fit(series[i%len(series)], o)
+	})
 	el, cpu := time.Since(start), cpuTime()-cpu0
 	rate := float64(*nSeries) / el.Seconds()
 	fmt.Fprintf(stdout, "all cores: %d series (auto) in %s on %d workers: %.0f series/s wall, %.2f ms CPU per series; 10,000 series: %.1f s\n",

@@ -272,30 +272,16 @@ type fitResult struct {
 // Fitter, and returns the results in input order.
 func fitAll(series []seriescsv.Series, o forecast.Options, rules []forecast.EventRule, workers int, prog *progress) []fitResult {
 	out := make([]fitResult, len(series))
-	next := atomic.Int64{}
-	var wg sync.WaitGroup
-	for range min(workers, len(series)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var fitter forecast.Fitter
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(series) {
-					return
-				}
-				s := series[i]
-				oi := o
-				oi.Events = forecast.EventsFor(rules, s.Name)
-				fc, err := fitter.Fit(forecast.Series{Times: s.Times, Values: s.Values}, oi)
-				out[i] = fitResult{fc, err}
-				if prog != nil {
-					prog.done.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	forEachFitter(len(series), workers, func(fitter *forecast.Fitter, i int) {
+		s := series[i]
+		oi := o
+		oi.Events = forecast.EventsFor(rules, s.Name)
+		fc, err := fitter.Fit(forecast.Series{Times: s.Times, Values: s.Values}, oi)
+		out[i] = fitResult{fc, err}
+		if prog != nil {
+			prog.done.Add(1)
+		}
+	})
 	return out
 }
 
