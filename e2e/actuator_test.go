@@ -172,7 +172,7 @@ policies:
 	}
 	// With Nomad unreachable the actuator answers 503 and changes nothing;
 	// Alertmanager keeps the notification and retries.
-	eventually(t, 45*time.Second, "a 503 while Nomad is down", func() error {
+	testenv.Eventually(t, 45*time.Second, "a 503 while Nomad is down", func() error {
 		if !strings.Contains(audit.String(), `"result":"error","http_status":503`) {
 			return fmt.Errorf("no 503 yet; audit so far:\n%s", audit.String())
 		}
@@ -187,7 +187,7 @@ policies:
 	go func() { _ = nomadSrv.Serve(nl) }()
 	t.Cleanup(func() { _ = nomadSrv.Close() })
 	// 2200 MHz * 1.1 / 500 per allocation wants 5 (from 2, within max_step 4).
-	eventually(t, 45*time.Second, "task group scaled to 5 by the actuator", func() error {
+	testenv.Eventually(t, 45*time.Second, "task group scaled to 5 by the actuator", func() error {
 		if n, _ := desired(); n != 5 {
 			return fmt.Errorf("desired count %d; audit so far:\n%s", n, audit.String())
 		}
@@ -195,7 +195,7 @@ policies:
 	})
 	// Alertmanager keeps repeating the firing alert (repeat_interval 2s):
 	// each repeat is recognised and nothing is scaled again.
-	eventually(t, 30*time.Second, "two repeat notifications seen as duplicates", func() error {
+	testenv.Eventually(t, 30*time.Second, "two repeat notifications seen as duplicates", func() error {
 		if n := strings.Count(audit.String(), `"result":"duplicate"`); n < 2 {
 			return fmt.Errorf("%d duplicates so far", n)
 		}

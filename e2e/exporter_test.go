@@ -130,7 +130,7 @@ targets:
 		<-done
 	})
 	s := &exporterStack{prom: prom, exp: exp, url: "http://" + addr, end: end, peakStart: peakStart, cancel: cancel}
-	eventually(t, 40*time.Second, "exporter ready", func() error {
+	testenv.Eventually(t, 40*time.Second, "exporter ready", func() error {
 		_, err := s.get("/-/ready")
 		return err
 	})
@@ -190,7 +190,7 @@ func TestExporterForecastsScheduledPeak(t *testing.T) {
 		}
 	}
 	papi := promAPI(t, s.prom.URL)
-	eventually(t, 30*time.Second, "Prometheus scraped fleetcast_forecast", func() error {
+	testenv.Eventually(t, 30*time.Second, "Prometheus scraped fleetcast_forecast", func() error {
 		v, _, _, err := papi.Query(context.Background(), `fleetcast_forecast{target="demand",horizon="2h",q="0.5"}`, time.Now())
 		if err != nil {
 			return err
@@ -215,7 +215,7 @@ func TestExporterSurvivesPrometheusRestart(t *testing.T) {
 	if err := s.prom.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "outage reported", func() error {
+	testenv.Eventually(t, 20*time.Second, "outage reported", func() error {
 		body, err := s.get("/metrics")
 		if err != nil {
 			return err
@@ -236,7 +236,7 @@ func TestExporterSurvivesPrometheusRestart(t *testing.T) {
 	if err := s.prom.Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "exporter recovered", func() error {
+	testenv.Eventually(t, 30*time.Second, "exporter recovered", func() error {
 		body, err := s.get("/metrics")
 		if err != nil {
 			return err

@@ -274,7 +274,7 @@ func (e fleetcastEnv) waitRulesHealthy(t *testing.T) promv1.RulesResult {
 	ctx := context.Background()
 	var rules promv1.RulesResult
 	// The coordinator reads the thresholds group; wait for live values.
-	eventually(t, 30*time.Second, "fleetcast rules evaluated on live data", func() error {
+	testenv.Eventually(t, 30*time.Second, "fleetcast rules evaluated on live data", func() error {
 		v, _, _, err := e.api.Query(ctx, `count(node:fleetcast_headroom:ratio) and count(ALERTS{alertname="NodePredictedOverload"})`, time.Now())
 		if err != nil {
 			return err
@@ -364,7 +364,7 @@ func TestRulesEvaluateHealthy(t *testing.T) {
 		"ForecastAnomaly":        {"target": "node_cpu", "node_id": "n1"},
 		"AnomalyDespiteAction":   {"action": "escalate", "node_id": "n1", "target": "node_cpu"},
 	}
-	eventually(t, 20*time.Second, "expected alerts pending", func() error {
+	testenv.Eventually(t, 20*time.Second, "expected alerts pending", func() error {
 		res, err := e.api.Alerts(ctx)
 		if err != nil {
 			return err

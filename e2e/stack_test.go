@@ -30,18 +30,11 @@ func promAPI(t *testing.T, url string) promv1.API {
 	return promv1.NewAPI(c)
 }
 
-// eventually polls f every 200ms until it returns nil or the timeout passes.
+// eventually is testenv.Eventually under its old name, for sim_test.go,
+// which is being edited elsewhere; call testenv.Eventually in new code.
 func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s: %v", what, timeout, err)
+	testenv.Eventually(t, timeout, what, f)
 }
 
 // TestPrometheusBackfillAndRules checks the helper end to end: history
@@ -83,7 +76,7 @@ func TestPrometheusBackfillAndRules(t *testing.T) {
 
 	// The backfilled series is stale by now, so the rule sees the data only
 	// through a query at a past time; check the rule is loaded and healthy.
-	eventually(t, 20*time.Second, "recording rule evaluated", func() error {
+	testenv.Eventually(t, 20*time.Second, "recording rule evaluated", func() error {
 		r, err := papi.Rules(ctx, nil)
 		if err != nil {
 			return err

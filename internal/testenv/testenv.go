@@ -7,6 +7,7 @@ package testenv
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/fleetcast/fleetcast/internal/stack"
 )
@@ -59,4 +60,26 @@ func RequireBinary(t testing.TB, name string) string {
 		t.Fatalf("%v", err)
 	}
 	return p
+}
+
+// Eventually calls f until it returns nil, and fails the test with the last
+// error when timeout passes first. It polls every 10 ms at first, backing
+// off to every 200 ms, so a condition that holds at once costs little and a
+// slow one does not spin. It is the one polling helper of the tests.
+func Eventually(t testing.TB, timeout time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	wait := 10 * time.Millisecond
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if !time.Now().Before(deadline) {
+			t.Fatalf("%s: not within %s: %v", what, timeout, err)
+			return
+		}
+		time.Sleep(min(wait, time.Until(deadline)))
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
