@@ -144,7 +144,11 @@ func validate(s Series, o Options) (level float64, model string, err error) {
 	return level, model, nil
 }
 
-// Fit forecasts s as o says, reusing the Fitter's scratch space.
+// Fit forecasts s as o says, reusing the Fitter's scratch space: it
+// regularises the series, takes known events out, finds its seasons, runs
+// the candidate models from rolling origins (choose.go), keeps the one
+// asked for or the best, and puts a calibrated band around it
+// (interval.go), within the bounds.
 func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 	level, model, err := validate(s, o)
 	if err != nil {
@@ -155,15 +159,7 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 	}
 	step := o.Step
 	if step <= 0 {
-		step = medianStep(s.Times, w.stepBuf[:0])
-		if step <= 0 {
-			step = 60 // a single timestamp says nothing about the step
-		}
-		// Jittered timestamps give a median a second or two off the
-		// scrape interval; snap to a multiple of 10 s within 1%.
-		if r := (step + 5) / 10 * 10; step >= 100 && r != step && 100*abs64(r-step) <= step {
-			step = r
-		}
+		step = w.seriesStep(s.Times)
 	}
 	g, ok := w.regularise(s, step)
 	if !ok {
@@ -178,18 +174,7 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 			return nil, fmt.Errorf("%w: regressor %q has %d future values, want the horizon's %d", ErrBadOptions, r.Name, len(r.Future), H)
 		}
 	}
-	f := &Forecast{
-		Times:    make([]int64, H),
-		Mean:     make([]float64, H),
-		Lower:    make([]float64, H),
-		Upper:    make([]float64, H),
-		Level:    level,
-		MASE:     math.NaN(),
-		Coverage: math.NaN(),
-	}
-	for h := range f.Times {
-		f.Times[h] = g.tLast + int64(h+1)*step
-	}
+	f := newForecast(g.tLast, step, H, level)
 	n := g.n()
 
 	// Events whose effect is known, and those whose effect was learnt by
@@ -197,27 +182,11 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 	// forecast, so every model sees them.
 	y := w.applyKnownEvents(&g, o.Events, f.Times)
 
-	// Seasons.
-	var pers []period
-	if o.Seasons != nil {
-		pers = usablePeriods(o.Seasons, step, n)
-	} else {
-		pers = w.detectSeasons(&g, usablePeriods([]int64{Day, Week}, step, n))
-	}
+	pers, mShort, mLong := w.seasons(&g, o, model, step)
 	if len(pers) > 0 {
 		f.Seasons = make([]int64, len(pers))
 		for i, p := range pers {
 			f.Seasons[i] = p.secs
-		}
-	}
-	mShort, mLong := 0, 0
-	if len(pers) > 0 {
-		mShort, mLong = pers[0].steps, pers[len(pers)-1].steps
-	}
-	if model == ModelSNaiveWeekly && len(pers) < 2 {
-		// Asked for by name: use a week if the history covers two.
-		if wp := usablePeriods([]int64{Week}, step, n); len(wp) == 1 {
-			mLong = wp[0].steps
 		}
 	}
 
@@ -243,137 +212,13 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 	// a level or a trend.
 	zeros, runs := intermittency(y)
 	f.Intermittent = zeros >= intermittentZeros && runs >= intermittentRuns
-	W := recentWindow(H, mShort)
-
 	scale := maseScale(y, max(mShort, 1))
 
-	// Rolling origins: K windows of H steps, ending at the end of the
-	// history, each preceded by at least minTrain steps.
-	minTrain := max(2*mShort, 10)
-	kWant := o.Folds
-	if kWant == 0 {
-		kWant = min(40, max(6, (480+H-1)/H))
-	}
-	span := n - H - minTrain
-	var origins []int
-	if span >= 0 {
-		stride := H
-		if kWant > 1 && span/(kWant-1) < stride {
-			stride = max(1, span/(kWant-1), H/4)
-		}
-		K := min(kWant, span/stride+1)
-		origins = growInt(&w.origins, K)
-		for k := range origins {
-			origins[k] = n - H - (K-1-k)*stride
-		}
-	}
+	origins := w.rollingOrigins(n, H, mShort, o.Folds)
 	K := len(origins)
-
-	// Which candidates to run.
-	for i := range w.cand {
-		w.cand[i].on = false
-	}
-	want := func(i int) { w.cand[i].on = true }
-	switch {
-	case model == ModelAuto && f.Intermittent:
-		want(cRecent)
-	case model == ModelAuto || model == ModelCombo:
-		want(cRecent)
-		want(cNaive)
-		if mShort > 0 {
-			want(cSNaive)
-		}
-		if mLong > mShort {
-			want(cSNaiveW)
-		}
-		want(cETS)
-		want(cReg)
-		if model == ModelCombo || K > 0 {
-			want(cCombo)
-		}
-	default:
-		for i := 0; i < nCand; i++ {
-			if candName(i) == model {
-				want(i)
-			}
-		}
-	}
-	for i := range w.cand {
-		c := &w.cand[i]
-		if !c.on {
-			continue
-		}
-		c.folds = grow(&c.folds, K*H)
-		c.mean = grow(&c.mean, H)
-		c.mae = math.Inf(1)
-	}
-	// Holt-Winters runs first: the outliers its robust filter clips are
-	// blanked for the other models, so that they bend no seasonal shape.
-	yc := y
-	if w.cand[cETS].on || w.cand[cReg].on {
-		c := &w.cand[cETS]
-		if !c.on {
-			c.folds, c.mean = grow(&c.folds, K*H), grow(&c.mean, H)
-		}
-		yc = grow(&w.clean, n)
-		w.fitETS(y, mShort, origins, H, c.folds, c.mean, yc)
-	}
-	if w.cand[cNaive].on {
-		w.runSNaive(&w.cand[cNaive], yc, origins, H, 1)
-	}
-	if w.cand[cSNaive].on {
-		w.runSNaive(&w.cand[cSNaive], yc, origins, H, max(mShort, 1))
-	}
-	if w.cand[cSNaiveW].on {
-		w.runSNaive(&w.cand[cSNaiveW], yc, origins, H, max(mLong, mShort, 1))
-	}
-	if w.cand[cReg].on {
-		w.times = s.Times
-		w.runRegression(&g, yc, y, pers, o, origins, H, &w.cand[cReg])
-		w.times = nil
-	}
-	if w.cand[cRecent].on {
-		w.runRecent(&w.cand[cRecent], y, origins, H, W)
-	}
-	for i := 0; i < cCombo; i++ {
-		if c := &w.cand[i]; c.on {
-			if i == cETS || i == cReg || i == cSNaiveW {
-				w.spanGuard(c, y, origins, H, W)
-			}
-			c.mae = backtestMAE(y, origins, H, c.folds)
-		}
-	}
-	if w.cand[cCombo].on {
-		w.combine(y, origins, H)
-	}
-
-	// Choose.
-	best := -1
-	switch model {
-	case ModelAuto:
-		for i := 0; i < nCand; i++ {
-			if c := &w.cand[i]; c.on && !math.IsNaN(c.mae) && (best < 0 || c.mae < w.cand[best].mae) {
-				best = i
-			}
-		}
-		if best < 0 || K == 0 {
-			// No backtest possible: a short history takes the simplest
-			// model that adapts.
-			best = cETS
-			if n < 10 || !w.cand[cETS].on {
-				best = cNaive
-			}
-			if f.Intermittent {
-				best = cRecent
-			}
-		}
-	default:
-		for i := 0; i < nCand; i++ {
-			if candName(i) == model {
-				best = i
-			}
-		}
-	}
+	w.enableCandidates(model, f.Intermittent, mShort, mLong, K)
+	w.runCandidates(&g, s.Times, y, pers, o, origins, H, mShort, mLong)
+	best := w.choose(model, K, n, f.Intermittent)
 	c := &w.cand[best]
 	f.Model = candName(best)
 	copy(f.Mean, c.mean)
@@ -381,33 +226,7 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 		f.Mean[h] = clamp(f.Mean[h]+w.offFut[h], bLo, bHi)
 	}
 
-	// Intervals.
-	sc := grow(&w.scale, H)
-	var cal calib
-	cover := math.NaN()
-	if K > 0 {
-		errs := grow(&w.errs, K*H)
-		for k, o := range origins {
-			for h := 0; h < H; h++ {
-				errs[k*H+h] = y[o+h] - c.folds[k*H+h]
-			}
-		}
-		cal, cover = w.calibrate(errs, K, H, level, sc)
-	}
-	if !cal.ok {
-		// Random-walk growth of the one-step spread.
-		sig := oneStepSpread(y)
-		for h := range sc {
-			sc[h] = sig * math.Sqrt(float64(h+1))
-		}
-		cal = normalCalib(level)
-	}
-	f.sd = make([]float64, H)
-	copy(f.sd, sc)
-	for h := range f.Mean {
-		f.Lower[h] = f.Mean[h] + cal.zLo*sc[h]
-		f.Upper[h] = f.Mean[h] + cal.zHi*sc[h]
-	}
+	cal, cover := w.band(f, c, y, origins, H, level)
 	f.applyBounds(bLo, bHi)
 	f.cal = cal
 	f.Coverage = cover
@@ -417,91 +236,58 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 	return f, nil
 }
 
-func (w *Fitter) runSNaive(c *cand, y []float64, origins []int, H, m int) {
-	for k, o := range origins {
-		snaiveForecast(y, o, m, c.folds[k*H:(k+1)*H])
+// seriesStep is the step of a series whose Options.Step is unset: its
+// median sampling interval, snapped to a multiple of 10 s within 1%.
+func (w *Fitter) seriesStep(times []int64) int64 {
+	step := medianStep(times, w.stepBuf[:0])
+	if step <= 0 {
+		return 60 // a single timestamp says nothing about the step
 	}
-	snaiveForecast(y, len(y), m, c.mean)
+	// Jittered timestamps give a median a second or two off the
+	// scrape interval; snap to a multiple of 10 s within 1%.
+	if r := (step + 5) / 10 * 10; step >= 100 && r != step && 100*abs64(r-step) <= step {
+		step = r
+	}
+	return step
 }
 
-// combine averages the best comboSize single models by backtest error.
-func (w *Fitter) combine(y []float64, origins []int, H int) {
-	r := w.rank[:0]
-	for i := 0; i < cCombo; i++ {
-		if w.cand[i].on && !math.IsInf(w.cand[i].mae, 0) && !math.IsNaN(w.cand[i].mae) {
-			r = append(r, i)
-		}
+// newForecast allocates the result for H steps after tLast.
+func newForecast(tLast, step int64, H int, level float64) *Forecast {
+	f := &Forecast{
+		Times:    make([]int64, H),
+		Mean:     make([]float64, H),
+		Lower:    make([]float64, H),
+		Upper:    make([]float64, H),
+		Level:    level,
+		MASE:     math.NaN(),
+		Coverage: math.NaN(),
 	}
-	// Insertion sort by MAE (a handful of entries).
-	for a := 1; a < len(r); a++ {
-		for b := a; b > 0 && w.cand[r[b]].mae < w.cand[r[b-1]].mae; b-- {
-			r[b], r[b-1] = r[b-1], r[b]
-		}
+	for h := range f.Times {
+		f.Times[h] = tLast + int64(h+1)*step
 	}
-	if len(r) == 0 {
-		// No backtest: average what there is.
-		for i := 0; i < cCombo; i++ {
-			if w.cand[i].on {
-				r = append(r, i)
-			}
-		}
-	}
-	if len(r) > comboSize {
-		r = r[:comboSize]
-	}
-	c := &w.cand[cCombo]
-	inv := 1 / float64(len(r))
-	for j := range c.folds {
-		s := 0.0
-		for _, i := range r {
-			s += w.cand[i].folds[j]
-		}
-		c.folds[j] = s * inv
-	}
-	for j := range c.mean {
-		s := 0.0
-		for _, i := range r {
-			s += w.cand[i].mean[j]
-		}
-		c.mean[j] = s * inv
-	}
-	c.mae = backtestMAE(y, origins, H, c.folds)
+	return f
 }
 
-// backtestMAE is the mean absolute error of the forecasts from each origin.
-func backtestMAE(y []float64, origins []int, H int, folds []float64) float64 {
-	s, n := 0.0, 0
-	for k, o := range origins {
-		for h := 0; h < H; h++ {
-			if v := y[o+h]; !math.IsNaN(v) {
-				s += math.Abs(v - folds[k*H+h])
-				n++
-			}
+// seasons are the seasonal periods the models use: Options.Seasons, else
+// those detected among a day and a week; mShort and mLong are the shortest
+// and longest in steps (0 without a season). snaive-weekly asked for by
+// name uses a week whenever the history covers two.
+func (w *Fitter) seasons(g *grid, o Options, model string, step int64) (pers []period, mShort, mLong int) {
+	n := g.n()
+	if o.Seasons != nil {
+		pers = usablePeriods(o.Seasons, step, n)
+	} else {
+		pers = w.detectSeasons(g, usablePeriods([]int64{Day, Week}, step, n))
+	}
+	if len(pers) > 0 {
+		mShort, mLong = pers[0].steps, pers[len(pers)-1].steps
+	}
+	if model == ModelSNaiveWeekly && len(pers) < 2 {
+		if wp := usablePeriods([]int64{Week}, step, n); len(wp) == 1 {
+			mLong = wp[0].steps
 		}
 	}
-	if n == 0 {
-		return math.NaN()
-	}
-	return s / float64(n)
-}
-
-// maseScale is the mean absolute seasonal difference at lag m (MASE's
-// denominator), or at lag 1 when the history is not longer than m.
-func maseScale(y []float64, m int) float64 {
-	if len(y) <= m {
-		m = 1
-	}
-	s, n := 0.0, 0
-	for i := m; i < len(y); i++ {
-		if d := y[i] - y[i-m]; !math.IsNaN(d) {
-			s += math.Abs(d)
-			n++
-		}
-	}
-	if n == 0 {
-		return math.NaN()
-	}
-	return s / float64(n)
+	return pers, mShort, mLong
 }
 
 // oneStepSpread is the root mean square of the differences between

@@ -274,3 +274,38 @@ func (f *Forecast) Quantile(q float64) []float64 {
 	}
 	return out
 }
+
+// band sets f's Lower and Upper around its Mean from candidate c's backtest
+// errors, calibrated to level; without a backtest (or when calibration
+// fails) the band grows as a random walk of the one-step spread. It
+// returns the calibration and the band's backtest coverage (NaN without).
+func (w *Fitter) band(f *Forecast, c *cand, y []float64, origins []int, H int, level float64) (calib, float64) {
+	K := len(origins)
+	sc := grow(&w.scale, H)
+	var cal calib
+	cover := math.NaN()
+	if K > 0 {
+		errs := grow(&w.errs, K*H)
+		for k, o := range origins {
+			for h := 0; h < H; h++ {
+				errs[k*H+h] = y[o+h] - c.folds[k*H+h]
+			}
+		}
+		cal, cover = w.calibrate(errs, K, H, level, sc)
+	}
+	if !cal.ok {
+		// Random-walk growth of the one-step spread.
+		sig := oneStepSpread(y)
+		for h := range sc {
+			sc[h] = sig * math.Sqrt(float64(h+1))
+		}
+		cal = normalCalib(level)
+	}
+	f.sd = make([]float64, H)
+	copy(f.sd, sc)
+	for h := range f.Mean {
+		f.Lower[h] = f.Mean[h] + cal.zLo*sc[h]
+		f.Upper[h] = f.Mean[h] + cal.zHi*sc[h]
+	}
+	return cal, cover
+}

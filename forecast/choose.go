@@ -1,0 +1,236 @@
+package forecast
+
+import "math"
+
+// rollingOrigins are the backtest origins: up to folds (0: automatic)
+// windows of H steps ending at the end of the history of n steps, each
+// preceded by at least minTrain steps, spaced H apart unless that leaves
+// too few (then down to H/4). None when the history is too short.
+func (w *Fitter) rollingOrigins(n, H, mShort, folds int) []int {
+	minTrain := max(2*mShort, 10)
+	kWant := folds
+	if kWant == 0 {
+		kWant = min(40, max(6, (480+H-1)/H))
+	}
+	span := n - H - minTrain
+	if span < 0 {
+		return nil
+	}
+	stride := H
+	if kWant > 1 && span/(kWant-1) < stride {
+		stride = max(1, span/(kWant-1), H/4)
+	}
+	K := min(kWant, span/stride+1)
+	origins := growInt(&w.origins, K)
+	for k := range origins {
+		origins[k] = n - H - (K-1-k)*stride
+	}
+	return origins
+}
+
+// enableCandidates switches on the candidates model needs: the one named,
+// or for auto and combo every one the seasons allow (only recent for an
+// intermittent series under auto; combo only with a backtest, K > 0).
+func (w *Fitter) enableCandidates(model string, intermittent bool, mShort, mLong, K int) {
+	for i := range w.cand {
+		w.cand[i].on = false
+	}
+	want := func(i int) { w.cand[i].on = true }
+	switch {
+	case model == ModelAuto && intermittent:
+		want(cRecent)
+	case model == ModelAuto || model == ModelCombo:
+		want(cRecent)
+		want(cNaive)
+		if mShort > 0 {
+			want(cSNaive)
+		}
+		if mLong > mShort {
+			want(cSNaiveW)
+		}
+		want(cETS)
+		want(cReg)
+		if model == ModelCombo || K > 0 {
+			want(cCombo)
+		}
+	default:
+		for i := 0; i < nCand; i++ {
+			if candName(i) == model {
+				want(i)
+			}
+		}
+	}
+}
+
+// runCandidates fits every enabled candidate from each origin and at the
+// end of the history, and scores it by its backtest MAE.
+func (w *Fitter) runCandidates(g *grid, times []int64, y []float64, pers []period, o Options, origins []int, H, mShort, mLong int) {
+	K, n := len(origins), len(y)
+	W := recentWindow(H, mShort)
+	for i := range w.cand {
+		c := &w.cand[i]
+		if !c.on {
+			continue
+		}
+		c.folds = grow(&c.folds, K*H)
+		c.mean = grow(&c.mean, H)
+		c.mae = math.Inf(1)
+	}
+	// Holt-Winters runs first: the outliers its robust filter clips are
+	// blanked for the other models, so that they bend no seasonal shape.
+	yc := y
+	if w.cand[cETS].on || w.cand[cReg].on {
+		c := &w.cand[cETS]
+		if !c.on {
+			c.folds, c.mean = grow(&c.folds, K*H), grow(&c.mean, H)
+		}
+		yc = grow(&w.clean, n)
+		w.fitETS(y, mShort, origins, H, c.folds, c.mean, yc)
+	}
+	if w.cand[cNaive].on {
+		w.runSNaive(&w.cand[cNaive], yc, origins, H, 1)
+	}
+	if w.cand[cSNaive].on {
+		w.runSNaive(&w.cand[cSNaive], yc, origins, H, max(mShort, 1))
+	}
+	if w.cand[cSNaiveW].on {
+		w.runSNaive(&w.cand[cSNaiveW], yc, origins, H, max(mLong, mShort, 1))
+	}
+	if w.cand[cReg].on {
+		w.times = times
+		w.runRegression(g, yc, y, pers, o, origins, H, &w.cand[cReg])
+		w.times = nil
+	}
+	if w.cand[cRecent].on {
+		w.runRecent(&w.cand[cRecent], y, origins, H, W)
+	}
+	for i := 0; i < cCombo; i++ {
+		if c := &w.cand[i]; c.on {
+			if i == cETS || i == cReg || i == cSNaiveW {
+				w.spanGuard(c, y, origins, H, W)
+			}
+			c.mae = backtestMAE(y, origins, H, c.folds)
+		}
+	}
+	if w.cand[cCombo].on {
+		w.combine(y, origins, H)
+	}
+}
+
+// choose is the candidate to forecast with: the one named, or under auto
+// the smallest backtest MAE. Without a backtest (K == 0) a short history
+// takes the simplest model that adapts.
+func (w *Fitter) choose(model string, K, n int, intermittent bool) int {
+	best := -1
+	switch model {
+	case ModelAuto:
+		for i := 0; i < nCand; i++ {
+			if c := &w.cand[i]; c.on && !math.IsNaN(c.mae) && (best < 0 || c.mae < w.cand[best].mae) {
+				best = i
+			}
+		}
+		if best < 0 || K == 0 {
+			best = cETS
+			if n < 10 || !w.cand[cETS].on {
+				best = cNaive
+			}
+			if intermittent {
+				best = cRecent
+			}
+		}
+	default:
+		for i := 0; i < nCand; i++ {
+			if candName(i) == model {
+				best = i
+			}
+		}
+	}
+	return best
+}
+
+func (w *Fitter) runSNaive(c *cand, y []float64, origins []int, H, m int) {
+	for k, o := range origins {
+		snaiveForecast(y, o, m, c.folds[k*H:(k+1)*H])
+	}
+	snaiveForecast(y, len(y), m, c.mean)
+}
+
+// combine averages the best comboSize single models by backtest error.
+func (w *Fitter) combine(y []float64, origins []int, H int) {
+	r := w.rank[:0]
+	for i := 0; i < cCombo; i++ {
+		if w.cand[i].on && !math.IsInf(w.cand[i].mae, 0) && !math.IsNaN(w.cand[i].mae) {
+			r = append(r, i)
+		}
+	}
+	// Insertion sort by MAE (a handful of entries).
+	for a := 1; a < len(r); a++ {
+		for b := a; b > 0 && w.cand[r[b]].mae < w.cand[r[b-1]].mae; b-- {
+			r[b], r[b-1] = r[b-1], r[b]
+		}
+	}
+	if len(r) == 0 {
+		// No backtest: average what there is.
+		for i := 0; i < cCombo; i++ {
+			if w.cand[i].on {
+				r = append(r, i)
+			}
+		}
+	}
+	if len(r) > comboSize {
+		r = r[:comboSize]
+	}
+	c := &w.cand[cCombo]
+	inv := 1 / float64(len(r))
+	for j := range c.folds {
+		s := 0.0
+		for _, i := range r {
+			s += w.cand[i].folds[j]
+		}
+		c.folds[j] = s * inv
+	}
+	for j := range c.mean {
+		s := 0.0
+		for _, i := range r {
+			s += w.cand[i].mean[j]
+		}
+		c.mean[j] = s * inv
+	}
+	c.mae = backtestMAE(y, origins, H, c.folds)
+}
+
+// backtestMAE is the mean absolute error of the forecasts from each origin.
+func backtestMAE(y []float64, origins []int, H int, folds []float64) float64 {
+	s, n := 0.0, 0
+	for k, o := range origins {
+		for h := 0; h < H; h++ {
+			if v := y[o+h]; !math.IsNaN(v) {
+				s += math.Abs(v - folds[k*H+h])
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return s / float64(n)
+}
+
+// maseScale is the mean absolute seasonal difference at lag m (MASE's
+// denominator), or at lag 1 when the history is not longer than m.
+func maseScale(y []float64, m int) float64 {
+	if len(y) <= m {
+		m = 1
+	}
+	s, n := 0.0, 0
+	for i := m; i < len(y); i++ {
+		if d := y[i] - y[i-m]; !math.IsNaN(d) {
+			s += math.Abs(d)
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return s / float64(n)
+}
