@@ -61,82 +61,9 @@ type fourier struct {
 func (w *Fitter) runRegression(g *grid, y, raw []float64, pers []period, o Options, origins []int, H int, c *cand) {
 	r := &w.reg
 	n := len(y)
-	// Layout of the columns.
-	r.four = r.four[:0]
-	for i, p := range pers {
-		maxK := (p.steps - 1) / 2
-		k := min(regFourierLong, maxK)
-		skip := 0
-		if i == 0 {
-			k = min(regFourierDaily, maxK)
-		} else {
-			skip = int(math.Round(float64(p.secs) / float64(pers[0].secs)))
-			if skip*int(pers[0].secs) != int(p.secs) {
-				skip = 0
-			}
-		}
-		r.four = append(r.four, fourier{secs: float64(p.secs), k: k, skip: skip})
-	}
-	nCP := regChangepoints
-	if n < 8*(nCP+1) {
-		nCP = 0
-	}
-	r.cp = grow(&r.cp, nCP)
-	for j := range r.cp {
-		r.cp[j] = regCPRange * float64(j+1) / float64(nCP+1)
-	}
-	p := 2
-	r.iHinge, r.nHinge = p, nCP
-	p += nCP
-	r.iFour = p
-	for _, f := range r.four {
-		for k := 1; k <= f.k; k++ {
-			if f.skip > 0 && k%f.skip == 0 {
-				continue
-			}
-			p += 2
-		}
-	}
-	r.iEv = p
-	w.unknownEventNames = w.unknownEventNames[:0]
-	for _, e := range o.Events {
-		if e.Known {
-			continue
-		}
-		dup := false
-		for _, nm := range w.unknownEventNames {
-			dup = dup || nm == e.Name
-		}
-		if !dup {
-			w.unknownEventNames = append(w.unknownEventNames, e.Name)
-		}
-	}
-	r.nEv = len(w.unknownEventNames)
-	p += r.nEv
-	r.iR = p
-	r.nR = len(o.Regressors)
-	p += r.nR
-	r.p = p
-
-	// Penalties and prior means.
-	pen := grow(&r.pen, p)
-	prior := grow(&r.prior, p)
-	for j := range pen {
-		pen[j], prior[j] = regSmallRidge*float64(n), 0
-	}
-	pen[0], pen[1] = 1e-9*float64(n), 1e-9*float64(n)
-	for j := 0; j < nCP; j++ {
-		pen[r.iHinge+j] = regCPPenalty * float64(n)
-	}
-	for j, nm := range w.unknownEventNames {
-		pen[r.iEv+j] = regEventRidge
-		for _, e := range o.Events {
-			if !e.Known && e.Name == nm {
-				prior[r.iEv+j] = e.Effect
-				break
-			}
-		}
-	}
+	w.regLayout(n, pers, o)
+	p := r.p
+	w.regPenalties(n, o)
 
 	// Design rows for the history and the future.
 	x := grow(&r.x, n*p)
@@ -194,6 +121,96 @@ func (w *Fitter) runRegression(g *grid, y, raw []float64, pers []period, o Optio
 		c.mean[h] = dot(fut[h*p:(h+1)*p], beta)
 	}
 	w.addAR(c.mean, raw, x, beta, n, p)
+}
+
+// regLayout lays out the design's columns for a history of n steps: level
+// and slope, the trend's changepoint hinges (none on a short history), the
+// Fourier pairs of each season (harmonics a shorter season repeats left
+// out), one column per unknown event name and one per regressor.
+func (w *Fitter) regLayout(n int, pers []period, o Options) {
+	r := &w.reg
+	r.four = r.four[:0]
+	for i, p := range pers {
+		maxK := (p.steps - 1) / 2
+		k := min(regFourierLong, maxK)
+		skip := 0
+		if i == 0 {
+			k = min(regFourierDaily, maxK)
+		} else {
+			skip = int(math.Round(float64(p.secs) / float64(pers[0].secs)))
+			if skip*int(pers[0].secs) != int(p.secs) {
+				skip = 0
+			}
+		}
+		r.four = append(r.four, fourier{secs: float64(p.secs), k: k, skip: skip})
+	}
+	nCP := regChangepoints
+	if n < 8*(nCP+1) {
+		nCP = 0
+	}
+	r.cp = grow(&r.cp, nCP)
+	for j := range r.cp {
+		r.cp[j] = regCPRange * float64(j+1) / float64(nCP+1)
+	}
+	p := 2
+	r.iHinge, r.nHinge = p, nCP
+	p += nCP
+	r.iFour = p
+	for _, f := range r.four {
+		for k := 1; k <= f.k; k++ {
+			if f.skip > 0 && k%f.skip == 0 {
+				continue
+			}
+			p += 2
+		}
+	}
+	r.iEv = p
+	w.unknownEventNames = w.unknownEventNames[:0]
+	for _, e := range o.Events {
+		if e.Known {
+			continue
+		}
+		dup := false
+		for _, nm := range w.unknownEventNames {
+			dup = dup || nm == e.Name
+		}
+		if !dup {
+			w.unknownEventNames = append(w.unknownEventNames, e.Name)
+		}
+	}
+	r.nEv = len(w.unknownEventNames)
+	p += r.nEv
+	r.iR = p
+	r.nR = len(o.Regressors)
+	p += r.nR
+	r.p = p
+}
+
+// regPenalties sets the ridge penalty and prior mean of every column: the
+// level and slope nearly free, the changepoints' and the Fourier and
+// covariate columns' penalties per history point, and each unknown event
+// pulled toward the Effect given for it.
+func (w *Fitter) regPenalties(n int, o Options) {
+	r := &w.reg
+	p, nCP := r.p, r.nHinge
+	pen := grow(&r.pen, p)
+	prior := grow(&r.prior, p)
+	for j := range pen {
+		pen[j], prior[j] = regSmallRidge*float64(n), 0
+	}
+	pen[0], pen[1] = 1e-9*float64(n), 1e-9*float64(n)
+	for j := 0; j < nCP; j++ {
+		pen[r.iHinge+j] = regCPPenalty * float64(n)
+	}
+	for j, nm := range w.unknownEventNames {
+		pen[r.iEv+j] = regEventRidge
+		for _, e := range o.Events {
+			if !e.Known && e.Name == nm {
+				prior[r.iEv+j] = e.Effect
+				break
+			}
+		}
+	}
 }
 
 // regSolve solves the penalised normal equations accumulated so far for a
