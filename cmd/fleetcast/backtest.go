@@ -121,25 +121,7 @@ func runBacktest(args []string, stdout, stderr io.Writer) int {
 	// Report.
 	fmt.Fprintf(stdout, "backtest: %d series, %d windows of %s each, level %g, in %s\n",
 		len(series), folds, ff.horizon, o.Level, time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(stdout, "%-14s %8s %8s %10s %8s\n", "model", "sMAPE", "MASE", "coverage", "windows")
-	for mi, m := range models {
-		var sm, ms, cv float64
-		var nsm, nms, ncv int
-		for j := range jobs {
-			if scores[j] == nil || !scores[j][mi].OK {
-				continue
-			}
-			x := scores[j][mi]
-			sm, nsm = sm+x.SMAPE, nsm+1
-			if finiteF(x.MASE) {
-				ms, nms = ms+x.MASE, nms+1
-			}
-			if finiteF(x.Coverage) {
-				cv, ncv = cv+x.Coverage, ncv+1
-			}
-		}
-		fmt.Fprintf(stdout, "%-14s %8.3f %8.3f %10.3f %8d\n", m, sm/float64(max(nsm, 1)), ms/float64(max(nms, 1)), cv/float64(max(ncv, 1)), nsm)
-	}
+	printScores(stdout, models, scores)
 	if models[0] == "auto" {
 		count := map[string]int{}
 		for _, c := range chosen {
@@ -147,16 +129,7 @@ func runBacktest(args []string, stdout, stderr io.Writer) int {
 				count[c]++
 			}
 		}
-		names := make([]string, 0, len(count))
-		for m := range count {
-			names = append(names, m)
-		}
-		sort.Strings(names)
-		parts := make([]string, len(names))
-		for i, m := range names {
-			parts[i] = fmt.Sprintf("%s %d", m, count[m])
-		}
-		fmt.Fprintf(stdout, "auto chose: %s\n", strings.Join(parts, ", "))
+		fmt.Fprintf(stdout, "auto chose: %s\n", countsList(count))
 	}
 	if *plotDir != "" {
 		n := 0
@@ -174,6 +147,44 @@ func runBacktest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "plots: %d PNG files in %s\n", n, *plotDir)
 	}
 	return 0
+}
+
+// printScores prints each model's mean sMAPE, MASE and coverage over the
+// windows it could be scored on (scores per window, per model).
+func printScores(w io.Writer, models []string, scores [][]forecast.Score) {
+	fmt.Fprintf(w, "%-14s %8s %8s %10s %8s\n", "model", "sMAPE", "MASE", "coverage", "windows")
+	for mi, m := range models {
+		var sm, ms, cv float64
+		var nsm, nms, ncv int
+		for _, sc := range scores {
+			if sc == nil || !sc[mi].OK {
+				continue
+			}
+			x := sc[mi]
+			sm, nsm = sm+x.SMAPE, nsm+1
+			if finiteF(x.MASE) {
+				ms, nms = ms+x.MASE, nms+1
+			}
+			if finiteF(x.Coverage) {
+				cv, ncv = cv+x.Coverage, ncv+1
+			}
+		}
+		fmt.Fprintf(w, "%-14s %8.3f %8.3f %10.3f %8d\n", m, sm/float64(max(nsm, 1)), ms/float64(max(nms, 1)), cv/float64(max(ncv, 1)), nsm)
+	}
+}
+
+// countsList is "a 2, b 5": the counts by name, names sorted.
+func countsList(count map[string]int) string {
+	names := make([]string, 0, len(count))
+	for m := range count {
+		names = append(names, m)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, m := range names {
+		parts[i] = fmt.Sprintf("%s %d", m, count[m])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func finiteF(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -370,17 +369,8 @@ func runForecastIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		return 1
 	}
 	if !*quiet {
-		names := make([]string, 0, len(chosen))
-		for m := range chosen {
-			names = append(names, m)
-		}
-		sort.Strings(names)
-		parts := make([]string, len(names))
-		for i, m := range names {
-			parts[i] = fmt.Sprintf("%s %d", m, chosen[m])
-		}
 		fmt.Fprintf(stderr, "forecast: %d series in %s (%.0f series/s); models: %s\n",
-			len(series)-failed, elapsed.Round(time.Millisecond), float64(len(series))/elapsed.Seconds(), strings.Join(parts, ", "))
+			len(series)-failed, elapsed.Round(time.Millisecond), float64(len(series))/elapsed.Seconds(), countsList(chosen))
 	}
 	if failed > 0 {
 		fmt.Fprintf(stderr, "fleetcast forecast: %d of %d series could not be forecast\n", failed, len(series))
