@@ -265,22 +265,27 @@ func promDuration(d time.Duration) string {
 }
 
 // prometheusConfig scrapes the simulated Nomad, the exporter and the
-// actuator every 5 seconds under the job names the rules expect (the sim
-// serves Nomad's metrics at /metrics).
+// actuator every 5 seconds under the job names the rules expect; Nomad at
+// /v1/metrics?format=prometheus, where a real agent serves them, as
+// examples/prometheus.yml does.
 func prometheusConfig(simAddr, exporterAddr, actuatorAddr string) string {
 	var b strings.Builder
 	b.WriteString("global:\n  scrape_interval: 5s\n  evaluation_interval: 5s\n\nscrape_configs:\n")
 	// Nomad's metrics keep their job label as exported_job; the exporter's
 	// and the actuator's carry the Nomad job in `job` (honor_labels), as
 	// rules/README.md asks.
-	job := func(name, addr string, honor bool) {
+	job := func(name, addr string, honor bool, path string) {
 		if addr == "" {
 			return
 		}
-		fmt.Fprintf(&b, "  - job_name: %s\n    honor_labels: %t\n    static_configs:\n      - targets: [%q]\n", name, honor, addr)
+		fmt.Fprintf(&b, "  - job_name: %s\n    honor_labels: %t\n", name, honor)
+		if path != "" {
+			fmt.Fprintf(&b, "    metrics_path: %s\n    params: {format: [prometheus]}\n", path)
+		}
+		fmt.Fprintf(&b, "    static_configs:\n      - targets: [%q]\n", addr)
 	}
-	job("nomad", simAddr, false)
-	job("fleetcast-exporter", exporterAddr, true)
-	job("fleetcast-actuator", actuatorAddr, true)
+	job("nomad", simAddr, false, "/v1/metrics")
+	job("fleetcast-exporter", exporterAddr, true, "")
+	job("fleetcast-actuator", actuatorAddr, true, "")
 	return b.String()
 }
