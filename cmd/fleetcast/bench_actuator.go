@@ -77,37 +77,12 @@ requests over loopback HTTP to the real handler, counting every non-200 answer.`
 		fmt.Fprintf(stderr, "fleetcast bench actuator: %v\n", err)
 		return 1
 	}
-	lat := make([]time.Duration, 0, *decisions)
-	start := time.Now()
-	acted := 0
-	for i := 0; i < *decisions; i++ {
-		al := actuatorBenchAlert(i, *groups)
-		t0 := time.Now()
-		out := act.Handle(context.Background(), al)
-		lat = append(lat, time.Since(t0))
-		if out.Result == actuator.ResultDryRun {
-			acted++
-		}
-	}
-	total := time.Since(start)
+	benchDecisions(stdout, act, *decisions, *groups)
 	act.Close()
-	fmt.Fprintf(stdout, "decision latency (scale_group, dry run, in-memory Nomad and Prometheus, audit JSON encoded):\n")
-	fmt.Fprintf(stdout, "  decisions %d (%d planned a change), %.0f decisions/s on one goroutine\n", len(lat), acted, float64(len(lat))/total.Seconds())
-	fmt.Fprintf(stdout, "  p50 %s  p90 %s  p99 %s  max %s   (target p99 < 5ms)\n", actuatorPct(lat, 0.5), actuatorPct(lat, 0.9), actuatorPct(lat, 0.99), actuatorPct(lat, 1))
-
-	// The migrate planner on a busy node: 60 allocations, 500 nodes.
-	mlat := make([]time.Duration, 0, 2000)
-	node, allocs, fleet := actuatorBenchMigrateFleet()
-	for i := 0; i < cap(mlat); i++ {
-		t0 := time.Now()
-		if _, err := planner.PlanMigrate(node, allocs, fleet, planner.MigratePolicy{Threshold: 0.8}); err != nil {
-			fmt.Fprintf(stderr, "fleetcast bench actuator: %v\n", err)
-			return 1
-		}
-		mlat = append(mlat, time.Since(t0))
+	if err := benchMigratePlanner(stdout); err != nil {
+		fmt.Fprintf(stderr, "fleetcast bench actuator: %v\n", err)
+		return 1
 	}
-	fmt.Fprintf(stdout, "migrate planner (60 allocations on the node, 500 nodes in the pool):\n")
-	fmt.Fprintf(stdout, "  plans %d  p50 %s  p99 %s  max %s\n", len(mlat), actuatorPct(mlat, 0.5), actuatorPct(mlat, 0.99), actuatorPct(mlat, 1))
 
 	// 2. Webhook throughput over loopback.
 	act, err = newActuator()
@@ -116,22 +91,75 @@ requests over loopback HTTP to the real handler, counting every non-200 answer.`
 		return 1
 	}
 	defer act.Close()
-	hook := &actuator.Webhook{A: act, Token: "bench-token", Log: slog.New(slog.DiscardHandler)}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	failed, err := benchWebhook(stdout, act, *rate, *dur, *conc, *decisions, *groups)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetcast bench actuator: %v\n", err)
 		return 1
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+// benchDecisions times n decisions of act on one goroutine, on alerts that
+// name groups task groups in turn, and prints the latency quantiles.
+func benchDecisions(stdout io.Writer, act *actuator.Actuator, n, groups int) {
+	lat := make([]time.Duration, 0, n)
+	start := time.Now()
+	acted := 0
+	for i := 0; i < n; i++ {
+		al := actuatorBenchAlert(i, groups)
+		t0 := time.Now()
+		out := act.Handle(context.Background(), al)
+		lat = append(lat, time.Since(t0))
+		if out.Result == actuator.ResultDryRun {
+			acted++
+		}
+	}
+	total := time.Since(start)
+	fmt.Fprintf(stdout, "decision latency (scale_group, dry run, in-memory Nomad and Prometheus, audit JSON encoded):\n")
+	fmt.Fprintf(stdout, "  decisions %d (%d planned a change), %.0f decisions/s on one goroutine\n", len(lat), acted, float64(len(lat))/total.Seconds())
+	fmt.Fprintf(stdout, "  p50 %s  p90 %s  p99 %s  max %s   (target p99 < 5ms)\n", actuatorPct(lat, 0.5), actuatorPct(lat, 0.9), actuatorPct(lat, 0.99), actuatorPct(lat, 1))
+}
+
+// benchMigratePlanner times the migrate planner on a busy node: 60
+// allocations, 500 nodes.
+func benchMigratePlanner(stdout io.Writer) error {
+	mlat := make([]time.Duration, 0, 2000)
+	node, allocs, fleet := actuatorBenchMigrateFleet()
+	for i := 0; i < cap(mlat); i++ {
+		t0 := time.Now()
+		if _, err := planner.PlanMigrate(node, allocs, fleet, planner.MigratePolicy{Threshold: 0.8}); err != nil {
+			return err
+		}
+		mlat = append(mlat, time.Since(t0))
+	}
+	fmt.Fprintf(stdout, "migrate planner (60 allocations on the node, 500 nodes in the pool):\n")
+	fmt.Fprintf(stdout, "  plans %d  p50 %s  p99 %s  max %s\n", len(mlat), actuatorPct(mlat, 0.5), actuatorPct(mlat, 0.99), actuatorPct(mlat, 1))
+	return nil
+}
+
+// benchWebhook sends rate requests a second for dur to act's webhook over
+// loopback HTTP from conc clients, each request one alert (numbered from
+// first), and prints what was achieved. failed says a request was not
+// answered 200.
+func benchWebhook(stdout io.Writer, act *actuator.Actuator, rate int, dur time.Duration, conc, first, groups int) (failed bool, err error) {
+	hook := &actuator.Webhook{A: act, Token: "bench-token", Log: slog.New(slog.DiscardHandler)}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return false, err
 	}
 	srv := &http.Server{Handler: hook.Handler(nil), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	defer func() { _ = srv.Close() }()
 	url := "http://" + l.Addr().String() + "/webhook"
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *conc, MaxConnsPerHost: *conc}}
-	n := int(float64(*rate) * dur.Seconds())
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc}}
+	n := int(float64(rate) * dur.Seconds())
 	bodies := make([][]byte, n)
 	for i := range bodies {
 		bodies[i], _ = json.Marshal(actuator.Message{Version: "4", GroupKey: "{}:{alertname=\"JobPredictedSaturation\"}",
-			Data: template.Data{Receiver: "fleetcast", Status: "firing", Alerts: template.Alerts{actuatorBenchAlert(*decisions+i, *groups)}}})
+			Data: template.Data{Receiver: "fleetcast", Status: "firing", Alerts: template.Alerts{actuatorBenchAlert(first+i, groups)}}})
 	}
 	var (
 		okN, errN atomic.Int64
@@ -139,9 +167,9 @@ requests over loopback HTTP to the real handler, counting every non-200 answer.`
 		rlat      = make([]time.Duration, 0, n)
 		firstErr  atomic.Value
 	)
-	jobs := make(chan int, *conc)
+	jobs := make(chan int, conc)
 	var wg sync.WaitGroup
-	for w := 0; w < *conc; w++ {
+	for w := 0; w < conc; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -173,7 +201,7 @@ requests over loopback HTTP to the real handler, counting every non-200 answer.`
 	}
 	// Pace: request i leaves at start + i/rate, as Alertmanager's fan-in would.
 	wstart := time.Now()
-	interval := time.Second / time.Duration(*rate)
+	interval := time.Second / time.Duration(rate)
 	for i := 0; i < n; i++ {
 		if d := time.Until(wstart.Add(time.Duration(i) * interval)); d > 0 {
 			time.Sleep(d)
@@ -185,15 +213,15 @@ requests over loopback HTTP to the real handler, counting every non-200 answer.`
 	wall := time.Since(wstart)
 	fmt.Fprintf(stdout, "webhook over loopback HTTP (one alert per request, bearer token checked, dry run):\n")
 	fmt.Fprintf(stdout, "  offered %d req/s for %s: sent %d, 200 OK %d, errors %d, achieved %.0f req/s\n",
-		*rate, *dur, n, okN.Load(), errN.Load(), float64(okN.Load())/wall.Seconds())
+		rate, dur, n, okN.Load(), errN.Load(), float64(okN.Load())/wall.Seconds())
 	if len(rlat) > 0 {
 		fmt.Fprintf(stdout, "  request latency p50 %s  p99 %s  max %s\n", actuatorPct(rlat, 0.5), actuatorPct(rlat, 0.99), actuatorPct(rlat, 1))
 	}
 	if e := firstErr.Load(); e != nil {
 		fmt.Fprintf(stdout, "  first error: %v\n", e)
-		return 1
+		return true, nil
 	}
-	return 0
+	return false, nil
 }
 
 func actuatorBenchAlert(i, groups int) template.Alert {
