@@ -64,13 +64,13 @@ MS_DIR  ?= ../shared/data/ms-anomaly
 eval-detect:
 	nice $(GO) run ./scripts/evaldetect --nab $(NAB_DIR) --ms $(MS_DIR)
 
-## lint: gofmt, go vet and staticcheck at a pinned version (what CI runs)
-STATICCHECK_VERSION ?= v0.8.2
 ## eval: the forecaster's accuracy table on every development set, next to the PromQL anchors
 ## (scripts/eval.sh; about 8 minutes on 2 busy cores; SETS=... to run fewer)
 eval: build
 	nice scripts/eval.sh $(BIN)
 
+## lint: gofmt, go vet and staticcheck at a pinned version (what CI runs)
+STATICCHECK_VERSION ?= v0.8.2
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
