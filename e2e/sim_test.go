@@ -262,7 +262,11 @@ scrape_configs:
 			return fmt.Errorf("plain sum %g, rule %g, running %g × %g: want the sum one allocation above the rule", sum, r, n, ask)
 		}
 		q := exampleQuery("job_cpu", true)
-		if v, err := valueOf(q, "exported_job", "web"); err != nil || v != r {
+		v, err := valueOf(q, "job", "web") // the example names the Nomad job `job`
+		if err != nil {
+			v, err = valueOf(q, "exported_job", "web") // or keeps Nomad's exported_job
+		}
+		if err != nil || v != r {
 			return fmt.Errorf("example job_cpu capacity %s = %g (%v), want %g", q, v, err, r)
 		}
 		return nil
