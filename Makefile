@@ -18,12 +18,16 @@ LDFLAGS    := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(
 	-X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=$(BUILD_USER) -X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 export VERSION LDFLAGS BUILDTAGS
 
-.PHONY: all build test test-go test-rules fuzz tools tools-prom3 demo bench eval lint dashboards clean eval-detect
+.PHONY: all build dist test test-go test-rules fuzz tools tools-prom3 demo bench eval lint dashboards clean eval-detect
 
 all: build
 
 build:
 	$(GO) build -tags $(BUILDTAGS) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/fleetcast
+
+## dist: release archives for linux and darwin, amd64 and arm64, with SHA256SUMS, in dist/
+dist:
+	@GO=$(GO) scripts/dist.sh
 
 ## tools: install the real Prometheus, promtool, Alertmanager and amtool the tests use
 tools:
@@ -77,4 +81,4 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

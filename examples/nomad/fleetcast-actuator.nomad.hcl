@@ -3,7 +3,12 @@
 # the demo to a real cluster".
 #
 #   nomad var put nomad/jobs/fleetcast-actuator nomad_token=<secret id> webhook_token=<random>
-#   nomad job run -var 'datacenters=["dc1"]' examples/nomad/fleetcast-actuator.nomad.hcl
+#   nomad job run -var 'datacenters=["dc1"]' \
+#     -var release_sha256=$(grep linux-amd64 SHA256SUMS | cut -d' ' -f1) \
+#     examples/nomad/fleetcast-actuator.nomad.hcl
+#
+# The task fetches the release archive of `make dist` with an artifact block
+# and checks its SHA-256 (var.release_sha256, from the release's SHA256SUMS).
 #
 # It starts in dry-run (var.dry_run): it decides and logs every action but
 # changes nothing, until you read its audit log and run the job again with
@@ -17,10 +22,27 @@ variable "datacenters" {
   default = ["*"]
 }
 
-variable "fleetcast_path" {
+variable "fleetcast_version" {
   type        = string
-  default     = "/usr/local/bin/fleetcast"
-  description = "Where the fleetcast binary is installed on the clients."
+  default     = "0.1.0"
+  description = "The release to run: the archives and SHA256SUMS of `make dist`."
+}
+
+variable "release_url" {
+  type        = string
+  default     = "https://releases.example.com/fleetcast"
+  description = "Where the archives of `make dist` are served (any URL Nomad's artifact block fetches: HTTP(S), S3, GCS, git)."
+}
+
+variable "release_sha256" {
+  type        = string
+  description = "SHA-256 of fleetcast-<version>.linux-<arch>.tar.gz, from the release's SHA256SUMS. No default: Nomad refuses an archive that does not match."
+}
+
+variable "arch" {
+  type        = string
+  default     = "amd64"
+  description = "CPU architecture of the clients to run on (amd64 or arm64), as Nomad reports it in attr.cpu.arch."
 }
 
 variable "prometheus_service" {
@@ -39,6 +61,11 @@ job "fleetcast-actuator" {
   type        = "service"
 
   group "actuator" {
+    constraint {
+      attribute = "${attr.cpu.arch}"
+      value     = var.arch
+    }
+
     count = 2
 
     constraint {
@@ -77,8 +104,18 @@ job "fleetcast-actuator" {
     task "actuator" {
       driver = "exec"
 
+      # The release archive of `make dist`, checked against its SHA-256
+      # before it is unpacked into the task's local/ directory.
+      artifact {
+        source      = "${var.release_url}/fleetcast-${var.fleetcast_version}.linux-${var.arch}.tar.gz"
+        destination = "local"
+        options {
+          checksum = "sha256:${var.release_sha256}"
+        }
+      }
+
       config {
-        command = var.fleetcast_path
+        command = "local/fleetcast-${var.fleetcast_version}.linux-${var.arch}/fleetcast"
         args = [
           "actuator",
           "--config.file=${NOMAD_TASK_DIR}/actuator.yml",
