@@ -138,7 +138,8 @@ type seriesRow struct {
 	observed float64
 	score    float64
 	err      string
-	bounds   string // the forecast's [min, max]
+	bounds   string  // the forecast's [min, max]
+	capacity float64 // the series' capacity, NaN without one
 }
 
 type nomadSnapshot struct {
@@ -740,7 +741,7 @@ func fitSafely(s forecast.Series, o forecast.Options) (f *forecast.Forecast, err
 // publish appends the series' gauges to the snapshot and returns its row.
 func (e *Exporter) publish(snap *targetSnapshot, t *target, sr *series, capFor func(model.Metric) (float64, bool), end int64) seriesRow {
 	tc := t.cfg
-	row := seriesRow{fp: sr.fp, labels: sr.labels.String(), mase: math.NaN(), coverage: math.NaN(), observed: math.NaN(), score: sr.score}
+	row := seriesRow{fp: sr.fp, labels: sr.labels.String(), mase: math.NaN(), coverage: math.NaN(), observed: math.NaN(), score: sr.score, capacity: math.NaN()}
 	names, values := exportedLabels(sr.labels)
 	base := append(values, tc.Name)
 	add := func(metric string, v float64, extraNames []string, extra ...string) {
@@ -815,6 +816,7 @@ func (e *Exporter) publish(snap *targetSnapshot, t *target, sr *series, capFor f
 	}
 	if capFor != nil {
 		if c, ok := capFor(sr.labels); ok {
+			row.capacity = c
 			secs := math.Inf(1)
 			if row.observed >= c {
 				secs = 0

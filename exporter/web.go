@@ -234,7 +234,9 @@ var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
 {{with .Target}}<h2>{{.Name}}</h2><p><code>{{.Query}}</code> · {{.Series}} series{{if .Err}} · <span class="err">last error: {{.Err}}</span>{{end}}</p>{{if .Warn}}<p class="warn">WARN: {{.Warn}}</p>{{end}}
 <table><tr><th>series</th><th>model</th><th>MASE</th><th>coverage</th><th>bounds</th><th>observed</th><th>anomaly</th><th>chart</th><th>error</th></tr>
 {{range .Rows}}<tr><td>{{.Labels}}</td><td>{{.Model}}</td><td>{{num .MASE}}</td><td>{{num .Coverage}}</td><td>{{.Bounds}}</td><td>{{num .Observed}}</td><td>{{num .Score}}</td><td><a href="/chart.svg?target={{$.Target.Name}}&amp;series={{.FP}}">chart</a></td><td class="err">{{.Err}}</td></tr>
-{{end}}</table>{{if .Next}}<p><a href="/target?name={{.Name}}&amp;offset={{.Next}}">next {{.PerPage}}</a></p>{{end}}{{end}}
+{{end}}</table>
+{{range $i, $r := .Rows}}{{if lt $i 12}}<figure><img loading="lazy" width="864" height="384" alt="history, forecast, band, bounds and capacity of {{$r.Labels}}" src="/chart.svg?target={{$.Target.Name}}&amp;series={{$r.FP}}"><figcaption>{{$r.Labels}}</figcaption></figure>
+{{end}}{{end}}{{if .Next}}<p><a href="/target?name={{.Name}}&amp;offset={{.Next}}">next {{.PerPage}}</a></p>{{end}}{{end}}
 </body></html>`))
 
 type statusTarget struct {
@@ -372,15 +374,34 @@ func (e *Exporter) handleChart(w http.ResponseWriter, r *http.Request) {
 		}
 		res = sr.result.Load()
 	}
+	var now int64
+	var unit string
+	if sr != nil {
+		now = sr.start + int64(len(sr.vals)-1)*t.step
+		unit = unitOf(sr.labels)
+	}
 	t.mu.Unlock()
 	if sr == nil {
 		http.Error(w, "unknown series (it may have vanished)", http.StatusNotFound)
 		return
 	}
+	capacity := math.NaN()
+	if s := t.snap.Load(); s != nil {
+		for _, row := range s.rows {
+			if row.fp == fp {
+				capacity = row.capacity
+				break
+			}
+		}
+	}
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Tick.Marker = plot.TimeTicks{Format: "01-02\n15:04"}
-	p.Y.Label.Text = "value"
+	p.Y.Label.Text = unit
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, xy := range hist {
+		lo, hi = min(lo, xy.Y), max(hi, xy.Y)
+	}
 	if res != nil && res.f != nil && len(res.f.Times) > 0 {
 		f := res.f
 		band := make(plotter.XYs, 0, 2*len(f.Times))
@@ -388,6 +409,7 @@ func (e *Exporter) handleChart(w http.ResponseWriter, r *http.Request) {
 		for i, ts := range f.Times {
 			band = append(band, plotter.XY{X: float64(ts), Y: f.Upper[i]})
 			mean = append(mean, plotter.XY{X: float64(ts), Y: f.Mean[i]})
+			lo, hi = min(lo, f.Lower[i]), max(hi, f.Upper[i])
 		}
 		for i := len(f.Times) - 1; i >= 0; i-- {
 			band = append(band, plotter.XY{X: float64(f.Times[i]), Y: f.Lower[i]})
@@ -411,7 +433,40 @@ func (e *Exporter) handleChart(w http.ResponseWriter, r *http.Request) {
 			p.Legend.Add("observed", l)
 		}
 	}
+	x0, x1 := float64(now), float64(now)
+	if len(hist) > 0 {
+		x0 = hist[0].X
+	}
+	if res != nil && res.f != nil && len(res.f.Times) > 0 {
+		x1 = float64(res.f.Times[len(res.f.Times)-1])
+		// The bounds the forecast keeps to, when they are near the data.
+		for _, b := range []struct {
+			v    float64
+			name string
+		}{{res.f.Min, "lower bound"}, {res.f.Max, "upper bound"}} {
+			if !math.IsInf(b.v, 0) && !math.IsNaN(b.v) && nearRange(b.v, lo, hi) {
+				hline(p, x0, x1, b.v, fmt.Sprintf("%s %s", b.name, withUnit(b.v, unit)), color.RGBA{R: 120, G: 120, B: 120, A: 255}, []vg.Length{vg.Points(2), vg.Points(3)})
+				lo, hi = min(lo, b.v), max(hi, b.v)
+			}
+		}
+	}
+	if !math.IsNaN(capacity) {
+		hline(p, x0, x1, capacity, "capacity "+withUnit(capacity, unit), color.RGBA{R: 200, G: 0, B: 0, A: 255}, []vg.Length{vg.Points(6), vg.Points(4)})
+		lo, hi = min(lo, capacity), max(hi, capacity)
+	}
+	if !math.IsInf(lo, 1) {
+		// Headroom above the data, where the legend sits.
+		span := max(hi-lo, math.Abs(hi)*0.1, 1e-9)
+		p.Y.Min, p.Y.Max = lo-0.05*span, hi+0.35*span
+		if nl, err := plotter.NewLine(plotter.XYs{{X: float64(now), Y: p.Y.Min}, {X: float64(now), Y: hi + 0.05*span}}); err == nil {
+			nl.Color = color.Black
+			nl.Dashes = []vg.Length{vg.Points(1), vg.Points(3)}
+			p.Add(nl)
+			p.Legend.Add("now", nl)
+		}
+	}
 	p.Legend.Top = true
+	p.Legend.Left = true
 	wt, err := p.WriterTo(9*vg.Inch, 4*vg.Inch, "svg")
 	if err != nil {
 		http.Error(w, "draw chart: "+err.Error(), http.StatusInternalServerError)
@@ -424,4 +479,45 @@ func (e *Exporter) handleChart(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")
 	_, _ = w.Write(buf.Bytes())
+}
+
+// unitOf names the unit of a series from its resource label, as the
+// rules' label conventions use it: cpu in MHz, memory in bytes.
+func unitOf(l model.Metric) string {
+	switch l["resource"] {
+	case "cpu":
+		return "MHz"
+	case "memory":
+		return "bytes"
+	}
+	return "value"
+}
+
+func withUnit(v float64, unit string) string {
+	if unit == "value" {
+		return fmt.Sprintf("%.4g", v)
+	}
+	return fmt.Sprintf("%.4g %s", v, unit)
+}
+
+// nearRange says whether v lies within the data's range widened by its
+// span, so that drawing it does not squash the data.
+func nearRange(v, lo, hi float64) bool {
+	if math.IsInf(lo, 1) {
+		return false
+	}
+	span := max(hi-lo, math.Abs(hi)*0.1)
+	return v >= lo-span && v <= hi+span
+}
+
+// hline adds a horizontal line at y from x0 to x1 with a legend entry.
+func hline(p *plot.Plot, x0, x1, y float64, name string, c color.Color, dashes []vg.Length) {
+	l, err := plotter.NewLine(plotter.XYs{{X: x0, Y: y}, {X: x1, Y: y}})
+	if err != nil {
+		return
+	}
+	l.Color = c
+	l.Dashes = dashes
+	p.Add(l)
+	p.Legend.Add(name, l)
 }

@@ -143,6 +143,7 @@ func runBacktest(args []string, stdout, stderr io.Writer) int {
 				return 1
 			}
 			n++
+			fmt.Fprintf(stderr, "backtest: plot [%d/%d] %s\n", i+1, len(plots), file)
 		}
 		fmt.Fprintf(stdout, "plots: %d PNG files in %s\n", n, *plotDir)
 	}
@@ -187,6 +188,24 @@ func countsList(count map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
+// legendRoom sets the Y range to the data's with room above it, where a
+// legend at the top sits without covering the data.
+func legendRoom(p *plot.Plot, sets ...plotter.XYs) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, xy := range sets {
+		for _, v := range xy {
+			if finiteF(v.Y) {
+				lo, hi = min(lo, v.Y), max(hi, v.Y)
+			}
+		}
+	}
+	if math.IsInf(lo, 1) {
+		return
+	}
+	span := max(hi-lo, math.Abs(hi)*0.1, 1e-9)
+	p.Y.Min, p.Y.Max = lo-0.05*span, hi+0.4*span
+}
+
 func finiteF(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // backtestWindow holds out window k (0 the latest) of s, fits every model on
@@ -226,10 +245,11 @@ func backtestWindow(fitter *forecast.Fitter, s seriescsv.Series, k int, o foreca
 type btPlot struct {
 	hist, truth, mean, lower, upper plotter.XYs
 	model                           string
+	level                           float64
 }
 
 func newBtPlot(h forecast.Series, fc *forecast.Forecast, tt []int64, tv []float64, span int64) *btPlot {
-	p := &btPlot{model: fc.Model}
+	p := &btPlot{model: fc.Model, level: fc.Level}
 	from := fc.Times[0] - 4*span
 	t0 := float64(fc.Times[0])
 	hours := func(t int64) float64 { return (float64(t) - t0) / 3600 }
@@ -270,7 +290,7 @@ func (p *btPlot) save(file, name string) error {
 		poly.Color = color.RGBA{R: 180, G: 205, B: 240, A: 255}
 		poly.LineStyle.Width = 0
 		pl.Add(poly)
-		pl.Legend.Add("band", poly)
+		pl.Legend.Add(fmt.Sprintf("%g%% band", 100*p.level), poly)
 	}
 	add := func(xy plotter.XYs, c color.Color, label string) error {
 		if len(xy) == 0 {
@@ -295,6 +315,7 @@ func (p *btPlot) save(file, name string) error {
 	if err := add(p.mean, color.RGBA{B: 200, G: 60, A: 255}, "forecast"); err != nil {
 		return err
 	}
+	legendRoom(pl, p.hist, p.truth, p.lower, p.upper)
 	pl.Legend.Top = true
 	pl.Legend.Left = true
 	return pl.Save(10*vg.Inch, 4*vg.Inch, file)

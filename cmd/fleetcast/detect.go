@@ -167,7 +167,7 @@ func plotDetections(dir string, s seriescsv.Series, dets []forecast.Detection) e
 			l.Width = vg.Points(0.5)
 			p.Add(l)
 		}
-		p.Legend.Add("band", &plotter.Line{LineStyle: draw.LineStyle{Color: grey, Width: vg.Points(1)}})
+		p.Legend.Add("band (~95% of past residuals)", &plotter.Line{LineStyle: draw.LineStyle{Color: grey, Width: vg.Points(1)}})
 	}
 	if len(vals) > 0 {
 		l, err := plotter.NewLine(vals)
@@ -190,6 +190,7 @@ func plotDetections(dir string, s seriescsv.Series, dets []forecast.Detection) e
 		p.Add(sc)
 		p.Legend.Add(fmt.Sprintf("score > %.2f", forecast.AnomalyThreshold), sc)
 	}
+	legendRoom(p, vals, lo, hi)
 	p.Legend.Top = true
 	name := strings.NewReplacer("/", "_", "\\", "_", ":", "_").Replace(s.Name) + ".png"
 	path := filepath.Join(dir, name)
