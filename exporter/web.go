@@ -418,7 +418,7 @@ func (e *Exporter) handleChart(w http.ResponseWriter, r *http.Request) {
 			poly.Color = color.RGBA{R: 255, G: 160, B: 60, A: 90}
 			poly.LineStyle.Width = 0
 			p.Add(poly)
-			p.Legend.Add(fmt.Sprintf("%g band", f.Level*100)+"%", poly)
+			p.Legend.Add(fmt.Sprintf("%g%% band", f.Level*100), poly)
 		}
 		if l, err := plotter.NewLine(mean); err == nil {
 			l.Color = color.RGBA{R: 220, G: 90, B: 0, A: 255}

@@ -87,7 +87,7 @@ func (p *Process) start(ctx context.Context, readyTimeout time.Duration) error {
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	// The child dies with us even if we are killed, so nothing is left running.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		_ = logf.Close()
 		return fmt.Errorf("start %s: %w", p.bin, err)
