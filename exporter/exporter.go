@@ -500,7 +500,7 @@ func (e *Exporter) checkData(t *target, end, step int64) {
 		if float64(have) < historyShortFraction*float64(want) {
 			kind = "short history"
 			warn = fmt.Sprintf("Prometheus holds %s of the %s of history configured (its retention, or series younger than that); seasons longer than %s cannot be learnt",
-				model.Duration(have), model.Duration(want), model.Duration(have/2))
+				model.Duration(have.Truncate(time.Minute)), model.Duration(want), model.Duration((have / 2).Truncate(time.Hour)))
 		}
 	}
 	// The text follows the data (history grows every cycle); the log
