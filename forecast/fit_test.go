@@ -160,50 +160,64 @@ func TestQuantileConsistent(t *testing.T) {
 	}
 }
 
-func TestDegenerate(t *testing.T) {
+// TestFitErrors: every bad input is an error of the right kind, and an
+// empty series says how many points it had.
+func TestFitErrors(t *testing.T) {
 	nan := math.NaN()
-	if _, err := Fit(Series{}, Options{Horizon: 3}); !errors.Is(err, ErrEmpty) {
-		t.Errorf("empty series: err %v, want ErrEmpty", err)
+	two := Series{Times: []int64{1, 2}, Values: []float64{1, 2}}
+	cases := []struct {
+		name string
+		s    Series
+		o    Options
+		want error
+	}{
+		{"empty series", Series{}, Options{Horizon: 3}, ErrEmpty},
+		{"all-NaN series", Series{Times: []int64{1, 2}, Values: []float64{nan, math.Inf(1)}}, Options{Horizon: 3}, ErrEmpty},
+		{"no horizon", two, Options{}, ErrBadOptions},
+		{"negative horizon", two, Options{Horizon: -1}, ErrBadOptions},
+		{"level over 1", two, Options{Horizon: 3, Level: 1.5}, ErrBadOptions},
+		{"negative step", two, Options{Horizon: 3, Step: -5}, ErrBadOptions},
+		{"negative folds", two, Options{Horizon: 3, Folds: -1}, ErrBadOptions},
+		{"negative season", two, Options{Horizon: 3, Seasons: []int64{-86400}}, ErrBadOptions},
+		{"event ends before it starts", two, Options{Horizon: 3, Events: []Event{{Name: "x", Start: 10, End: 5}}}, ErrBadOptions},
+		{"regressor past too short", two, Options{Horizon: 3, Regressors: []Regressor{{Name: "r", Past: []float64{1}, Future: []float64{1, 2, 3}}}}, ErrBadOptions},
+		{"regressor future too short", two, Options{Horizon: 3, Regressors: []Regressor{{Name: "r", Past: []float64{1, 2}, Future: []float64{1}}}}, ErrBadOptions},
+		{"mismatched lengths", Series{Times: []int64{1}, Values: []float64{1, 2}}, Options{Horizon: 1}, ErrBadOptions},
+		{"unknown model", Series{Times: []int64{1}, Values: []float64{1}}, Options{Horizon: 3, Model: "nope"}, ErrUnknownModel},
 	}
-	_, err := Fit(Series{Times: []int64{1, 2}, Values: []float64{nan, math.Inf(1)}}, Options{Horizon: 3})
-	if !errors.Is(err, ErrEmpty) || err.Error() == ErrEmpty.Error() {
-		t.Errorf("all-NaN series: err %v, want ErrEmpty saying how many points", err)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Fit(c.s, c.o)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("err %v, want %v", err, c.want)
+			}
+			if c.want == ErrEmpty && len(c.s.Times) > 0 && err.Error() == ErrEmpty.Error() {
+				t.Errorf("err %q does not say how many points", err)
+			}
+		})
 	}
-	f, err := Fit(Series{Times: []int64{0, 60, 120, 180}, Values: []float64{5, 5, nan, 5}}, Options{Horizon: 4})
+}
+
+// TestConstantHistory: a constant history (gaps aside) forecasts itself with
+// a zero-width band, on its own step.
+func TestConstantHistory(t *testing.T) {
+	f, err := Fit(Series{Times: []int64{0, 60, 120, 180}, Values: []float64{5, 5, math.NaN(), 5}}, Options{Horizon: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for h, v := range f.Mean {
 		if v != 5 || f.Lower[h] != 5 || f.Upper[h] != 5 || f.Times[h] != 180+int64(h+1)*60 {
-			t.Errorf("constant series step %d: %v [%v, %v] at %d, want 5 [5, 5] at %d", h, v, f.Lower[h], f.Upper[h], f.Times[h], 180+(h+1)*60)
+			t.Errorf("step %d: %v [%v, %v] at %d, want 5 [5, 5] at %d", h, v, f.Lower[h], f.Upper[h], f.Times[h], 180+(h+1)*60)
 		}
 	}
 	if q := f.Quantile(0.99); q[0] != 5 {
-		t.Errorf("constant series: Quantile(0.99) = %v, want 5", q[0])
+		t.Errorf("Quantile(0.99) = %v, want 5", q[0])
 	}
-	bad := []Options{
-		{},
-		{Horizon: -1},
-		{Horizon: 3, Level: 1.5},
-		{Horizon: 3, Step: -5},
-		{Horizon: 3, Folds: -1},
-		{Horizon: 3, Seasons: []int64{-86400}},
-		{Horizon: 3, Events: []Event{{Name: "x", Start: 10, End: 5}}},
-		{Horizon: 3, Regressors: []Regressor{{Name: "r", Past: []float64{1}, Future: []float64{1, 2, 3}}}},
-		{Horizon: 3, Regressors: []Regressor{{Name: "r", Past: []float64{1, 2}, Future: []float64{1}}}},
-	}
-	for _, o := range bad {
-		if _, err := Fit(Series{Times: []int64{1, 2}, Values: []float64{1, 2}}, o); !errors.Is(err, ErrBadOptions) {
-			t.Errorf("options %+v: err %v, want ErrBadOptions", o, err)
-		}
-	}
-	if _, err := Fit(Series{Times: []int64{1}, Values: []float64{1, 2}}, Options{Horizon: 1}); !errors.Is(err, ErrBadOptions) {
-		t.Errorf("mismatched lengths: err %v, want ErrBadOptions", err)
-	}
-	if _, err := Fit(Series{Times: []int64{1}, Values: []float64{1}}, Options{Horizon: 3, Model: "nope"}); !errors.Is(err, ErrUnknownModel) {
-		t.Errorf("unknown model: err %v, want ErrUnknownModel", err)
-	}
-	// Short histories fall back to simple models and still give finite bands.
+}
+
+// TestShortHistories: one to twelve points fall back to simple models and
+// still give finite, ordered bands, whatever the model asked for.
+func TestShortHistories(t *testing.T) {
 	for n := 1; n <= 12; n++ {
 		s := Series{}
 		for i := range n {
