@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+
 	"github.com/fleetcast/fleetcast/demo"
 	"github.com/fleetcast/fleetcast/internal/testenv"
 )
@@ -115,6 +118,32 @@ func checkLiveStack(t *testing.T, urls map[string]string) {
 		// The demo's Prometheus scrapes every 5 s; a dashboard opened on
 		// it shows the last hour.
 		checkDashboards(t, promAPI(t, urls["prometheus"]), time.Now(), time.Hour, 15*time.Second, 5*time.Second, demoEmptyPanels)
+	})
+	t.Run("look-ahead", func(t *testing.T) {
+		// The Node and Job dashboards end at now+1h: their "forecast made
+		// $horizon earlier" queries (offset $horizon) draw the forecasts
+		// already made for the times after now. The demo's exporter has
+		// run for minutes, so with horizon 15m the curve reaches from about
+		// now+12m to now+15m.
+		now := time.Now()
+		v, _, _, err := promAPI(t, urls["prometheus"]).QueryRange(context.Background(),
+			`max(fleetcast_forecast{target="job_cpu", horizon="15m", q="0.5"} offset 15m)`,
+			promv1.Range{Start: now, End: now.Add(15 * time.Minute), Step: 15 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		future := 0
+		for _, s := range v.(model.Matrix) {
+			for _, p := range s.Values {
+				if p.Timestamp.Time().After(now) {
+					future++
+				}
+			}
+		}
+		if future == 0 {
+			t.Errorf("no forecast points after now: Grafana could not draw the look-ahead")
+		}
+		t.Logf("%d look-ahead points after now", future)
 	})
 	t.Run("promtool check metrics", func(t *testing.T) {
 		promtool := testenv.RequireBinary(t, "promtool")
