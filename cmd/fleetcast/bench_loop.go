@@ -292,12 +292,28 @@ func runSweep(ctx context.Context, fs *flag.FlagSet, s *loop.Settings, vary vary
 		if code != 0 {
 			return code
 		}
+		// Reactive runs once per dataset unless a knob it reads is varied.
+		var reactive []loop.Result
 		for i, c := range combos {
 			t0 := time.Now()
-			sums, _, err := loop.Bench(ctx, name, trs, c, loop.Policies, loop.NewSimFleet)
+			policies := loop.Policies
+			if reactive != nil {
+				policies = []string{"predictive", "oracle"}
+			}
+			sums, _, err := loop.Bench(ctx, name, trs, c, policies, loop.NewSimFleet)
 			if err != nil {
 				fmt.Fprintf(stderr, "fleetcast bench loop: dataset %s, %s: %v\n", name, labels[i], err)
 				return 1
+			}
+			if reactive != nil {
+				sums = append(sums, reactive...)
+				loop.Compare(sums)
+			} else if !variesReactive(vary) {
+				for _, r := range sums {
+					if r.Policy == "reactive" {
+						reactive = append(reactive, r)
+					}
+				}
 			}
 			t := loop.Trial{Label: labels[i], Dataset: name}
 			for _, r := range sums {
@@ -346,4 +362,16 @@ func fmtPtr(v *float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.3f", *v)
+}
+
+// variesReactive says whether a sweep varies a knob the reactive policy
+// reads; if not, reactive runs once per dataset.
+func variesReactive(vary varyFlag) bool {
+	for _, v := range vary {
+		switch v.name {
+		case "target", "cooldown", "boot-delay", "warmup", "ref-allocs":
+			return true
+		}
+	}
+	return false
 }
