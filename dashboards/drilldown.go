@@ -86,24 +86,30 @@ func jobDrilldown() *dashboard.DashboardBuilder {
 }
 
 // historyPanel draws the observed series against the median forecast made
-// $horizon earlier for the same time (offset), inside its band.
+// $horizon earlier for the same time (offset), inside its band. Grafana
+// takes no unit from a variable, so the series are named after their
+// resource label and overrides give each resource its unit (MHz for cpu,
+// bytes for memory) and its band.
 func historyPanel(sel string) *timeseries.PanelBuilder {
-	low, high := "band q"+bandLow, "band q"+bandHigh
 	forecast := func(quantile string) string {
-		return fmt.Sprintf(`max(fleetcast_forecast{%s, horizon="$horizon", q=%q} offset $horizon)`, sel, quantile)
+		return fmt.Sprintf(`max by (resource) (fleetcast_forecast{%s, horizon="$horizon", q=%q} offset $horizon)`, sel, quantile)
 	}
 	p := ts("$target: observed against the forecast made $horizon earlier",
-		"The observed value (fleetcast_observed) and, for the same instant, the median forecast and the band that fleetcast published $horizon before.",
+		"The observed value (fleetcast_observed) and, for the same instant, the median forecast and the band that fleetcast published $horizon before. The time range runs to now+1h: past now the forecasts already made draw the look-ahead.",
 		"short",
-		q(fmt.Sprintf(`max(fleetcast_observed{%s})`, sel), "observed"),
-		q(forecast("0.5"), "forecast (median)"),
-		q(forecast(bandLow), low),
-		q(forecast(bandHigh), high),
+		q(fmt.Sprintf(`max by (resource) (fleetcast_observed{%s})`, sel), "observed {{resource}}"),
+		q(forecast("0.5"), "forecast (median) {{resource}}"),
+		q(forecast(bandLow), "band q"+bandLow+" {{resource}}"),
+		q(forecast(bandHigh), "band q"+bandHigh+" {{resource}}"),
 	)
-	p = p.OverrideByName("forecast (median)", []dashboard.DynamicConfigValue{
+	p = p.OverrideByRegexp(`^forecast \(median\).*`, []dashboard.DynamicConfigValue{
 		{Id: "custom.lineStyle", Value: map[string]any{"fill": "dash", "dash": []int{10, 10}}},
 	})
-	return band(p, low, high)
+	for _, r := range []struct{ resource, unit string }{{"cpu", unitMHz}, {"memory", "bytes"}} {
+		p = band(p, "band q"+bandLow+" "+r.resource, "band q"+bandHigh+" "+r.resource)
+		p = p.OverrideByRegexp(".* "+r.resource+"$", []dashboard.DynamicConfigValue{{Id: "unit", Value: r.unit}})
+	}
+	return p
 }
 
 // modelRows adds the anomaly score and the model's identity and quality for
