@@ -197,7 +197,8 @@ type EscalatePolicy struct {
 // Duration is a time.Duration spelt like "5m" in YAML.
 type Duration time.Duration
 
-// UnmarshalYAML parses Prometheus-style and Go durations.
+// UnmarshalYAML parses Go durations (time.ParseDuration: 30s, 5m, 1h30m);
+// Prometheus's day and week units (1d, 1w) are not accepted.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	var s string
 	if err := n.Decode(&s); err != nil {

@@ -87,7 +87,7 @@ scrape_configs:
 	}
 
 	// Live: Nomad's metric names with the labels a scrape of Nomad gives.
-	eventually(t, 45*time.Second, "live scrape of the simulator", func() error {
+	testenv.Eventually(t, 45*time.Second, "live scrape of the simulator", func() error {
 		checks := map[string]float64{
 			`count(nomad_client_allocated_cpu{job="nomad",node_pool="default",datacenter="dc1",node_class="general"})`: 4,
 			`nomad_nomad_job_summary_running{job="nomad",exported_job="web",task_group="web",namespace="default"}`:     4,
@@ -165,7 +165,7 @@ scrape_configs:
 	rule := fmt.Sprintf(`node:nomad_capacity:sum{node_id=%q,resource="cpu"}`, node.ID)
 	plain := fmt.Sprintf(`sum by (node_id) (nomad_client_allocated_cpu{node_id=%[1]q} + nomad_client_unallocated_cpu{node_id=%[1]q})`, node.ID)
 	series := fmt.Sprintf(`count(nomad_client_allocated_cpu{node_id=%q})`, node.ID)
-	eventually(t, 45*time.Second, "the rules read the node before the change", func() error {
+	testenv.Eventually(t, 45*time.Second, "the rules read the node before the change", func() error {
 		if v, err := query(rule); err != nil || v != capacity {
 			return fmt.Errorf("%s = %g (%v), want %g", rule, v, err, capacity)
 		}
@@ -175,7 +175,7 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	changed := time.Now()
-	eventually(t, 30*time.Second, "both series scraped", func() error {
+	testenv.Eventually(t, 30*time.Second, "both series scraped", func() error {
 		if n, err := query(series); err != nil || n != 2 {
 			return fmt.Errorf("%s = %g (%v), want 2", series, n, err)
 		}
@@ -214,7 +214,7 @@ scrape_configs:
 	}
 	nodeCap := exampleQuery("node_cpu", true)
 	// Meanwhile: the naive sum doubles, the rule and the example's query do not.
-	eventually(t, 15*time.Second, "the rules evaluated during the overlap", func() error {
+	testenv.Eventually(t, 15*time.Second, "the rules evaluated during the overlap", func() error {
 		if v, err := query(plain); err != nil || v != 2*capacity {
 			return fmt.Errorf("%s = %g (%v), want %g: the overlap is not reproduced", plain, v, err, 2*capacity)
 		}
@@ -251,7 +251,7 @@ scrape_configs:
 	groupRule := `task_group:nomad_allocated:sum{job="web",task_group="web",resource="cpu"}`
 	groupSum := `sum(nomad_client_allocs_cpu_allocated{exported_job="web",task_group="web"})`
 	running := `sum(nomad_nomad_job_summary_running{exported_job="web",task_group="web"})`
-	eventually(t, 30*time.Second, "the stopped allocation lingers and the rule ignores it", func() error {
+	testenv.Eventually(t, 30*time.Second, "the stopped allocation lingers and the rule ignores it", func() error {
 		r, err1 := query(groupRule)
 		sum, err2 := query(groupSum)
 		n, err3 := query(running)

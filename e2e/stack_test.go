@@ -30,13 +30,6 @@ func promAPI(t *testing.T, url string) promv1.API {
 	return promv1.NewAPI(c)
 }
 
-// eventually is testenv.Eventually under its old name, for sim_test.go,
-// which is being edited elsewhere; call testenv.Eventually in new code.
-func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
-	t.Helper()
-	testenv.Eventually(t, timeout, what, f)
-}
-
 // TestPrometheusBackfillAndRules checks the helper end to end: history
 // backfilled with promtool is queryable, and a loaded recording rule
 // evaluates.

@@ -9,8 +9,10 @@ import (
 // anomalyScorer scores each new observation of one series, fed once and in
 // order. It hides which detector is in use.
 type anomalyScorer interface {
-	// Observe scores the observation v at t: 0 when it lies inside the
-	// band forecast for it, growing with the distance outside.
+	// Observe scores the observation v at t in [0, 1]: how strongly the
+	// evidence against the series' own recent behaviour exceeds what its
+	// history makes usual (see forecast.Detector), scored before the
+	// observation is learnt.
 	Observe(t int64, v float64) float64
 	// Forecast hands the scorer the series' latest forecast; scorers that
 	// learn their own band ignore it.
