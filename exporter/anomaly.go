@@ -6,9 +6,9 @@ import (
 	"github.com/fleetcast/fleetcast/forecast"
 )
 
-// anomalyScorer scores each new observation of one series, fed once and in
+// AnomalyScorer scores each new observation of one series, fed once and in
 // order. It hides which detector is in use.
-type anomalyScorer interface {
+type AnomalyScorer interface {
 	// Observe scores the observation v at t in [0, 1]: how strongly the
 	// evidence against the series' own recent behaviour exceeds what its
 	// history makes usual (see forecast.Detector), scored before the
@@ -67,7 +67,7 @@ func (b *bandScorer) Observe(t int64, v float64) float64 {
 
 // NewBandScorer scores against the band of the exporter's own previous
 // forecast, in band widths (Options.NewScorer).
-func NewBandScorer(int64, []int64) anomalyScorer { return &bandScorer{} }
+func NewBandScorer(int64, []int64) AnomalyScorer { return &bandScorer{} }
 
 // detectorScorer is forecast's streaming anomaly detector: it learns its own
 // band from the observations, so the published score is the one "fleetcast
@@ -79,6 +79,6 @@ func (s detectorScorer) Observe(t int64, v float64) float64 { return s.d.Observe
 func (detectorScorer) Forecast(*forecast.Forecast) {}
 
 // NewDetectorScorer is the default scorer.
-func NewDetectorScorer(step int64, seasons []int64) anomalyScorer {
+func NewDetectorScorer(step int64, seasons []int64) AnomalyScorer {
 	return detectorScorer{d: forecast.NewDetector(forecast.DetectorOptions{Step: step, Seasons: seasons})}
 }

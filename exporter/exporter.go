@@ -49,7 +49,7 @@ type Options struct {
 	Shard, Shards int
 	// NewScorer makes the anomaly scorer of a new series; nil means
 	// forecast's streaming detector (score in [0, 1]).
-	NewScorer func(step int64, seasons []int64) anomalyScorer
+	NewScorer func(step int64, seasons []int64) AnomalyScorer
 	// Extra collectors are served with the exporter's own metrics (the
 	// command's config reload gauges).
 	Extra []prometheus.Collector
@@ -64,7 +64,7 @@ type Exporter struct {
 	now       func() time.Time
 	shard     int
 	shards    int
-	newScorer func(step int64, seasons []int64) anomalyScorer
+	newScorer func(step int64, seasons []int64) AnomalyScorer
 
 	targets   []*target
 	calendars map[string]*Calendar // by path
@@ -107,7 +107,7 @@ type series struct {
 	start    int64        // time of vals[0]
 	vals     []float64
 	fedUntil int64 // newest time given to the scorer
-	scorer   anomalyScorer
+	scorer   AnomalyScorer
 	score    float64
 	result   atomic.Pointer[fitResult]
 }
@@ -249,7 +249,7 @@ func (e *Exporter) loop(ctx context.Context, t *target) {
 	backoff := time.Second
 	for {
 		start := e.now()
-		err := e.Cycle(ctx, t)
+		err := e.cycle(ctx, t)
 		wait := refresh - e.now().Sub(start)
 		if err != nil {
 			wait = min(backoff, refresh)
@@ -273,7 +273,7 @@ func (e *Exporter) loop(ctx context.Context, t *target) {
 func (e *Exporter) CycleAll(ctx context.Context) error {
 	var errs []error
 	for _, t := range e.targets {
-		if err := e.Cycle(ctx, t); err != nil {
+		if err := e.cycle(ctx, t); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -285,9 +285,9 @@ func (e *Exporter) CycleAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Cycle loads the new samples of a target, refits its series and publishes
+// cycle loads the new samples of a target, refits its series and publishes
 // a new snapshot. On a query error the previous snapshot stays published.
-func (e *Exporter) Cycle(ctx context.Context, t *target) error {
+func (e *Exporter) cycle(ctx context.Context, t *target) error {
 	name := t.cfg.Name
 	began := e.now()
 	err := e.fetch(ctx, t)
@@ -1018,6 +1018,6 @@ func (e *Exporter) Ready() (bool, []string) {
 	return len(pending) == 0, pending
 }
 
-func defaultScorer(step int64, seasons []int64) anomalyScorer {
+func defaultScorer(step int64, seasons []int64) AnomalyScorer {
 	return NewDetectorScorer(step, seasons)
 }

@@ -28,7 +28,7 @@ func (s *scriptedScorer) Forecast(*forecast.Forecast) {}
 // score rather than being overwritten by the cycle's last sample.
 func TestObservePublishesCycleMax(t *testing.T) {
 	sc := &scriptedScorer{scores: []float64{0.1, 0.9, 0.2, 0.3}}
-	e := &Exporter{newScorer: func(int64, []int64) anomalyScorer { return sc }}
+	e := &Exporter{newScorer: func(int64, []int64) AnomalyScorer { return sc }}
 	tg := &target{step: 60, cfg: &TargetConfig{}}
 	sr := &series{start: 600, vals: []float64{1, 2, math.NaN(), 4}}
 	e.observe(tg, sr)
