@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fleetcast/fleetcast/internal/nomadver"
 	"github.com/hashicorp/cronexpr"
 	"gopkg.in/yaml.v3"
 )
@@ -271,7 +272,7 @@ func (c *Config) validate() error {
 	if err != nil {
 		return fmt.Errorf("nomad_version: %w", err)
 	}
-	if !v.atLeast(1, 6, 0) {
+	if !v.AtLeast(nomadver.Version{Major: 1, Minor: 6}) {
 		return fmt.Errorf("nomad_version: %s is older than the simulator models; want 1.6.0 or later (node pools came with 1.6)", c.NomadVersion)
 	}
 	c.version = v
