@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -300,19 +299,8 @@ policies:
 		}
 	}
 	write("false")
-	addr, err := stack.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr lockedBuf
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- serveActuator(ctx, []string{"--config.file", cfg, "--web.listen-address", addr}, &stdout, &stderr)
-	}()
-	base := "http://" + addr
-	waitHTTP(t, base+"/-/ready", &stderr)
+	srv := serveInTest(t, serveActuator, cfg, "/-/ready")
+	base := srv.base
 	gauge := func() string {
 		resp, err := http.Get(base + "/metrics")
 		if err != nil {
@@ -331,16 +319,7 @@ policies:
 	if err := os.WriteFile(cfg, []byte("policies: [{name: web, action: scale_group}]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(stderr.String(), "config reload failed") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no reload failure logged:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	srv.badReloadBySIGHUP(t)
 	if g := gauge(); g != "0" {
 		t.Fatalf("reload_successful %s after a bad config, want 0", g)
 	}
@@ -378,10 +357,7 @@ policies:
 	if code, body := post("/-/reload", ""); code != 500 || !strings.Contains(body, "failed to reload config") {
 		t.Fatalf("bad reload over HTTP: %d %s", code, body)
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("exit %d\n%s", code, stderr.String())
-	}
+	srv.stop(t, 15*time.Second)
 }
 
 // TestActuatorCheckConfigWebConfig: --check-config reads --web.config.file

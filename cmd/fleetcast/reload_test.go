@@ -50,6 +50,57 @@ func waitUntil(t *testing.T, what string, d time.Duration, ok func() bool) {
 	}
 }
 
+// served is a long-running subcommand started by a test on a free
+// loopback port.
+type served struct {
+	base   string
+	stderr *lockedBuf
+	cancel context.CancelFunc
+	done   chan int
+}
+
+// serveInTest runs serve with cfg as --config.file on a free port and
+// waits until path answers 200.
+func serveInTest(t *testing.T, serve func(context.Context, []string, io.Writer, io.Writer) int, cfg, path string) *served {
+	t.Helper()
+	addr, err := stack.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s := &served{base: "http://" + addr, stderr: &lockedBuf{}, cancel: cancel, done: make(chan int, 1)}
+	go func() {
+		s.done <- serve(ctx, []string{"--config.file", cfg, "--web.listen-address", addr}, io.Discard, s.stderr)
+	}()
+	waitHTTP(t, s.base+path, s.stderr)
+	return s
+}
+
+// badReloadBySIGHUP sends SIGHUP to the test process (the command's
+// reload signal) and waits for the command to log that the reload failed.
+func (s *served) badReloadBySIGHUP(t *testing.T) {
+	t.Helper()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "reload failure logged", 5*time.Second, func() bool { return strings.Contains(s.stderr.String(), "config reload failed") })
+}
+
+// stop cancels the command and wants it to exit 0 within d.
+func (s *served) stop(t *testing.T, d time.Duration) {
+	t.Helper()
+	s.cancel()
+	select {
+	case code := <-s.done:
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, s.stderr.String())
+		}
+	case <-time.After(d):
+		t.Fatal("did not stop")
+	}
+}
+
 // TestExporterReload: SIGHUP with a broken config keeps the exporter up on
 // the old config (gauge 0); POST /-/reload with a good one brings the new
 // targets in after their first cycle (gauge 1).
@@ -67,19 +118,8 @@ func TestExporterReload(t *testing.T) {
 		}
 	}
 	write("first")
-	addr, err := stack.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr lockedBuf
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- serveExporter(ctx, []string{"--config.file", cfg, "--web.listen-address", addr}, &stdout, &stderr)
-	}()
-	base := "http://" + addr
-	waitHTTP(t, base+"/-/healthy", &stderr)
+	srv := serveInTest(t, serveExporter, cfg, "/-/healthy")
+	base := srv.base
 	metrics := func() string { return scrape(t, base+"/metrics") }
 	if m := metrics(); !strings.Contains(m, "fleetcast_exporter_config_last_reload_successful 1") {
 		t.Fatalf("no reload gauge at start:\n%s", m)
@@ -87,10 +127,7 @@ func TestExporterReload(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("targets: [{name: broken}]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, "reload failure logged", 5*time.Second, func() bool { return strings.Contains(stderr.String(), "config reload failed") })
+	srv.badReloadBySIGHUP(t)
 	if m := metrics(); !strings.Contains(m, "fleetcast_exporter_config_last_reload_successful 0") || !strings.Contains(m, `target="first"`) {
 		t.Fatalf("after a bad reload: want gauge 0 and the old target:\n%s", m)
 	}
@@ -107,15 +144,7 @@ func TestExporterReload(t *testing.T) {
 	if m := metrics(); !strings.Contains(m, "fleetcast_exporter_config_last_reload_successful 1") {
 		t.Fatalf("after a good reload:\n%s", m)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("exit %d\n%s", code, stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("did not stop")
-	}
+	srv.stop(t, 15*time.Second)
 }
 
 // TestSimReload: SIGHUP with a broken file keeps the running fleet (gauge
@@ -129,19 +158,8 @@ func TestSimReload(t *testing.T) {
 		}
 	}
 	write(2)
-	addr, err := stack.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr lockedBuf
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- serveSim(ctx, []string{"--config.file", cfg, "--web.listen-address", addr}, &stdout, &stderr)
-	}()
-	base := "http://" + addr
-	waitHTTP(t, base+"/-/healthy", &stderr)
+	srv := serveInTest(t, serveSim, cfg, "/-/healthy")
+	base := srv.base
 	nodes := func() int { return strings.Count(scrape(t, base+"/v1/nodes"), `"ID"`) }
 	if n := nodes(); n != 2 {
 		t.Fatalf("%d nodes at start", n)
@@ -149,10 +167,7 @@ func TestSimReload(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("node_pools: [{name: default}]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, "reload failure logged", 5*time.Second, func() bool { return strings.Contains(stderr.String(), "config reload failed") })
+	srv.badReloadBySIGHUP(t)
 	if m := scrape(t, base+"/metrics"); !strings.Contains(m, "fleetcast_sim_config_last_reload_successful 0") || nodes() != 2 {
 		t.Fatalf("after a bad reload: %d nodes\n%s", nodes(), m)
 	}
@@ -168,13 +183,5 @@ func TestSimReload(t *testing.T) {
 	if m := scrape(t, base+"/metrics"); !strings.Contains(m, "fleetcast_sim_config_last_reload_successful 1") || !strings.Contains(m, "nomad_client_") {
 		t.Fatalf("after a good reload:\n%s", m)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("exit %d\n%s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("did not stop")
-	}
+	srv.stop(t, 10*time.Second)
 }
