@@ -38,7 +38,32 @@ score() {
 	echo "$line" | sed -E 's/.*sMAPE=([^ ]+) MASE=([^ ]+) MSIS=[^ ]+ coverage=([^ ]+).*/\2 \1 \3/'
 }
 
-declare -A CELL
+declare -A CELL NEG
+
+# negatives TRAIN FC -> "N of M": forecast rows (mean, lower or upper below
+# 0) of the series whose whole training history is non-negative.
+negatives() {
+	python3 - "$1" "$2" <<'PY'
+import csv, sys
+neg = set()
+with open(sys.argv[1]) as f:
+    for r in csv.DictReader(f):
+        try:
+            if float(r["value"]) < 0:
+                neg.add(r["series"])
+        except ValueError:
+            pass
+bad = rows = 0
+with open(sys.argv[2]) as f:
+    for r in csv.DictReader(f):
+        if r["series"] in neg:
+            continue
+        rows += 1
+        if any(float(r[k]) < 0 for k in ("mean", "lower", "upper") if r.get(k) not in (None, "", "NaN", "nan")):
+            bad += 1
+print(f"{bad} of {rows}")
+PY
+}
 ROWS=()
 addrow() { case " ${ROWS[*]:-} " in *" $1 "*) ;; *) ROWS+=("$1") ;; esac; }
 
@@ -51,6 +76,7 @@ run_set() { # name train test horizon seasonargs hw_window pl_window
 		nice "$BIN" forecast --input "$train" --horizon "$hor" --level $LEVEL --model "$m" $FCFLAGS \
 			--output "$WORK/$name-$m.csv" 2>"$WORK/$name-$m.log" || say "$name: $m failed on some series (see $WORK/$name-$m.log)"
 		CELL[$name,$m]=$(score "$train" "$test" "$WORK/$name-$m.csv" "$sargs")
+		[ "$m" = auto ] && NEG[$name]=$(negatives "$train" "$WORK/$name-$m.csv")
 		addrow "$m"
 	done
 	for a in "last 0" "holt_winters $hw" "predict_linear $pl" "offset 86400"; do
@@ -120,4 +146,9 @@ for r in "${ROWS[@]}"; do
 		line="$line $ma | $sm | $cv |"
 	done
 	echo "$line"
+done
+echo
+echo "Forecast rows of auto with a value below 0, among series whose history is non-negative:"
+for s in $SETS; do
+	echo "- $s: ${NEG[$s]:-not run}"
 done
