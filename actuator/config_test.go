@@ -1,12 +1,11 @@
 package actuator
 
 import (
-	"os"
 	"regexp"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"github.com/fleetcast/fleetcast/internal/testenv"
 )
 
 // TestConfigCatchesWhatBreaksAtRunTime: configs that used to pass
@@ -45,49 +44,32 @@ func TestConfigCatchesWhatBreaksAtRunTime(t *testing.T) {
 // every label an actionable alert's annotations or labels name is one a
 // query template of its policy may use.
 func TestAlertLabelsCoverTheRules(t *testing.T) {
-	b, err := os.ReadFile("../rules/fleetcast-alerts.rules.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rf struct {
-		Groups []struct {
-			Rules []struct {
-				Alert       string            `yaml:"alert"`
-				Labels      map[string]string `yaml:"labels"`
-				Annotations map[string]string `yaml:"annotations"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	if err := yaml.Unmarshal(b, &rf); err != nil {
-		t.Fatal(err)
-	}
+	alerts := testenv.AlertRules(t, "../rules/fleetcast-alerts.rules.yml")
 	ref := regexp.MustCompile(`\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)`)
 	n := 0
-	for _, g := range rf.Groups {
-		for _, r := range g.Rules {
-			action := r.Labels["action"]
-			if action == "" {
-				continue
+	for _, r := range alerts {
+		action := r.Labels["action"]
+		if action == "" {
+			continue
+		}
+		known := alertLabels(&Policy{Action: action})
+		var used []string
+		for k := range r.Labels {
+			used = append(used, k)
+		}
+		for _, a := range r.Annotations {
+			for _, m := range ref.FindAllStringSubmatch(a, -1) {
+				used = append(used, m[1])
 			}
-			known := alertLabels(&Policy{Action: action})
-			var used []string
-			for k := range r.Labels {
-				used = append(used, k)
+		}
+		for _, u := range used {
+			n++
+			found := false
+			for _, k := range known {
+				found = found || k == u
 			}
-			for _, a := range r.Annotations {
-				for _, m := range ref.FindAllStringSubmatch(a, -1) {
-					used = append(used, m[1])
-				}
-			}
-			for _, u := range used {
-				n++
-				found := false
-				for _, k := range known {
-					found = found || k == u
-				}
-				if !found {
-					t.Errorf("alert %s (%s) carries label %q, which alertLabels does not list", r.Alert, action, u)
-				}
+			if !found {
+				t.Errorf("alert %s (%s) carries label %q, which alertLabels does not list", r.Alert, action, u)
 			}
 		}
 	}

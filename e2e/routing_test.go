@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/fleetcast/fleetcast/internal/testenv"
 )
 
@@ -37,53 +35,31 @@ func TestAlertRoutingReachesActuatorAndPeople(t *testing.T) {
 		t.Fatal(err)
 	}
 	checked, acting := 0, 0
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
+	for _, r := range testenv.AlertRules(t, files...) {
+		// The dashboards' alert tables link to this anchor.
+		if !strings.Contains(string(runbooks), `<a id="`+r.Alert+`"></a>`) {
+			t.Errorf("rules/README.md has no runbook anchor <a id=%q></a>", r.Alert)
 		}
-		var rf struct {
-			Groups []struct {
-				Rules []struct {
-					Alert  string            `yaml:"alert"`
-					Labels map[string]string `yaml:"labels"`
-				} `yaml:"rules"`
-			} `yaml:"groups"`
-		}
-		if err := yaml.Unmarshal(b, &rf); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		for _, g := range rf.Groups {
-			for _, r := range g.Rules {
-				if r.Alert == "" {
-					continue
-				}
-				// The dashboards' alert tables link to this anchor.
-				if !strings.Contains(string(runbooks), `<a id="`+r.Alert+`"></a>`) {
-					t.Errorf("rules/README.md has no runbook anchor <a id=%q></a>", r.Alert)
-				}
-				args := []string{"config", "routes", "test", "--config.file=" + cfg}
-				want := "people"
-				if a, ok := r.Labels["action"]; ok {
-					if !slices.Contains(actuatorActions, a) {
-						t.Errorf("%s: alert %s: action %q is none of %v", filepath.Base(file), r.Alert, a, actuatorActions)
-					}
-					want = "fleetcast-actuator,people"
-					acting++
-				}
-				args = append(args, "--verify.receivers="+want, "alertname="+r.Alert)
-				for k, v := range r.Labels {
-					if !strings.Contains(v, "{{") {
-						args = append(args, k+"="+v)
-					}
-				}
-				out, err := exec.Command(amtool, args...).Output()
-				checked++
-				if err != nil {
-					t.Errorf("%s: alert %s %v: routed to %q; want %s", filepath.Base(file), r.Alert, r.Labels,
-						strings.TrimSpace(firstLine(string(out))), want)
-				}
+		args := []string{"config", "routes", "test", "--config.file=" + cfg}
+		want := "people"
+		if a, ok := r.Labels["action"]; ok {
+			if !slices.Contains(actuatorActions, a) {
+				t.Errorf("%s: alert %s: action %q is none of %v", filepath.Base(r.File), r.Alert, a, actuatorActions)
 			}
+			want = "fleetcast-actuator,people"
+			acting++
+		}
+		args = append(args, "--verify.receivers="+want, "alertname="+r.Alert)
+		for k, v := range r.Labels {
+			if !strings.Contains(v, "{{") {
+				args = append(args, k+"="+v)
+			}
+		}
+		out, err := exec.Command(amtool, args...).Output()
+		checked++
+		if err != nil {
+			t.Errorf("%s: alert %s %v: routed to %q; want %s", filepath.Base(r.File), r.Alert, r.Labels,
+				strings.TrimSpace(firstLine(string(out))), want)
 		}
 	}
 	t.Logf("%d alerts routed, %d of them to the actuator and people", checked, acting)
