@@ -136,30 +136,31 @@ func TestTargetValue(t *testing.T) {
 	}
 }
 
-// TestPredictiveCannotPeek changes the future of a trace after a cut and
-// checks that every decision up to the cut is the same: the predictive
-// policy sees the past only.
-func TestPredictiveCannotPeek(t *testing.T) {
+// runAroundCut runs policy on five days of a daily trace, and on the same
+// trace with its demand tripled after a cut an hour before the fourth
+// morning ramp. It returns both runs' decisions and a filter that keeps
+// the decisions up to the cut.
+func runAroundCut(t *testing.T, policy string) (a, b []Action, upTo func([]Action) []Action) {
+	t.Helper()
 	s := testSettings()
-	a := dailyTrace(5)
-	b := dailyTrace(5)
-	b.Values = append([]float64(nil), b.Values...)
-	cut := a.Times[0] + 4*86400 + 7*3600 // an hour before the fourth morning ramp
-	for i, ts := range b.Times {
+	ta := dailyTrace(5)
+	tb := dailyTrace(5)
+	tb.Values = append([]float64(nil), tb.Values...)
+	cut := ta.Times[0] + 4*86400 + 7*3600
+	for i, ts := range tb.Times {
 		if ts > cut {
-			b.Values[i] *= 3
+			tb.Values[i] *= 3
 		}
 	}
-	b.Raw = b.Values
-	ra, err := RunTrace(a, s, "predictive", newFake)
-	if err != nil {
-		t.Fatal(err)
+	tb.Raw = tb.Values
+	run := func(tr Trace) []Action {
+		r, err := RunTrace(tr, s, policy, newFake)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Log
 	}
-	rb, err := RunTrace(b, s, "predictive", newFake)
-	if err != nil {
-		t.Fatal(err)
-	}
-	upTo := func(log []Action) []Action {
+	upTo = func(log []Action) []Action {
 		var out []Action
 		for _, x := range log {
 			if x.At.Unix() <= cut {
@@ -168,14 +169,22 @@ func TestPredictiveCannotPeek(t *testing.T) {
 		}
 		return out
 	}
-	la, lb := upTo(ra.Log), upTo(rb.Log)
+	return run(ta), run(tb), upTo
+}
+
+// TestPredictiveCannotPeek changes the future of a trace after a cut and
+// checks that every decision up to the cut is the same: the predictive
+// policy sees the past only.
+func TestPredictiveCannotPeek(t *testing.T) {
+	a, b, upTo := runAroundCut(t, "predictive")
+	la, lb := upTo(a), upTo(b)
 	if len(la) == 0 {
 		t.Fatal("no decisions before the cut; the test proves nothing")
 	}
 	if !reflect.DeepEqual(la, lb) {
 		t.Fatalf("decisions up to the cut differ when only the future differs:\n%v\n%v", la, lb)
 	}
-	if reflect.DeepEqual(ra.Log, rb.Log) {
+	if reflect.DeepEqual(a, b) {
 		t.Fatal("decisions after the cut are identical although demand tripled; the test would not notice peeking")
 	}
 }
@@ -466,35 +475,9 @@ func TestOracleNeverWorseThanPredictive(t *testing.T) {
 // the same change after the cut does change the oracle's decisions before
 // it, so the cut test would notice a policy that peeks.
 func TestOracleSeesTheFuture(t *testing.T) {
-	s := testSettings()
-	a := dailyTrace(5)
-	b := dailyTrace(5)
-	b.Values = append([]float64(nil), b.Values...)
-	cut := a.Times[0] + 4*86400 + 7*3600
-	for i, ts := range b.Times {
-		if ts > cut {
-			b.Values[i] *= 3
-		}
-	}
-	b.Raw = b.Values
-	ra, err := RunTrace(a, s, "oracle", newFake)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, err := RunTrace(b, s, "oracle", newFake)
-	if err != nil {
-		t.Fatal(err)
-	}
-	upTo := func(log []Action) []Action {
-		var out []Action
-		for _, x := range log {
-			if x.At.Unix() <= cut {
-				out = append(out, x)
-			}
-		}
-		return out
-	}
-	if reflect.DeepEqual(upTo(ra.Log), upTo(rb.Log)) {
+	a, b, upTo := runAroundCut(t, "oracle")
+	la, lb := upTo(a), upTo(b)
+	if reflect.DeepEqual(la, lb) {
 		t.Fatal("the oracle decided the same before the cut although the future after it tripled")
 	}
 }
