@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/cronexpr"
 	nomad "github.com/hashicorp/nomad/api"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 
 	"github.com/fleetcast/fleetcast/forecast"
@@ -252,4 +253,55 @@ func demandEvents(jobs []PeriodicJob, sd *ScheduledDemandConfig, jobFilter strin
 		}
 	}
 	return out
+}
+
+type nomadSnapshot struct {
+	at      time.Time
+	jobs    []PeriodicJob
+	metrics []prometheus.Metric
+	text    *exposition
+}
+
+// nomadLoop refreshes the periodic jobs on the nomad refresh interval.
+func (e *Exporter) nomadLoop(ctx context.Context) {
+	refresh := time.Duration(e.cfg.Nomad.Refresh)
+	for {
+		_ = e.refreshNomad(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(refresh):
+		}
+	}
+}
+
+func (e *Exporter) refreshNomad(ctx context.Context) error {
+	jobs, err := e.jobs.PeriodicJobs(ctx)
+	if err != nil {
+		e.self.errors.WithLabelValues("", "nomad").Inc()
+		if !e.nomadDown.Swap(true) {
+			e.logger.Warn("nomad unreachable: keeping the last periodic jobs", "err", err)
+		}
+		return err
+	}
+	if e.nomadDown.Swap(false) {
+		e.logger.Info("nomad recovered")
+	}
+	now := e.now()
+	pts, derr := scheduledDemand(jobs, now, e.cfg.Nomad.Horizons)
+	if derr != nil {
+		e.logger.Warn("a periodic job has a schedule fleetcast cannot read", "err", derr)
+	}
+	snap := &nomadSnapshot{at: now, jobs: jobs, metrics: make([]prometheus.Metric, 0, len(pts))}
+	for _, p := range pts {
+		snap.metrics = append(snap.metrics, prometheus.MustNewConstMetric(descScheduledDemand, prometheus.GaugeValue, p.value, p.resource, p.job, p.namespace, p.nodePool, p.horizon))
+	}
+	if snap.text, err = render(snap.metrics); err != nil {
+		return err
+	}
+	snap.metrics = nil
+	e.nomadSnap.Store(snap)
+	e.self.nomadJobs.Set(float64(len(jobs)))
+	e.self.nomadLastSuccess.Set(float64(now.UnixNano()) / 1e9)
+	return nil
 }

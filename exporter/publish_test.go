@@ -11,8 +11,59 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
+
+// Targets whose series have different label names share metric names; the
+// exposition must hold both, and a series label that clashes with one the
+// exporter adds is renamed.
+func TestTargetsWithDifferentLabels(t *testing.T) {
+	c, err := ParseConfig([]byte(`prometheus:
+  url: http://127.0.0.1:9090
+targets:
+  - name: nodes
+    query: a
+    history: 1d
+    horizons: [1h]
+  - name: jobs
+    query: b
+    history: 1d
+    horizons: [1h]
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := &multiProm{byQuery: map[string]*fakeProm{
+		"a": {series: []model.Metric{{"node_id": "n1"}}, value: daily},
+		"b": {series: []model.Metric{{"namespace": "default", "job": "web", "target": "clash"}}, value: daily},
+	}}
+	e, err := New(Options{Config: c, Querier: fp, Now: func() time.Time { return time.Unix(1_790_000_000, 0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.CycleAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	body := scrape(t, e.Handler())
+	// The whole exposition parses, each family once, as Prometheus reads it.
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("exposition does not parse: %v", err)
+	}
+	if n := len(mfs["fleetcast_forecast"].GetMetric()); n != 2*3 {
+		t.Errorf("fleetcast_forecast has %d samples, want 6 (2 targets × 3 quantiles)", n)
+	}
+	for _, want := range []string{
+		`fleetcast_forecast{horizon="1h",node_id="n1",q="0.5",target="nodes"}`,
+		`fleetcast_forecast{exported_target="clash",horizon="1h",job="web",namespace="default",q="0.5",target="jobs"}`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
 
 // burst is a deterministic stand-in for a disk-write-bytes series: 0 on
 // most steps, a burst of up to about 1e9 on roughly one step in six, and a

@@ -1,0 +1,138 @@
+package exporter
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+func TestCycleIncrementalAndVanish(t *testing.T) {
+	fp := &fakeProm{series: []model.Metric{{"__name__": "node_cpu", "instance": "a"}, {"__name__": "node_cpu", "instance": "b"}}, value: daily}
+	clk := &clock{t: time.Unix(1_790_000_000, 0)}
+	e, err := New(Options{Config: testConfig(t, ""), Querier: fp, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := e.CycleAll(ctx); err != nil {
+		t.Fatalf("first cycle: %v", err)
+	}
+	// 3 days of 5m steps = 864 points: loaded in chunks of at most 288 first.
+	if fp.maxSteps > maxStepsPerSeries {
+		t.Errorf("a range query asked %d steps per series, over %d", fp.maxSteps, maxStepsPerSeries)
+	}
+	first := len(fp.ranges)
+	h := e.Handler()
+	body := scrape(t, h)
+	for _, want := range []string{
+		`fleetcast_forecast{horizon="1h",instance="a",q="0.5",target="cpu"}`,
+		`fleetcast_forecast_peak{instance="b",q="0.9",target="cpu",window="6h"}`,
+		`fleetcast_observed{instance="a",target="cpu"}`,
+		`fleetcast_anomaly_score{instance="a",target="cpu"} 0`,
+		`fleetcast_model_info{instance="a",model=`,
+		`fleetcast_exporter_series{target="cpu"} 2`,
+		"Computed on the exporter's own schedule",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// The 1h forecast of a daily sine is close to the truth an hour ahead.
+	end := clk.now().Unix() / 300 * 300
+	got := gauge(t, body, `fleetcast_forecast{horizon="1h",instance="a",q="0.5",target="cpu"}`)
+	if want := daily(0, end+3600); math.Abs(got-want) > 5 {
+		t.Errorf("1h forecast %g, truth %g", got, want)
+	}
+
+	// Ten minutes later: one query for the two new steps (and the last one again).
+	clk.add(10 * time.Minute)
+	if err := e.CycleAll(ctx); err != nil {
+		t.Fatalf("second cycle: %v", err)
+	}
+	if n := len(fp.ranges) - first; n != 1 {
+		t.Fatalf("incremental cycle made %d range queries, want 1", n)
+	}
+	r := fp.ranges[len(fp.ranges)-1]
+	if steps := int(r.End.Sub(r.Start)/(5*time.Minute)) + 1; steps != 3 {
+		t.Errorf("incremental query asked %d steps, want 3", steps)
+	}
+
+	// Series b vanishes: after two steps without it, it leaves memory and /metrics.
+	fp.mu.Lock()
+	fp.series = fp.series[:1]
+	fp.mu.Unlock()
+	clk.add(15 * time.Minute)
+	if err := e.CycleAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	body = scrape(t, h)
+	if strings.Contains(body, `instance="b"`) {
+		t.Errorf("vanished series b still published")
+	}
+	if n := len(e.targets[0].series); n != 1 {
+		t.Errorf("series in memory: %d, want 1", n)
+	}
+	// Memory stays bounded to the history.
+	if l := len(e.targets[0].series[model.Metric{"instance": "a"}.Fingerprint()].vals); l != 864 {
+		t.Errorf("grid length %d, want 864 (3d of 5m)", l)
+	}
+}
+
+// TestDataWarnings checks that a target whose query matches no series, and
+// one for which Prometheus holds less history than configured, each get
+// one WARN line and a warning on the status page and the target's page.
+func TestDataWarnings(t *testing.T) {
+	now := time.Unix(1_790_000_000, 0)
+	cases := []struct {
+		name   string
+		fp     *fakeProm
+		logs   string
+		status string
+	}{
+		{"no series", &fakeProm{value: daily}, "the query returned 0 series", "the query returned 0 series"},
+		{"one day of three", &fakeProm{series: []model.Metric{{"__name__": "node_cpu", "instance": "a"}},
+			value: func(i int, ts int64) float64 {
+				if ts < now.Add(-24*time.Hour).Unix() {
+					return math.NaN()
+				}
+				return daily(i, ts)
+			}}, "Prometheus holds 1d of the 3d of history", "of the 3d of history configured"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			clk := &clock{t: now}
+			e, err := New(Options{Config: testConfig(t, ""), Querier: c.fp, Now: clk.now,
+				Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 { // the second cycle must not log again
+				if err := e.CycleAll(context.Background()); err != nil {
+					t.Fatalf("cycle: %v", err)
+				}
+				clk.add(5 * time.Minute)
+			}
+			if n := strings.Count(logs.String(), c.logs); n != 1 || !strings.Contains(logs.String(), "level=WARN") {
+				t.Errorf("log has %q %d times, want once at WARN:\n%s", c.logs, n, logs.String())
+			}
+			for _, path := range []string{"/", "/target?name=cpu"} {
+				rec := httptest.NewRecorder()
+				e.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+				b, _ := io.ReadAll(rec.Body)
+				if rec.Code != http.StatusOK || !strings.Contains(string(b), c.status) {
+					t.Errorf("%s: %d, page lacks %q", path, rec.Code, c.status)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,152 @@
+package exporter
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/fleetcast/fleetcast/forecast"
+)
+
+func TestAnomalyScoreFromDetector(t *testing.T) {
+	fp := &fakeProm{series: []model.Metric{{"instance": "a"}}, value: daily}
+	clk := &clock{t: time.Unix(1_790_000_000, 0)}
+	e, err := New(Options{Config: testConfig(t, ""), Querier: fp, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := e.CycleAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := e.Handler()
+	if s := gauge(t, scrape(t, h), `fleetcast_anomaly_score{instance="a",target="cpu"}`); s > forecast.AnomalyThreshold {
+		t.Errorf("a regular daily sine scored %g, above the threshold", s)
+	}
+	fp.mu.Lock()
+	fp.value = func(i int, ts int64) float64 { return 1000 }
+	fp.mu.Unlock()
+	clk.add(5 * time.Minute)
+	if err := e.CycleAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := gauge(t, scrape(t, h), `fleetcast_anomaly_score{instance="a",target="cpu"}`); s <= forecast.AnomalyThreshold || s > 1 {
+		t.Errorf("a jump from ~100 to 1000 scored %g, want above %g and at most 1", s, forecast.AnomalyThreshold)
+	}
+}
+
+func TestAnomalyScoreFromPreviousBand(t *testing.T) {
+	fp := &fakeProm{series: []model.Metric{{"instance": "a"}}, value: daily}
+	clk := &clock{t: time.Unix(1_790_000_000, 0)}
+	e, err := New(Options{Config: testConfig(t, ""), Querier: fp, Now: clk.now, NewScorer: NewBandScorer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := e.CycleAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fp.mu.Lock()
+	fp.value = func(i int, ts int64) float64 { return 1000 }
+	fp.mu.Unlock()
+	clk.add(5 * time.Minute)
+	if err := e.CycleAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := gauge(t, scrape(t, e.Handler()), `fleetcast_anomaly_score{instance="a",target="cpu"}`); s <= 1 {
+		t.Errorf("a jump from ~100 to 1000 scored %g, want well outside the band", s)
+	}
+}
+
+// With refit: 30m and a 5m refresh, each series is refit once per half
+// hour, the fits are spread over the cycles, and the forecasts published in
+// between are read further along the last fit, still at the right time.
+func TestRefitSpreadsFits(t *testing.T) {
+	var ms []model.Metric
+	for i := range 60 {
+		ms = append(ms, model.Metric{"instance": model.LabelValue(fmt.Sprint("n", i))})
+	}
+	fp := &fakeProm{series: ms, value: daily}
+	clk := &clock{t: time.Unix(1_790_000_000, 0)}
+	e, err := New(Options{Config: testConfig(t, "    refit: 30m\n"), Querier: fp, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := e.CycleAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := e.Handler()
+	fits := func() float64 { return gauge(t, scrape(t, h), `fleetcast_exporter_fits_total{target="cpu"}`) }
+	if n := fits(); n != 60 {
+		t.Fatalf("first cycle fits %g, want 60", n)
+	}
+	prev := 60.0
+	for c := range 6 {
+		clk.add(5 * time.Minute)
+		if err := e.CycleAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		n := fits()
+		if d := n - prev; d < 2 || d > 25 {
+			t.Errorf("cycle %d refit %g series; want a share of the 60 spread over 6 cycles", c, d)
+		}
+		prev = n
+		end := clk.now().Unix() / 300 * 300
+		got := gauge(t, scrape(t, h), `fleetcast_forecast{horizon="1h",instance="n0",q="0.5",target="cpu"}`)
+		if want := daily(0, end+3600); math.Abs(got-want) > 5 {
+			t.Errorf("cycle %d: 1h forecast %g, truth %g", c, got, want)
+		}
+	}
+	if prev != 120 {
+		t.Errorf("after 30 minutes %g fits, want 120 (every series once more)", prev)
+	}
+}
+
+// scriptedScorer returns the scores it is given, one per observation, and
+// records what it saw.
+type scriptedScorer struct {
+	scores []float64
+	seen   []int64
+}
+
+func (s *scriptedScorer) Observe(t int64, v float64) float64 {
+	s.seen = append(s.seen, t)
+	out := s.scores[0]
+	s.scores = s.scores[1:]
+	return out
+}
+
+func (s *scriptedScorer) Forecast(*forecast.Forecast) {}
+
+// TestObservePublishesCycleMax checks that each new sample is scored once, in
+// order, and that a detection in the middle of a cycle is the published
+// score rather than being overwritten by the cycle's last sample.
+func TestObservePublishesCycleMax(t *testing.T) {
+	sc := &scriptedScorer{scores: []float64{0.1, 0.9, 0.2, 0.3}}
+	e := &Exporter{newScorer: func(int64, []int64) AnomalyScorer { return sc }}
+	tg := &target{step: 60, cfg: &TargetConfig{}}
+	sr := &series{start: 600, vals: []float64{1, 2, math.NaN(), 4}}
+	e.observe(tg, sr)
+	if sr.score != 0.9 {
+		t.Fatalf("score after first cycle = %v, want the cycle's max 0.9", sr.score)
+	}
+	if len(sc.seen) != 3 || sc.seen[0] != 600 || sc.seen[2] != 780 {
+		t.Fatalf("scorer saw %v, want 600, 660, 780 (NaN skipped)", sc.seen)
+	}
+	// Nothing new: the score stays.
+	e.observe(tg, sr)
+	if sr.score != 0.9 || len(sc.seen) != 3 {
+		t.Fatalf("no new samples: score %v, seen %v", sr.score, sc.seen)
+	}
+	// One new sample: its score is published.
+	sr.vals = append(sr.vals, 5)
+	e.observe(tg, sr)
+	if sr.score != 0.3 || len(sc.seen) != 4 {
+		t.Fatalf("next cycle: score %v, seen %v; want 0.3 after 4 observations", sr.score, sc.seen)
+	}
+}
