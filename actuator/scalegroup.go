@@ -1,0 +1,194 @@
+package actuator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+	"github.com/prometheus/alertmanager/template"
+
+	"github.com/fleetcast/fleetcast/actuator/planner"
+	"github.com/fleetcast/fleetcast/internal/nomadver"
+)
+
+func direction(labels template.KV) planner.Direction {
+	if strings.Contains(labels["alertname"], "Surplus") {
+		return planner.In
+	}
+	return planner.Out
+}
+
+func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outcome {
+	l := d.alert.Labels
+	ns, job, tg := l["namespace"], l["job"], l["task_group"]
+	st, err := a.o.Nomad.ScaleStatus(ctx, ns, job)
+	if err != nil {
+		return a.nomadFailed(d, err)
+	}
+	g, found := st.TaskGroups[tg]
+	if !found {
+		return Outcome{Result: ResultRejected, Code: 422, Detail: fmt.Sprintf("job %s/%s has no task group %q", ns, job, tg)}
+	}
+	state := planner.GroupState{Namespace: ns, Job: job, Group: tg, Count: g.Desired}
+	for _, ev := range g.Events {
+		// Our own earlier action for this very alert: done already, even if
+		// this process restarted since. A step that max_step held short of
+		// the forecast is not done: the next one is planned (and meets the
+		// cooldown that step started).
+		if k, _ := ev.Meta["fleetcast_alert_key"].(string); k == d.actKey && !ev.Error && ev.Meta["fleetcast_held"] != true {
+			return ok(ResultDuplicate, "Nomad's scaling events already hold this alert's action")
+		}
+		if ev.Error || ev.Count == nil {
+			continue
+		}
+		if t := time.Unix(0, int64(ev.Time)); t.After(state.LastChange) {
+			state.LastChange = t
+		}
+	}
+	sg := p.ScaleGroup
+	f := planner.Forecast{}
+	if sg.query != nil {
+		q, err := render(sg.query, l)
+		if err != nil {
+			return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
+		}
+		v, err := a.readScalar(ctx, d, q)
+		if err != nil {
+			return Outcome{Result: ResultForecastError, Code: 503, Detail: err.Error()}
+		}
+		f = planner.Forecast{Query: q, Value: v}
+	}
+	pol := sg.planner()
+	// Nomad refuses counts outside the group's own scaling block, so the
+	// policy's bounds narrow to it.
+	if j, err := a.o.Nomad.Job(ctx, ns, job); err != nil {
+		return a.nomadFailed(d, err)
+	} else if lo, hi, found := groupScaling(j, tg); found {
+		if lo != nil && int(*lo) > pol.Min {
+			pol.Min = int(*lo)
+		}
+		if hi != nil && int(*hi) < pol.Max {
+			pol.Max = int(*hi)
+		}
+	}
+	plan, err := planner.PlanScaleGroup(state, pol, f, direction(l), d.esc, a.o.Now())
+	if err != nil {
+		return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
+	}
+	d.plan = plan
+	a.o.Metrics.Cooldown.WithLabelValues(ns, job, tg).Set(plan.CooldownRemaining.Seconds())
+	if plan.Noop {
+		if plan.CooldownRemaining > 0 {
+			return ok(ResultCooldown, plan.Reason)
+		}
+		return ok(ResultNoop, plan.Reason)
+	}
+	return a.act(ctx, d, plan.Reason, func() Outcome {
+		meta := map[string]any{
+			"fleetcast_alert": l["alertname"], "fleetcast_alert_key": d.actKey, "fleetcast_policy": p.Name,
+			"fleetcast_query": f.Query, "fleetcast_forecast": f.Value, "fleetcast_wanted": plan.Wanted,
+		}
+		if d.rung != nil {
+			meta["fleetcast_escalation_rung"] = *d.rung
+		}
+		if plan.Held {
+			meta["fleetcast_held"] = true
+		}
+		msg := "fleetcast: " + plan.Reason
+		deadline := a.o.Now().Add(a.cur().cfg.Global.DeploymentRetryFor.D(30 * time.Second))
+		if !d.alert.EndsAt.IsZero() && d.alert.EndsAt.Before(deadline) {
+			deadline = d.alert.EndsAt
+		}
+		wait := time.Second
+		// Nomad before 1.8.2 ignores the job modify index on a scale; then
+		// the actuator reads the job again right before scaling, and reads
+		// its own scaling event after, to see a change it raced with.
+		guarded := a.o.NomadVersion.AtLeast(nomadver.ScaleIndexGuard)
+		for attempt := 1; ; attempt++ {
+			if !guarded {
+				if err := a.recheckJob(ctx, ns, job, tg, st.JobModifyIndex, plan.From); err != nil {
+					return a.nomadFailed(d, err)
+				}
+			}
+			err := a.o.Nomad.Scale(ctx, ns, job, tg, plan.To, msg, meta, st.JobModifyIndex)
+			if err == nil {
+				d.held = plan.Held
+				d.nomad = fmt.Sprintf("scaled %s/%s/%s to %d (attempt %d)", ns, job, tg, plan.To, attempt)
+				if !guarded {
+					a.checkOverwrite(ctx, d, ns, job, tg, plan.From)
+				}
+				a.o.Metrics.LastAction.WithLabelValues(ActionScaleGroup, ns, job, tg, "", "").Set(float64(a.o.Now().Unix()))
+				return ok(ResultActed, plan.Reason)
+			}
+			if !errors.Is(err, ErrDeploymentActive) {
+				return a.nomadFailed(d, err)
+			}
+			if a.o.Now().Add(wait).After(deadline) {
+				d.nomad = err.Error()
+				return Outcome{Result: ResultDeploymentBlocked, Code: 503, Detail: fmt.Sprintf("deployment still active after %d attempts; giving up until Alertmanager retries", attempt)}
+			}
+			a.o.Audit.Info("waiting for deployment", "key", clip(d.key, maxDetailBytes), "object", clip(d.object, maxDetailBytes), "attempt", attempt, "wait", wait, "nomad", err.Error())
+			if a.o.Sleep(ctx, wait) != nil {
+				return Outcome{Result: ResultDeploymentBlocked, Code: 503, Detail: "cancelled while waiting for a deployment"}
+			}
+			wait = min(wait*2, 10*time.Second)
+		}
+	})
+}
+
+// recheckJob reads the job's scale status again just before a scale, for
+// servers that do not enforce the job modify index: a change since the
+// decision read it (an operator's scale, a job update) makes the decision
+// stale, and the alert is retried from fresh state (503).
+func (a *Actuator) recheckJob(ctx context.Context, ns, job, tg string, index uint64, count int) error {
+	cur, err := a.o.Nomad.ScaleStatus(ctx, ns, job)
+	if err != nil {
+		return err
+	}
+	if g := cur.TaskGroups[tg]; cur.JobModifyIndex != index || g.Desired != count {
+		return &NomadError{Op: "scale " + ns + "/" + job + "/" + tg, Status: http.StatusConflict,
+			Err: fmt.Errorf("%w: job modify index %d -> %d, count %d -> %d (checked by fleetcast: this Nomad does not guard scales by index)",
+				ErrJobChanged, index, cur.JobModifyIndex, count, g.Desired)}
+	}
+	return nil
+}
+
+// checkOverwrite reads back the scaling event of the scale just made: its
+// previous count is what Nomad replaced. If that is not the count the plan
+// started from, a change landed between the recheck and the scale, and
+// this scale overwrote it; that cannot be undone safely, so it is said
+// loudly (audit WARN, detail) for an operator to look at.
+func (a *Actuator) checkOverwrite(ctx context.Context, d *decision, ns, job, tg string, from int) {
+	st, err := a.o.Nomad.ScaleStatus(ctx, ns, job)
+	if err != nil {
+		d.nomad += "; could not read the scaling event back to check for a concurrent change: " + err.Error()
+		return
+	}
+	for _, ev := range st.TaskGroups[tg].Events {
+		if k, _ := ev.Meta["fleetcast_alert_key"].(string); k != d.actKey || ev.Error {
+			continue
+		}
+		if int(ev.PreviousCount) != from {
+			d.overwrote = true
+			d.nomad += fmt.Sprintf("; CONCURRENT CHANGE: Nomad replaced a count of %d, not the %d this scale was planned from: another change landed meanwhile and was overwritten", ev.PreviousCount, from)
+		}
+		return
+	}
+}
+
+// groupScaling returns the min and max of a task group's scaling block.
+func groupScaling(j *api.Job, group string) (lo, hi *int64, found bool) {
+	if j == nil {
+		return nil, nil, false
+	}
+	for _, g := range j.TaskGroups {
+		if g != nil && g.Name != nil && *g.Name == group && g.Scaling != nil {
+			return g.Scaling.Min, g.Scaling.Max, true
+		}
+	}
+	return nil, nil, false
+}
