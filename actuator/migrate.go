@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"text/template"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
@@ -137,87 +138,21 @@ func (a *Actuator) migrate(ctx context.Context, d *decision, p *Policy) Outcome 
 	if err != nil {
 		return Outcome{Result: ResultForecastError, Code: 503, Detail: err.Error()}
 	}
-	byLabel := func(key, query string) (map[string]float64, error) {
-		out := map[string]float64{}
-		if query == "" {
-			return out, nil
-		}
-		s, err := a.o.Forecasts.Query(ctx, query, a.o.Now())
-		if err != nil {
-			return nil, err
-		}
-		for _, x := range s {
-			if id := x.Labels[key]; id != "" {
-				out[id] = x.Value
-			}
-		}
-		return out, nil
+	allocPred, out := a.forecastsByLabel(ctx, m.allocQ, l, "alloc_id")
+	if out != nil {
+		return *out
 	}
-	var allocPred, nodePred map[string]float64
-	if m.allocQ != nil {
-		aq, err := render(m.allocQ, l)
-		if err != nil {
-			return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
-		}
-		if allocPred, err = byLabel("alloc_id", aq); err != nil {
-			return Outcome{Result: ResultForecastError, Code: 503, Detail: err.Error()}
-		}
+	nodePred, out := a.forecastsByLabel(ctx, m.fleetQ, l, "node_id")
+	if out != nil {
+		return *out
 	}
-	if m.fleetQ != nil {
-		fq, err := render(m.fleetQ, l)
-		if err != nil {
-			return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
-		}
-		if nodePred, err = byLabel("node_id", fq); err != nil {
-			return Outcome{Result: ResultForecastError, Code: 503, Detail: err.Error()}
-		}
-	}
-	jobs := map[string]*api.Job{}
-	healthy := map[string]int{}
-	profiles := make([]planner.Alloc, 0, len(allocs))
-	for _, al := range allocs {
-		if al.DesiredStatus != "run" || (al.ClientStatus != "running" && al.ClientStatus != "pending") {
-			continue
-		}
-		jk := al.Namespace + "/" + al.JobID
-		job, seen := jobs[jk]
-		if !seen {
-			job, err = a.o.Nomad.Job(ctx, al.Namespace, al.JobID)
-			if err != nil {
-				return a.nomadFailed(d, err)
-			}
-			jobs[jk] = job
-		}
-		gk := jk + "/" + al.TaskGroup
-		h, seen := healthy[gk]
-		if !seen {
-			if h, err = a.o.Nomad.AllocHealthy(ctx, al.Namespace, al.JobID, al.TaskGroup); err != nil {
-				return a.nomadFailed(d, err)
-			}
-			healthy[gk] = h
-		}
-		profiles = append(profiles, profile(al, job, h, allocPred))
-	}
-	stubs, err := a.o.Nomad.Nodes(ctx, node.NodePool)
+	profiles, healthy, err := a.profileAllocs(ctx, allocs, allocPred)
 	if err != nil {
 		return a.nomadFailed(d, err)
 	}
-	fleet := make([]planner.Node, 0, len(stubs))
-	for _, s := range stubs {
-		if s.ID == nodeID {
-			continue
-		}
-		pred, known := nodePred[s.ID]
-		n := planner.Node{ID: s.ID, Pool: s.NodePool, Predicted: pred,
-			Eligible: known && s.Status == "ready" && s.SchedulingEligibility == "eligible" && !s.Drain}
-		if n.Eligible {
-			full, err := a.o.Nomad.Node(ctx, s.ID)
-			if err != nil {
-				return a.nomadFailed(d, err)
-			}
-			n.Capacity = nodeCapacity(full)
-		}
-		fleet = append(fleet, n)
+	fleet, err := a.otherNodes(ctx, nodeID, node.NodePool, nodePred)
+	if err != nil {
+		return a.nomadFailed(d, err)
 	}
 	self := planner.Node{ID: nodeID, Pool: node.NodePool, Capacity: nodeCapacity(node), Predicted: peak, Eligible: true}
 	plan, err := planner.PlanMigrate(self, profiles, fleet, planner.MigratePolicy{Threshold: m.Threshold, MaxAllocs: m.MaxAllocs})
@@ -228,38 +163,145 @@ func (a *Actuator) migrate(ctx context.Context, d *decision, p *Policy) Outcome 
 	if plan.Noop {
 		return ok(ResultNoop, plan.Reason)
 	}
-	return a.act(ctx, d, plan.Reason, func() Outcome {
-		now := a.o.Now()
-		// Saved before the node turns ineligible, so whichever replica leads
-		// later gives eligibility back even if this process dies meanwhile.
-		err := a.cur().state.Put(ctx, skey, map[string]string{"alert_key": d.actKey, "acted_at": now.UTC().Format(time.RFC3339Nano),
-			"restore_at": now.Add(m.OverloadWindow.D(time.Hour)).UTC().Format(time.RFC3339Nano), "restored": "false",
-			"stop": strings.Join(plan.Stop, ",")})
-		if err != nil {
-			return a.nomadFailed(d, err)
+	mv := migration{nodeID: nodeID, pool: node.NodePool, key: skey, policy: m, allocs: allocs, healthy: healthy, plan: plan}
+	return a.act(ctx, d, plan.Reason, func() Outcome { return a.moveAllocs(ctx, d, mv) })
+}
+
+// forecastsByLabel runs a policy's per-object query (nil: none) rendered
+// over the alert's labels, and returns each series' value by its key label.
+// A query that does not render is the alert's fault (422); one Prometheus
+// does not answer is retried (503).
+func (a *Actuator) forecastsByLabel(ctx context.Context, t *template.Template, labels map[string]string, key string) (map[string]float64, *Outcome) {
+	out := map[string]float64{}
+	if t == nil {
+		return out, nil
+	}
+	q, err := render(t, labels)
+	if err != nil {
+		return nil, &Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
+	}
+	if q == "" {
+		return out, nil
+	}
+	s, err := a.o.Forecasts.Query(ctx, q, a.o.Now())
+	if err != nil {
+		return nil, &Outcome{Result: ResultForecastError, Code: 503, Detail: err.Error()}
+	}
+	for _, x := range s {
+		if id := x.Labels[key]; id != "" {
+			out[id] = x.Value
 		}
-		if err := a.o.Nomad.SetEligibility(ctx, nodeID, false); err != nil {
-			return a.nomadFailed(d, err)
+	}
+	return out, nil
+}
+
+// profileAllocs describes the node's running allocations for the planner,
+// reading each job and each group's healthy count from Nomad once. It
+// returns the healthy counts by namespace/job/group too: the replacements
+// must reach them before the node is given back.
+func (a *Actuator) profileAllocs(ctx context.Context, allocs []*api.Allocation, predicted map[string]float64) ([]planner.Alloc, map[string]int, error) {
+	jobs := map[string]*api.Job{}
+	healthy := map[string]int{}
+	profiles := make([]planner.Alloc, 0, len(allocs))
+	for _, al := range allocs {
+		if al.DesiredStatus != "run" || (al.ClientStatus != "running" && al.ClientStatus != "pending") {
+			continue
 		}
-		byID := map[string]*api.Allocation{}
-		for _, al := range allocs {
-			byID[al.ID] = al
-		}
-		stopped := 0
-		for _, id := range plan.Stop {
-			if err := a.o.Nomad.StopAlloc(ctx, byID[id].Namespace, id); err != nil {
-				d.nomad = fmt.Sprintf("node %s ineligible, stopped %d of %d allocations, then: %v", nodeID, stopped, len(plan.Stop), err)
-				a.o.Metrics.NomadErrors.Inc()
-				a.restoreLater(nodeID, m, nil, byID, healthy)
-				return Outcome{Result: ResultError, Code: 503, Detail: d.nomad}
+		jk := al.Namespace + "/" + al.JobID
+		job, seen := jobs[jk]
+		if !seen {
+			var err error
+			if job, err = a.o.Nomad.Job(ctx, al.Namespace, al.JobID); err != nil {
+				return nil, nil, err
 			}
-			stopped++
+			jobs[jk] = job
 		}
-		d.nomad = fmt.Sprintf("node %s ineligible, stopped %v; eligibility returns after %s", nodeID, plan.Stop, m.OverloadWindow.D(time.Hour))
-		a.o.Metrics.LastAction.WithLabelValues(ActionMigrate, "", "", "", nodeID, node.NodePool).Set(float64(a.o.Now().Unix()))
-		a.restoreLater(nodeID, m, plan.Stop, byID, healthy)
-		return ok(ResultActed, plan.Reason)
-	})
+		gk := jk + "/" + al.TaskGroup
+		h, seen := healthy[gk]
+		if !seen {
+			var err error
+			if h, err = a.o.Nomad.AllocHealthy(ctx, al.Namespace, al.JobID, al.TaskGroup); err != nil {
+				return nil, nil, err
+			}
+			healthy[gk] = h
+		}
+		profiles = append(profiles, profile(al, job, h, predicted))
+	}
+	return profiles, healthy, nil
+}
+
+// otherNodes describes the pool's other nodes for the planner's room check:
+// their predicted peak from the fleet query, and the capacity of those that
+// take new work. A node the fleet query does not know is not counted on.
+func (a *Actuator) otherNodes(ctx context.Context, nodeID, pool string, predicted map[string]float64) ([]planner.Node, error) {
+	stubs, err := a.o.Nomad.Nodes(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	fleet := make([]planner.Node, 0, len(stubs))
+	for _, s := range stubs {
+		if s.ID == nodeID {
+			continue
+		}
+		pred, known := predicted[s.ID]
+		n := planner.Node{ID: s.ID, Pool: s.NodePool, Predicted: pred,
+			Eligible: known && s.Status == "ready" && s.SchedulingEligibility == "eligible" && !s.Drain}
+		if n.Eligible {
+			full, err := a.o.Nomad.Node(ctx, s.ID)
+			if err != nil {
+				return nil, err
+			}
+			n.Capacity = nodeCapacity(full)
+		}
+		fleet = append(fleet, n)
+	}
+	return fleet, nil
+}
+
+// migration is a planned migration, as moveAllocs carries it out.
+type migration struct {
+	nodeID, pool, key string // key: the node's state variable
+	policy            *MigratePolicy
+	allocs            []*api.Allocation
+	healthy           map[string]int // by namespace/job/group, before the move
+	plan              planner.MigratePlan
+}
+
+// moveAllocs carries a migration out: it records the node's restore time,
+// makes the node ineligible, stops the chosen allocations so Nomad places
+// them elsewhere, and leaves restoring eligibility to the background.
+func (a *Actuator) moveAllocs(ctx context.Context, d *decision, mv migration) Outcome {
+	m, plan, nodeID := mv.policy, mv.plan, mv.nodeID
+	now := a.o.Now()
+	// Saved before the node turns ineligible, so whichever replica leads
+	// later gives eligibility back even if this process dies meanwhile.
+	err := a.cur().state.Put(ctx, mv.key, map[string]string{"alert_key": d.actKey, "acted_at": now.UTC().Format(time.RFC3339Nano),
+		"restore_at": now.Add(m.OverloadWindow.D(time.Hour)).UTC().Format(time.RFC3339Nano), "restored": "false",
+		"stop": strings.Join(plan.Stop, ",")})
+	if err != nil {
+		return a.nomadFailed(d, err)
+	}
+	if err := a.o.Nomad.SetEligibility(ctx, nodeID, false); err != nil {
+		return a.nomadFailed(d, err)
+	}
+	byID := map[string]*api.Allocation{}
+	for _, al := range mv.allocs {
+		byID[al.ID] = al
+	}
+	stopped := 0
+	for _, id := range plan.Stop {
+		if err := a.o.Nomad.StopAlloc(ctx, byID[id].Namespace, id); err != nil {
+			d.nomad = fmt.Sprintf("node %s ineligible, stopped %d of %d allocations, then: %v", nodeID, stopped, len(plan.Stop), err)
+			a.o.Metrics.NomadErrors.Inc()
+			a.restoreLater(nodeID, m, nil, byID, mv.healthy)
+			return Outcome{Result: ResultError, Code: 503, Detail: d.nomad}
+		}
+		stopped++
+	}
+	d.nomad = fmt.Sprintf("node %s ineligible, stopped %v; eligibility returns after %s", nodeID, plan.Stop, m.OverloadWindow.D(time.Hour))
+	a.o.Metrics.LastAction.WithLabelValues(ActionMigrate, "", "", "", nodeID, mv.pool).Set(float64(a.o.Now().Unix()))
+	a.restoreLater(nodeID, m, plan.Stop, byID, mv.healthy)
+	return ok(ResultActed, plan.Reason)
 }
 
 // restoreLater waits (in the background, bounded) for the stopped

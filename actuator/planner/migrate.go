@@ -92,8 +92,42 @@ func PlanMigrate(node Node, allocs []Alloc, fleet []Node, p MigratePolicy) (Migr
 		plan.Reason = fmt.Sprintf("predicted peak %g is under %g (%.0f%% of %g)", node.Predicted, limit, p.Threshold*100, node.Capacity)
 		return plan, nil
 	}
-	// Group into units that move together, honouring pins and budgets.
-	budget := map[string]int{} // task group -> allocations it may still lose
+	chosen := chooseUnits(movableUnits(allocs, plan.Skipped), excess, plan.Skipped)
+	for _, u := range chosen {
+		for _, a := range u.allocs {
+			plan.Stop = append(plan.Stop, a.ID)
+		}
+		plan.Moved += u.use
+	}
+	if p.MaxAllocs > 0 && len(plan.Stop) > p.MaxAllocs {
+		plan.Noop = true
+		plan.Reason = fmt.Sprintf("needs %d allocations moved, over max_allocs %d", len(plan.Stop), p.MaxAllocs)
+		plan.Stop = nil
+		return plan, nil
+	}
+	if plan.Moved < excess {
+		plan.Noop = true
+		plan.Reason = fmt.Sprintf("cannot bring predicted peak %g under %g: movable allocations carry only %g", node.Predicted, limit, plan.Moved)
+		plan.Stop = nil
+		return plan, nil
+	}
+	if u := unplaced(chosen, node.ID, fleet, p.Threshold); u != nil {
+		plan.Noop = true
+		plan.Reason = fmt.Sprintf("no other eligible node has predicted room for %g (from %s)", u.use, u.allocs[0].ID)
+		plan.Stop = nil
+		return plan, nil
+	}
+	plan.After = node.Predicted - plan.Moved
+	plan.Reason = fmt.Sprintf("stop %d allocation(s) carrying %g: predicted peak %g -> %g, under %g", len(plan.Stop), plan.Moved, node.Predicted, plan.After, limit)
+	return plan, nil
+}
+
+// movableUnits groups the allocations that may move into units that move
+// together (fleetcast.stay_with, fleetcast.colocate), in the order they
+// come. It records in skipped why each other allocation stays: its own
+// pin, or a pinned member of its unit. Units that carry nothing are left
+// out: moving them would not help.
+func movableUnits(allocs []Alloc, skipped map[string]string) []*unit {
 	byKey := map[string]*unit{}
 	var order []string
 	for _, a := range allocs {
@@ -101,7 +135,7 @@ func PlanMigrate(node Node, allocs []Alloc, fleet []Node, p MigratePolicy) (Migr
 			a.Pinned = "system job runs on every node"
 		}
 		if a.Pinned != "" {
-			plan.Skipped[a.ID] = a.Pinned
+			skipped[a.ID] = a.Pinned
 			continue
 		}
 		key := "alloc/" + a.ID
@@ -120,13 +154,13 @@ func PlanMigrate(node Node, allocs []Alloc, fleet []Node, p MigratePolicy) (Migr
 	}
 	// A unit with a pinned member cannot move at all.
 	for _, a := range allocs {
-		if a.StayWith == "" || plan.Skipped[a.ID] == "" {
+		if a.StayWith == "" || skipped[a.ID] == "" {
 			continue
 		}
 		key := "with/" + a.Namespace + "/" + a.StayWith
 		if u, ok := byKey[key]; ok {
 			for _, m := range u.allocs {
-				plan.Skipped[m.ID] = fmt.Sprintf("must stay with %s, which cannot move", a.ID)
+				skipped[m.ID] = fmt.Sprintf("must stay with %s, which cannot move", a.ID)
 			}
 			delete(byKey, key)
 		}
@@ -137,40 +171,19 @@ func PlanMigrate(node Node, allocs []Alloc, fleet []Node, p MigratePolicy) (Migr
 			units = append(units, u)
 		}
 	}
-	// left is how many more allocations a task group may lose: its healthy
-	// ones above the minimum that must stay up.
-	left := func(a Alloc) int {
-		g := a.Namespace + "/" + a.Job + "/" + a.Group
-		if l, ok := budget[g]; ok {
-			return l
-		}
-		return a.GroupHealthy - max(a.MinHealthy, 0)
-	}
-	fits := func(u *unit) bool {
-		need := map[string]int{}
-		for _, a := range u.allocs {
-			need[a.Namespace+"/"+a.Job+"/"+a.Group]++
-		}
-		for _, a := range u.allocs {
-			if need[a.Namespace+"/"+a.Job+"/"+a.Group] > left(a) {
-				return false
-			}
-		}
-		return true
-	}
-	take := func(u *unit) {
-		for _, a := range u.allocs {
-			g := a.Namespace + "/" + a.Job + "/" + a.Group
-			budget[g] = left(a) - 1
-			plan.Stop = append(plan.Stop, a.ID)
-		}
-		plan.Moved += u.use
-	}
-	var chosen []*unit
-	// One unit enough? Take the least disruptive, then the smallest, that covers the excess.
+	return units
+}
+
+// chooseUnits picks the units to move, within each task group's disruption
+// budget: the least disruptive, then the smallest, single unit that covers
+// the excess if one does; otherwise the largest first until the excess is
+// covered, so the fewest allocations move. It may return too little; the
+// caller checks. Units skipped for the budget are recorded in skipped.
+func chooseUnits(units []*unit, excess float64, skipped map[string]string) []*unit {
+	budget := disruptionBudget{}
 	var best *unit
 	for _, u := range units {
-		if u.use < excess || !fits(u) {
+		if u.use < excess || !budget.fits(u) {
 			continue
 		}
 		if best == nil || u.cost < best.cost || (u.cost == best.cost && u.use < best.use) {
@@ -178,49 +191,79 @@ func PlanMigrate(node Node, allocs []Alloc, fleet []Node, p MigratePolicy) (Migr
 		}
 	}
 	if best != nil {
-		chosen = append(chosen, best)
-		take(best)
-	} else {
-		// Otherwise the largest first, so the fewest allocations move.
-		sort.SliceStable(units, func(i, j int) bool {
-			if units[i].use != units[j].use {
-				return units[i].use > units[j].use
-			}
-			return units[i].cost < units[j].cost
-		})
-		for _, u := range units {
-			if plan.Moved >= excess {
-				break
-			}
-			if !fits(u) {
-				for _, a := range u.allocs {
-					plan.Skipped[a.ID] = "disruption budget: its group would fall below its healthy minimum"
-				}
-				continue
-			}
-			chosen = append(chosen, u)
-			take(u)
+		return []*unit{best}
+	}
+	sort.SliceStable(units, func(i, j int) bool {
+		if units[i].use != units[j].use {
+			return units[i].use > units[j].use
 		}
-	}
-	if p.MaxAllocs > 0 && len(plan.Stop) > p.MaxAllocs {
-		plan.Noop = true
-		plan.Reason = fmt.Sprintf("needs %d allocations moved, over max_allocs %d", len(plan.Stop), p.MaxAllocs)
-		plan.Stop = nil
-		return plan, nil
-	}
-	if plan.Moved < excess {
-		plan.Noop = true
-		plan.Reason = fmt.Sprintf("cannot bring predicted peak %g under %g: movable allocations carry only %g", node.Predicted, limit, plan.Moved)
-		plan.Stop = nil
-		return plan, nil
-	}
-	// Room elsewhere: first-fit decreasing into other eligible nodes' predicted headroom.
-	room := make([]float64, 0, len(fleet))
-	for _, n := range fleet {
-		if n.ID == node.ID || !n.Eligible || n.Capacity <= 0 {
+		return units[i].cost < units[j].cost
+	})
+	var chosen []*unit
+	moved := 0.0
+	for _, u := range units {
+		if moved >= excess {
+			break
+		}
+		if !budget.fits(u) {
+			for _, a := range u.allocs {
+				skipped[a.ID] = "disruption budget: its group would fall below its healthy minimum"
+			}
 			continue
 		}
-		if r := p.Threshold*n.Capacity - n.Predicted; r > 0 {
+		chosen = append(chosen, u)
+		budget.take(u)
+		moved += u.use
+	}
+	return chosen
+}
+
+// disruptionBudget is how many more allocations each task group (by
+// namespace/job/group) may lose in this plan.
+type disruptionBudget map[string]int
+
+func groupOf(a Alloc) string { return a.Namespace + "/" + a.Job + "/" + a.Group }
+
+// left is how many more allocations a's group may lose: its healthy ones
+// above the minimum that must stay up, less those this plan took.
+func (b disruptionBudget) left(a Alloc) int {
+	if l, ok := b[groupOf(a)]; ok {
+		return l
+	}
+	return a.GroupHealthy - max(a.MinHealthy, 0)
+}
+
+// fits says whether moving u keeps every group it touches at its minimum.
+func (b disruptionBudget) fits(u *unit) bool {
+	need := map[string]int{}
+	for _, a := range u.allocs {
+		need[groupOf(a)]++
+	}
+	for _, a := range u.allocs {
+		if need[groupOf(a)] > b.left(a) {
+			return false
+		}
+	}
+	return true
+}
+
+// take charges u's allocations to their groups.
+func (b disruptionBudget) take(u *unit) {
+	for _, a := range u.allocs {
+		b[groupOf(a)] = b.left(a) - 1
+	}
+}
+
+// unplaced checks that the chosen units fit, first-fit decreasing, into the
+// predicted headroom (under threshold × capacity) of the other eligible
+// nodes, and returns the first unit that does not (nil when all fit).
+func unplaced(chosen []*unit, self string, fleet []Node, threshold float64) *unit {
+	room := make([]float64, 0, len(fleet))
+	for _, n := range fleet {
+		if n.ID == self || !n.Eligible || n.Capacity <= 0 {
+			continue
+		}
+		if r := threshold*n.Capacity - n.Predicted; r > 0 {
 			room = append(room, r)
 		}
 	}
@@ -235,13 +278,8 @@ func PlanMigrate(node Node, allocs []Alloc, fleet []Node, p MigratePolicy) (Migr
 			}
 		}
 		if !placed {
-			plan.Noop = true
-			plan.Reason = fmt.Sprintf("no other eligible node has predicted room for %g (from %s)", u.use, u.allocs[0].ID)
-			plan.Stop = nil
-			return plan, nil
+			return u
 		}
 	}
-	plan.After = node.Predicted - plan.Moved
-	plan.Reason = fmt.Sprintf("stop %d allocation(s) carrying %g: predicted peak %g -> %g, under %g", len(plan.Stop), plan.Moved, node.Predicted, plan.After, limit)
-	return plan, nil
+	return nil
 }
