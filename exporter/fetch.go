@@ -24,6 +24,50 @@ const fetchers = 2
 // fetch brings the target's grids up to now: the whole history on the first
 // load (or after an outage longer than it), else only the new steps.
 func (e *Exporter) fetch(ctx context.Context, t *target) error {
+	l := e.newLoad(t)
+	step := t.step
+	chunk := int64(maxStepsPerSeries)
+	if l.full {
+		chunk = min(chunk, 288) // the first chunk tells how many series there are
+	}
+	// The first chunk goes alone: on a full load it tells how many series
+	// there are, which sizes the others.
+	e2 := min(l.end, l.from+(chunk-1)*step)
+	m, err := e.queryRange(ctx, t, l.from, e2)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	n := l.apply(m)
+	t.mu.Unlock()
+	if l.full && n > 0 {
+		chunk = max(1, min(int64(maxStepsPerSeries), int64(maxSamplesPerQuery/n)))
+	}
+	if err := e.fetchChunks(ctx, l, e2+step, chunk); err != nil {
+		return err
+	}
+	e.self.samples.WithLabelValues(t.cfg.Name).Add(float64(l.fetched))
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l.settle()
+	e.checkData(t, l.end, step)
+	return nil
+}
+
+// load is one fetch of a target: the window it asks for and the grids it
+// fills. Its fields other than t are written under t.mu.
+type load struct {
+	t             *target
+	shard, shards uint64
+	full          bool  // the whole history, into new grids
+	from, end     int64 // the window, both ends included
+	fresh         map[model.Fingerprint]*series
+	seen          map[model.Fingerprint]bool
+	fetched       int // samples written
+}
+
+func (e *Exporter) newLoad(t *target) *load {
 	step := t.step
 	end := e.now().Unix() / step * step
 	full := t.lastEnd == 0 || end-t.lastEnd >= int64(t.histN)*step
@@ -38,86 +82,31 @@ func (e *Exporter) fetch(ctx context.Context, t *target) error {
 	if full {
 		fresh = make(map[model.Fingerprint]*series, len(t.series))
 	}
-	seen := make(map[model.Fingerprint]bool, len(fresh))
-	chunk := int64(maxStepsPerSeries)
-	if full {
-		chunk = min(chunk, 288) // the first chunk tells how many series there are
-	}
-	var fetched int
-	// apply writes one response into the grids; the caller holds t.mu.
-	apply := func(m model.Matrix) int {
-		n := 0
-		for _, ss := range m {
-			lbls := make(model.Metric, len(ss.Metric))
-			for k, v := range ss.Metric {
-				if k != model.MetricNameLabel {
-					lbls[k] = v
-				}
-			}
-			fp := lbls.Fingerprint()
-			if uint64(fp)%uint64(e.shards) != uint64(e.shard) {
-				continue
-			}
-			n++
-			sr := fresh[fp]
-			if sr == nil {
-				if len(ss.Values) == 0 {
-					continue
-				}
-				// On a full load every grid starts at the load's start, so
-				// chunks can arrive in any order.
-				first := from
-				if !full {
-					first = int64(ss.Values[0].Timestamp) / 1000 / step * step
-				}
-				sr = &series{fp: fp, labels: lbls, start: first, vals: make([]float64, 0, min(t.histN, int((end-first)/step)+1))}
-				fresh[fp] = sr
-			}
-			seen[fp] = true
-			for _, p := range ss.Values {
-				ts := int64(p.Timestamp) / 1000
-				i := int((ts - sr.start) / step)
-				if i < 0 {
-					continue
-				}
-				for len(sr.vals) <= i {
-					sr.vals = append(sr.vals, math.NaN())
-				}
-				sr.vals[i] = float64(p.Value)
-				fetched++
-			}
-		}
-		return n
-	}
-	query := func(s, e2 int64) (model.Matrix, error) {
-		return e.q.QueryRange(ctx, t.cfg.Query, promv1.Range{Start: time.Unix(s, 0), End: time.Unix(e2, 0), Step: time.Duration(step) * time.Second})
-	}
-	// The first chunk goes alone: on a full load it tells how many series
-	// there are, which sizes the others.
-	e2 := min(end, from+(chunk-1)*step)
-	m, err := query(from, e2)
-	if err != nil {
-		return err
-	}
-	t.mu.Lock()
-	n := apply(m)
-	t.mu.Unlock()
-	if full && n > 0 {
-		chunk = max(1, min(int64(maxStepsPerSeries), int64(maxSamplesPerQuery/n)))
-	}
-	// The rest go two at a time, so that Prometheus encodes one response
-	// while this process decodes another.
+	return &load{t: t, shard: uint64(e.shard), shards: uint64(e.shards), full: full, from: from, end: end,
+		fresh: fresh, seen: make(map[model.Fingerprint]bool, len(fresh))}
+}
+
+// queryRange asks Prometheus for the target's query over [s, e2].
+func (e *Exporter) queryRange(ctx context.Context, t *target, s, e2 int64) (model.Matrix, error) {
+	return e.q.QueryRange(ctx, t.cfg.Query, promv1.Range{Start: time.Unix(s, 0), End: time.Unix(e2, 0), Step: time.Duration(t.step) * time.Second})
+}
+
+// fetchChunks loads the window from start on in chunks of chunk steps, two
+// at a time, so that Prometheus encodes one response while this process
+// decodes another. It returns the first error.
+func (e *Exporter) fetchChunks(ctx context.Context, l *load, start, chunk int64) error {
+	t, step := l.t, l.t.step
 	var wg sync.WaitGroup
 	var errMu sync.Mutex
 	var firstErr error
 	sem := make(chan struct{}, fetchers)
-	for s := e2 + step; s <= end; s += chunk * step {
-		s, e2 := s, min(end, s+(chunk-1)*step)
+	for s := start; s <= l.end; s += chunk * step {
+		s, e2 := s, min(l.end, s+(chunk-1)*step)
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			m, err := query(s, e2)
+			m, err := e.queryRange(ctx, t, s, e2)
 			if err != nil {
 				errMu.Lock()
 				firstErr = cmp.Or(firstErr, err)
@@ -125,22 +114,70 @@ func (e *Exporter) fetch(ctx context.Context, t *target) error {
 				return
 			}
 			t.mu.Lock()
-			apply(m)
+			l.apply(m)
 			t.mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	e.self.samples.WithLabelValues(t.cfg.Name).Add(float64(fetched))
+	return firstErr
+}
 
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// apply writes one response into the grids and returns how many of its
+// series belong to this shard; the caller holds t.mu.
+func (l *load) apply(m model.Matrix) int {
+	step := l.t.step
+	n := 0
+	for _, ss := range m {
+		lbls := make(model.Metric, len(ss.Metric))
+		for k, v := range ss.Metric {
+			if k != model.MetricNameLabel {
+				lbls[k] = v
+			}
+		}
+		fp := lbls.Fingerprint()
+		if uint64(fp)%l.shards != l.shard {
+			continue
+		}
+		n++
+		sr := l.fresh[fp]
+		if sr == nil {
+			if len(ss.Values) == 0 {
+				continue
+			}
+			// On a full load every grid starts at the load's start, so
+			// chunks can arrive in any order.
+			first := l.from
+			if !l.full {
+				first = int64(ss.Values[0].Timestamp) / 1000 / step * step
+			}
+			sr = &series{fp: fp, labels: lbls, start: first, vals: make([]float64, 0, min(l.t.histN, int((l.end-first)/step)+1))}
+			l.fresh[fp] = sr
+		}
+		l.seen[fp] = true
+		for _, p := range ss.Values {
+			ts := int64(p.Timestamp) / 1000
+			i := int((ts - sr.start) / step)
+			if i < 0 {
+				continue
+			}
+			for len(sr.vals) <= i {
+				sr.vals = append(sr.vals, math.NaN())
+			}
+			sr.vals[i] = float64(p.Value)
+			l.fetched++
+		}
+	}
+	return n
+}
+
+// settle drops the vanished series, brings every grid to end and trims it
+// to the history, and makes the load the target's; the caller holds t.mu.
+func (l *load) settle() {
+	t, step, end := l.t, l.t.step, l.end
 	stale := end - 2*step
-	for fp, sr := range fresh {
-		if !seen[fp] && lastTime(sr, step) < stale {
-			delete(fresh, fp) // vanished: gone from memory and from /metrics
+	for fp, sr := range l.fresh {
+		if !l.seen[fp] && lastTime(sr, step) < stale {
+			delete(l.fresh, fp) // vanished: gone from memory and from /metrics
 			continue
 		}
 		// Every grid ends at end, so all forecasts start at end+step.
@@ -153,13 +190,11 @@ func (e *Exporter) fetch(ctx context.Context, t *target) error {
 			sr.start += int64(drop) * step
 		}
 		if lastTime(sr, step) < stale {
-			delete(fresh, fp)
+			delete(l.fresh, fp)
 		}
 	}
-	t.series = fresh
+	t.series = l.fresh
 	t.lastEnd = end
-	e.checkData(t, end, step)
-	return nil
 }
 
 // historyShortFraction: a target whose oldest sample is younger than this
