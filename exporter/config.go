@@ -1,14 +1,11 @@
 package exporter
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,7 +14,8 @@ import (
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
-	"gopkg.in/yaml.v3"
+
+	"github.com/fleetcast/fleetcast/internal/yamlcfg"
 )
 
 // Defaults applied to fields a target leaves out.
@@ -173,22 +171,8 @@ func LoadConfig(path string) (*Config, error) {
 func ParseConfig(b []byte, dir string) (*Config, error) {
 	c := &Config{dir: dir}
 	c.Prometheus.HTTPConfig = config.DefaultHTTPClientConfig
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
-		return nil, err
-	}
-	// The tree is checked first so that a bad field is reported with its
-	// path, which the decoder does not give.
-	if root.Kind == 0 {
-		return nil, errors.New("empty config: want at least prometheus.url and one entry in targets")
-	}
-	if err := checkNode(&root, reflect.TypeFor[Config](), ""); err != nil {
-		return nil, err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
-		if errors.Is(err, io.EOF) {
+	if err := yamlcfg.Decode(b, c); err != nil {
+		if errors.Is(err, yamlcfg.ErrEmpty) {
 			return nil, errors.New("empty config: want at least prometheus.url and one entry in targets")
 		}
 		return nil, err
@@ -199,9 +183,7 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	return c, nil
 }
 
-func fieldErr(path, format string, a ...any) error {
-	return fmt.Errorf("%s: %s", path, fmt.Sprintf(format, a...))
-}
+func fieldErr(path, format string, a ...any) error { return yamlcfg.Errorf(path, format, a...) }
 
 func (c *Config) path(p string) string {
 	if p == "" || filepath.IsAbs(p) {
@@ -354,93 +336,6 @@ func (c *Config) validateTarget(t *TargetConfig, tp string) error {
 	}
 	t.EventsFile = c.path(t.EventsFile)
 	return t.validateKnownFuture(tp, c.Nomad != nil)
-}
-
-var (
-	durationType   = reflect.TypeFor[model.Duration]()
-	httpConfigType = reflect.TypeFor[config.HTTPClientConfig]()
-)
-
-// checkNode walks the YAML tree along the Go type it will be decoded into,
-// so that an unknown field or a bad duration is reported with its field
-// path (targets[2].horizons[1]) and what is valid, which the decoder's
-// own errors (a line number and a Go type name) do not say.
-func checkNode(n *yaml.Node, t reflect.Type, path string) error {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if n.Kind == yaml.DocumentNode {
-		for _, c := range n.Content {
-			if err := checkNode(c, t, path); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if n.Kind == yaml.AliasNode || (n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
-		return nil
-	}
-	switch {
-	case t == durationType:
-		return checkDurationValue(n, path)
-	case t == httpConfigType:
-		return nil // prometheus/common validates its own config
-	case t.Kind() == reflect.Struct && t.PkgPath() == reflect.TypeFor[Config]().PkgPath():
-		if n.Kind != yaml.MappingNode {
-			if path == "" {
-				return fmt.Errorf("line %d: want a mapping with prometheus and targets", n.Line)
-			}
-			return fieldErr(path, "line %d: want a mapping of fields", n.Line)
-		}
-		fields := map[string]reflect.Type{}
-		var names []string
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if !f.IsExported() || name == "-" || name == "" {
-				continue
-			}
-			fields[name] = f.Type
-			names = append(names, name)
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i].Value
-			p := k
-			if path != "" {
-				p = path + "." + k
-			}
-			ft, ok := fields[k]
-			if !ok {
-				return fieldErr(p, "line %d: unknown field; valid are %s", n.Content[i].Line, strings.Join(names, ", "))
-			}
-			if err := checkNode(n.Content[i+1], ft, p); err != nil {
-				return err
-			}
-		}
-	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
-		for i, c := range n.Content {
-			if err := checkNode(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if err := checkNode(n.Content[i+1], t.Elem(), path+"."+n.Content[i].Value); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func checkDurationValue(v *yaml.Node, path string) error {
-	if v.Kind != yaml.ScalarNode {
-		return fieldErr(path, "line %d: want a duration such as 5m, 1h or 14d", v.Line)
-	}
-	if _, err := model.ParseDuration(v.Value); err != nil {
-		return fieldErr(path, "line %d: %q is not a valid duration; want a number and a unit (ms, s, m, h, d, w, y), e.g. 5m or 14d", v.Line, v.Value)
-	}
-	return nil
 }
 
 // labelNameRE is the classic label name syntax, which every store accepts.
