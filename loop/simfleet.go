@@ -6,6 +6,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/fleetcast/fleetcast/actuator/planner"
 	"github.com/fleetcast/fleetcast/sim"
 )
@@ -44,9 +46,9 @@ func NewSimFleet(tr Trace, s Settings, start time.Time) (Fleet, error) {
 	enabled := true
 	cfg := &sim.Config{
 		Seed:            1,
-		Step:            sim.Duration(s.Step),
-		BootDelay:       sim.Duration(s.BootDelay),
-		AllocStartDelay: sim.Duration(min(15*time.Second, s.Step)),
+		Step:            model.Duration(s.Step),
+		BootDelay:       model.Duration(s.BootDelay),
+		AllocStartDelay: model.Duration(min(15*time.Second, s.Step)),
 		NodePools: []sim.PoolConfig{{
 			Name: benchPool, CPUMHz: int(s.NodeCPU), MemoryMB: 64 * 1024,
 			Count: nodes, Min: s.MinNodes, Max: s.MaxNodes,

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -10,8 +9,9 @@ import (
 	"time"
 
 	"github.com/fleetcast/fleetcast/internal/nomadver"
+	"github.com/fleetcast/fleetcast/internal/yamlcfg"
 	"github.com/hashicorp/cronexpr"
-	"gopkg.in/yaml.v3"
+	"github.com/prometheus/common/model"
 )
 
 // Config describes a simulated fleet: its node pools, its jobs and how their
@@ -33,15 +33,15 @@ type Config struct {
 	DisableHostname bool `yaml:"disable_hostname"`
 	// Step is the resolution of the simulation (default 10s). Demand,
 	// usage and ground truth are integrated in steps of this size.
-	Step Duration `yaml:"step"`
+	Step model.Duration `yaml:"step"`
 	// ACLToken, when set, must be sent as X-Nomad-Token on /v1/ requests.
 	ACLToken string `yaml:"acl_token"`
 	// BootDelay is how long a node added by a pool size change takes to
 	// become ready (default 2m).
-	BootDelay Duration `yaml:"boot_delay"`
+	BootDelay model.Duration `yaml:"boot_delay"`
 	// AllocStartDelay is how long a placed allocation takes to start
 	// running and serve demand (default 15s).
-	AllocStartDelay Duration `yaml:"alloc_start_delay"`
+	AllocStartDelay model.Duration `yaml:"alloc_start_delay"`
 	// TimeZone is the default zone for daily and weekly demand shapes and
 	// cron specs (default UTC).
 	TimeZone  string         `yaml:"time_zone"`
@@ -86,18 +86,18 @@ type JobConfig struct {
 	Periodic      *PeriodicConfig `yaml:"periodic"`
 	// Deployment, when set, is how long a deployment started by a count
 	// change stays active; Nomad refuses to scale the job meanwhile.
-	Deployment Duration `yaml:"deployment"`
+	Deployment model.Duration `yaml:"deployment"`
 	// ActiveDeployment starts the job with a deployment running for this long.
-	ActiveDeployment Duration      `yaml:"active_deployment"`
-	Groups           []GroupConfig `yaml:"groups"`
+	ActiveDeployment model.Duration `yaml:"active_deployment"`
+	Groups           []GroupConfig  `yaml:"groups"`
 }
 
 // PeriodicConfig is a periodic batch job's schedule, read as Nomad reads it.
 type PeriodicConfig struct {
-	Cron            string   `yaml:"cron"`
-	TimeZone        string   `yaml:"time_zone"`
-	ProhibitOverlap bool     `yaml:"prohibit_overlap"`
-	Duration        Duration `yaml:"duration"` // how long each launched child runs (default 10m)
+	Cron            string         `yaml:"cron"`
+	TimeZone        string         `yaml:"time_zone"`
+	ProhibitOverlap bool           `yaml:"prohibit_overlap"`
+	Duration        model.Duration `yaml:"duration"` // how long each launched child runs (default 10m)
 }
 
 // GroupConfig is a task group: Count allocations, each asking CPU and Memory
@@ -151,10 +151,10 @@ type DemandConfig struct {
 // PeakConfig is a scheduled peak: demand multiplied by Factor for Duration
 // from each time Cron fires (or once, from At).
 type PeakConfig struct {
-	Cron     string    `yaml:"cron"`
-	At       time.Time `yaml:"at"`
-	Duration Duration  `yaml:"duration"`
-	Factor   float64   `yaml:"factor"`
+	Cron     string         `yaml:"cron"`
+	At       time.Time      `yaml:"at"`
+	Duration model.Duration `yaml:"duration"`
+	Factor   float64        `yaml:"factor"`
 	expr     *cronexpr.Expression
 }
 
@@ -179,48 +179,6 @@ type VarConfig struct {
 	Items     map[string]string `yaml:"items"`
 }
 
-// Duration is a time.Duration read from YAML as "90s", "2m", "1h", "1d".
-type Duration time.Duration
-
-// UnmarshalYAML reads Prometheus-style durations (with d and w units too).
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return err
-	}
-	v, err := ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// ParseDuration reads "90s", "2m", "1h30m", "14d", "2w".
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || s == "0" {
-		return 0, nil
-	}
-	for _, u := range []struct {
-		suffix string
-		unit   time.Duration
-	}{{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}} {
-		if strings.HasSuffix(s, u.suffix) {
-			var n float64
-			if _, err := fmt.Sscanf(strings.TrimSuffix(s, u.suffix), "%g", &n); err != nil || n < 0 {
-				return 0, fmt.Errorf("duration %q: want e.g. 30s, 5m, 1h, 14d", s)
-			}
-			return time.Duration(n * float64(u.unit)), nil
-		}
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("duration %q: want e.g. 30s, 5m, 1h, 14d", s)
-	}
-	return v, nil
-}
-
 // LoadConfig reads and validates a fleet file.
 func LoadConfig(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
@@ -234,9 +192,7 @@ func LoadConfig(path string) (*Config, error) {
 // and to find trace files relative to it.
 func ParseConfig(b []byte, name string) (*Config, error) {
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
+	if err := yamlcfg.Decode(b, &c); err != nil && !errors.Is(err, yamlcfg.ErrEmpty) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	c.file = name
@@ -277,16 +233,16 @@ func (c *Config) validate() error {
 	}
 	c.version = v
 	if c.Step == 0 {
-		c.Step = Duration(10 * time.Second)
+		c.Step = model.Duration(10 * time.Second)
 	}
 	if time.Duration(c.Step) < time.Second {
 		return fmt.Errorf("step: %s is too small; want 1s or more", time.Duration(c.Step))
 	}
 	if c.BootDelay == 0 {
-		c.BootDelay = Duration(2 * time.Minute)
+		c.BootDelay = model.Duration(2 * time.Minute)
 	}
 	if c.AllocStartDelay == 0 {
-		c.AllocStartDelay = Duration(15 * time.Second)
+		c.AllocStartDelay = model.Duration(15 * time.Second)
 	}
 	loc, err := loadZone(c.TimeZone)
 	if err != nil {
@@ -299,38 +255,13 @@ func (c *Config) validate() error {
 	pools := map[string]bool{}
 	for i := range c.NodePools {
 		p := &c.NodePools[i]
-		where := fmt.Sprintf("node_pools[%d]", i)
-		if !validName(p.Name) {
-			return fmt.Errorf("%s.name: %q is not a valid name (letters, digits, _ . -)", where, p.Name)
+		if err := p.validate(fmt.Sprintf("node_pools[%d]", i)); err != nil {
+			return err
 		}
 		if pools[p.Name] {
-			return fmt.Errorf("%s.name: pool %q is defined twice", where, p.Name)
+			return fmt.Errorf("node_pools[%d].name: pool %q is defined twice", i, p.Name)
 		}
 		pools[p.Name] = true
-		if p.Datacenter == "" {
-			p.Datacenter = "dc1"
-		}
-		if p.CPUMHz <= 0 {
-			return fmt.Errorf("%s.cpu_mhz: must be positive, got %d", where, p.CPUMHz)
-		}
-		if p.MemoryMB <= 0 {
-			return fmt.Errorf("%s.memory_mb: must be positive, got %d", where, p.MemoryMB)
-		}
-		if p.Cores <= 0 {
-			p.Cores = max(1, p.CPUMHz/2500)
-		}
-		if p.Count < 0 {
-			return fmt.Errorf("%s.count: must not be negative, got %d", where, p.Count)
-		}
-		if p.Max == 0 {
-			p.Max = max(p.Count, 1) * 4
-		}
-		if p.Min < 0 || p.Min > p.Max || p.Count < p.Min || p.Count > p.Max {
-			return fmt.Errorf("%s: want 0 <= min (%d) <= count (%d) <= max (%d)", where, p.Min, p.Count, p.Max)
-		}
-		if p.ReservedCPU < 0 || p.ReservedCPU >= p.CPUMHz || p.ReservedMem < 0 || p.ReservedMem >= p.MemoryMB {
-			return fmt.Errorf("%s: reserved_cpu_mhz and reserved_memory_mb must be below the node's cpu_mhz and memory_mb", where)
-		}
 	}
 	jobs := map[string]bool{}
 	for i := range c.Jobs {
@@ -347,6 +278,38 @@ func (c *Config) validate() error {
 		if v.Namespace == "" {
 			v.Namespace = "default"
 		}
+	}
+	return nil
+}
+
+// validate checks a pool and fills its defaults; where is its path.
+func (p *PoolConfig) validate(where string) error {
+	if !validName(p.Name) {
+		return fmt.Errorf("%s.name: %q is not a valid name (letters, digits, _ . -)", where, p.Name)
+	}
+	if p.Datacenter == "" {
+		p.Datacenter = "dc1"
+	}
+	if p.CPUMHz <= 0 {
+		return fmt.Errorf("%s.cpu_mhz: must be positive, got %d", where, p.CPUMHz)
+	}
+	if p.MemoryMB <= 0 {
+		return fmt.Errorf("%s.memory_mb: must be positive, got %d", where, p.MemoryMB)
+	}
+	if p.Cores <= 0 {
+		p.Cores = max(1, p.CPUMHz/2500)
+	}
+	if p.Count < 0 {
+		return fmt.Errorf("%s.count: must not be negative, got %d", where, p.Count)
+	}
+	if p.Max == 0 {
+		p.Max = max(p.Count, 1) * 4
+	}
+	if p.Min < 0 || p.Min > p.Max || p.Count < p.Min || p.Count > p.Max {
+		return fmt.Errorf("%s: want 0 <= min (%d) <= count (%d) <= max (%d)", where, p.Min, p.Count, p.Max)
+	}
+	if p.ReservedCPU < 0 || p.ReservedCPU >= p.CPUMHz || p.ReservedMem < 0 || p.ReservedMem >= p.MemoryMB {
+		return fmt.Errorf("%s: reserved_cpu_mhz and reserved_memory_mb must be below the node's cpu_mhz and memory_mb", where)
 	}
 	return nil
 }
@@ -406,7 +369,7 @@ func (c *Config) validateJob(i int, pools, jobs map[string]bool) error {
 			p.TimeZone = "UTC"
 		}
 		if p.Duration == 0 {
-			p.Duration = Duration(10 * time.Minute)
+			p.Duration = model.Duration(10 * time.Minute)
 		}
 	}
 	if len(j.Groups) == 0 {
@@ -423,43 +386,49 @@ func (c *Config) validateJob(i int, pools, jobs map[string]bool) error {
 			return fmt.Errorf("%s.name: group %q is defined twice", gw, g.Name)
 		}
 		groups[g.Name] = true
-		if g.Task == "" {
-			g.Task = g.Name
-		}
-		if g.CPU <= 0 {
-			return fmt.Errorf("%s.cpu: the per-allocation CPU ask (MHz) must be positive, got %d", gw, g.CPU)
-		}
-		if g.MemoryMB <= 0 {
-			return fmt.Errorf("%s.memory_mb: the per-allocation memory ask must be positive, got %d", gw, g.MemoryMB)
-		}
-		if g.Capacity == 0 {
-			g.Capacity = float64(g.CPU)
-		}
-		if g.Capacity < 0 {
-			return fmt.Errorf("%s.capacity_mhz: must be positive, got %g", gw, g.Capacity)
-		}
-		if j.Type == "system" {
-			g.Count = 1
-		}
-		if g.Count < 0 {
-			return fmt.Errorf("%s.count: must not be negative, got %d", gw, g.Count)
-		}
-		if s := g.Scaling; s != nil {
-			if s.Min < 0 || s.Max < s.Min {
-				return fmt.Errorf("%s.scaling: want 0 <= min (%d) <= max (%d)", gw, s.Min, s.Max)
-			}
-			if s.Max == 0 {
-				return fmt.Errorf("%s.scaling.max: must be set and positive", gw)
-			}
-			if g.Count < s.Min || g.Count > s.Max {
-				return fmt.Errorf("%s.count: %d is outside scaling min %d and max %d", gw, g.Count, s.Min, s.Max)
-			}
-		}
-		if err := c.validateDemand(&g.Demand, gw+".demand"); err != nil {
+		if err := g.validate(c, j.Type, gw); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// validate checks a task group of a job of type jobType and fills its
+// defaults; gw is its path.
+func (g *GroupConfig) validate(c *Config, jobType, gw string) error {
+	if g.Task == "" {
+		g.Task = g.Name
+	}
+	if g.CPU <= 0 {
+		return fmt.Errorf("%s.cpu: the per-allocation CPU ask (MHz) must be positive, got %d", gw, g.CPU)
+	}
+	if g.MemoryMB <= 0 {
+		return fmt.Errorf("%s.memory_mb: the per-allocation memory ask must be positive, got %d", gw, g.MemoryMB)
+	}
+	if g.Capacity == 0 {
+		g.Capacity = float64(g.CPU)
+	}
+	if g.Capacity < 0 {
+		return fmt.Errorf("%s.capacity_mhz: must be positive, got %g", gw, g.Capacity)
+	}
+	if jobType == "system" {
+		g.Count = 1
+	}
+	if g.Count < 0 {
+		return fmt.Errorf("%s.count: must not be negative, got %d", gw, g.Count)
+	}
+	if s := g.Scaling; s != nil {
+		if s.Min < 0 || s.Max < s.Min {
+			return fmt.Errorf("%s.scaling: want 0 <= min (%d) <= max (%d)", gw, s.Min, s.Max)
+		}
+		if s.Max == 0 {
+			return fmt.Errorf("%s.scaling.max: must be set and positive", gw)
+		}
+		if g.Count < s.Min || g.Count > s.Max {
+			return fmt.Errorf("%s.count: %d is outside scaling min %d and max %d", gw, g.Count, s.Min, s.Max)
+		}
+	}
+	return c.validateDemand(&g.Demand, gw+".demand")
 }
 
 func (c *Config) validateDemand(d *DemandConfig, where string) error {

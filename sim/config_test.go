@@ -13,7 +13,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"no pools", "jobs: []\n", "node_pools: at least one pool is required"},
 		{"bad cpu", "node_pools:\n  - {name: p, cpu_mhz: 0, memory_mb: 1, count: 1}\n", "node_pools[0].cpu_mhz: must be positive, got 0"},
 		{"count above max", "node_pools:\n  - {name: p, cpu_mhz: 1, memory_mb: 1, count: 5, max: 3}\n", "node_pools[0]: want 0 <= min (0) <= count (5) <= max (3)"},
-		{"unknown field", pools + "colour: red\n", "field colour not found"},
+		{"unknown field", pools + "colour: red\n", "colour: line 3: unknown field; valid are seed, region"},
 		{"bad type", pools + "jobs:\n  - {id: j, type: daemon, groups: [{name: g, cpu: 1, memory_mb: 1}]}\n", "jobs[0] (j).type: \"daemon\"; valid types are service, batch, system"},
 		{"unknown pool", pools + "jobs:\n  - {id: j, node_pool: gpu, groups: [{name: g, cpu: 1, memory_mb: 1}]}\n", "jobs[0] (j).node_pool: no pool \"gpu\" in node_pools"},
 		{"bad cron", pools + "jobs:\n  - {id: j, type: batch, periodic: {cron: \"61 * * * *\"}, groups: [{name: g, cpu: 1, memory_mb: 1}]}\n", "jobs[0] (j).periodic.cron: \"61 * * * *\""},
@@ -23,7 +23,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"no cpu ask", pools + "jobs:\n  - {id: j, groups: [{name: g, memory_mb: 1}]}\n", "jobs[0] (j).groups[0].cpu: the per-allocation CPU ask (MHz) must be positive, got 0"},
 		{"daily too big", pools + "jobs:\n  - {id: j, groups: [{name: g, cpu: 1, memory_mb: 1, demand: {daily: 2}}]}\n", "jobs[0] (j).groups[0].demand.daily: relative amplitude 2; want 0 to 1"},
 		{"peak without time", pools + "jobs:\n  - {id: j, groups: [{name: g, cpu: 1, memory_mb: 1, demand: {peaks: [{duration: 1h, factor: 2}]}}]}\n", "jobs[0] (j).groups[0].demand.peaks[0]: set exactly one of cron and at"},
-		{"bad duration", "step: soon\n" + pools, `duration "soon"`},
+		{"bad duration", "step: soon\n" + pools, `step: line 1: "soon" is not a valid duration; want a number and a unit`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/fleetcast/fleetcast/sim"
@@ -68,12 +69,14 @@ curl -s -XPOST 127.0.0.1:4646/v1/fleetcast/pool/default/size -d '{"Count": 6}'`,
 		fmt.Fprintf(stderr, "fleetcast sim: %v\n", err)
 		return 1
 	}
-	past, err := sim.ParseDuration(*history)
+	pastD, err := model.ParseDuration(*history)
+	past := time.Duration(pastD)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetcast sim: --history: %v\n", err)
+		fmt.Fprintf(stderr, "fleetcast sim: --history=%q: %v; want a duration such as 14d or 36h\n", *history, err)
 		return 2
 	}
-	step, err := sim.ParseDuration(*historyStep)
+	stepD, err := model.ParseDuration(*historyStep)
+	step := time.Duration(stepD)
 	if err != nil || step <= 0 {
 		fmt.Fprintf(stderr, "fleetcast sim: --history.step=%q: want a positive duration such as 1m\n", *historyStep)
 		return 2
