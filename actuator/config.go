@@ -6,26 +6,21 @@
 package actuator
 
 import (
-	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
-	"slices"
-	"strconv"
-	"strings"
 	"text/template"
 	"time"
 
 	"github.com/prometheus/common/config"
-	"github.com/prometheus/prometheus/promql/parser"
-	"gopkg.in/yaml.v3"
+	"github.com/prometheus/common/model"
 
 	"github.com/fleetcast/fleetcast/actuator/planner"
 	"github.com/fleetcast/fleetcast/internal/promclient"
+	"github.com/fleetcast/fleetcast/internal/yamlcfg"
 )
 
 // Action names, as the alerts' action label spells them.
@@ -62,10 +57,10 @@ type Global struct {
 	// WebhookBearerTokenFile, if set, holds the token every webhook request must present.
 	WebhookBearerTokenFile string `yaml:"webhook_bearer_token_file"`
 	// DedupeFor is how long an alert (fingerprint + startsAt) is remembered (0 = 24h).
-	DedupeFor Duration `yaml:"dedupe_for"`
+	DedupeFor model.Duration `yaml:"dedupe_for"`
 	// DeploymentRetryFor bounds waiting for an active deployment (0 = 30s);
 	// the wait never outlasts the alert's own validity (endsAt).
-	DeploymentRetryFor Duration `yaml:"deployment_retry_for"`
+	DeploymentRetryFor model.Duration `yaml:"deployment_retry_for"`
 }
 
 // NomadConfig says how to reach Nomad. The token comes from TokenFile or
@@ -75,7 +70,7 @@ type NomadConfig struct {
 	Region    string `yaml:"region"`
 	TokenFile string `yaml:"token_file"`
 	// Timeout bounds each Nomad call (default 30s).
-	Timeout Duration `yaml:"timeout"`
+	Timeout model.Duration `yaml:"timeout"`
 }
 
 // PromConfig says where the sizing queries go, and how to reach it: the
@@ -84,7 +79,7 @@ type NomadConfig struct {
 // query parameters.
 type PromConfig struct {
 	URL         string                  `yaml:"url"`
-	Timeout     Duration                `yaml:"timeout"`
+	Timeout     model.Duration          `yaml:"timeout"`
 	QueryParams map[string]string       `yaml:"query_params,omitempty"`
 	HTTPConfig  config.HTTPClientConfig `yaml:"http_config,omitempty"`
 }
@@ -97,7 +92,7 @@ type LeaderConfig struct {
 	// Namespace of the variable (default "default").
 	Namespace string `yaml:"namespace"`
 	// TTL of the lock (default 15s).
-	TTL Duration `yaml:"ttl"`
+	TTL model.Duration `yaml:"ttl"`
 }
 
 // Match selects alerts by name and labels (all must be equal).
@@ -125,14 +120,14 @@ type ScaleGroupPolicy struct {
 	// Query is a PromQL text/template over the alert's labels, e.g.
 	// max(fleetcast_forecast_peak{job="{{.job}}",q="0.9"}); empty
 	// means move by max_step.
-	Query            string   `yaml:"query"`
-	PerAllocCapacity float64  `yaml:"per_alloc_capacity"`
-	Headroom         float64  `yaml:"headroom"`
-	Min              int      `yaml:"min"`
-	Max              int      `yaml:"max"`
-	MaxStep          int      `yaml:"max_step"`
-	Cooldown         Duration `yaml:"cooldown"`
-	ScaleInCooldown  Duration `yaml:"scale_in_cooldown"`
+	Query            string         `yaml:"query"`
+	PerAllocCapacity float64        `yaml:"per_alloc_capacity"`
+	Headroom         float64        `yaml:"headroom"`
+	Min              int            `yaml:"min"`
+	Max              int            `yaml:"max"`
+	MaxStep          int            `yaml:"max_step"`
+	Cooldown         model.Duration `yaml:"cooldown"`
+	ScaleInCooldown  model.Duration `yaml:"scale_in_cooldown"`
 	query            *template.Template
 }
 
@@ -149,25 +144,25 @@ type MigratePolicy struct {
 	Threshold  float64 `yaml:"threshold"`
 	MaxAllocs  int     `yaml:"max_allocs"`
 	// OverloadWindow is how long the node stays ineligible (default 1h).
-	OverloadWindow Duration `yaml:"overload_window"`
+	OverloadWindow model.Duration `yaml:"overload_window"`
 	// HealthyTimeout bounds waiting for replacements (default 5m).
-	HealthyTimeout        Duration `yaml:"healthy_timeout"`
+	HealthyTimeout        model.Duration `yaml:"healthy_timeout"`
 	nodeQ, allocQ, fleetQ *template.Template
 }
 
 // ScalePoolPolicy sizes a node pool through a target.
 type ScalePoolPolicy struct {
-	Query           string     `yaml:"query"`
-	PerNodeCapacity float64    `yaml:"per_node_capacity"`
-	Headroom        float64    `yaml:"headroom"`
-	Min             int        `yaml:"min"`
-	Max             int        `yaml:"max"`
-	MaxStep         int        `yaml:"max_step"`
-	Cooldown        Duration   `yaml:"cooldown"`
-	ScaleInCooldown Duration   `yaml:"scale_in_cooldown"`
-	RemoveOrder     string     `yaml:"remove_order"`
-	DrainDeadline   Duration   `yaml:"drain_deadline"`
-	Target          PoolTarget `yaml:"target"`
+	Query           string         `yaml:"query"`
+	PerNodeCapacity float64        `yaml:"per_node_capacity"`
+	Headroom        float64        `yaml:"headroom"`
+	Min             int            `yaml:"min"`
+	Max             int            `yaml:"max"`
+	MaxStep         int            `yaml:"max_step"`
+	Cooldown        model.Duration `yaml:"cooldown"`
+	ScaleInCooldown model.Duration `yaml:"scale_in_cooldown"`
+	RemoveOrder     string         `yaml:"remove_order"`
+	DrainDeadline   model.Duration `yaml:"drain_deadline"`
+	Target          PoolTarget     `yaml:"target"`
 	query           *template.Template
 }
 
@@ -179,8 +174,8 @@ type PoolTarget struct {
 	// Command is the program and arguments for type command; it gets
 	// FLEETCAST_POOL, FLEETCAST_DESIRED, FLEETCAST_CURRENT, FLEETCAST_REMOVE
 	// and FLEETCAST_REASON in its environment.
-	Command []string `yaml:"command"`
-	Timeout Duration `yaml:"timeout"`
+	Command []string       `yaml:"command"`
+	Timeout model.Duration `yaml:"timeout"`
 }
 
 // EscalatePolicy climbs a ladder when reality leaves the band despite an action.
@@ -191,37 +186,69 @@ type EscalatePolicy struct {
 	Policies map[string]string `yaml:"policies"`
 	// Interval: a firing that persists climbs the next rung no sooner than
 	// this after the object's last escalation (default 5m).
-	Interval Duration `yaml:"interval"`
+	Interval model.Duration `yaml:"interval"`
 }
 
-// Duration is a time.Duration spelt like "5m" in YAML.
-type Duration time.Duration
+// Defaults that Default gives the sections of the file.
+const (
+	DefaultNomadAddress      = "http://127.0.0.1:4646"
+	DefaultPrometheusURL     = "http://127.0.0.1:9090"
+	DefaultLeaderVariable    = "fleetcast/actuator/leader"
+	defaultMaxActionsPerHour = 60
+	defaultMaxBodyBytes      = 1 << 20
+	defaultMaxAlerts         = 1000
+)
 
-// UnmarshalYAML parses Go durations (time.ParseDuration: 30s, 5m, 1h30m);
-// Prometheus's day and week units (1d, 1w) are not accepted.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return err
+// Default is the configuration a file starts from, as nomad-autoscaler's
+// agent config has it: the global limits, the Nomad and Prometheus clients
+// and the leader lock with every default filled in. A field the file leaves
+// out, or sets to 0 where its comment says what 0 means, keeps the default.
+// Policies have none: their defaults depend on the action (see bounds).
+// The Nomad address is not here: it is nomad.address, else NOMAD_ADDR
+// (NomadConfig.AddressOr).
+func Default() *Config {
+	return &Config{
+		Global: Global{MaxActionsPerHour: defaultMaxActionsPerHour, MaxBodyBytes: defaultMaxBodyBytes,
+			MaxAlertsPerRequest: defaultMaxAlerts, DedupeFor: model.Duration(24 * time.Hour),
+			DeploymentRetryFor: model.Duration(30 * time.Second)},
+		Nomad: NomadConfig{Timeout: model.Duration(DefaultNomadTimeout)},
+		Prometheus: PromConfig{URL: DefaultPrometheusURL, Timeout: model.Duration(10 * time.Second),
+			HTTPConfig: config.DefaultHTTPClientConfig},
+		Leader: LeaderConfig{VariablePath: DefaultLeaderVariable, Namespace: "default", TTL: model.Duration(15 * time.Second)},
 	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("line %d: duration %q: want e.g. 30s, 5m, 1h", n.Line, s)
-	}
-	if v < 0 {
-		return fmt.Errorf("line %d: duration %q must not be negative", n.Line, s)
-	}
-	*d = Duration(v)
-	return nil
 }
 
-// D returns the duration, or def when it is zero.
-func (d Duration) D(def time.Duration) time.Duration {
-	if d == 0 {
-		return def
+// fillDefaults puts Default's value in every field of the top-level
+// sections that is zero.
+func (c *Config) fillDefaults() {
+	d := Default()
+	fill := func(v *model.Duration, def model.Duration) {
+		if *v == 0 {
+			*v = def
+		}
 	}
-	return time.Duration(d)
+	g := &c.Global
+	g.MaxActionsPerHour = cmp.Or(g.MaxActionsPerHour, d.Global.MaxActionsPerHour)
+	g.MaxBodyBytes = cmp.Or(g.MaxBodyBytes, d.Global.MaxBodyBytes)
+	g.MaxAlertsPerRequest = cmp.Or(g.MaxAlertsPerRequest, d.Global.MaxAlertsPerRequest)
+	fill(&g.DedupeFor, d.Global.DedupeFor)
+	fill(&g.DeploymentRetryFor, d.Global.DeploymentRetryFor)
+	fill(&c.Nomad.Timeout, d.Nomad.Timeout)
+	c.Prometheus.URL = cmp.Or(c.Prometheus.URL, d.Prometheus.URL)
+	fill(&c.Prometheus.Timeout, d.Prometheus.Timeout)
+	c.Leader.VariablePath = cmp.Or(c.Leader.VariablePath, d.Leader.VariablePath)
+	c.Leader.Namespace = cmp.Or(c.Leader.Namespace, d.Leader.Namespace)
+	fill(&c.Leader.TTL, d.Leader.TTL)
 }
+
+// AddressOr is nomad.address, else env (the NOMAD_ADDR environment
+// variable, as Nomad's own CLI reads it), else DefaultNomadAddress.
+func (n NomadConfig) AddressOr(env string) string {
+	return cmp.Or(n.Address, env, DefaultNomadAddress)
+}
+
+// durOr returns d, or def when d is zero (the field was left out).
+func durOr(d model.Duration, def time.Duration) time.Duration { return yamlcfg.Or(d, def) }
 
 // LoadConfig reads and validates a config file.
 func LoadConfig(path string) (*Config, error) {
@@ -240,30 +267,14 @@ func LoadConfig(path string) (*Config, error) {
 
 // ParseConfig parses and validates config text.
 func ParseConfig(b []byte) (*Config, error) {
-	var c Config
-	c.Prometheus.HTTPConfig = config.DefaultHTTPClientConfig
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, errEOF()) {
-		return nil, fmt.Errorf("parse YAML: %w", err)
+	c := Default()
+	if err := yamlcfg.Decode(b, c); err != nil && !errors.Is(err, yamlcfg.ErrEmpty) {
+		return nil, err
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	return &c, nil
-}
-
-func errEOF() error { return io.EOF }
-
-func parseQuery(field, q string) (*template.Template, error) {
-	if q == "" {
-		return nil, nil
-	}
-	t, err := template.New(field).Option("missingkey=error").Parse(q)
-	if err != nil {
-		return nil, fmt.Errorf("%s: not a valid template: %w", field, err)
-	}
-	return t, nil
+	return c, nil
 }
 
 func (c *Config) validate() error {
@@ -273,7 +284,32 @@ func (c *Config) validate() error {
 	if err := promclient.CheckQueryParams("prometheus.query_params", c.Prometheus.QueryParams); err != nil {
 		return err
 	}
-	g := &c.Global
+	if err := c.Global.validate(); err != nil {
+		return err
+	}
+	c.fillDefaults()
+	if len(c.Policies) == 0 {
+		return fmt.Errorf("policies: at least one policy is needed")
+	}
+	c.byName = map[string]int{}
+	for i := range c.Policies {
+		p := &c.Policies[i]
+		if p.Name == "" {
+			return fmt.Errorf("policies[%d].name: must not be empty", i)
+		}
+		where := fmt.Sprintf("policies[%d] (%s)", i, p.Name)
+		if _, dup := c.byName[p.Name]; dup {
+			return fmt.Errorf("%s.name: duplicate policy name", where)
+		}
+		c.byName[p.Name] = i
+		if err := p.validate(where); err != nil {
+			return err
+		}
+	}
+	return c.checkLadders()
+}
+
+func (g *Global) validate() error {
 	if g.MaxActionsPerHour < 0 {
 		return fmt.Errorf("global.max_actions_per_hour %d must be >= 0 (0 means 60)", g.MaxActionsPerHour)
 	}
@@ -283,138 +319,143 @@ func (c *Config) validate() error {
 	if g.MaxBodyBytes < 0 {
 		return fmt.Errorf("global.max_body_bytes must be >= 0 (0 means 1 MiB)")
 	}
-	if len(c.Policies) == 0 {
-		return fmt.Errorf("policies: at least one policy is needed")
+	return nil
+}
+
+// validate checks a policy (at where) and parses its query templates.
+func (p *Policy) validate(where string) error {
+	if len(p.Match.Alertnames) == 0 && len(p.Match.Labels) == 0 {
+		return fmt.Errorf("%s.match: give alertname or labels, or the policy would match every alert", where)
 	}
-	c.byName = map[string]int{}
-	for i := range c.Policies {
-		p := &c.Policies[i]
-		where := fmt.Sprintf("policies[%d]", i)
-		if p.Name == "" {
-			return fmt.Errorf("%s.name: must not be empty", where)
-		}
-		where = fmt.Sprintf("policies[%d] (%s)", i, p.Name)
-		if _, dup := c.byName[p.Name]; dup {
-			return fmt.Errorf("%s.name: duplicate policy name", where)
-		}
-		c.byName[p.Name] = i
-		if len(p.Match.Alertnames) == 0 && len(p.Match.Labels) == 0 {
-			return fmt.Errorf("%s.match: give alertname or labels, or the policy would match every alert", where)
-		}
-		set := 0
-		for _, x := range []bool{p.ScaleGroup != nil, p.Migrate != nil, p.ScalePool != nil, p.Escalate != nil} {
-			if x {
-				set++
-			}
-		}
-		if set != 1 {
-			return fmt.Errorf("%s: give exactly one of scale_group, migrate, scale_pool, escalate (got %d)", where, set)
-		}
-		var err error
-		switch p.Action {
-		case ActionScaleGroup:
-			if p.ScaleGroup == nil {
-				return fmt.Errorf("%s.action %q needs a scale_group block", where, p.Action)
-			}
-			s := p.ScaleGroup
-			if err = s.bounds().Validate(); err != nil {
-				return fmt.Errorf("%s.scale_group: %w", where, err)
-			}
-			if err = checkCooldowns(where+".scale_group", s.Cooldown, s.ScaleInCooldown); err != nil {
-				return err
-			}
-			if s.Query != "" && s.PerAllocCapacity <= 0 {
-				return fmt.Errorf("%s.scale_group.per_alloc_capacity: must be > 0 when query is set", where)
-			}
-			if err = checkHeadroom(where+".scale_group.headroom", s.Headroom); err != nil {
-				return err
-			}
-			if s.query, err = parseQuery(where+".scale_group.query", s.Query); err != nil {
-				return err
-			}
-			if err = checkQuery(where+".scale_group.query", s.query, p); err != nil {
-				return err
-			}
-		case ActionMigrate:
-			if p.Migrate == nil {
-				return fmt.Errorf("%s.action %q needs a migrate block", where, p.Action)
-			}
-			m := p.Migrate
-			if m.Threshold <= 0 || m.Threshold > 1 {
-				return fmt.Errorf("%s.migrate.threshold: %v must be in (0, 1], e.g. 0.8", where, m.Threshold)
-			}
-			if m.NodeQuery == "" {
-				return fmt.Errorf("%s.migrate.node_query: must not be empty", where)
-			}
-			if m.nodeQ, err = parseQuery(where+".migrate.node_query", m.NodeQuery); err != nil {
-				return err
-			}
-			if m.allocQ, err = parseQuery(where+".migrate.alloc_query", m.AllocQuery); err != nil {
-				return err
-			}
-			if m.fleetQ, err = parseQuery(where+".migrate.fleet_query", m.FleetQuery); err != nil {
-				return err
-			}
-			for _, q := range []struct {
-				field string
-				t     *template.Template
-			}{{".migrate.node_query", m.nodeQ}, {".migrate.alloc_query", m.allocQ}, {".migrate.fleet_query", m.fleetQ}} {
-				if err = checkQuery(where+q.field, q.t, p); err != nil {
-					return err
-				}
-			}
-		case ActionScalePool:
-			if p.ScalePool == nil {
-				return fmt.Errorf("%s.action %q needs a scale_pool block", where, p.Action)
-			}
-			s := p.ScalePool
-			if err = s.bounds().Validate(); err != nil {
-				return fmt.Errorf("%s.scale_pool: %w", where, err)
-			}
-			if err = checkCooldowns(where+".scale_pool", s.Cooldown, s.ScaleInCooldown); err != nil {
-				return err
-			}
-			if s.Query != "" && s.PerNodeCapacity <= 0 {
-				return fmt.Errorf("%s.scale_pool.per_node_capacity: must be > 0 when query is set", where)
-			}
-			switch s.RemoveOrder {
-			case "", "empty_first", "least_busy":
-			default:
-				return fmt.Errorf("%s.scale_pool.remove_order %q: valid orders are empty_first, least_busy", where, s.RemoveOrder)
-			}
-			switch s.Target.Type {
-			case "nomad_sim":
-			case "command":
-				if len(s.Target.Command) == 0 {
-					return fmt.Errorf("%s.scale_pool.target.command: must name a program for type command", where)
-				}
-			default:
-				return fmt.Errorf("%s.scale_pool.target.type %q: valid types are nomad_sim, command", where, s.Target.Type)
-			}
-			if err = checkHeadroom(where+".scale_pool.headroom", s.Headroom); err != nil {
-				return err
-			}
-			if s.query, err = parseQuery(where+".scale_pool.query", s.Query); err != nil {
-				return err
-			}
-			if err = checkQuery(where+".scale_pool.query", s.query, p); err != nil {
-				return err
-			}
-		case ActionEscalate:
-			if p.Escalate == nil {
-				return fmt.Errorf("%s.action %q needs an escalate block", where, p.Action)
-			}
-			if len(p.Escalate.Ladder) == 0 {
-				return fmt.Errorf("%s.escalate.ladder: give at least one rung", where)
-			}
-			if p.Escalate.MaxPerHour <= 0 {
-				return fmt.Errorf("%s.escalate.max_per_hour: must be > 0, the hard cap on escalations per object", where)
-			}
-		default:
-			return fmt.Errorf("%s.action %q: valid actions are scale_group, migrate, scale_pool, escalate", where, p.Action)
+	set := 0
+	for _, x := range []bool{p.ScaleGroup != nil, p.Migrate != nil, p.ScalePool != nil, p.Escalate != nil} {
+		if x {
+			set++
 		}
 	}
-	// Escalation ladders refer to other policies by name; check them once all are known.
+	if set != 1 {
+		return fmt.Errorf("%s: give exactly one of scale_group, migrate, scale_pool, escalate (got %d)", where, set)
+	}
+	block := map[string]bool{ActionScaleGroup: p.ScaleGroup != nil, ActionMigrate: p.Migrate != nil,
+		ActionScalePool: p.ScalePool != nil, ActionEscalate: p.Escalate != nil}
+	has, known := block[p.Action]
+	if !known {
+		return fmt.Errorf("%s.action %q: valid actions are scale_group, migrate, scale_pool, escalate", where, p.Action)
+	}
+	if !has {
+		article := "a"
+		if p.Action == ActionEscalate {
+			article = "an"
+		}
+		return fmt.Errorf("%s.action %q needs %s %s block", where, p.Action, article, p.Action)
+	}
+	switch p.Action {
+	case ActionScaleGroup:
+		return p.ScaleGroup.validate(where+".scale_group", p)
+	case ActionMigrate:
+		return p.Migrate.validate(where+".migrate", p)
+	case ActionScalePool:
+		return p.ScalePool.validate(where+".scale_pool", p)
+	default:
+		return p.Escalate.validate(where + ".escalate")
+	}
+}
+
+func (s *ScaleGroupPolicy) validate(where string, p *Policy) error {
+	if err := s.bounds().Validate(); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	if err := checkCooldowns(where, s.Cooldown, s.ScaleInCooldown); err != nil {
+		return err
+	}
+	if s.Query != "" && s.PerAllocCapacity <= 0 {
+		return fmt.Errorf("%s.per_alloc_capacity: must be > 0 when query is set", where)
+	}
+	if err := checkHeadroom(where+".headroom", s.Headroom); err != nil {
+		return err
+	}
+	var err error
+	if s.query, err = parseQuery(where+".query", s.Query); err != nil {
+		return err
+	}
+	return checkQuery(where+".query", s.query, p)
+}
+
+func (m *MigratePolicy) validate(where string, p *Policy) error {
+	if m.Threshold <= 0 || m.Threshold > 1 {
+		return fmt.Errorf("%s.threshold: %v must be in (0, 1], e.g. 0.8", where, m.Threshold)
+	}
+	if m.NodeQuery == "" {
+		return fmt.Errorf("%s.node_query: must not be empty", where)
+	}
+	for _, q := range []struct {
+		field, text string
+		t           **template.Template
+	}{{"node_query", m.NodeQuery, &m.nodeQ}, {"alloc_query", m.AllocQuery, &m.allocQ}, {"fleet_query", m.FleetQuery, &m.fleetQ}} {
+		t, err := parseQuery(where+"."+q.field, q.text)
+		if err != nil {
+			return err
+		}
+		*q.t = t
+	}
+	for _, q := range []struct {
+		field string
+		t     *template.Template
+	}{{"node_query", m.nodeQ}, {"alloc_query", m.allocQ}, {"fleet_query", m.fleetQ}} {
+		if err := checkQuery(where+"."+q.field, q.t, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *ScalePoolPolicy) validate(where string, p *Policy) error {
+	if err := s.bounds().Validate(); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	if err := checkCooldowns(where, s.Cooldown, s.ScaleInCooldown); err != nil {
+		return err
+	}
+	if s.Query != "" && s.PerNodeCapacity <= 0 {
+		return fmt.Errorf("%s.per_node_capacity: must be > 0 when query is set", where)
+	}
+	switch s.RemoveOrder {
+	case "", "empty_first", "least_busy":
+	default:
+		return fmt.Errorf("%s.remove_order %q: valid orders are empty_first, least_busy", where, s.RemoveOrder)
+	}
+	switch s.Target.Type {
+	case "nomad_sim":
+	case "command":
+		if len(s.Target.Command) == 0 {
+			return fmt.Errorf("%s.target.command: must name a program for type command", where)
+		}
+	default:
+		return fmt.Errorf("%s.target.type %q: valid types are nomad_sim, command", where, s.Target.Type)
+	}
+	if err := checkHeadroom(where+".headroom", s.Headroom); err != nil {
+		return err
+	}
+	var err error
+	if s.query, err = parseQuery(where+".query", s.Query); err != nil {
+		return err
+	}
+	return checkQuery(where+".query", s.query, p)
+}
+
+func (e *EscalatePolicy) validate(where string) error {
+	if len(e.Ladder) == 0 {
+		return fmt.Errorf("%s.ladder: give at least one rung", where)
+	}
+	if e.MaxPerHour <= 0 {
+		return fmt.Errorf("%s.max_per_hour: must be > 0, the hard cap on escalations per object", where)
+	}
+	return nil
+}
+
+// checkLadders checks that every escalation rung names a policy of its
+// action, once all policies are known.
+func (c *Config) checkLadders() error {
 	for i := range c.Policies {
 		p := &c.Policies[i]
 		if p.Escalate == nil {
@@ -446,75 +487,14 @@ func checkHeadroom(field string, h float64) error {
 	return nil
 }
 
-// commonAlertLabels are on every fleetcast alert (rules/fleetcast-alerts.rules.yml):
-// its name, the rule's own labels, and what its expression keeps.
-var commonAlertLabels = []string{"alertname", "action", "severity", "resource", "window", "q"}
-
-// alertLabels are the labels an alert of a policy's action can carry: the
-// common ones, those that name the action's object and what comes with
-// them, the labels the policy matches on, and its alert_labels. A query
-// template may name only these (TestAlertLabelsCoverTheRules keeps the list
-// in step with the rules).
-func alertLabels(p *Policy) []string {
-	l := append([]string{}, commonAlertLabels...)
-	switch p.Action {
-	case ActionScaleGroup:
-		l = append(l, "namespace", "job", "task_group")
-	case ActionMigrate:
-		l = append(l, "node_id", "node_pool", "datacenter", "node_class")
-	case ActionScalePool:
-		l = append(l, "node_pool", "datacenter", "node_class")
-	case ActionEscalate:
-		l = append(l, "target", "namespace", "job", "task_group", "node_id", "node_pool")
-	}
-	for k := range p.Match.Labels {
-		l = append(l, k)
-	}
-	l = append(l, p.AlertLabels...)
-	slices.Sort(l)
-	return slices.Compact(l)
-}
-
-// checkQuery renders a query template with every label the policy's alerts
-// can carry and parses the result as PromQL, so a typo in a label name or
-// in the query fails --check-config, not every alert at run time.
-func checkQuery(field string, t *template.Template, p *Policy) error {
-	if t == nil {
-		return nil
-	}
-	known := alertLabels(p)
-	labels := make(map[string]string, len(known))
-	for _, k := range known {
-		labels[k] = "placeholder"
-	}
-	q, err := render(t, labels)
-	if err != nil {
-		if m := missingKeyRE.FindStringSubmatch(err.Error()); m != nil {
-			return fmt.Errorf("%s: names label %q, which %s alerts do not carry (they carry %s); if your rule adds it, list it in the policy's alert_labels",
-				field, m[1], p.Action, strings.Join(known, ", "))
-		}
-		return fmt.Errorf("%s: %w", field, err)
-	}
-	expr, err := parser.NewParser(parser.Options{}).ParseExpr(q)
-	if err != nil {
-		return fmt.Errorf("%s: invalid PromQL %q: %v", field, q, err)
-	}
-	if ty := expr.Type(); ty != parser.ValueTypeVector && ty != parser.ValueTypeScalar {
-		return fmt.Errorf("%s: %q returns a %s; want an instant vector or a scalar", field, q, ty)
-	}
-	return nil
-}
-
-var missingKeyRE = regexp.MustCompile(`map has no entry for key "([^"]*)"`)
-
 // cooldowns fills in defaults: scale-out after out (default def), scale-in
 // after in (default the longer of defIn and the scale-out cooldown).
-func cooldowns(out, in Duration, def, defIn time.Duration) (time.Duration, time.Duration) {
-	o := out.D(def)
-	return o, in.D(max(defIn, o))
+func cooldowns(out, in model.Duration, def, defIn time.Duration) (time.Duration, time.Duration) {
+	o := durOr(out, def)
+	return o, durOr(in, max(defIn, o))
 }
 
-func checkCooldowns(where string, out, in Duration) error {
+func checkCooldowns(where string, out, in model.Duration) error {
 	if in != 0 && out != 0 && in < out {
 		return fmt.Errorf("%s.scale_in_cooldown %s must be at least cooldown %s: scale-in waits longer than scale-out", where, time.Duration(in), time.Duration(out))
 	}
@@ -582,22 +562,4 @@ func (c *Config) Policy(labels map[string]string) *Policy {
 		}
 	}
 	return nil
-}
-
-// render fills a query template with the alert's labels.
-func render(t *template.Template, labels map[string]string) (string, error) {
-	if t == nil {
-		return "", nil
-	}
-	// Escape values so a label with a quote cannot change the query's shape.
-	safe := make(map[string]string, len(labels))
-	for k, v := range labels {
-		q := strconv.Quote(v)
-		safe[k] = q[1 : len(q)-1]
-	}
-	var b strings.Builder
-	if err := t.Execute(&b, safe); err != nil {
-		return "", fmt.Errorf("render %s: %w", t.Name(), err)
-	}
-	return b.String(), nil
 }

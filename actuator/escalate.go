@@ -31,7 +31,7 @@ func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome
 	}
 	// The same firing, repeated by Alertmanager, climbs again only after the
 	// interval: the last step gets time to show its effect.
-	if soon, why := hist.TooSoon(now, p.Escalate.Interval.D(5*time.Minute)); soon && prev["last_key"] == d.key {
+	if soon, why := hist.TooSoon(now, durOr(p.Escalate.Interval, 5*time.Minute)); soon && prev["last_key"] == d.key {
 		return ok(ResultDuplicate, "this firing "+why)
 	}
 	var last int64

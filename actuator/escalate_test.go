@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/common/model"
 
 	"github.com/fleetcast/fleetcast/actuator/planner"
 )
@@ -71,7 +72,7 @@ func TestEscalationFallsBackToARungThatFits(t *testing.T) {
 // TestEscalationOfOnePersistingFiring: Alertmanager repeats one firing of
 // AnomalyDespiteAction; it climbs a rung per interval, not per repeat.
 func TestEscalationOfOnePersistingFiring(t *testing.T) {
-	r := newRig(t, func(c *Config) { c.Policies[4].Escalate.Interval = Duration(5 * time.Minute) })
+	r := newRig(t, func(c *Config) { c.Policies[4].Escalate.Interval = model.Duration(5 * time.Minute) })
 	ctx := context.Background()
 	r.fc.v[webQ] = []Sample{{Value: 5000}}
 	a := alert("AnomalyDespiteAction", map[string]string{"action": "escalate", "namespace": "default", "job": "web", "task_group": "app"}, r.clk.Now())

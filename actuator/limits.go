@@ -100,7 +100,7 @@ func (a *Actuator) remember(key string) {
 		return
 	}
 	a.pruned = now
-	ttl := a.cur().cfg.Global.DedupeFor.D(24 * time.Hour)
+	ttl := durOr(a.cur().cfg.Global.DedupeFor, 24*time.Hour)
 	for k, t := range a.seen {
 		if now.Sub(t) > ttl {
 			delete(a.seen, k)

@@ -276,7 +276,7 @@ func (a *Actuator) moveAllocs(ctx context.Context, d *decision, mv migration) Ou
 	// Saved before the node turns ineligible, so whichever replica leads
 	// later gives eligibility back even if this process dies meanwhile.
 	err := a.cur().state.Put(ctx, mv.key, map[string]string{"alert_key": d.actKey, "acted_at": now.UTC().Format(time.RFC3339Nano),
-		"restore_at": now.Add(m.OverloadWindow.D(time.Hour)).UTC().Format(time.RFC3339Nano), "restored": "false",
+		"restore_at": now.Add(durOr(m.OverloadWindow, time.Hour)).UTC().Format(time.RFC3339Nano), "restored": "false",
 		"stop": strings.Join(plan.Stop, ",")})
 	if err != nil {
 		return a.nomadFailed(d, err)
@@ -298,7 +298,7 @@ func (a *Actuator) moveAllocs(ctx context.Context, d *decision, mv migration) Ou
 		}
 		stopped++
 	}
-	d.nomad = fmt.Sprintf("node %s ineligible, stopped %v; eligibility returns after %s", nodeID, plan.Stop, m.OverloadWindow.D(time.Hour))
+	d.nomad = fmt.Sprintf("node %s ineligible, stopped %v; eligibility returns after %s", nodeID, plan.Stop, durOr(m.OverloadWindow, time.Hour))
 	a.o.Metrics.LastAction.WithLabelValues(ActionMigrate, "", "", "", nodeID, mv.pool).Set(float64(a.o.Now().Unix()))
 	a.restoreLater(nodeID, m, plan.Stop, byID, mv.healthy)
 	return ok(ResultActed, plan.Reason)
@@ -314,7 +314,7 @@ func (a *Actuator) restoreLater(nodeID string, m *MigratePolicy, stopped []strin
 		ctx := a.bgCtx
 		// Deadlines run on the injected clock, so a caller in virtual time
 		// (the simulator, the closed-loop benchmark) is bounded in it too.
-		deadline := a.o.Now().Add(m.HealthyTimeout.D(5 * time.Minute))
+		deadline := a.o.Now().Add(durOr(m.HealthyTimeout, 5*time.Minute))
 		groups := map[string]*api.Allocation{}
 		for _, id := range stopped {
 			al := byID[id]
@@ -333,14 +333,14 @@ func (a *Actuator) restoreLater(nodeID string, m *MigratePolicy, stopped []strin
 				}
 				if a.o.Sleep(ctx, time.Second) != nil {
 					a.o.Audit.Warn("shutting down during a migration's health wait: the node stays ineligible until the leader's sweep gives it back after the overload window",
-						"node", nodeID, "group", gk, "healthy", h, "want", before[gk], "restore_after", m.OverloadWindow.D(time.Hour))
+						"node", nodeID, "group", gk, "healthy", h, "want", before[gk], "restore_after", durOr(m.OverloadWindow, time.Hour))
 					return
 				}
 			}
 		}
-		if a.o.Sleep(ctx, m.OverloadWindow.D(time.Hour)) != nil {
+		if a.o.Sleep(ctx, durOr(m.OverloadWindow, time.Hour)) != nil {
 			a.o.Audit.Warn("shutting down before the overload window ended: the node stays ineligible until the leader's sweep gives it back",
-				"node", nodeID, "restore_after", m.OverloadWindow.D(time.Hour))
+				"node", nodeID, "restore_after", durOr(m.OverloadWindow, time.Hour))
 			return
 		}
 		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -29,9 +29,9 @@ func newPoolScaler(t PoolTarget, nomadAddr, token string) (PoolScaler, error) {
 		if nomadAddr == "" {
 			nomadAddr = "http://127.0.0.1:4646"
 		}
-		return &SimPool{Address: nomadAddr, Token: token, Client: &http.Client{Timeout: t.Timeout.D(30 * time.Second)}}, nil
+		return &SimPool{Address: nomadAddr, Token: token, Client: &http.Client{Timeout: durOr(t.Timeout, 30*time.Second)}}, nil
 	case "command":
-		return &CommandPool{Argv: t.Command, Timeout: t.Timeout.D(5 * time.Minute)}, nil
+		return &CommandPool{Argv: t.Command, Timeout: durOr(t.Timeout, 5*time.Minute)}, nil
 	}
 	return nil, fmt.Errorf("target.type %q: valid types are nomad_sim, command", t.Type)
 }
@@ -182,7 +182,7 @@ func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcom
 			saved()
 			return ok(ResultActed, plan.Reason)
 		}
-		deadline := sp.DrainDeadline.D(10 * time.Minute)
+		deadline := durOr(sp.DrainDeadline, 10*time.Minute)
 		for _, id := range plan.Remove {
 			if err := a.o.Nomad.Drain(ctx, id, deadline); err != nil {
 				return a.nomadFailed(d, err)

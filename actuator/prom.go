@@ -34,7 +34,7 @@ type PromReader struct {
 // NewPromReader builds a reader for the Prometheus at url, with no
 // authentication.
 func NewPromReader(url string, timeout time.Duration) (*PromReader, error) {
-	return NewPromReaderFromConfig(PromConfig{URL: url, Timeout: Duration(timeout), HTTPConfig: config.DefaultHTTPClientConfig})
+	return NewPromReaderFromConfig(PromConfig{URL: url, Timeout: model.Duration(timeout), HTTPConfig: config.DefaultHTTPClientConfig})
 }
 
 // NewPromReaderFromConfig builds a reader from the prometheus section: its
@@ -48,7 +48,7 @@ func NewPromReaderFromConfig(c PromConfig) (*PromReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prometheus: %w", err)
 	}
-	return &PromReader{API: promv1.NewAPI(cl), Timeout: c.Timeout.D(10 * time.Second)}, nil
+	return &PromReader{API: promv1.NewAPI(cl), Timeout: durOr(c.Timeout, 10*time.Second)}, nil
 }
 
 // Query runs an instant query and returns its samples; scalars come back as

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/common/model"
 
 	"github.com/fleetcast/fleetcast/sim"
 )
@@ -140,8 +141,8 @@ func TestSimScaleGroup(t *testing.T) {
 
 func TestSimDeploymentBlocksThenScales(t *testing.T) {
 	r := newSimRig(t, func(c *Config) {
-		c.Policies[0].ScaleGroup.Cooldown = Duration(time.Second)
-		c.Global.DeploymentRetryFor = Duration(10 * time.Minute)
+		c.Policies[0].ScaleGroup.Cooldown = model.Duration(time.Second)
+		c.Global.DeploymentRetryFor = model.Duration(10 * time.Minute)
 	})
 	q := `max(fleetcast_forecast_peak{job="api",task_group="api",q="0.9"})`
 	r.fc.v[q] = []Sample{{Value: 300}}
@@ -167,8 +168,8 @@ func TestSimDeploymentBlocksThenScales(t *testing.T) {
 
 func TestSimDeploymentOutlastsRetry(t *testing.T) {
 	r := newSimRig(t, func(c *Config) {
-		c.Policies[0].ScaleGroup.Cooldown = Duration(time.Second)
-		c.Global.DeploymentRetryFor = Duration(20 * time.Second)
+		c.Policies[0].ScaleGroup.Cooldown = model.Duration(time.Second)
+		c.Global.DeploymentRetryFor = model.Duration(20 * time.Second)
 	})
 	q := `max(fleetcast_forecast_peak{job="api",task_group="api",q="0.9"})`
 	r.fc.v[q] = []Sample{{Value: 300}}
@@ -394,7 +395,7 @@ func TestSimStateSurvivesRestart(t *testing.T) {
 	r := newSimRig(t, func(c *Config) {
 		for i := range c.Policies {
 			if m := c.Policies[i].Migrate; m != nil {
-				m.OverloadWindow = Duration(time.Hour)
+				m.OverloadWindow = model.Duration(time.Hour)
 			}
 		}
 	})

@@ -87,23 +87,13 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stdout, "%s: OK, %d policies (dry_run=%v)\n", *cfgFile, len(cfg.Policies), cfg.Global.DryRun)
 		return 0
 	}
-	addr := cfg.Nomad.Address
-	if addr == "" {
-		addr = os.Getenv("NOMAD_ADDR")
-	}
-	if addr == "" {
-		addr = "http://127.0.0.1:4646"
-	}
+	addr := cfg.Nomad.AddressOr(os.Getenv("NOMAD_ADDR"))
 	nomad, err := actuator.NewNomadAPI(addr, cfg.Nomad.Region, nomadToken, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
 		return 1
 	}
-	nomad.Timeout = cfg.Nomad.Timeout.D(actuator.DefaultNomadTimeout)
-	promURL := cfg.Prometheus.URL
-	if promURL == "" {
-		promURL = "http://127.0.0.1:9090"
-	}
+	nomad.Timeout = time.Duration(cfg.Nomad.Timeout)
 	prom, err := actuator.NewPromReaderFromConfig(cfg.Prometheus)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
@@ -142,15 +132,7 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 			fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
 			return 1
 		}
-		path := cfg.Leader.VariablePath
-		if path == "" {
-			path = "fleetcast/actuator/leader"
-		}
-		ns := cfg.Leader.Namespace
-		if ns == "" {
-			ns = "default"
-		}
-		l := &actuator.Leader{Client: lc.C, Path: path, NS: ns, TTL: cfg.Leader.TTL.D(15 * time.Second), Log: log,
+		l := &actuator.Leader{Client: lc.C, Path: cfg.Leader.VariablePath, NS: cfg.Leader.Namespace, TTL: time.Duration(cfg.Leader.TTL), Log: log,
 			OnChange: func(v bool) {
 				if v {
 					metrics.IsLeader.Set(1)
@@ -209,7 +191,7 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 		errc <- web.Serve(ln, srv, &web.FlagConfig{WebConfigFile: webCfg}, log)
 	}()
 	log.Info("fleetcast actuator started", "listen", *listen, "config", *cfgFile, "policies", len(cfg.Policies),
-		"dry_run", cfg.Global.DryRun, "nomad", addr, "prometheus", promURL, "leader_election", cfg.Leader.Enabled,
+		"dry_run", cfg.Global.DryRun, "nomad", addr, "prometheus", cfg.Prometheus.URL, "leader_election", cfg.Leader.Enabled,
 		"webhook_auth", token != "", "nomad_token_set", nomadToken != "")
 	code := 0
 	select {
