@@ -87,7 +87,7 @@ func alert(name string, labels map[string]string, starts time.Time) template.Ale
 }
 
 func webAlert(starts time.Time) template.Alert {
-	return alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "app"}, starts)
+	return alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "web", "task_group": "app"}, starts)
 }
 
 func TestConfigErrors(t *testing.T) {

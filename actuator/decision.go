@@ -90,6 +90,8 @@ type decision struct {
 	nomad    string
 	rung     *int
 	esc      planner.Escalation
+	// dir is the way a scale_group or scale_pool alert moves capacity.
+	dir planner.Direction
 	// held: the action took a step but max_step kept it short of the
 	// forecast, so the firing is not done with; its next repeat after the
 	// cooldown takes the next step.
@@ -179,6 +181,13 @@ func missing(labels template.KV, names []string) []string {
 func (a *Actuator) dispatch(ctx context.Context, d *decision, p *Policy) Outcome {
 	if m := missing(d.alert.Labels, requiredLabels(p.Action)); len(m) > 0 {
 		return Outcome{Result: ResultRejected, Code: 422, Detail: fmt.Sprintf("policy %s (%s) needs labels %s on the alert", p.Name, p.Action, strings.Join(m, ", "))}
+	}
+	if p.Action == ActionScaleGroup || p.Action == ActionScalePool {
+		dir, err := a.scaleDirection(d)
+		if err != nil {
+			return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
+		}
+		d.dir = dir
 	}
 	d.object = objectOf(p.Action, d.alert.Labels)
 	if !a.lock(d.object) {

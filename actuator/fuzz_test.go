@@ -15,10 +15,10 @@ import (
 func FuzzWebhook(f *testing.F) {
 	t0 := time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)
 	f.Add(payload(webAlert(t0)))
-	f.Add(payload(webAlert(t0), webAlert(t0.Add(time.Second)), alert("JobPredictedSurplus", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "app"}, t0)))
+	f.Add(payload(webAlert(t0), webAlert(t0.Add(time.Second)), alert("JobPredictedSurplus", map[string]string{"action": "scale_group", "direction": "in", "namespace": "default", "job": "web", "task_group": "app"}, t0)))
 	f.Add(payload(alert("AnomalyDespiteAction", map[string]string{"action": "escalate", "namespace": "default", "job": "web", "task_group": "app"}, t0)))
 	f.Add(payload(alert("NodePredictedOverload", map[string]string{"action": "migrate", "node_id": "n1"}, t0)))
-	f.Add(payload(alert("FleetPredictedShortage", map[string]string{"action": "scale_pool", "node_pool": "batch"}, t0)))
+	f.Add(payload(alert("FleetPredictedShortage", map[string]string{"action": "scale_pool", "direction": "out", "node_pool": "batch"}, t0)))
 	f.Add(payload(template.Alert{Status: "firing"}))
 	f.Add(`{"version":"4","alerts":[{"status":"firing","labels":{"alertname":"JobPredictedSaturation","action":"scale_group","namespace":"default","job":"web\"}","task_group":"app"},"startsAt":"2026-11-27T01:00:00Z","fingerprint":"x"}]}`)
 	f.Add(`{"version":"4","alerts":null}`)

@@ -152,7 +152,7 @@ func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcom
 		}
 		f = planner.Forecast{Query: q, Value: v}
 	}
-	plan, err := planner.PlanPool(st, sp.planner(), f, direction(l), d.esc, a.o.Now())
+	plan, err := planner.PlanPool(st, sp.planner(), f, d.dir, d.esc, a.o.Now())
 	if err != nil {
 		return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
 	}

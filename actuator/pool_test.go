@@ -20,13 +20,13 @@ func TestScalePool(t *testing.T) {
 	}
 	q := `sum(fleetcast_forecast_peak{node_pool="batch"})`
 	r.fc.v[q] = []Sample{{Value: 4500}}
-	out := r.a.Handle(context.Background(), alert("FleetPredictedShortage", map[string]string{"action": "scale_pool", "node_pool": "batch"}, r.clk.Now()))
+	out := r.a.Handle(context.Background(), alert("FleetPredictedShortage", map[string]string{"action": "scale_pool", "direction": "out", "node_pool": "batch"}, r.clk.Now()))
 	if out.Result != ResultActed || strings.Join(r.pool.calls, ";") != "batch 3->5 []" {
 		t.Fatalf("scale out: %+v %v", out, r.pool.calls)
 	}
 	r.clk.Add(2 * time.Hour)
 	r.fc.v[q] = []Sample{{Value: 900}}
-	out = r.a.Handle(context.Background(), alert("FleetPredictedSurplus", map[string]string{"action": "scale_pool", "node_pool": "batch"}, r.clk.Now()))
+	out = r.a.Handle(context.Background(), alert("FleetPredictedSurplus", map[string]string{"action": "scale_pool", "direction": "in", "node_pool": "batch"}, r.clk.Now()))
 	if out.Result != ResultActed {
 		t.Fatalf("scale in: %+v", out)
 	}
@@ -66,7 +66,7 @@ func TestPoolPersistingFiringTakesSeveralSteps(t *testing.T) {
 		r.nomad.nodes[id] = &api.Node{ID: id, NodePool: "batch", Status: "ready", SchedulingEligibility: "eligible"}
 	}
 	r.fc.v[`sum(fleetcast_forecast_peak{node_pool="batch"})`] = []Sample{{Value: 6500}} // wants 7 nodes
-	al := alert("FleetPredictedShortage", map[string]string{"action": "scale_pool", "node_pool": "batch"}, r.clk.Now())
+	al := alert("FleetPredictedShortage", map[string]string{"action": "scale_pool", "direction": "out", "node_pool": "batch"}, r.clk.Now())
 	ctx := context.Background()
 	var got []string
 	for i := 0; i < 3; i++ {

@@ -5,22 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
-	"github.com/prometheus/alertmanager/template"
 
 	"github.com/fleetcast/fleetcast/actuator/planner"
 	"github.com/fleetcast/fleetcast/internal/nomadver"
 )
-
-func direction(labels template.KV) planner.Direction {
-	if strings.Contains(labels["alertname"], "Surplus") {
-		return planner.In
-	}
-	return planner.Out
-}
 
 func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outcome {
 	l := d.alert.Labels
@@ -75,7 +66,7 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 			pol.Max = int(*hi)
 		}
 	}
-	plan, err := planner.PlanScaleGroup(state, pol, f, direction(l), d.esc, a.o.Now())
+	plan, err := planner.PlanScaleGroup(state, pol, f, d.dir, d.esc, a.o.Now())
 	if err != nil {
 		return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
 	}

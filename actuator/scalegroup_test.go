@@ -99,10 +99,10 @@ func TestScaleGroupOutcomes(t *testing.T) {
 			return a
 		}, ResultDeploymentBlocked, 503, 0},
 		{"missing labels", nil, nil, func(r *rig) template.Alert {
-			return alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "job": "web"}, r.clk.Now())
+			return alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "job": "web"}, r.clk.Now())
 		}, ResultRejected, 422, 0},
 		{"unknown job", nil, nil, func(r *rig) template.Alert {
-			return alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "nope", "task_group": "x"}, r.clk.Now())
+			return alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "nope", "task_group": "x"}, r.clk.Now())
 		}, ResultRejected, 422, 0},
 		{"no policy", nil, nil, func(r *rig) template.Alert { return alert("Watchdog", nil, r.clk.Now()) }, ResultNoPolicy, 200, 0},
 		{"resolved", nil, nil, func(r *rig) template.Alert {
@@ -114,7 +114,7 @@ func TestScaleGroupOutcomes(t *testing.T) {
 		{"surplus scales in", nil, func(r *rig) {
 			r.fc.v[webQ] = []Sample{{Value: 250}}
 		}, func(r *rig) template.Alert {
-			return alert("JobPredictedSurplus", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "app"}, r.clk.Now())
+			return alert("JobPredictedSurplus", map[string]string{"action": "scale_group", "direction": "in", "namespace": "default", "job": "web", "task_group": "app"}, r.clk.Now())
 		}, ResultActed, 200, 1},
 		{"shortage with low forecast does not scale in", nil, func(r *rig) { r.fc.v[webQ] = []Sample{{Value: 100}} }, nil, ResultNoop, 200, 0},
 	}

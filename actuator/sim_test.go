@@ -105,7 +105,7 @@ func TestSimScaleGroup(t *testing.T) {
 	r := newSimRig(t, nil)
 	q := `max(fleetcast_forecast_peak{job="web",task_group="web",q="0.9"})`
 	r.fc.v[q] = []Sample{{Value: 4000}}
-	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
+	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
 	if out := r.a.Handle(context.Background(), al); out.Result != ResultActed {
 		t.Fatalf("%+v", out)
 	}
@@ -147,7 +147,7 @@ func TestSimDeploymentBlocksThenScales(t *testing.T) {
 	q := `max(fleetcast_forecast_peak{job="api",task_group="api",q="0.9"})`
 	r.fc.v[q] = []Sample{{Value: 300}}
 	mk := func() Outcome {
-		al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "api", "task_group": "api"}, r.f.Now())
+		al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "api", "task_group": "api"}, r.f.Now())
 		return r.a.Handle(context.Background(), al)
 	}
 	if out := mk(); out.Result != ResultActed {
@@ -174,7 +174,7 @@ func TestSimDeploymentOutlastsRetry(t *testing.T) {
 	q := `max(fleetcast_forecast_peak{job="api",task_group="api",q="0.9"})`
 	r.fc.v[q] = []Sample{{Value: 300}}
 	mk := func() Outcome {
-		al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "api", "task_group": "api"}, r.f.Now())
+		al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "api", "task_group": "api"}, r.f.Now())
 		return r.a.Handle(context.Background(), al)
 	}
 	if out := mk(); out.Result != ResultActed {
@@ -198,7 +198,7 @@ func TestSimNomadUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
+	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
 	if out := a.Handle(context.Background(), al); out.Code != 503 || out.Result != ResultError {
 		t.Fatalf("%+v", out)
 	}
@@ -264,7 +264,7 @@ func TestSimScalePool(t *testing.T) {
 	})
 	q := `sum(fleetcast_forecast_peak{node_pool="batch"})`
 	r.fc.v[q] = []Sample{{Value: 20000}}
-	out := r.a.Handle(context.Background(), alert("FleetPredictedShortage", map[string]string{"action": "scale_pool", "node_pool": "batch"}, r.f.Now()))
+	out := r.a.Handle(context.Background(), alert("FleetPredictedShortage", map[string]string{"action": "scale_pool", "direction": "out", "node_pool": "batch"}, r.f.Now()))
 	if out.Result != ResultActed {
 		t.Fatalf("%+v", out)
 	}
@@ -300,7 +300,7 @@ func TestSimLeaderElection(t *testing.T) {
 	}
 	// The follower sees the leader and says not_leader (200).
 	r.a.o.IsLeader, r.a.o.OtherLeads = l2.IsLeader, l2.OtherLeads
-	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
+	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
 	if out := r.a.Handle(context.Background(), al); out.Result != ResultNotLeader || out.Code != 200 {
 		t.Fatalf("follower while the first leads: %+v", out)
 	}
@@ -341,7 +341,7 @@ func TestSimScalePoolInDrainsFirst(t *testing.T) {
 	r.f.Advance(r.f.Now().Add(3 * time.Minute)) // boot
 	q := `sum(fleetcast_forecast_peak{node_pool="batch"})`
 	r.fc.v[q] = []Sample{{Value: 5000}}
-	out := r.a.Handle(context.Background(), alert("FleetPredictedSurplus", map[string]string{"action": "scale_pool", "node_pool": "batch"}, r.f.Now()))
+	out := r.a.Handle(context.Background(), alert("FleetPredictedSurplus", map[string]string{"action": "scale_pool", "direction": "in", "node_pool": "batch"}, r.f.Now()))
 	if out.Result != ResultActed {
 		t.Fatalf("%+v", out)
 	}
@@ -463,7 +463,7 @@ func TestSimStateSurvivesRestart(t *testing.T) {
 		}
 	}
 	r.fc.v[`sum(fleetcast_forecast_peak{node_pool="batch"})`] = []Sample{{Value: 12000}}
-	pal := alert("FleetPredictedShortage", map[string]string{"action": "scale_pool", "node_pool": "batch"}, r.f.Now())
+	pal := alert("FleetPredictedShortage", map[string]string{"action": "scale_pool", "direction": "out", "node_pool": "batch"}, r.f.Now())
 	if out := a2.Handle(ctx, pal); out.Result != ResultActed {
 		t.Fatalf("pool: %+v", out)
 	}
@@ -501,7 +501,7 @@ func TestSimJobChangedMeanwhile(t *testing.T) {
 	}
 	defer a.Close()
 	r.fc.v[`max(fleetcast_forecast_peak{job="web",task_group="web",q="0.9"})`] = []Sample{{Value: 4000}}
-	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
+	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
 	out := a.Handle(context.Background(), al)
 	if out.Result != ResultError || out.Code != 503 || !strings.Contains(out.Detail, "job changed since it was read") {
 		t.Fatalf("%+v", out)
@@ -519,7 +519,7 @@ func TestSimPersistingFiringTakesSeveralSteps(t *testing.T) {
 	r := newSimRig(t, func(c *Config) { c.Policies[0].ScaleGroup.MaxStep = 1 })
 	q := `max(fleetcast_forecast_peak{job="web",task_group="web",q="0.9"})`
 	r.fc.v[q] = []Sample{{Value: 500}} // wants ceil(500*1.2/100) = 6, the group's own max
-	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
+	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
 	ctx := context.Background()
 	var got []string
 	for i := 0; i < 6; i++ {
@@ -582,7 +582,7 @@ func TestSimNoLeaderAnswers503(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "web"}, f.Now())
+	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "web", "task_group": "web"}, f.Now())
 	out := a.Handle(context.Background(), al)
 	cancel()
 	<-done
@@ -625,7 +625,7 @@ func (r *handRacer) Scale(ctx context.Context, ns, job, group string, count int,
 func TestSimConcurrentChangeOnUnguardedNomad(t *testing.T) {
 	q := `max(fleetcast_forecast_peak{job="web",task_group="web",q="0.9"})`
 	al := func(r *simRig) template.Alert {
-		return alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
+		return alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
 	}
 	operator := func(r *simRig) func() {
 		return func() {
@@ -679,7 +679,7 @@ func TestSimActionBudgetSurvivesRestart(t *testing.T) {
 	r.fc.v[`max(fleetcast_forecast_peak{job="web",task_group="web",q="0.9"})`] = []Sample{{Value: 500}}
 	r.fc.v[`max(fleetcast_forecast_peak{job="api",task_group="api",q="0.9"})`] = []Sample{{Value: 500}}
 	mk := func(job string) template.Alert {
-		return alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": job, "task_group": job}, r.f.Now())
+		return alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": job, "task_group": job}, r.f.Now())
 	}
 	if out := r.a.Handle(context.Background(), mk("web")); out.Result != ResultActed {
 		t.Fatalf("first action: %+v", out)
@@ -835,7 +835,7 @@ func TestSimHostileLabels(t *testing.T) {
 	audit.mu.Lock()
 	audit.b.Reset()
 	audit.mu.Unlock()
-	out = a.Handle(context.Background(), alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": huge, "task_group": "web", "team": huge}, r.f.Now()))
+	out = a.Handle(context.Background(), alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": huge, "task_group": "web", "team": huge}, r.f.Now()))
 	if out.Code != 422 || len(out.Detail) > 4096 || !strings.Contains(out.Detail, "Nomad has no such job") {
 		t.Fatalf("huge job label: code %d, %d bytes of detail: %.300s", out.Code, len(out.Detail), out.Detail)
 	}
@@ -862,7 +862,7 @@ func TestSimPoolTargetOnRealNomad(t *testing.T) {
 	}
 	defer a.Close()
 	r.fc.v[`sum(fleetcast_forecast_peak{node_pool="batch"})`] = []Sample{{Value: 20000}}
-	out := a.Handle(context.Background(), alert("FleetPredictedShortage", map[string]string{"action": "scale_pool", "node_pool": "batch"}, r.f.Now()))
+	out := a.Handle(context.Background(), alert("FleetPredictedShortage", map[string]string{"action": "scale_pool", "direction": "out", "node_pool": "batch"}, r.f.Now()))
 	if out.Code != 422 || !strings.Contains(out.Detail, "set scale_pool.target.type: command") {
 		t.Fatalf("%+v", out)
 	}
@@ -896,7 +896,7 @@ func TestNomadCallsTimeOut(t *testing.T) {
 	defer a.Close()
 	done := make(chan Outcome, 1)
 	go func() {
-		done <- a.Handle(context.Background(), alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "web"}, time.Now()))
+		done <- a.Handle(context.Background(), alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "web", "task_group": "web"}, time.Now()))
 	}()
 	select {
 	case out := <-done:

@@ -39,11 +39,11 @@ func alertLabels(p *Policy) []string {
 	l := append([]string{}, commonAlertLabels...)
 	switch p.Action {
 	case ActionScaleGroup:
-		l = append(l, "namespace", "job", "task_group")
+		l = append(l, "namespace", "job", "task_group", LabelDirection)
 	case ActionMigrate:
 		l = append(l, "node_id", "node_pool", "datacenter", "node_class")
 	case ActionScalePool:
-		l = append(l, "node_pool", "datacenter", "node_class")
+		l = append(l, "node_pool", "datacenter", "node_class", LabelDirection)
 	case ActionEscalate:
 		l = append(l, "target", "namespace", "job", "task_group", "node_id", "node_pool")
 	}

@@ -46,6 +46,11 @@ func TestAlertRoutingReachesActuatorAndPeople(t *testing.T) {
 			if !slices.Contains(actuatorActions, a) {
 				t.Errorf("%s: alert %s: action %q is none of %v", filepath.Base(r.File), r.Alert, a, actuatorActions)
 			}
+			// Alerts that scale say which way (docs/DESIGN.md): Alertmanager
+			// passes the label through to the actuator unchanged.
+			if d := r.Labels["direction"]; (a == "scale_group" || a == "scale_pool") && d != "out" && d != "in" {
+				t.Errorf("%s: alert %s: action %s needs label direction \"out\" or \"in\", has %q", filepath.Base(r.File), r.Alert, a, d)
+			}
 			want = "fleetcast-actuator,people"
 			acting++
 		}

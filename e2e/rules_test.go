@@ -360,7 +360,7 @@ func TestRulesEvaluateHealthy(t *testing.T) {
 	// Pending alerts (their `for` has not passed) with the actuator's labels.
 	want := map[string]map[string]string{
 		"NodePredictedOverload":  {"action": "migrate", "node_id": "n1", "node_pool": "default", "resource": "cpu"},
-		"JobPredictedSaturation": {"action": "scale_group", "namespace": "default", "job": "web", "task_group": "app", "resource": "cpu"},
+		"JobPredictedSaturation": {"action": "scale_group", "direction": "out", "namespace": "default", "job": "web", "task_group": "app", "resource": "cpu"},
 		"ForecastAnomaly":        {"target": "node_cpu", "node_id": "n1"},
 		"AnomalyDespiteAction":   {"action": "escalate", "node_id": "n1", "target": "node_cpu"},
 	}
