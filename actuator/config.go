@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/template"
 	"time"
 
@@ -295,11 +296,11 @@ func (c *Config) validate() error {
 	for i := range c.Policies {
 		p := &c.Policies[i]
 		if p.Name == "" {
-			return fmt.Errorf("policies[%d].name: must not be empty", i)
+			return fmt.Errorf("policies[%d].name: must not be empty; want a name the audit log and escalation ladders can use", i)
 		}
 		where := fmt.Sprintf("policies[%d] (%s)", i, p.Name)
 		if _, dup := c.byName[p.Name]; dup {
-			return fmt.Errorf("%s.name: duplicate policy name", where)
+			return fmt.Errorf("%s.name: duplicate policy name; give each policy its own name", where)
 		}
 		c.byName[p.Name] = i
 		if err := p.validate(where); err != nil {
@@ -386,7 +387,7 @@ func (m *MigratePolicy) validate(where string, p *Policy) error {
 		return fmt.Errorf("%s.threshold: %v must be in (0, 1], e.g. 0.8", where, m.Threshold)
 	}
 	if m.NodeQuery == "" {
-		return fmt.Errorf("%s.node_query: must not be empty", where)
+		return fmt.Errorf("%s.node_query: must not be empty; want a PromQL template of the node's predicted peak", where)
 	}
 	for _, q := range []struct {
 		field, text string
@@ -473,11 +474,25 @@ func (c *Config) checkLadders() error {
 			}
 			k, ok := c.byName[name]
 			if !ok || c.Policies[k].Action != r.Action {
-				return fmt.Errorf("policies[%d] (%s).escalate.policies.%s: %q is not a %s policy", i, p.Name, r.Action, name, r.Action)
+				return fmt.Errorf("policies[%d] (%s).escalate.policies.%s: %q is not a %s policy; valid are %s", i, p.Name, r.Action, name, r.Action, c.policiesOf(r.Action))
 			}
 		}
 	}
 	return nil
+}
+
+// policiesOf lists the names of the policies of an action, for errors.
+func (c *Config) policiesOf(action string) string {
+	var names []string
+	for _, p := range c.Policies {
+		if p.Action == action {
+			names = append(names, p.Name)
+		}
+	}
+	if len(names) == 0 {
+		return "none: add a policy with action " + action
+	}
+	return strings.Join(names, ", ")
 }
 
 func checkHeadroom(field string, h float64) error {

@@ -21,7 +21,7 @@ func parseQuery(field, q string) (*template.Template, error) {
 	}
 	t, err := template.New(field).Option("missingkey=error").Parse(q)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a valid template: %w", field, err)
+		return nil, fmt.Errorf("%s: not a valid template: %w; want PromQL with labels as {{.label}}, e.g. max(fleetcast_forecast_peak{job=\"{{.job}}\"})", field, err)
 	}
 	return t, nil
 }
@@ -77,7 +77,7 @@ func checkQuery(field string, t *template.Template, p *Policy) error {
 	}
 	expr, err := parser.NewParser(parser.Options{}).ParseExpr(q)
 	if err != nil {
-		return fmt.Errorf("%s: invalid PromQL %q: %v", field, q, err)
+		return fmt.Errorf("%s: invalid PromQL %q: %v; want an expression that returns an instant vector or a scalar", field, q, err)
 	}
 	if ty := expr.Type(); ty != parser.ValueTypeVector && ty != parser.ValueTypeScalar {
 		return fmt.Errorf("%s: %q returns a %s; want an instant vector or a scalar", field, q, ty)

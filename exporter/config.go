@@ -199,7 +199,7 @@ func (c *Config) validate() error {
 	}
 	u, err := url.Parse(p.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fieldErr("prometheus.url", "%q is not an http:// or https:// URL with a host", p.URL)
+		return fieldErr("prometheus.url", "%q is not an http:// or https:// URL with a host; want e.g. http://prometheus:9090", p.URL)
 	}
 	if p.Timeout < 0 {
 		return fieldErr("prometheus.timeout", "%s is negative; want a duration such as 2m", p.Timeout)
@@ -327,7 +327,7 @@ func (c *Config) validateTarget(t *TargetConfig, tp string) error {
 		}
 		for i, l := range t.Capacity.On {
 			if !validLabelName(l) {
-				return fieldErr(fmt.Sprintf("%s.capacity.on[%d]", tp, i), "%q is not a valid label name", l)
+				return fieldErr(fmt.Sprintf("%s.capacity.on[%d]", tp, i), "%q is not a valid label name; %s", l, labelNameRule)
 			}
 		}
 	}
@@ -341,6 +341,9 @@ func (c *Config) validateTarget(t *TargetConfig, tp string) error {
 // labelNameRE is the classic label name syntax, which every store accepts.
 var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
+// labelNameRule says what validLabelName accepts, for error messages.
+const labelNameRule = "want letters, digits and _, not starting with a digit"
+
 func validLabelName(s string) bool { return labelNameRE.MatchString(s) }
 
 // checkPromQL parses a query so that a typo fails at start, not at 3 a.m.
@@ -350,7 +353,7 @@ func checkPromQL(q string) error {
 	}
 	expr, err := parser.NewParser(parser.Options{}).ParseExpr(q)
 	if err != nil {
-		return fmt.Errorf("invalid PromQL: %v", err)
+		return fmt.Errorf("invalid PromQL: %v; want an expression that returns an instant vector or a scalar", err)
 	}
 	switch expr.Type() {
 	case parser.ValueTypeVector, parser.ValueTypeScalar:

@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,82 +35,95 @@ func TestLoadGoodConfig(t *testing.T) {
 	}
 }
 
-const minimal = `prometheus:
-  url: http://127.0.0.1:9090
-targets:
-  - name: a
-    query: up
-`
-
+// TestConfigErrors loads every invalid config under testdata/ (conf.*.yml,
+// as Alertmanager's config tests have them) and checks that the error names
+// the file, the field and what would be valid.
 func TestConfigErrors(t *testing.T) {
-	cases := []struct {
-		name, yaml, want string
-	}{
-		{"empty", ``, "empty config"},
-		{"negative step", minimal + "    step: -5m\n", "targets[0].step: line 6"},
-		{"bad horizon syntax", minimal + "    horizons: [15m, 1 hour]\n", "targets[0].horizons[1]: line 6: \"1 hour\" is not a valid duration"},
-		{"unknown field", minimal + "    stepp: 5m\n", "targets[0].stepp: line 6: unknown field; valid are name, query, step"},
-		{"min not below max", minimal + "    min: 100\n    max: 100\n", "targets[0].max: 100 is not above min 100"},
-		{"max -inf", minimal + "    max: -.inf\n", "targets[0].max: -Inf; want a number"},
-		{"min nan", minimal + "    min: .nan\n", "targets[0].min: NaN; want a number"},
-		{"unknown top field", "prometheus:\n  url: http://p:9090\n  timout: 1m\ntargets: []\n", "prometheus.timout: line 3: unknown field; valid are url, timeout"},
-		{"unknown capacity field", minimal + "    capacity:\n      querry: up\n", "targets[0].capacity.querry: line 7: unknown field"},
-		{"missing url", "targets:\n  - name: a\n    query: up\n", "prometheus.url: missing"},
-		{"bad url", "prometheus:\n  url: localhost:9090\ntargets:\n  - name: a\n    query: up\n", "prometheus.url"},
-		{"negative timeout", strings.Replace(minimal, "9090\n", "9090\n  timeout: -1m\n", 1), "prometheus.timeout: line 3"},
-		{"reserved query param", strings.Replace(minimal, "9090\n", "9090\n  query_params:\n    step: \"1\"\n", 1), "prometheus.query_params.step"},
-		{"http_config both tokens", strings.Replace(minimal, "9090\n", "9090\n  http_config:\n    bearer_token: a\n    bearer_token_file: b\n", 1), "at most one of bearer_token"},
-		{"no targets", "prometheus:\n  url: http://p:9090\n", "targets: empty"},
-		{"missing name", "prometheus:\n  url: http://p:9090\ntargets:\n  - query: up\n", "targets[0].name: missing"},
-		{"bad name", strings.Replace(minimal, "name: a", "name: 9a b", 1), "targets[0].name"},
-		{"duplicate name", minimal + "  - name: a\n    query: up\n", "targets[1].name: \"a\" is also the name of targets[0]"},
-		{"missing query", "prometheus:\n  url: http://p:9090\ntargets:\n  - name: a\n", "targets[0].query: missing"},
-		{"bad promql", strings.Replace(minimal, "query: up", "query: sum(rate(x[5m])", 1), "targets[0].query: invalid PromQL"},
-		{"range vector", strings.Replace(minimal, "query: up", "query: up[5m]", 1), "want an instant vector"},
-		{"bad duration", minimal + "    step: 5 minutes\n", "targets[0].step: line 6: \"5 minutes\" is not a valid duration"},
-		{"step too small", minimal + "    step: 500ms\n", "targets[0].step: 500ms; want at least 1s"},
-		{"history short", minimal + "    step: 5m\n    history: 10m\n", "targets[0].history"},
-		{"horizon not multiple", minimal + "    step: 5m\n    horizons: [15m, 7m]\n", "targets[0].horizons[1]: 7m is not a multiple of step 5m"},
-		{"horizon duplicate", minimal + "    horizons: [15m, 15m]\n", "targets[0].horizons[1]: 15m is listed twice"},
-		{"horizon too long", minimal + "    step: 1s\n    history: 1d\n    horizons: [1d]\n", "targets[0].horizons[0]"},
-		{"peak window", minimal + "    peak_windows: [3m]\n", "targets[0].peak_windows[0]"},
-		{"quantile out of range", minimal + "    quantiles: [0.5, 1.5]\n", "targets[0].quantiles[1]: 1.5; want a probability"},
-		{"quantile duplicate", minimal + "    quantiles: [0.5, 0.5]\n", "targets[0].quantiles[1]"},
-		{"refresh", minimal + "    refresh: 10ms\n", "targets[0].refresh"},
-		{"refit below refresh", minimal + "    refresh: 5m\n    refit: 1m\n", "targets[0].refit: 1m; want a multiple of step"},
-		{"refit not multiple", minimal + "    refresh: 5m\n    refit: 7m\n", "targets[0].refit"},
-		{"refit long", minimal + "    history: 1d\n    refit: 2d\n", "targets[0].refit: 2d is longer than history"},
-		{"capacity query", minimal + "    capacity:\n      query: 'sum('\n", "targets[0].capacity.query"},
-		{"capacity on", minimal + "    capacity:\n      query: up\n      on: [\"a-b\"]\n", "targets[0].capacity.on[0]"},
-		{"model", minimal + "    model: prophet9\n", "targets[0].model: \"prophet9\"; valid are auto"},
-		{"seasonality multiple", minimal + "    seasonality: [7m]\n", "targets[0].seasonality[0]"},
-		{"seasonality long", minimal + "    history: 1d\n    seasonality: [1w]\n", "longer than history"},
-		{"regressor name", minimal + "    regressors:\n      - name: ''\n        query: hour()\n", "targets[0].regressors[0].name"},
-		{"regressor dup", minimal + "    regressors:\n      - name: h\n        query: hour()\n      - name: h\n        query: hour()\n", "targets[0].regressors[1].name"},
-		{"regressor query", minimal + "    regressors:\n      - name: h\n        query: 'hour('\n", "targets[0].regressors[0].query"},
-		{"demand without nomad", minimal + "    scheduled_demand:\n      resource: cpu\n", "targets[0].scheduled_demand: set, but there is no nomad section"},
-		{"demand resource", minimal + "    scheduled_demand:\n      resource: gpu\n", "targets[0].scheduled_demand.resource"},
-		{"demand scale", minimal + "    scheduled_demand:\n      resource: cpu\n      scale: -1\n", "targets[0].scheduled_demand.scale"},
-		{"demand job label", minimal + "    scheduled_demand:\n      resource: cpu\n      job_label: 'a-b'\nnomad:\n  address: http://n:4646\n", "targets[0].scheduled_demand.job_label"},
-		{"nomad address", minimal + "nomad:\n  address: nomad:4646\n", "nomad.address"},
-		{"nomad token twice", minimal + "nomad:\n  address: http://n:4646\n  token: a\n  token_file: b\n", "nomad.token_file"},
-		{"nomad refresh", minimal + "nomad:\n  address: http://n:4646\n  refresh: 1ms\n", "nomad.refresh"},
-		{"nomad horizons", minimal + "nomad:\n  address: http://n:4646\n  horizons: [0s]\n", "nomad.horizons[0]"},
-		{"nomad namespaces", minimal + "nomad:\n  address: http://n:4646\n  namespaces: ['']\n", "nomad.namespaces[0]"},
-		{"token without calendar", minimal + "events_api:\n  token_file: t\n", "events_api.token_file"},
-		{"workers", minimal + "fit:\n  workers: -1\n", "fit.workers"},
-		{"level", minimal + "fit:\n  level: 1.2\n", "fit.level"},
+	cases := []struct{ file, field, valid string }{
+		{"conf.bad-duration.yml", "targets[0].step", "want a number and a unit (ms, s, m, h, d, w, y)"},
+		{"conf.bad-horizon-syntax.yml", "targets[0].horizons[1]", "want a number and a unit"},
+		{"conf.bad-name.yml", "targets[0].name", "want letters, digits, _ : . - and a letter or _ first"},
+		{"conf.bad-promql.yml", "targets[0].query", "want an expression that returns an instant vector or a scalar"},
+		{"conf.bad-url.yml", "prometheus.url", "want e.g. http://prometheus:9090"},
+		{"conf.capacity-on.yml", "targets[0].capacity.on[0]", "want letters, digits and _, not starting with a digit"},
+		{"conf.capacity-query.yml", "targets[0].capacity.query", "want an expression that returns an instant vector or a scalar"},
+		{"conf.demand-job-label.yml", "targets[0].scheduled_demand.job_label", "want letters, digits and _"},
+		{"conf.demand-resource.yml", "targets[0].scheduled_demand.resource", "valid are cpu (MHz) and memory (bytes)"},
+		{"conf.demand-scale.yml", "targets[0].scheduled_demand.scale", "want a positive factor"},
+		{"conf.demand-without-nomad.yml", "targets[0].scheduled_demand", "add one (nomad.address) or remove scheduled_demand"},
+		{"conf.duplicate-name.yml", "targets[1].name", "names must be unique"},
+		{"conf.empty.yml", "", "want at least prometheus.url and one entry in targets"},
+		{"conf.fractional-duration.yml", "targets[0].history", "write 1d12h"},
+		{"conf.go-duration-unit.yml", "targets[0].refresh", "the smallest unit is ms"},
+		{"conf.history-short.yml", "targets[0].history", "want at least three steps (3 × 5m)"},
+		{"conf.horizon-duplicate.yml", "targets[0].horizons[1]", "list each once"},
+		{"conf.horizon-not-multiple.yml", "targets[0].horizons[1]", "is not a multiple of step 5m"},
+		{"conf.horizon-too-long.yml", "targets[0].horizons[0]", "want at most 20000 steps of 1s"},
+		{"conf.http-config-both-tokens.yml", "prometheus.http_config", "at most one of bearer_token & bearer_token_file"},
+		{"conf.level.yml", "fit.level", "want a coverage strictly between 0 and 1"},
+		{"conf.max--inf.yml", "targets[0].max", "want a number such as 100"},
+		{"conf.min-nan.yml", "targets[0].min", "want a number such as 0"},
+		{"conf.min-not-below-max.yml", "targets[0].max", "is not above min 100"},
+		{"conf.missing-name.yml", "targets[0].name", "want a name such as node_cpu"},
+		{"conf.missing-query.yml", "targets[0].query", "want a PromQL expression"},
+		{"conf.missing-url.yml", "prometheus.url", "want the base URL of a Prometheus-API store"},
+		{"conf.model.yml", "targets[0].model", "valid are auto, naive"},
+		{"conf.negative-step.yml", "targets[0].step", "want a duration >= 0"},
+		{"conf.negative-timeout.yml", "prometheus.timeout", "want a duration >= 0"},
+		{"conf.no-targets.yml", "targets", "want at least one target with a name and a query"},
+		{"conf.nomad-address.yml", "nomad.address", "want the Nomad HTTP API address"},
+		{"conf.nomad-horizons.yml", "nomad.horizons[0]", "want a positive duration such as 1h"},
+		{"conf.nomad-namespaces.yml", "nomad.namespaces[0]", "want a namespace name or * for all"},
+		{"conf.nomad-refresh.yml", "nomad.refresh", "want at least 1s"},
+		{"conf.nomad-token-twice.yml", "nomad.token_file", "use one of them"},
+		{"conf.peak-window.yml", "targets[0].peak_windows[0]", "is not a multiple of step 5m"},
+		{"conf.quantile-duplicate.yml", "targets[0].quantiles[1]", "list each once"},
+		{"conf.quantile-out-of-range.yml", "targets[0].quantiles[1]", "want a probability strictly between 0 and 1"},
+		{"conf.range-vector.yml", "targets[0].query", "want an instant vector or a scalar"},
+		{"conf.refit-below-refresh.yml", "targets[0].refit", "want a multiple of step 5m, at least refresh 5m"},
+		{"conf.refit-long.yml", "targets[0].refit", "want at most the history"},
+		{"conf.refit-not-multiple.yml", "targets[0].refit", "want a multiple of step 5m"},
+		{"conf.refresh.yml", "targets[0].refresh", "want at least 1s"},
+		{"conf.regressor-dup.yml", "targets[0].regressors[1].name", "give each regressor its own name"},
+		{"conf.regressor-name.yml", "targets[0].regressors[0].name", "want a name of letters, digits and _"},
+		{"conf.regressor-query.yml", "targets[0].regressors[0].query", "want an expression that returns an instant vector or a scalar"},
+		{"conf.reserved-query-param.yml", "prometheus.query_params.step", "valid are extra parameters such as partial_response"},
+		{"conf.seasonality-long.yml", "targets[0].seasonality[0]", "is longer than history 1d"},
+		{"conf.seasonality-multiple.yml", "targets[0].seasonality[0]", "want a positive multiple of step 5m"},
+		{"conf.step-too-small.yml", "targets[0].step", "want at least 1s"},
+		{"conf.token-without-calendar.yml", "events_api.token_file", "needs a calendar file"},
+		{"conf.unknown-capacity-field.yml", "targets[0].capacity.querry", "valid are query, on"},
+		{"conf.unknown-field.yml", "targets[0].stepp", "valid are name, query, step"},
+		{"conf.unknown-top-field.yml", "prometheus.timout", "valid are url, timeout, query_params, http_config"},
+		{"conf.wrong-kind.yml", "fit.workers", "want an integer"},
+		{"conf.workers.yml", "fit.workers", "want 0 (GOMAXPROCS) to 1024"},
 	}
+	covered := map[string]bool{}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseConfig([]byte(tc.yaml), "/etc/fleetcast")
+		covered[tc.file] = true
+		t.Run(tc.file, func(t *testing.T) {
+			path := filepath.Join("testdata", tc.file)
+			_, err := LoadConfig(path)
 			if err == nil {
-				t.Fatalf("no error for:\n%s", tc.yaml)
+				t.Fatal("accepted")
 			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %q does not contain %q", err, tc.want)
+			want := path + ": "
+			if tc.field != "" {
+				want += tc.field + ": "
+			}
+			if msg := err.Error(); !strings.HasPrefix(msg, want) || !strings.Contains(msg, tc.valid) {
+				t.Fatalf("error %q: want it to start %q and say %q", msg, want, tc.valid)
 			}
 		})
+	}
+	files, err := filepath.Glob("testdata/conf.*.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if !covered[filepath.Base(f)] {
+			t.Errorf("%s has no case in the table", f)
+		}
 	}
 }
 

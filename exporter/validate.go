@@ -44,7 +44,7 @@ func (t *TargetConfig) validateSchedule(tp string) error {
 		return fieldErr(tp+".refit", "%s; want a multiple of step %s, at least refresh %s", t.Refit, t.Step, t.Refresh)
 	}
 	if t.Refit > t.History {
-		return fieldErr(tp+".refit", "%s is longer than history %s", t.Refit, t.History)
+		return fieldErr(tp+".refit", "%s is longer than history %s; want at most the history", t.Refit, t.History)
 	}
 	return nil
 }
@@ -76,7 +76,7 @@ func (t *TargetConfig) validateOutputs(tp string) error {
 				return fieldErr(fp, "%s is %d steps; want at most %d steps of %s", d, time.Duration(d)/step, maxForecastSteps, t.Step)
 			}
 			if seen[d] {
-				return fieldErr(fp, "%s is listed twice", d)
+				return fieldErr(fp, "%s is listed twice; list each once", d)
 			}
 			seen[d] = true
 		}
@@ -93,7 +93,7 @@ func (t *TargetConfig) validateOutputs(tp string) error {
 			return fieldErr(fmt.Sprintf("%s.quantiles[%d]", tp, i), "%g; want a probability strictly between 0 and 1, e.g. 0.9", q)
 		}
 		if slices.Index(t.Quantiles, q) != i {
-			return fieldErr(fmt.Sprintf("%s.quantiles[%d]", tp, i), "%g is listed twice", q)
+			return fieldErr(fmt.Sprintf("%s.quantiles[%d]", tp, i), "%g is listed twice; list each once", q)
 		}
 	}
 	return nil
@@ -135,7 +135,7 @@ func (t *TargetConfig) validateKnownFuture(tp string, haveNomad bool) error {
 			return fieldErr(rp+".name", "%q; want a name of letters, digits and _", r.Name)
 		}
 		if rnames[r.Name] {
-			return fieldErr(rp+".name", "%q is used twice in this target", r.Name)
+			return fieldErr(rp+".name", "%q is used twice in this target; give each regressor its own name", r.Name)
 		}
 		rnames[r.Name] = true
 		if err := checkPromQL(r.Query); err != nil {
@@ -153,10 +153,10 @@ func (t *TargetConfig) validateKnownFuture(tp string, haveNomad bool) error {
 			return fieldErr(tp+".scheduled_demand.scale", "%g; want a positive factor", sd.Scale)
 		}
 		if sd.JobLabel != "" && !validLabelName(sd.JobLabel) {
-			return fieldErr(tp+".scheduled_demand.job_label", "%q is not a valid label name", sd.JobLabel)
+			return fieldErr(tp+".scheduled_demand.job_label", "%q is not a valid label name; %s", sd.JobLabel, labelNameRule)
 		}
 		if !haveNomad {
-			return fieldErr(tp+".scheduled_demand", "set, but there is no nomad section to read periodic jobs from")
+			return fieldErr(tp+".scheduled_demand", "set, but there is no nomad section to read periodic jobs from; add one (nomad.address) or remove scheduled_demand")
 		}
 	}
 	return nil

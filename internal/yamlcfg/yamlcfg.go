@@ -62,6 +62,7 @@ var (
 	unmarshalerV3  = reflect.TypeFor[yaml.Unmarshaler]()
 	unmarshalerV2  = reflect.TypeFor[interface{ UnmarshalYAML(func(any) error) error }]()
 	textUnmarshal  = reflect.TypeFor[encoding.TextUnmarshaler]()
+	timeType       = reflect.TypeFor[time.Time]()
 	durationFormat = "a number and a unit (ms, s, m, h, d, w, y), e.g. 30s, 5m, 1h30m or 14d"
 )
 
@@ -92,7 +93,7 @@ func check(n *yaml.Node, t reflect.Type, path string) error {
 	case t == durationType:
 		return checkDuration(n, path)
 	case readsItself(t):
-		return nil
+		return checkSelfReading(n, t, path)
 	case t.Kind() == reflect.Struct:
 		return checkStruct(n, t, path)
 	case t.Kind() == reflect.Slice:
@@ -122,6 +123,20 @@ func check(n *yaml.Node, t reflect.Type, path string) error {
 func readsItself(t reflect.Type) bool {
 	p := reflect.PointerTo(t)
 	return p.Implements(unmarshalerV3) || p.Implements(unmarshalerV2) || p.Implements(textUnmarshal)
+}
+
+// checkSelfReading decodes n into a value of a type that reads itself, so
+// that its own error (prometheus/common's HTTP client config validates
+// itself as it is read) comes with the field's path.
+func checkSelfReading(n *yaml.Node, t reflect.Type, path string) error {
+	err := n.Decode(reflect.New(t).Interface())
+	if err == nil {
+		return nil
+	}
+	if t == timeType {
+		return errorAt(path, "line %d: %q is not a time; want RFC 3339, e.g. 2026-12-24T17:00:00Z", n.Line, n.Value)
+	}
+	return errorAt(path, "line %d: %s", n.Line, strings.TrimPrefix(err.Error(), "yaml: "))
 }
 
 func checkStruct(n *yaml.Node, t reflect.Type, path string) error {

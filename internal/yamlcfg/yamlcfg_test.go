@@ -73,6 +73,8 @@ func TestDecodeErrorsNameTheFieldAndWhatIsValid(t *testing.T) {
 		{"list wanted", "steps: 5m\n", "steps: line 1", "want a list"},
 		{"mapping wanted", "inner: 5m\n", "inner: line 1", "want a mapping of fields (every, at)"},
 		{"map value", "labels: {team: [a]}\n", "labels.team: line 1", "want a string"},
+		{"time", "inner: {at: tomorrow}\n", "inner.at: line 1", "want RFC 3339"},
+		{"self-validating type", "http_config: {bearer_token: a, bearer_token_file: b}\n", "http_config: line 1", "at most one of bearer_token"},
 		{"top level", "- a\n", "line 1", "want a mapping of fields (name,"},
 	}
 	for _, tc := range cases {
