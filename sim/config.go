@@ -259,7 +259,7 @@ func (c *Config) validate() error {
 			return err
 		}
 		if pools[p.Name] {
-			return fmt.Errorf("node_pools[%d].name: pool %q is defined twice", i, p.Name)
+			return fmt.Errorf("node_pools[%d].name: pool %q is defined twice; names must be unique", i, p.Name)
 		}
 		pools[p.Name] = true
 	}
@@ -329,7 +329,7 @@ func (c *Config) validateJob(i int, pools, jobs map[string]bool) error {
 	}
 	key := j.Namespace + "/" + j.ID
 	if jobs[key] {
-		return fmt.Errorf("%s.id: job %q is defined twice in namespace %q", where, j.ID, j.Namespace)
+		return fmt.Errorf("%s.id: job %q is defined twice in namespace %q; IDs must be unique in a namespace", where, j.ID, j.Namespace)
 	}
 	jobs[key] = true
 	switch j.Type {
@@ -360,7 +360,7 @@ func (c *Config) validateJob(i int, pools, jobs map[string]bool) error {
 		}
 		p := j.Periodic
 		if _, err := cronexpr.Parse(p.Cron); err != nil {
-			return fmt.Errorf("%s.periodic.cron: %q: %w", where, p.Cron, err)
+			return fmt.Errorf("%s.periodic.cron: %q: %w; %s", where, p.Cron, err, cronRule)
 		}
 		if _, err := loadZone(p.TimeZone); err != nil {
 			return fmt.Errorf("%s.periodic.time_zone: %w", where, err)
@@ -380,10 +380,10 @@ func (c *Config) validateJob(i int, pools, jobs map[string]bool) error {
 		g := &j.Groups[k]
 		gw := fmt.Sprintf("%s.groups[%d]", where, k)
 		if !validName(g.Name) {
-			return fmt.Errorf("%s.name: %q is not a valid group name", gw, g.Name)
+			return fmt.Errorf("%s.name: %q is not a valid group name (letters, digits, _ . -)", gw, g.Name)
 		}
 		if groups[g.Name] {
-			return fmt.Errorf("%s.name: group %q is defined twice", gw, g.Name)
+			return fmt.Errorf("%s.name: group %q is defined twice; names must be unique in a job", gw, g.Name)
 		}
 		groups[g.Name] = true
 		if err := g.validate(c, j.Type, gw); err != nil {
@@ -467,7 +467,7 @@ func (c *Config) validateDemand(d *DemandConfig, where string) error {
 		if p.Cron != "" {
 			e, err := cronexpr.Parse(p.Cron)
 			if err != nil {
-				return fmt.Errorf("%s.cron: %q: %w", pw, p.Cron, err)
+				return fmt.Errorf("%s.cron: %q: %w; %s", pw, p.Cron, err, cronRule)
 			}
 			p.expr = e
 		}
@@ -480,7 +480,7 @@ func (c *Config) validateDemand(d *DemandConfig, where string) error {
 	}
 	if t := d.Trace; t != nil {
 		if t.File == "" {
-			return fmt.Errorf("%s.trace.file: must be set", where)
+			return fmt.Errorf("%s.trace.file: must be set; want a CSV file of series,timestamp,value", where)
 		}
 		if !filepath.IsAbs(t.File) && c.file != "" {
 			t.File = filepath.Join(filepath.Dir(c.file), t.File)
@@ -498,6 +498,9 @@ func (c *Config) validateDemand(d *DemandConfig, where string) error {
 	}
 	return nil
 }
+
+// cronRule says what a valid cron spec is, for errors.
+const cronRule = "want a cron spec as Nomad reads it (hashicorp/cronexpr), e.g. 0 */2 * * * or @hourly"
 
 func loadZone(name string) (*time.Location, error) {
 	if name == "" || name == "UTC" {
