@@ -3,7 +3,6 @@ package exporter
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -14,7 +13,11 @@ import (
 	"time"
 
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql/parser"
 )
 
 // fakeProm answers range queries from a function of the series and time,
@@ -101,57 +104,127 @@ func scrape(t *testing.T, h http.Handler) string {
 	return string(b)
 }
 
-func gauge(t *testing.T, body, series string) float64 {
-	t.Helper()
-	for _, line := range strings.Split(body, "\n") {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			var f float64
-			if _, err := fmt.Sscan(v, &f); err != nil {
-				t.Fatalf("parse %q: %v", line, err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("no sample %s in:\n%s", series, body)
-	return 0
-}
+// testStart is the fixed clock's start in the tests.
+var testStart = time.Unix(1_790_000_000, 0)
 
-func TestPrometheusDownKeepsServing(t *testing.T) {
-	fp := &fakeProm{series: []model.Metric{{"instance": "a"}}, value: daily}
-	clk := &clock{t: time.Unix(1_790_000_000, 0)}
-	e, err := New(Options{Config: testConfig(t, ""), Querier: fp, Now: clk.now})
+// startExporter builds an exporter from o, with testConfig's target and a
+// clock at testStart unless o sets them, and runs its first cycle.
+func startExporter(t testing.TB, o Options) (*Exporter, *clock) {
+	t.Helper()
+	clk := &clock{t: testStart}
+	if o.Now == nil {
+		o.Now = clk.now
+	}
+	e, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := e.CycleAll(context.Background()); err != nil {
+		t.Fatalf("first cycle: %v", err)
+	}
+	return e, clk
+}
+
+// parsePage reads a /metrics page as Prometheus does.
+func parsePage(t *testing.T, body string) map[string]*dto.MetricFamily {
+	t.Helper()
+	tp := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := tp.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v\n%s", err, body)
+	}
+	return mfs
+}
+
+// find returns the values of the samples of a /metrics page that a PromQL
+// selector matches: a metric name, label matchers, or both.
+func find(t *testing.T, body, selector string) []float64 {
+	t.Helper()
+	ms, err := parser.NewParser(parser.Options{}).ParseMetricSelector(selector)
+	if err != nil {
+		t.Fatalf("selector %s: %v", selector, err)
+	}
+	var out []float64
+	for name, mf := range parsePage(t, body) {
+	samples:
+		for _, m := range mf.GetMetric() {
+			for _, mt := range ms {
+				v := name
+				if mt.Name != model.MetricNameLabel {
+					v = ""
+					for _, l := range m.GetLabel() {
+						if l.GetName() == mt.Name {
+							v = l.GetValue()
+						}
+					}
+				}
+				if !mt.Matches(v) {
+					continue samples
+				}
+			}
+			switch {
+			case m.Gauge != nil:
+				out = append(out, m.GetGauge().GetValue())
+			case m.Counter != nil:
+				out = append(out, m.GetCounter().GetValue())
+			default:
+				out = append(out, m.GetUntyped().GetValue())
+			}
+		}
+	}
+	return out
+}
+
+// gauge returns the value of the one sample of a /metrics page that the
+// selector matches.
+func gauge(t *testing.T, body, selector string) float64 {
+	t.Helper()
+	vs := find(t, body, selector)
+	if len(vs) != 1 {
+		t.Fatalf("%d samples match %s, want 1, in:\n%s", len(vs), selector, body)
+	}
+	return vs[0]
+}
+
+// TestPrometheusDownKeepsServing checks that while Prometheus is down the
+// last forecasts stay published and the outage shows in the exporter's own
+// metrics, and that the next cycle after it recovers.
+func TestPrometheusDownKeepsServing(t *testing.T) {
+	fp := &fakeProm{series: []model.Metric{{"instance": "a"}}, value: daily}
+	e, clk := startExporter(t, Options{Config: testConfig(t, ""), Querier: fp})
 	ctx := context.Background()
-	if err := e.CycleAll(ctx); err != nil {
-		t.Fatal(err)
-	}
 	h := e.Handler()
-	before := gauge(t, scrape(t, h), `fleetcast_forecast{horizon="1h",instance="a",q="0.5",target="cpu"}`)
-	fp.mu.Lock()
-	fp.down = true
-	fp.mu.Unlock()
-	clk.add(5 * time.Minute)
-	if err := e.CycleAll(ctx); err == nil {
-		t.Fatal("cycle with Prometheus down did not fail")
-	}
-	body := scrape(t, h)
-	if got := gauge(t, body, `fleetcast_forecast{horizon="1h",instance="a",q="0.5",target="cpu"}`); got != before {
-		t.Errorf("forecast changed while Prometheus was down: %g -> %g", before, got)
-	}
-	if gauge(t, body, `fleetcast_exporter_errors_total{stage="query",target="cpu"}`) != 1 || gauge(t, body, `fleetcast_exporter_prometheus_up{target="cpu"}`) != 0 {
-		t.Errorf("errors/up not reported:\n%s", body)
-	}
-	fp.mu.Lock()
-	fp.down = false
-	fp.mu.Unlock()
-	clk.add(5 * time.Minute)
-	if err := e.CycleAll(ctx); err != nil {
-		t.Fatalf("after recovery: %v", err)
-	}
-	if gauge(t, scrape(t, h), `fleetcast_exporter_prometheus_up{target="cpu"}`) != 1 {
-		t.Errorf("not up after recovery")
+	const sel = `fleetcast_forecast{horizon="1h",instance="a",q="0.5",target="cpu"}`
+	before := gauge(t, scrape(t, h), sel)
+	queryErrors := e.self.errors.WithLabelValues("cpu", "query")
+	up := e.self.up.WithLabelValues("cpu")
+	for _, step := range []struct {
+		name       string
+		down       bool
+		wantErrors float64
+		wantUp     float64
+	}{
+		{"prometheus down", true, 1, 0},
+		{"prometheus back", false, 1, 1},
+	} {
+		fp.mu.Lock()
+		fp.down = step.down
+		fp.mu.Unlock()
+		clk.add(5 * time.Minute)
+		if err := e.CycleAll(ctx); (err != nil) != step.down {
+			t.Fatalf("%s: cycle error %v", step.name, err)
+		}
+		if step.down {
+			if got := gauge(t, scrape(t, h), sel); got != before {
+				t.Errorf("forecast changed while Prometheus was down: %g -> %g", before, got)
+			}
+		}
+		if got := testutil.ToFloat64(queryErrors); got != step.wantErrors {
+			t.Errorf("%s: query errors %g, want %g", step.name, got, step.wantErrors)
+		}
+		if got := testutil.ToFloat64(up); got != step.wantUp {
+			t.Errorf("%s: prometheus_up %g, want %g", step.name, got, step.wantUp)
+		}
 	}
 }
 

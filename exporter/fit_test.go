@@ -7,58 +7,50 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/model"
 
 	"github.com/fleetcast/fleetcast/forecast"
 )
 
-func TestAnomalyScoreFromDetector(t *testing.T) {
-	fp := &fakeProm{series: []model.Metric{{"instance": "a"}}, value: daily}
-	clk := &clock{t: time.Unix(1_790_000_000, 0)}
-	e, err := New(Options{Config: testConfig(t, ""), Querier: fp, Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := e.CycleAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h := e.Handler()
-	if s := gauge(t, scrape(t, h), `fleetcast_anomaly_score{instance="a",target="cpu"}`); s > forecast.AnomalyThreshold {
-		t.Errorf("a regular daily sine scored %g, above the threshold", s)
-	}
-	fp.mu.Lock()
-	fp.value = func(i int, ts int64) float64 { return 1000 }
-	fp.mu.Unlock()
-	clk.add(5 * time.Minute)
-	if err := e.CycleAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if s := gauge(t, scrape(t, h), `fleetcast_anomaly_score{instance="a",target="cpu"}`); s <= forecast.AnomalyThreshold || s > 1 {
-		t.Errorf("a jump from ~100 to 1000 scored %g, want above %g and at most 1", s, forecast.AnomalyThreshold)
-	}
-}
-
-func TestAnomalyScoreFromPreviousBand(t *testing.T) {
-	fp := &fakeProm{series: []model.Metric{{"instance": "a"}}, value: daily}
-	clk := &clock{t: time.Unix(1_790_000_000, 0)}
-	e, err := New(Options{Config: testConfig(t, ""), Querier: fp, Now: clk.now, NewScorer: NewBandScorer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := e.CycleAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	fp.mu.Lock()
-	fp.value = func(i int, ts int64) float64 { return 1000 }
-	fp.mu.Unlock()
-	clk.add(5 * time.Minute)
-	if err := e.CycleAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if s := gauge(t, scrape(t, e.Handler()), `fleetcast_anomaly_score{instance="a",target="cpu"}`); s <= 1 {
-		t.Errorf("a jump from ~100 to 1000 scored %g, want well outside the band", s)
+// TestAnomalyScore checks each scorer on a regular daily sine that jumps
+// from about 100 to 1000: the score before the jump and after it.
+func TestAnomalyScore(t *testing.T) {
+	const sel = `fleetcast_anomaly_score{instance="a",target="cpu"}`
+	for _, tc := range []struct {
+		name      string
+		scorer    func(step int64, seasons []int64) AnomalyScorer // nil: the default
+		before    func(s float64) bool
+		after     func(s float64) bool
+		wantAfter string
+	}{
+		{"detector (default)", nil,
+			func(s float64) bool { return s <= forecast.AnomalyThreshold },
+			func(s float64) bool { return s > forecast.AnomalyThreshold && s <= 1 },
+			"above forecast.AnomalyThreshold and at most 1"},
+		{"previous band", NewBandScorer,
+			func(s float64) bool { return s >= 0 },
+			func(s float64) bool { return s > 1 },
+			"above 1, well outside the band"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fp := &fakeProm{series: []model.Metric{{"instance": "a"}}, value: daily}
+			e, clk := startExporter(t, Options{Config: testConfig(t, ""), Querier: fp, NewScorer: tc.scorer})
+			h := e.Handler()
+			if s := gauge(t, scrape(t, h), sel); !tc.before(s) {
+				t.Errorf("a regular daily sine scored %g", s)
+			}
+			fp.mu.Lock()
+			fp.value = func(i int, ts int64) float64 { return 1000 }
+			fp.mu.Unlock()
+			clk.add(5 * time.Minute)
+			if err := e.CycleAll(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if s := gauge(t, scrape(t, h), sel); !tc.after(s) {
+				t.Errorf("a jump from ~100 to 1000 scored %g, want %s", s, tc.wantAfter)
+			}
+		})
 	}
 }
 
@@ -71,17 +63,10 @@ func TestRefitSpreadsFits(t *testing.T) {
 		ms = append(ms, model.Metric{"instance": model.LabelValue(fmt.Sprint("n", i))})
 	}
 	fp := &fakeProm{series: ms, value: daily}
-	clk := &clock{t: time.Unix(1_790_000_000, 0)}
-	e, err := New(Options{Config: testConfig(t, "    refit: 30m\n"), Querier: fp, Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, clk := startExporter(t, Options{Config: testConfig(t, "    refit: 30m\n"), Querier: fp})
 	ctx := context.Background()
-	if err := e.CycleAll(ctx); err != nil {
-		t.Fatal(err)
-	}
 	h := e.Handler()
-	fits := func() float64 { return gauge(t, scrape(t, h), `fleetcast_exporter_fits_total{target="cpu"}`) }
+	fits := func() float64 { return testutil.ToFloat64(e.self.fits.WithLabelValues("cpu")) }
 	if n := fits(); n != 60 {
 		t.Fatalf("first cycle fits %g, want 60", n)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -101,13 +100,16 @@ func TestExporterPublishesScheduledDemand(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := scrape(t, e.Handler())
-	for _, want := range []string{
-		`fleetcast_scheduled_demand{horizon="1h",job="nightly-etl",namespace="batch",node_pool="",resource="cpu"} 0`,
-		`fleetcast_scheduled_demand{horizon="5m",job="nightly-etl",namespace="batch",node_pool="",resource="memory"} 0`,
-		`fleetcast_exporter_nomad_periodic_jobs 1`,
+	for _, tc := range []struct {
+		sel  string
+		want float64
+	}{
+		{`fleetcast_scheduled_demand{horizon="1h",job="nightly-etl",namespace="batch",node_pool="",resource="cpu"}`, 0},
+		{`fleetcast_scheduled_demand{horizon="5m",job="nightly-etl",namespace="batch",node_pool="",resource="memory"}`, 0},
+		{`fleetcast_exporter_nomad_periodic_jobs`, 1},
 	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("/metrics lacks %s", want)
+		if got := gauge(t, body, tc.sel); got != tc.want {
+			t.Errorf("%s = %g, want %g", tc.sel, got, tc.want)
 		}
 	}
 }

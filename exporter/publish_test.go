@@ -2,16 +2,15 @@ package exporter
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
 
@@ -47,20 +46,15 @@ targets:
 	}
 	body := scrape(t, e.Handler())
 	// The whole exposition parses, each family once, as Prometheus reads it.
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(strings.NewReader(body))
-	if err != nil {
-		t.Fatalf("exposition does not parse: %v", err)
-	}
-	if n := len(mfs["fleetcast_forecast"].GetMetric()); n != 2*3 {
+	if n := len(parsePage(t, body)["fleetcast_forecast"].GetMetric()); n != 2*3 {
 		t.Errorf("fleetcast_forecast has %d samples, want 6 (2 targets × 3 quantiles)", n)
 	}
-	for _, want := range []string{
+	for _, sel := range []string{
 		`fleetcast_forecast{horizon="1h",node_id="n1",q="0.5",target="nodes"}`,
 		`fleetcast_forecast{exported_target="clash",horizon="1h",job="web",namespace="default",q="0.5",target="jobs"}`,
 	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("/metrics lacks %s", want)
+		if n := len(find(t, body, sel)); n != 1 {
+			t.Errorf("/metrics has %d samples of %s, want 1", n, sel)
 		}
 	}
 }
@@ -84,20 +78,15 @@ func burst(i int, ts int64) float64 {
 }
 
 // forecastSamples returns every fleetcast_forecast and
-// fleetcast_forecast_peak sample of the exposition.
+// fleetcast_forecast_peak sample of the exposition, by its labels.
 func forecastSamples(t *testing.T, body string) map[string]float64 {
 	t.Helper()
 	out := map[string]float64{}
-	for _, line := range strings.Split(body, "\n") {
-		if !strings.HasPrefix(line, "fleetcast_forecast{") && !strings.HasPrefix(line, "fleetcast_forecast_peak{") {
-			continue
+	mfs := parsePage(t, body)
+	for _, name := range []string{"fleetcast_forecast", "fleetcast_forecast_peak"} {
+		for _, m := range mfs[name].GetMetric() {
+			out[name+fmt.Sprint(m.GetLabel())] = m.GetGauge().GetValue()
 		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("parse %q: %v", line, err)
-		}
-		out[line[:i]] = v
 	}
 	return out
 }

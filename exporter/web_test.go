@@ -183,8 +183,11 @@ targets:
 			if rec.Code != 200 && !(rec.Code == 404 && strings.HasPrefix(path, "/chart")) {
 				t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
 			}
-			if path == "/metrics" && strings.Contains(rec.Body.String(), "fleetcast_forecast{") {
-				if n := strings.Count(rec.Body.String(), "fleetcast_forecast{"); n != 30*2*3 {
+			if path != "/metrics" {
+				continue
+			}
+			if n := len(find(t, rec.Body.String(), "fleetcast_forecast")); n > 0 {
+				if n != 30*2*3 {
 					t.Fatalf("a scrape saw %d forecast samples, want 180: a partial snapshot", n)
 				}
 				scrapes++
