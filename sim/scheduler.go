@@ -245,3 +245,23 @@ func (f *Fleet) stopAlloc(a *alloc, why, client string) {
 	a.modifyTime = f.now
 	f.dirty = true
 }
+
+// desiredCount is how many allocations a group should have.
+func (f *Fleet) desiredCount(j *job, g *group) int {
+	if j.isParent() || j.status == "dead" {
+		return 0
+	}
+	if j.typ == "system" {
+		if g.count == 0 {
+			return 0
+		}
+		n := 0
+		for _, nd := range f.nodes {
+			if f.nodeFits(j, nd) {
+				n++
+			}
+		}
+		return n
+	}
+	return g.count
+}
