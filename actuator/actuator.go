@@ -14,8 +14,13 @@ import (
 
 // Options are the actuator's dependencies; Config, Nomad and Forecasts are required.
 type Options struct {
-	Config    *Config
-	Nomad     Nomad
+	Config *Config
+	// Nomad is the cluster the actions act on. It implements the interface
+	// each action of the config's policies declares: GroupScaler for
+	// scale_group, NodeMigrator for migrate, PoolNodes for scale_pool
+	// (NomadAPI implements them all; a stand-in only those its config
+	// uses). New and Reload refuse a policy whose action it cannot carry out.
+	Nomad     any
 	Forecasts Forecasts
 	// Pools overrides the node-pool targets by policy name (tests, demo).
 	Pools map[string]PoolScaler
@@ -61,6 +66,10 @@ type Actuator struct {
 	lv      atomic.Pointer[live]
 	durable StateStore // Options.State, or memory
 	mem     *MemState  // the dry run's state, kept across reloads
+	// Options.Nomad as each action sees it; nil where it cannot carry the action out.
+	groups    GroupScaler
+	migrator  NodeMigrator
+	poolNodes PoolNodes
 }
 
 // live is the configuration in force and what depends on it.
@@ -79,6 +88,9 @@ func (a *Actuator) Config() *Config { return a.cur().cfg }
 // (memory in a dry run, which changes nothing in Nomad, its variables
 // included).
 func (a *Actuator) build(c *Config) (*live, error) {
+	if err := a.checkNomad(c); err != nil {
+		return nil, err
+	}
 	lv := &live{cfg: c, pools: map[string]PoolScaler{}, state: a.durable}
 	if c.Global.DryRun {
 		lv.state = a.mem
@@ -98,6 +110,27 @@ func (a *Actuator) build(c *Config) (*live, error) {
 		lv.pools[p.Name] = s
 	}
 	return lv, nil
+}
+
+// checkNomad says which policy's action Options.Nomad cannot carry out, and
+// which interface it lacks for it.
+func (a *Actuator) checkNomad(c *Config) error {
+	for _, p := range c.Policies {
+		var lacks string
+		switch {
+		case p.Action == ActionScaleGroup && a.groups == nil:
+			lacks = "GroupScaler"
+		case p.Action == ActionMigrate && a.migrator == nil:
+			lacks = "NodeMigrator"
+		case p.Action == ActionScalePool && a.poolNodes == nil:
+			lacks = "PoolNodes"
+		default:
+			continue
+		}
+		return fmt.Errorf("policy %s: action %s needs a Nomad that implements actuator.%s, which the given %T does not (actuator.NomadAPI implements every action's)",
+			p.Name, p.Action, lacks, a.o.Nomad)
+	}
+	return nil
 }
 
 // Reload puts a new, already validated configuration in force for the
@@ -147,6 +180,9 @@ func New(o Options) (*Actuator, error) {
 	}
 	a := &Actuator{o: o, seen: map[string]time.Time{}, busy: map[string]bool{}, durable: o.State, mem: NewMemState(), inflight: map[int64]inflight{}}
 	a.idle = sync.NewCond(&a.mu)
+	a.groups, _ = o.Nomad.(GroupScaler)
+	a.migrator, _ = o.Nomad.(NodeMigrator)
+	a.poolNodes, _ = o.Nomad.(PoolNodes)
 	if a.durable == nil {
 		a.durable = a.mem
 	}

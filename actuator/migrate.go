@@ -22,6 +22,28 @@ const (
 	MetaColocate = "fleetcast.colocate"
 )
 
+// NodeReader reads client nodes and what runs on them; the migrate and
+// scale_pool actions both plan from it.
+type NodeReader interface {
+	Node(ctx context.Context, id string) (*api.Node, error)
+	NodeAllocations(ctx context.Context, id string) ([]*api.Allocation, error)
+	// Nodes lists the nodes of a pool ("" for all).
+	Nodes(ctx context.Context, pool string) ([]*api.NodeListStub, error)
+}
+
+// NodeMigrator is what the migrate action asks of Nomad: the node and its
+// allocations, each allocation's job and its group's health, and then
+// making the node ineligible, stopping allocations so Nomad places them
+// elsewhere, and making it eligible again.
+type NodeMigrator interface {
+	NodeReader
+	Job(ctx context.Context, namespace, job string) (*api.Job, error)
+	// AllocHealthy counts the healthy allocations of a task group.
+	AllocHealthy(ctx context.Context, namespace, job, group string) (int, error)
+	StopAlloc(ctx context.Context, namespace, id string) error
+	SetEligibility(ctx context.Context, node string, eligible bool) error
+}
+
 func allocAsk(al *api.Allocation) float64 {
 	var cpu float64
 	if al.AllocatedResources != nil {
@@ -122,11 +144,11 @@ func (a *Actuator) migrate(ctx context.Context, d *decision, p *Policy) Outcome 
 	if until, err := time.Parse(time.RFC3339Nano, prev["restore_at"]); err == nil && prev["restored"] == "false" && until.After(a.o.Now()) {
 		return ok(ResultCooldown, fmt.Sprintf("allocations moved off this node at %s; it stays ineligible until %s", prev["acted_at"], prev["restore_at"]))
 	}
-	node, err := a.o.Nomad.Node(ctx, nodeID)
+	node, err := a.migrator.Node(ctx, nodeID)
 	if err != nil {
 		return a.nomadFailed(d, err)
 	}
-	allocs, err := a.o.Nomad.NodeAllocations(ctx, nodeID)
+	allocs, err := a.migrator.NodeAllocations(ctx, nodeID)
 	if err != nil {
 		return a.nomadFailed(d, err)
 	}
@@ -211,7 +233,7 @@ func (a *Actuator) profileAllocs(ctx context.Context, allocs []*api.Allocation, 
 		job, seen := jobs[jk]
 		if !seen {
 			var err error
-			if job, err = a.o.Nomad.Job(ctx, al.Namespace, al.JobID); err != nil {
+			if job, err = a.migrator.Job(ctx, al.Namespace, al.JobID); err != nil {
 				return nil, nil, err
 			}
 			jobs[jk] = job
@@ -220,7 +242,7 @@ func (a *Actuator) profileAllocs(ctx context.Context, allocs []*api.Allocation, 
 		h, seen := healthy[gk]
 		if !seen {
 			var err error
-			if h, err = a.o.Nomad.AllocHealthy(ctx, al.Namespace, al.JobID, al.TaskGroup); err != nil {
+			if h, err = a.migrator.AllocHealthy(ctx, al.Namespace, al.JobID, al.TaskGroup); err != nil {
 				return nil, nil, err
 			}
 			healthy[gk] = h
@@ -234,7 +256,7 @@ func (a *Actuator) profileAllocs(ctx context.Context, allocs []*api.Allocation, 
 // their predicted peak from the fleet query, and the capacity of those that
 // take new work. A node the fleet query does not know is not counted on.
 func (a *Actuator) otherNodes(ctx context.Context, nodeID, pool string, predicted map[string]float64) ([]planner.Node, error) {
-	stubs, err := a.o.Nomad.Nodes(ctx, pool)
+	stubs, err := a.migrator.Nodes(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +269,7 @@ func (a *Actuator) otherNodes(ctx context.Context, nodeID, pool string, predicte
 		n := planner.Node{ID: s.ID, Pool: s.NodePool, Predicted: pred,
 			Eligible: known && s.Status == "ready" && s.SchedulingEligibility == "eligible" && !s.Drain}
 		if n.Eligible {
-			full, err := a.o.Nomad.Node(ctx, s.ID)
+			full, err := a.migrator.Node(ctx, s.ID)
 			if err != nil {
 				return nil, err
 			}
@@ -281,7 +303,7 @@ func (a *Actuator) moveAllocs(ctx context.Context, d *decision, mv migration) Ou
 	if err != nil {
 		return a.nomadFailed(d, err)
 	}
-	if err := a.o.Nomad.SetEligibility(ctx, nodeID, false); err != nil {
+	if err := a.migrator.SetEligibility(ctx, nodeID, false); err != nil {
 		return a.nomadFailed(d, err)
 	}
 	byID := map[string]*api.Allocation{}
@@ -290,7 +312,7 @@ func (a *Actuator) moveAllocs(ctx context.Context, d *decision, mv migration) Ou
 	}
 	stopped := 0
 	for _, id := range plan.Stop {
-		if err := a.o.Nomad.StopAlloc(ctx, byID[id].Namespace, id); err != nil {
+		if err := a.migrator.StopAlloc(ctx, byID[id].Namespace, id); err != nil {
 			d.nomad = fmt.Sprintf("node %s ineligible, stopped %d of %d allocations, then: %v", nodeID, stopped, len(plan.Stop), err)
 			a.o.Metrics.NomadErrors.Inc()
 			a.restoreLater(nodeID, m, nil, byID, mv.healthy)
@@ -322,7 +344,7 @@ func (a *Actuator) restoreLater(nodeID string, m *MigratePolicy, stopped []strin
 		}
 		for gk, al := range groups {
 			for {
-				h, err := a.o.Nomad.AllocHealthy(ctx, al.Namespace, al.JobID, al.TaskGroup)
+				h, err := a.migrator.AllocHealthy(ctx, al.Namespace, al.JobID, al.TaskGroup)
 				if err == nil && h >= before[gk] {
 					a.o.Audit.Info("migration replacements healthy", "node", nodeID, "group", gk, "healthy", h)
 					break
@@ -351,7 +373,7 @@ func (a *Actuator) restoreLater(nodeID string, m *MigratePolicy, stopped []strin
 
 // restore gives a node its eligibility back and records that it did.
 func (a *Actuator) restore(ctx context.Context, nodeID string) {
-	err := a.o.Nomad.SetEligibility(ctx, nodeID, true)
+	err := a.migrator.SetEligibility(ctx, nodeID, true)
 	if err == nil {
 		st, gerr := a.cur().state.Get(ctx, "node/"+nodeID)
 		if gerr == nil && st != nil {
@@ -368,6 +390,9 @@ func (a *Actuator) restore(ctx context.Context, nodeID string) {
 // passed but whose restore did not happen (the process that migrated it
 // stopped). It returns how many nodes it restored.
 func (a *Actuator) Sweep(ctx context.Context) (int, error) {
+	if a.migrator == nil {
+		return 0, nil // a Nomad that cannot migrate left no node to give back
+	}
 	all, err := a.cur().state.List(ctx, "node/")
 	if err != nil {
 		return 0, err

@@ -14,22 +14,16 @@ import (
 	"github.com/fleetcast/fleetcast/internal/nomadver"
 )
 
-// Nomad is the part of the Nomad API the actuator uses. NomadAPI implements
-// it with nomad/api; tests use the simulator behind it, or a fake.
-type Nomad interface {
-	ScaleStatus(ctx context.Context, namespace, job string) (*api.JobScaleStatusResponse, error)
-	// Scale sets a group's count; a non-zero jobModifyIndex makes Nomad
-	// refuse if the job changed since it was read (ErrJobChanged).
-	Scale(ctx context.Context, namespace, job, group string, count int, message string, meta map[string]any, jobModifyIndex uint64) error
-	Job(ctx context.Context, namespace, job string) (*api.Job, error)
-	Node(ctx context.Context, id string) (*api.Node, error)
-	NodeAllocations(ctx context.Context, id string) ([]*api.Allocation, error)
-	Nodes(ctx context.Context, pool string) ([]*api.NodeListStub, error)
-	StopAlloc(ctx context.Context, namespace, id string) error
-	SetEligibility(ctx context.Context, node string, eligible bool) error
-	Drain(ctx context.Context, node string, deadline time.Duration) error
-	AllocHealthy(ctx context.Context, namespace, job, group string) (int, error)
-}
+// NomadAPI carries out every action: it implements the interface each
+// action declares for the Nomad calls it makes (GroupScaler in
+// scalegroup.go, NodeMigrator in migrate.go, PoolNodes in pool.go) and the
+// StateStore.
+var (
+	_ GroupScaler  = (*NomadAPI)(nil)
+	_ NodeMigrator = (*NomadAPI)(nil)
+	_ PoolNodes    = (*NomadAPI)(nil)
+	_ StateStore   = (*NomadAPI)(nil)
+)
 
 // ErrDeploymentActive is returned, wrapped, when Nomad refuses a scale
 // because a deployment is running.

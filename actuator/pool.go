@@ -23,6 +23,13 @@ type PoolScaler interface {
 	SetSize(ctx context.Context, pool string, current, desired int, remove []string, reason string) error
 }
 
+// PoolNodes is what the scale_pool action asks of Nomad: the pool's nodes
+// and their allocations, and draining the nodes a scale-in removes.
+type PoolNodes interface {
+	NodeReader
+	Drain(ctx context.Context, node string, deadline time.Duration) error
+}
+
 func newPoolScaler(t PoolTarget, nomadAddr, token string) (PoolScaler, error) {
 	switch t.Type {
 	case "nomad_sim":
@@ -107,7 +114,7 @@ func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcom
 	l := d.alert.Labels
 	name := l["node_pool"]
 	sp := p.ScalePool
-	stubs, err := a.o.Nomad.Nodes(ctx, name)
+	stubs, err := a.poolNodes.Nodes(ctx, name)
 	if err != nil {
 		return a.nomadFailed(d, err)
 	}
@@ -116,7 +123,7 @@ func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcom
 		if s.Status == "down" || s.Drain {
 			continue // leaving already; not part of the size we plan from
 		}
-		allocs, err := a.o.Nomad.NodeAllocations(ctx, s.ID)
+		allocs, err := a.poolNodes.NodeAllocations(ctx, s.ID)
 		if err != nil {
 			return a.nomadFailed(d, err)
 		}
@@ -184,7 +191,7 @@ func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcom
 		}
 		deadline := durOr(sp.DrainDeadline, 10*time.Minute)
 		for _, id := range plan.Remove {
-			if err := a.o.Nomad.Drain(ctx, id, deadline); err != nil {
+			if err := a.poolNodes.Drain(ctx, id, deadline); err != nil {
 				return a.nomadFailed(d, err)
 			}
 		}
@@ -206,7 +213,7 @@ func (a *Actuator) shrinkAfterDrain(pool string, plan planner.PoolPlan, deadline
 		giveUp := a.o.Now().Add(deadline + time.Minute)
 		for _, id := range plan.Remove {
 			for {
-				n, err := a.o.Nomad.Node(ctx, id)
+				n, err := a.poolNodes.Node(ctx, id)
 				if err == nil && (n.DrainStrategy == nil || n.Status == "down") {
 					break
 				}

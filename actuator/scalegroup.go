@@ -13,10 +13,21 @@ import (
 	"github.com/fleetcast/fleetcast/internal/nomadver"
 )
 
+// GroupScaler is what the scale_group action asks of Nomad: a job's groups
+// with their counts and scaling events, the job itself (its groups'
+// scaling blocks bound the count), and a group's new count.
+type GroupScaler interface {
+	ScaleStatus(ctx context.Context, namespace, job string) (*api.JobScaleStatusResponse, error)
+	// Scale sets a group's count; a non-zero jobModifyIndex makes Nomad
+	// refuse if the job changed since it was read (ErrJobChanged).
+	Scale(ctx context.Context, namespace, job, group string, count int, message string, meta map[string]any, jobModifyIndex uint64) error
+	Job(ctx context.Context, namespace, job string) (*api.Job, error)
+}
+
 func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outcome {
 	l := d.alert.Labels
 	ns, job, tg := l["namespace"], l["job"], l["task_group"]
-	st, err := a.o.Nomad.ScaleStatus(ctx, ns, job)
+	st, err := a.groups.ScaleStatus(ctx, ns, job)
 	if err != nil {
 		return a.nomadFailed(d, err)
 	}
@@ -56,7 +67,7 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 	pol := sg.planner()
 	// Nomad refuses counts outside the group's own scaling block, so the
 	// policy's bounds narrow to it.
-	if j, err := a.o.Nomad.Job(ctx, ns, job); err != nil {
+	if j, err := a.groups.Job(ctx, ns, job); err != nil {
 		return a.nomadFailed(d, err)
 	} else if lo, hi, found := groupScaling(j, tg); found {
 		if lo != nil && int(*lo) > pol.Min {
@@ -105,7 +116,7 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 					return a.nomadFailed(d, err)
 				}
 			}
-			err := a.o.Nomad.Scale(ctx, ns, job, tg, plan.To, msg, meta, st.JobModifyIndex)
+			err := a.groups.Scale(ctx, ns, job, tg, plan.To, msg, meta, st.JobModifyIndex)
 			if err == nil {
 				d.held = plan.Held
 				d.nomad = fmt.Sprintf("scaled %s/%s/%s to %d (attempt %d)", ns, job, tg, plan.To, attempt)
@@ -136,7 +147,7 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 // decision read it (an operator's scale, a job update) makes the decision
 // stale, and the alert is retried from fresh state (503).
 func (a *Actuator) recheckJob(ctx context.Context, ns, job, tg string, index uint64, count int) error {
-	cur, err := a.o.Nomad.ScaleStatus(ctx, ns, job)
+	cur, err := a.groups.ScaleStatus(ctx, ns, job)
 	if err != nil {
 		return err
 	}
@@ -154,7 +165,7 @@ func (a *Actuator) recheckJob(ctx context.Context, ns, job, tg string, index uin
 // this scale overwrote it; that cannot be undone safely, so it is said
 // loudly (audit WARN, detail) for an operator to look at.
 func (a *Actuator) checkOverwrite(ctx context.Context, d *decision, ns, job, tg string, from int) {
-	st, err := a.o.Nomad.ScaleStatus(ctx, ns, job)
+	st, err := a.groups.ScaleStatus(ctx, ns, job)
 	if err != nil {
 		d.nomad += "; could not read the scaling event back to check for a concurrent change: " + err.Error()
 		return

@@ -597,7 +597,7 @@ func TestSimNoLeaderAnswers503(t *testing.T) {
 // handRacer lets a test change the job "by hand" at a chosen moment of a
 // decision: during the decision's Job read, or right before its Scale.
 type handRacer struct {
-	Nomad
+	*NomadAPI
 	onJob, onScale func()
 }
 
@@ -606,7 +606,7 @@ func (r *handRacer) Job(ctx context.Context, ns, job string) (*api.Job, error) {
 		r.onJob()
 		r.onJob = nil
 	}
-	return r.Nomad.Job(ctx, ns, job)
+	return r.NomadAPI.Job(ctx, ns, job)
 }
 
 func (r *handRacer) Scale(ctx context.Context, ns, job, group string, count int, msg string, meta map[string]any, index uint64) error {
@@ -614,7 +614,7 @@ func (r *handRacer) Scale(ctx context.Context, ns, job, group string, count int,
 		r.onScale()
 		r.onScale = nil
 	}
-	return r.Nomad.Scale(ctx, ns, job, group, count, msg, meta, index)
+	return r.NomadAPI.Scale(ctx, ns, job, group, count, msg, meta, index)
 }
 
 // TestSimConcurrentChangeOnUnguardedNomad: Nomad 1.6 applies a scale whose
@@ -637,7 +637,7 @@ func TestSimConcurrentChangeOnUnguardedNomad(t *testing.T) {
 	t.Run("change before the scale", func(t *testing.T) {
 		r := newSimRigVersion(t, "1.6.0", nil)
 		r.fc.v[q] = []Sample{{Value: 500}}
-		rn := &handRacer{Nomad: r.n}
+		rn := &handRacer{NomadAPI: r.n}
 		rn.onJob = operator(r)
 		r.opts.Nomad = rn
 		a, err := New(r.opts)
@@ -656,7 +656,7 @@ func TestSimConcurrentChangeOnUnguardedNomad(t *testing.T) {
 		r := newSimRigVersion(t, "1.6.0", nil)
 		r.fc.v[q] = []Sample{{Value: 500}}
 		var audit strings.Builder
-		rn := &handRacer{Nomad: r.n}
+		rn := &handRacer{NomadAPI: r.n}
 		rn.onScale = operator(r)
 		r.opts.Nomad = rn
 		r.opts.Audit = slog.New(slog.NewJSONHandler(&audit, nil))

@@ -6,7 +6,6 @@ package actuatortest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -17,7 +16,8 @@ import (
 )
 
 // MemNomad is an in-memory Nomad holding task-group counts and scaling
-// events. Node and allocation calls fail: it serves scale_group only.
+// events: an actuator.GroupScaler, for configs whose policies only
+// scale_group (actuator.New refuses others).
 type MemNomad struct {
 	Now    func() time.Time
 	mu     sync.Mutex
@@ -39,8 +39,6 @@ func (m *MemNomad) AddGroup(ns, job, group string, count int) {
 	defer m.mu.Unlock()
 	m.groups[[3]string{ns, job, group}] = &api.TaskGroupScaleStatus{Desired: count, Running: count, Healthy: count}
 }
-
-var errUnsupported = errors.New("actuatortest.MemNomad: not supported")
 
 func notFound(what string) error {
 	return &actuator.NomadError{Op: what, Status: 404, Err: fmt.Errorf("%s not found", what)}
@@ -87,19 +85,7 @@ func (m *MemNomad) Job(_ context.Context, ns, job string) (*api.Job, error) {
 	return &api.Job{ID: &job, Namespace: &ns}, nil
 }
 
-func (m *MemNomad) Node(context.Context, string) (*api.Node, error) { return nil, errUnsupported }
-func (m *MemNomad) NodeAllocations(context.Context, string) ([]*api.Allocation, error) {
-	return nil, errUnsupported
-}
-func (m *MemNomad) Nodes(context.Context, string) ([]*api.NodeListStub, error) {
-	return nil, errUnsupported
-}
-func (m *MemNomad) StopAlloc(context.Context, string, string) error    { return errUnsupported }
-func (m *MemNomad) SetEligibility(context.Context, string, bool) error { return errUnsupported }
-func (m *MemNomad) Drain(context.Context, string, time.Duration) error { return errUnsupported }
-func (m *MemNomad) AllocHealthy(context.Context, string, string, string) (int, error) {
-	return 0, errUnsupported
-}
+var _ actuator.GroupScaler = (*MemNomad)(nil)
 
 // Forecasts answers every query with Value (one sample, no labels).
 type Forecasts struct{ Value float64 }
