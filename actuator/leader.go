@@ -26,6 +26,9 @@ type Leader struct {
 	Log    *slog.Logger
 	// OnChange is told when leadership is gained or lost (metrics).
 	OnChange func(bool)
+	// Now is the clock the lease and the error log's rate run on (time.Now
+	// when nil), so a test can pass a TTL without waiting for it.
+	Now func() time.Time
 
 	mu        sync.Mutex
 	leader    bool
@@ -41,7 +44,14 @@ func (l *Leader) IsLeader() bool {
 	defer l.mu.Unlock()
 	// A renewal that stalls must not leave us acting past the TTL, when
 	// another replica may already hold the lock.
-	return l.leader && time.Since(l.lastOK) < l.TTL
+	return l.leader && l.now().Sub(l.lastOK) < l.TTL
+}
+
+func (l *Leader) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
 }
 
 // OtherLeads is true while another replica was seen holding the lock within
@@ -49,7 +59,7 @@ func (l *Leader) IsLeader() bool {
 func (l *Leader) OtherLeads() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return !l.otherSeen.IsZero() && time.Since(l.otherSeen) < l.TTL
+	return !l.otherSeen.IsZero() && l.now().Sub(l.otherSeen) < l.TTL
 }
 
 func (l *Leader) set(v bool) {
@@ -57,7 +67,7 @@ func (l *Leader) set(v bool) {
 	changed := l.leader != v
 	l.leader = v
 	if v {
-		l.lastOK = time.Now()
+		l.lastOK = l.now()
 		l.otherSeen = time.Time{}
 	}
 	l.mu.Unlock()
@@ -77,9 +87,9 @@ func (l *Leader) failed(ctx context.Context, what string, err error) {
 	}
 	msg := err.Error()
 	l.mu.Lock()
-	again := msg == l.lastErr && time.Since(l.errLogged) < time.Minute
+	again := msg == l.lastErr && l.now().Sub(l.errLogged) < time.Minute
 	if !again {
-		l.lastErr, l.errLogged = msg, time.Now()
+		l.lastErr, l.errLogged = msg, l.now()
 	}
 	l.mu.Unlock()
 	if !again {
@@ -149,7 +159,7 @@ func (l *Leader) checkHolder(ctx context.Context) {
 		return
 	}
 	l.mu.Lock()
-	l.otherSeen = time.Now()
+	l.otherSeen = l.now()
 	l.mu.Unlock()
 }
 

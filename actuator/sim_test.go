@@ -2,6 +2,7 @@ package actuator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/common/model"
 
+	"github.com/fleetcast/fleetcast/internal/testenv"
 	"github.com/fleetcast/fleetcast/sim"
 )
 
@@ -291,10 +294,11 @@ func TestSimLeaderElection(t *testing.T) {
 		return l, cancel, done
 	}
 	l1, stop1, done1 := mk()
-	waitFor(t, 5*time.Second, "first replica leads", l1.IsLeader)
+	testenv.Eventually(t, 5*time.Second, "first replica leads", isTrue(l1.IsLeader, "not the leader"))
 	l2, stop2, done2 := mk()
 	defer func() { stop2(); <-done2 }()
-	time.Sleep(1500 * time.Millisecond)
+	// The second replica's first attempt meets the lock held and sees who holds it.
+	testenv.Eventually(t, 5*time.Second, "second replica sees the first lead", isTrue(l2.OtherLeads, "no other leader seen"))
 	if !l1.IsLeader() || l2.IsLeader() {
 		t.Fatalf("leaders: first %v second %v, want exactly the first", l1.IsLeader(), l2.IsLeader())
 	}
@@ -309,19 +313,30 @@ func TestSimLeaderElection(t *testing.T) {
 		t.Fatalf("release: %v", err)
 	}
 	// After a release Nomad holds the lock-delay... the simulator may too; allow a TTL and a bit.
-	waitFor(t, 10*time.Second, "second replica takes over", l2.IsLeader)
+	testenv.Eventually(t, 10*time.Second, "second replica takes over", isTrue(l2.IsLeader, "not the leader"))
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
+// isTrue adapts a condition to testenv.Eventually.
+func isTrue(f func() bool, otherwise string) func() error {
+	return func() error {
 		if f() {
-			return
+			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		return errors.New(otherwise)
 	}
-	t.Fatalf("%s: not within %s", what, d)
+}
+
+// countingTransport counts the requests whose path starts with prefix.
+type countingTransport struct {
+	prefix string
+	n      atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasPrefix(r.URL.Path, c.prefix) {
+		c.n.Add(1)
+	}
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 func TestSimScalePoolInDrainsFirst(t *testing.T) {
@@ -561,7 +576,8 @@ func TestSimNoLeaderAnswers503(t *testing.T) {
 	}
 	srv := httptest.NewServer(f.Handler())
 	defer srv.Close()
-	n, err := NewNomadAPI(srv.URL, "", "", nil)
+	locks := &countingTransport{prefix: "/v1/var/"}
+	n, err := NewNomadAPI(srv.URL, "", "", &http.Client{Transport: locks})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -573,7 +589,13 @@ func TestSimNoLeaderAnswers503(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx) }()
-	time.Sleep(time.Second) // several failed attempts
+	// Several refused attempts (a 400 is not retried: one request each).
+	testenv.Eventually(t, 5*time.Second, "three lock attempts", func() error {
+		if c := locks.n.Load(); c < 3 {
+			return fmt.Errorf("%d lock requests", c)
+		}
+		return nil
+	})
 	cfg, err := LoadConfig("testdata/actuator.yml")
 	if err != nil {
 		t.Fatal(err)
