@@ -7,12 +7,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/hashicorp/nomad/api"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -47,144 +45,209 @@ func (f *Fleet) Handler() http.Handler {
 	}
 	mux.HandleFunc("/-/healthy", ok)
 	mux.HandleFunc("/-/ready", ok)
-	mux.HandleFunc("/v1/", f.serveAPI)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/" {
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			_, _ = io.WriteString(w, `<html><head><title>fleetcast sim</title></head><body><h1>fleetcast simulated Nomad fleet</h1>
+	mux.Handle("/v1/", f.apiHandler())
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, `<html><head><title>fleetcast sim</title></head><body><h1>fleetcast simulated Nomad fleet</h1>
 <p><a href="/metrics">Metrics</a> · <a href="/v1/jobs">Jobs</a> · <a href="/v1/nodes">Nodes</a> · <a href="/v1/fleetcast/truth">Ground truth</a></p></body></html>`)
-			return
-		}
-		http.NotFound(w, r)
 	})
 	return mux
 }
 
-// request is one API call, its path split into unescaped segments.
-type request struct {
-	w    http.ResponseWriter
-	r    *http.Request
-	segs []string
-	ns   string
+// Collector returns the fleet's metrics (those /metrics serves), for a
+// program that serves them with its own (the command's reload gauges).
+func (f *Fleet) Collector() prometheus.Collector { return &collector{f: f} }
+
+// route is one path of the API and what answers it.
+type route struct {
+	pattern string
+	h       http.Handler
 }
 
-func (f *Fleet) serveAPI(w http.ResponseWriter, r *http.Request) {
-	if f.cfg.ACLToken != "" {
-		tok := r.Header.Get("X-Nomad-Token")
-		if tok == "" {
-			tok = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		}
-		if tok != f.cfg.ACLToken {
-			httpError(w, http.StatusForbidden, "Permission denied")
-			return
-		}
+// routes are the API's paths as ServeMux patterns. The patterns carry no
+// method: an endpoint answers the methods it has and Nomad's 405 "Invalid
+// method" to the others (ServeMux's own 405 has another body, and would
+// serve HEAD as GET, which a Nomad agent does not). A wildcard matches one
+// unescaped segment, so a periodic child's ID (a slash, escaped by the
+// client) and a URL-escaped node ID stay whole.
+func (f *Fleet) routes() []route {
+	// Nomad routes /v1/node/pool/… apart from /v1/node/:id/…, so a node
+	// named "pool" has no endpoints; ServeMux cannot register
+	// /v1/node/pool/{name} beside /v1/node/{id}/allocations (both match
+	// /v1/node/pool/allocations), so a node's own endpoints are one
+	// pattern, /v1/node/{id}/{op}, that the pool pattern outranks.
+	nodeOps := map[string]endpoint{
+		"allocations": {get: read(f, f.nodeAllocs)},
+		"eligibility": {write: f.nodeEligibility},
+		"drain":       {write: f.nodeDrain},
 	}
-	raw := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.EscapedPath(), "/v1/"), "/"), "/")
-	segs := make([]string, 0, len(raw))
-	for _, s := range raw {
-		u, err := url.PathUnescape(s)
-		if err != nil {
-			httpError(w, http.StatusBadRequest, fmt.Sprintf("invalid path: %v", err))
-			return
-		}
-		segs = append(segs, u)
+	return []route{
+		{"/v1/jobs", endpoint{get: list(f, f.jobList)}},
+		{"/v1/job/{id}", endpoint{get: read(f, f.jobRead)}},
+		{"/v1/job/{id}/scale", endpoint{get: read(f, f.scaleStatus), write: f.scaleJob}},
+		{"/v1/job/{id}/allocations", endpoint{get: read(f, f.jobAllocs)}},
+		{"/v1/job/{id}/summary", endpoint{get: read(f, f.jobSummaryRead)}},
+		{"/v1/job/{id}/deployment", endpoint{get: read(f, f.jobDeployment)}},
+		{"/v1/job/{id}/deployments", endpoint{get: read(f, f.jobDeployments)}},
+		{"/v1/job/{id}/evaluations", endpoint{get: read(f, f.evalList)}},
+		{"/v1/evaluations", endpoint{get: read(f, f.evalList)}},
+		{"/v1/allocations", endpoint{get: list(f, f.allocList)}},
+		{"/v1/allocation/{id}", endpoint{get: read(f, f.allocRead)}},
+		{"/v1/allocation/{id}/stop", endpoint{write: f.stopAllocEndpoint}},
+		{"/v1/nodes", endpoint{get: list(f, f.nodeList)}},
+		{"/v1/node/{id}", endpoint{get: read(f, f.nodeRead)}},
+		{"/v1/node/{id}/{op}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			e, ok := nodeOps[r.PathValue("op")]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			e.ServeHTTP(w, r)
+		})},
+		{"/v1/node/pools", endpoint{get: read(f, f.poolList)}},
+		{"/v1/node/pool/{name}", endpoint{get: read(f, f.poolRead)}},
+		{"/v1/node/pool/{name}/nodes", endpoint{get: read(f, f.poolNodeList)}},
+		{"/v1/deployments", endpoint{get: read(f, f.deploymentList)}},
+		{"/v1/deployment/{id}", endpoint{get: read(f, f.deploymentRead)}},
+		{"/v1/vars", endpoint{get: f.listVars}},
+		{"/v1/var/{path...}", handle(f.varEndpoint)},
+		// Without it ServeMux would redirect /v1/var to /v1/var/, which
+		// {path...} matches; Nomad answers 404 to both.
+		{"/v1/var", http.NotFoundHandler()},
+		{"/v1/agent/self", endpoint{get: read(f, f.agentSelf)}},
+		{"/v1/status/leader", endpoint{get: read(f, func(*request) (string, error) { return "127.0.0.1:4647", nil })}},
+		{"/v1/fleetcast/pools", endpoint{get: read(f, f.fleetcastPools)}},
+		{"/v1/fleetcast/pool/{name}/size", endpoint{get: read(f, f.poolSizeRead), write: f.poolSizeWrite}},
+		{"/v1/fleetcast/truth", endpoint{get: read(f, func(*request) (Truth, error) { return f.truthLocked(), nil })}},
 	}
+}
+
+// apiHandler serves /v1/: the ACL token is checked first, then a GET with
+// ?index waits as a blocking query, then the routes answer; a path none
+// matches is the 404 "404 page not found" a Nomad agent gives. A trailing
+// slash is ignored, as Nomad's handlers ignore it.
+func (f *Fleet) apiHandler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range f.routes() {
+		mux.Handle(rt.pattern, rt.h)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.cfg.ACLToken != "" {
+			tok := r.Header.Get("X-Nomad-Token")
+			if tok == "" {
+				tok = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			}
+			if tok != f.cfg.ACLToken {
+				httpError(w, http.StatusForbidden, "Permission denied")
+				return
+			}
+		}
+		if r.Method == http.MethodGet {
+			f.block(r)
+		}
+		mux.ServeHTTP(w, withoutTrailingSlash(r))
+	})
+}
+
+// withoutTrailingSlash returns r for its path without the one trailing
+// slash ServeMux leaves in a cleaned path. An escaped slash (%2F) at the
+// end is part of an ID and stays.
+func withoutTrailingSlash(r *http.Request) *http.Request {
+	esc, ok := strings.CutSuffix(r.URL.EscapedPath(), "/")
+	if !ok {
+		return r
+	}
+	p, err := url.PathUnescape(esc)
+	if err != nil {
+		return r
+	}
+	r2 := new(http.Request)
+	*r2 = *r
+	r2.URL = new(url.URL)
+	*r2.URL = *r.URL
+	r2.URL.Path, r2.URL.RawPath = p, esc
+	return r2
+}
+
+// request is one API call and the namespace it asks about.
+type request struct {
+	w  http.ResponseWriter
+	r  *http.Request
+	ns string // ?namespace, "default" when unset; "*" is every namespace
+}
+
+func newRequest(w http.ResponseWriter, r *http.Request) *request {
 	ns := r.URL.Query().Get("namespace")
 	if ns == "" {
 		ns = "default"
 	}
-	q := &request{w: w, r: r, segs: segs, ns: ns}
-	if r.Method == http.MethodGet {
-		f.block(r)
+	return &request{w: w, r: r, ns: ns}
+}
+
+func (q *request) nsMatch(ns string) bool { return q.ns == "*" || q.ns == ns }
+
+// handler answers one method of one endpoint.
+type handler func(q *request)
+
+// handle serves h for every method: h checks the method itself.
+func handle(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(newRequest(w, r)) })
+}
+
+// endpoint is what one API path answers, by method. PUT and POST are one
+// write, as Nomad takes them; any other method is 405 "Invalid method".
+type endpoint struct {
+	get, write handler
+}
+
+func (e endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var h handler
+	switch r.Method {
+	case http.MethodGet:
+		h = e.get
+	case http.MethodPut, http.MethodPost:
+		h = e.write
 	}
-	switch {
-	case match(segs, "jobs"):
-		f.getOnly(q, f.listJobs)
-	case match(segs, "job", "*"):
-		f.getOnly(q, f.readJob)
-	case match(segs, "job", "*", "scale"):
-		switch r.Method {
-		case http.MethodGet:
-			f.scaleStatus(q)
-		case http.MethodPut, http.MethodPost:
-			f.scaleJob(q)
-		default:
-			invalidMethod(w)
+	if h == nil {
+		invalidMethod(w)
+		return
+	}
+	h(newRequest(w, r))
+}
+
+// read answers a GET with what lookup finds under the fleet's read lock:
+// Nomad's JSON, with the X-Nomad-Index of the state it was read from. An
+// *APIError from lookup is Nomad's plain-text refusal ("job not found"
+// with 404 and the like).
+func read[T any](f *Fleet, lookup func(q *request) (T, error)) handler {
+	return func(q *request) {
+		v, idx, err := lookupLocked(f, q, lookup)
+		if err != nil {
+			f.fail(q, err)
+			return
 		}
-	case match(segs, "job", "*", "allocations"):
-		f.getOnly(q, f.jobAllocs)
-	case match(segs, "job", "*", "summary"):
-		f.getOnly(q, f.jobSummaryEndpoint)
-	case match(segs, "job", "*", "deployment"):
-		f.getOnly(q, f.jobDeployment)
-	case match(segs, "job", "*", "deployments"):
-		f.getOnly(q, f.jobDeployments)
-	case match(segs, "job", "*", "evaluations"):
-		f.getOnly(q, func(q *request) { f.listEvals(q, q.segs[1]) })
-	case match(segs, "evaluations"):
-		f.getOnly(q, func(q *request) { f.listEvals(q, "") })
-	case match(segs, "allocations"):
-		f.getOnly(q, f.listAllocs)
-	case match(segs, "allocation", "*"):
-		f.getOnly(q, f.readAlloc)
-	case match(segs, "allocation", "*", "stop"):
-		f.writeOnly(q, f.stopAllocEndpoint)
-	case match(segs, "nodes"):
-		f.getOnly(q, f.listNodes)
-	case match(segs, "node", "pools"):
-		f.getOnly(q, f.listPools)
-	case match(segs, "node", "pool", "*"):
-		f.getOnly(q, f.readPool)
-	case match(segs, "node", "pool", "*", "nodes"):
-		f.getOnly(q, f.poolNodesEndpoint)
-	case match(segs, "node", "*"):
-		f.getOnly(q, f.readNode)
-	case match(segs, "node", "*", "allocations"):
-		f.getOnly(q, f.nodeAllocs)
-	case match(segs, "node", "*", "eligibility"):
-		f.writeOnly(q, f.nodeEligibility)
-	case match(segs, "node", "*", "drain"):
-		f.writeOnly(q, f.nodeDrain)
-	case match(segs, "deployments"):
-		f.getOnly(q, f.listDeployments)
-	case match(segs, "deployment", "*"):
-		f.getOnly(q, f.readDeployment)
-	case match(segs, "vars"):
-		f.getOnly(q, f.listVars)
-	case len(segs) >= 2 && segs[0] == "var":
-		f.varEndpoint(q, strings.Join(segs[1:], "/"))
-	case match(segs, "agent", "self"):
-		f.getOnly(q, f.agentSelf)
-	case match(segs, "status", "leader"):
-		f.getOnly(q, func(q *request) { f.writeJSON(q, "127.0.0.1:4647") })
-	case match(segs, "fleetcast", "pools"):
-		f.getOnly(q, f.fleetcastPools)
-	case match(segs, "fleetcast", "pool", "*", "size"):
-		f.poolSizeEndpoint(q)
-	case match(segs, "fleetcast", "truth"):
-		f.getOnly(q, func(q *request) { f.writeJSON(q, f.Truth()) })
-	default:
-		// What a Nomad agent answers for a path it has no handler for.
-		http.NotFound(w, r)
+		f.writeJSONAt(q, idx, http.StatusOK, v)
 	}
 }
 
-// match says whether segs is the pattern, "*" matching one segment. Job
-// IDs of periodic children contain a slash, escaped by the client, so it
-// stays within one segment.
-func match(segs []string, pattern ...string) bool {
-	if len(segs) != len(pattern) {
-		return false
-	}
-	for i, p := range pattern {
-		if p != "*" && p != segs[i] {
-			return false
+// list is read for the lists that take Nomad's ?filter expression: it
+// keeps the items the filter selects.
+func list[T any](f *Fleet, lookup func(q *request) ([]T, error)) handler {
+	return func(q *request) {
+		v, idx, err := lookupLocked(f, q, lookup)
+		if err != nil {
+			f.fail(q, err)
+			return
 		}
-		if p == "*" && segs[i] == "" {
-			return false
-		}
+		f.writeFiltered(q, idx, v)
 	}
-	return true
+}
+
+func lookupLocked[T any](f *Fleet, q *request, lookup func(q *request) (T, error)) (T, uint64, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	v, err := lookup(q)
+	return v, f.index, err
 }
 
 // block implements Nomad's blocking queries: with ?index=N a read waits
@@ -219,22 +282,6 @@ func (f *Fleet) block(r *http.Request) {
 	}
 }
 
-func (f *Fleet) getOnly(q *request, h func(*request)) {
-	if q.r.Method != http.MethodGet {
-		invalidMethod(q.w)
-		return
-	}
-	h(q)
-}
-
-func (f *Fleet) writeOnly(q *request, h func(*request)) {
-	if q.r.Method != http.MethodPut && q.r.Method != http.MethodPost {
-		invalidMethod(q.w)
-		return
-	}
-	h(q)
-}
-
 func invalidMethod(w http.ResponseWriter) {
 	httpError(w, http.StatusMethodNotAllowed, "Invalid method")
 }
@@ -255,24 +302,30 @@ func (f *Fleet) fail(q *request, err error) {
 	httpError(q.w, http.StatusInternalServerError, err.Error())
 }
 
-func (f *Fleet) setMeta(w http.ResponseWriter) {
+// currentIndex is the index a write answers with, taken after it.
+func (f *Fleet) currentIndex() uint64 {
 	f.mu.RLock()
-	idx := f.index
-	f.mu.RUnlock()
+	defer f.mu.RUnlock()
+	return f.index
+}
+
+func setMeta(w http.ResponseWriter, idx uint64) {
 	w.Header().Set("X-Nomad-Index", strconv.FormatUint(idx, 10))
 	w.Header().Set("X-Nomad-KnownLeader", "true")
 	w.Header().Set("X-Nomad-LastContact", "0")
 }
 
-func (f *Fleet) writeJSON(q *request, v any) { f.writeJSONCode(q, http.StatusOK, v) }
+func (f *Fleet) writeJSON(q *request, v any) {
+	f.writeJSONAt(q, f.currentIndex(), http.StatusOK, v)
+}
 
-func (f *Fleet) writeJSONCode(q *request, code int, v any) {
+func (f *Fleet) writeJSONAt(q *request, idx uint64, code int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		httpError(q.w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	f.setMeta(q.w)
+	setMeta(q.w, idx)
 	q.w.Header().Set("Content-Type", "application/json")
 	q.w.WriteHeader(code)
 	_, _ = q.w.Write(b)
@@ -294,15 +347,13 @@ func decode(q *request, v any) bool {
 	return true
 }
 
-func (q *request) nsMatch(ns string) bool { return q.ns == "*" || q.ns == ns }
-
-// writeFiltered writes a list, keeping what the request's `filter`
-// expression selects (see filter.go); a filter the simulator cannot read
-// is a 400.
-func (f *Fleet) writeFiltered(q *request, list any) {
+// writeFiltered writes a list read at index idx, keeping what the
+// request's `filter` expression selects (see filter.go); a filter the
+// simulator cannot read is a 400.
+func (f *Fleet) writeFiltered(q *request, idx uint64, list any) {
 	src := q.r.URL.Query().Get("filter")
 	if src == "" {
-		f.writeJSON(q, list)
+		f.writeJSONAt(q, idx, http.StatusOK, list)
 		return
 	}
 	fail := func(err error) {
@@ -333,561 +384,5 @@ func (f *Fleet) writeFiltered(q *request, list any) {
 			kept = append(kept, it)
 		}
 	}
-	f.writeJSON(q, kept)
+	f.writeJSONAt(q, idx, http.StatusOK, kept)
 }
-
-func (f *Fleet) listJobs(q *request) {
-	prefix := q.r.URL.Query().Get("prefix")
-	meta := q.r.URL.Query().Get("meta") == "true"
-	f.mu.RLock()
-	out := []*api.JobListStub{}
-	for _, j := range f.jobs {
-		if q.nsMatch(j.ns) && strings.HasPrefix(j.id, prefix) {
-			out = append(out, f.jobStub(j, meta))
-		}
-	}
-	f.mu.RUnlock()
-	sort.Slice(out, func(i, k int) bool { return out[i].ID < out[k].ID })
-	f.writeFiltered(q, out)
-}
-
-func (f *Fleet) readJob(q *request) {
-	f.mu.RLock()
-	j := f.findJob(q.ns, q.segs[1])
-	var out *api.Job
-	if j != nil {
-		out = f.apiJob(j)
-	}
-	f.mu.RUnlock()
-	if out == nil {
-		httpError(q.w, http.StatusNotFound, "job not found")
-		return
-	}
-	f.writeJSON(q, out)
-}
-
-func (f *Fleet) jobSummaryEndpoint(q *request) {
-	f.mu.RLock()
-	j := f.findJob(q.ns, q.segs[1])
-	var out *api.JobSummary
-	if j != nil {
-		out = f.jobSummary(j)
-	}
-	f.mu.RUnlock()
-	if out == nil {
-		httpError(q.w, http.StatusNotFound, "job not found")
-		return
-	}
-	f.writeJSON(q, out)
-}
-
-func (f *Fleet) scaleStatus(q *request) {
-	f.mu.RLock()
-	j := f.findJob(q.ns, q.segs[1])
-	var out *api.JobScaleStatusResponse
-	if j != nil {
-		out = &api.JobScaleStatusResponse{JobID: j.id, Namespace: j.ns, JobCreateIndex: j.createIndex,
-			JobModifyIndex: j.jobModifyIdx, JobStopped: false, TaskGroups: map[string]api.TaskGroupScaleStatus{}}
-		for _, g := range j.groups {
-			st := api.TaskGroupScaleStatus{Desired: g.count}
-			if len(g.events) > 0 { // null when there are none, as Nomad answers
-				st.Events = append([]api.ScalingEvent(nil), g.events...)
-			}
-			for _, a := range f.allocs {
-				if a.group == g && a.live() {
-					st.Placed++
-					if a.client == "running" {
-						st.Running++
-						if f.deploymentHealthy(j, g, a) {
-							st.Healthy++
-						}
-					}
-				}
-			}
-			out.TaskGroups[g.cfg.Name] = st
-		}
-	}
-	f.mu.RUnlock()
-	if out == nil {
-		httpError(q.w, http.StatusNotFound, "job not found")
-		return
-	}
-	f.writeJSON(q, out)
-}
-
-// minHealthyTime is how long an allocation must run before a deployment
-// counts it healthy: the default of a job's update block.
-const minHealthyTime = 10 * time.Second
-
-// deploymentHealthy says whether the job's latest deployment counts a
-// running allocation healthy, as scale status reports it: Nomad takes
-// Healthy from the deployment, so it is 0 for batch jobs (they have none)
-// and right after a scale (a new deployment starts from nothing), and an
-// allocation counts once it has run min_healthy_time within the deployment.
-// Allocations from before the fleet's start are healthy already. The caller
-// holds the lock.
-func (f *Fleet) deploymentHealthy(j *job, g *group, a *alloc) bool {
-	if j.typ == "batch" || a.client != "running" {
-		return false
-	}
-	if g.deployedAt.IsZero() && !a.startAt.After(f.start) {
-		return true
-	}
-	since := a.startAt
-	if g.deployedAt.After(since) {
-		since = g.deployedAt
-	}
-	return !f.now.Before(since.Add(minHealthyTime))
-}
-
-func (f *Fleet) scaleJob(q *request) {
-	var req api.ScalingRequest
-	if !decode(q, &req) {
-		return
-	}
-	if req.Target == nil || req.Target["Group"] == "" {
-		httpError(q.w, http.StatusBadRequest, "missing task group name")
-		return
-	}
-	if j := req.Target["Job"]; j != "" && j != q.segs[1] {
-		httpError(q.w, http.StatusBadRequest, "job ID does not match")
-		return
-	}
-	if req.Count != nil && req.Error {
-		httpError(q.w, http.StatusBadRequest, "scaling action should not contain count if error is true")
-		return
-	}
-	ns := q.ns
-	if req.Namespace != "" && q.r.URL.Query().Get("namespace") == "" {
-		ns = req.Namespace
-	}
-	resp, err := f.scale(ns, q.segs[1], &req)
-	if err != nil {
-		f.fail(q, err)
-		return
-	}
-	// The api type embeds the client's QueryMeta; the agent sends its
-	// own fields instead.
-	f.writeJSON(q, map[string]any{
-		"EvalID": resp.EvalID, "EvalCreateIndex": resp.EvalCreateIndex, "JobModifyIndex": resp.JobModifyIndex,
-		"Warnings": "", "Index": resp.LastIndex, "LastContact": 0, "KnownLeader": true, "NextToken": "",
-	})
-}
-
-func (f *Fleet) jobAllocs(q *request) {
-	f.mu.RLock()
-	j := f.findJob(q.ns, q.segs[1])
-	out := []*api.AllocationListStub{}
-	for _, a := range f.allocs {
-		if j != nil && a.job == j {
-			out = append(out, f.allocStub(a, false))
-		}
-	}
-	f.mu.RUnlock()
-	f.writeJSON(q, out)
-}
-
-func (f *Fleet) jobDeployment(q *request) {
-	f.mu.RLock()
-	j := f.findJob(q.ns, q.segs[1])
-	var out *api.Deployment
-	for i := len(f.deploys) - 1; i >= 0 && j != nil; i-- {
-		if f.deploys[i].job == j {
-			out = f.apiDeployment(f.deploys[i])
-			break
-		}
-	}
-	f.mu.RUnlock()
-	f.writeJSON(q, out) // null when there is none, as Nomad answers
-}
-
-func (f *Fleet) jobDeployments(q *request) {
-	f.mu.RLock()
-	j := f.findJob(q.ns, q.segs[1])
-	out := []*api.Deployment{}
-	for i := len(f.deploys) - 1; i >= 0 && j != nil; i-- {
-		if f.deploys[i].job == j {
-			out = append(out, f.apiDeployment(f.deploys[i]))
-		}
-	}
-	f.mu.RUnlock()
-	f.writeJSON(q, out)
-}
-
-func (f *Fleet) listDeployments(q *request) {
-	f.mu.RLock()
-	out := []*api.Deployment{}
-	for i := len(f.deploys) - 1; i >= 0; i-- {
-		if q.nsMatch(f.deploys[i].job.ns) {
-			out = append(out, f.apiDeployment(f.deploys[i]))
-		}
-	}
-	f.mu.RUnlock()
-	f.writeJSON(q, out)
-}
-
-func (f *Fleet) readDeployment(q *request) {
-	f.mu.RLock()
-	var out *api.Deployment
-	for _, d := range f.deploys {
-		if d.id == q.segs[1] {
-			out = f.apiDeployment(d)
-		}
-	}
-	f.mu.RUnlock()
-	if out == nil {
-		httpError(q.w, http.StatusNotFound, "deployment not found")
-		return
-	}
-	f.writeJSON(q, out)
-}
-
-func (f *Fleet) listAllocs(q *request) {
-	prefix := q.r.URL.Query().Get("prefix")
-	res := q.r.URL.Query().Get("resources") == "true"
-	f.mu.RLock()
-	out := []*api.AllocationListStub{}
-	for _, a := range f.allocs {
-		if q.nsMatch(a.job.ns) && strings.HasPrefix(a.id, prefix) {
-			out = append(out, f.allocStub(a, res))
-		}
-	}
-	f.mu.RUnlock()
-	f.writeFiltered(q, out)
-}
-
-func (f *Fleet) readAlloc(q *request) {
-	f.mu.RLock()
-	a := f.findAlloc(q.segs[1])
-	var out *api.Allocation
-	if a != nil {
-		out = f.apiAlloc(a)
-	}
-	f.mu.RUnlock()
-	if out == nil {
-		httpError(q.w, http.StatusNotFound, "alloc not found")
-		return
-	}
-	f.writeJSON(q, out)
-}
-
-func (f *Fleet) stopAllocEndpoint(q *request) {
-	eval, err := f.StopAlloc(q.segs[1])
-	if err != nil {
-		f.fail(q, err)
-		return
-	}
-	f.mu.RLock()
-	idx := f.index
-	f.mu.RUnlock()
-	f.writeJSON(q, map[string]any{"EvalID": eval, "Index": idx})
-}
-
-func (f *Fleet) listNodes(q *request) {
-	prefix := q.r.URL.Query().Get("prefix")
-	res := q.r.URL.Query().Get("resources") == "true"
-	f.mu.RLock()
-	out := []*api.NodeListStub{}
-	for _, n := range f.nodes {
-		if strings.HasPrefix(n.id, prefix) {
-			out = append(out, f.nodeStub(n, res))
-		}
-	}
-	f.mu.RUnlock()
-	f.writeFiltered(q, out)
-}
-
-func (f *Fleet) readNode(q *request) {
-	f.mu.RLock()
-	n := f.findNode(q.segs[1])
-	var out *api.Node
-	if n != nil {
-		out = f.apiNode(n)
-	}
-	f.mu.RUnlock()
-	if out == nil {
-		httpError(q.w, http.StatusNotFound, "node not found")
-		return
-	}
-	if f.cfg.version.hasNodeMaxAllocs() {
-		f.writeJSON(q, out)
-		return
-	}
-	// The api type is that of a newer Nomad: leave out the fields the
-	// claimed release does not have.
-	b, err := json.Marshal(out)
-	var m map[string]json.RawMessage
-	if err == nil {
-		err = json.Unmarshal(b, &m)
-	}
-	if err != nil {
-		httpError(q.w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	delete(m, "NodeMaxAllocs")
-	delete(m, "GCVolumesOnNodeGC")
-	f.writeJSON(q, m)
-}
-
-func (f *Fleet) nodeAllocs(q *request) {
-	f.mu.RLock()
-	n := f.findNode(q.segs[1])
-	out := []*api.Allocation{}
-	for _, a := range f.allocs {
-		if n != nil && a.node == n {
-			out = append(out, f.apiAlloc(a))
-		}
-	}
-	f.mu.RUnlock()
-	if n == nil {
-		httpError(q.w, http.StatusNotFound, "node not found")
-		return
-	}
-	f.writeJSON(q, out)
-}
-
-func (f *Fleet) nodeEligibility(q *request) {
-	var req api.NodeUpdateEligibilityRequest
-	if !decode(q, &req) {
-		return
-	}
-	var eligible bool
-	switch req.Eligibility {
-	case api.NodeSchedulingEligible:
-		eligible = true
-	case api.NodeSchedulingIneligible:
-	default:
-		httpError(q.w, http.StatusBadRequest, fmt.Sprintf("invalid scheduling eligibility %q", req.Eligibility))
-		return
-	}
-	if err := f.SetEligibility(q.segs[1], eligible); err != nil {
-		f.fail(q, err)
-		return
-	}
-	f.mu.RLock()
-	idx := f.index
-	f.mu.RUnlock()
-	f.writeJSON(q, nodeUpdateResponse(idx))
-}
-
-func (f *Fleet) nodeDrain(q *request) {
-	var req api.NodeUpdateDrainRequest
-	if !decode(q, &req) {
-		return
-	}
-	if err := f.DrainNode(q.segs[1], req.DrainSpec, req.MarkEligible); err != nil {
-		f.fail(q, err)
-		return
-	}
-	f.mu.RLock()
-	idx := f.index
-	f.mu.RUnlock()
-	f.writeJSON(q, nodeUpdateResponse(idx))
-}
-
-func (f *Fleet) listPools(q *request) {
-	f.mu.RLock()
-	out := []*api.NodePool{
-		{Name: "all", Description: "Node pool with all nodes in the cluster."},
-		{Name: "default", Description: "Default node pool."},
-	}
-	for _, name := range sortedKeys(f.pools) {
-		if name != "default" && name != "all" {
-			out = append(out, &api.NodePool{Name: name, Meta: copyMap(f.pools[name].cfg.Meta)})
-		}
-	}
-	f.mu.RUnlock()
-	sort.Slice(out, func(i, k int) bool { return out[i].Name < out[k].Name })
-	f.writeJSON(q, out)
-}
-
-func (f *Fleet) readPool(q *request) {
-	name := q.segs[2]
-	f.mu.RLock()
-	p := f.pools[name]
-	f.mu.RUnlock()
-	switch {
-	case p != nil:
-		f.writeJSON(q, &api.NodePool{Name: name, Meta: copyMap(p.cfg.Meta)})
-	case name == "default" || name == "all":
-		f.writeJSON(q, &api.NodePool{Name: name})
-	default:
-		httpError(q.w, http.StatusNotFound, "node pool not found")
-	}
-}
-
-func (f *Fleet) poolNodesEndpoint(q *request) {
-	name := q.segs[2]
-	f.mu.RLock()
-	out := []*api.NodeListStub{}
-	for _, n := range f.nodes {
-		if n.pool == name || name == "all" {
-			out = append(out, f.nodeStub(n, false))
-		}
-	}
-	_, known := f.pools[name]
-	f.mu.RUnlock()
-	if !known && name != "all" && name != "default" {
-		httpError(q.w, http.StatusNotFound, "node pool not found")
-		return
-	}
-	f.writeJSON(q, out)
-}
-
-func (f *Fleet) listVars(q *request) {
-	f.writeJSON(q, f.varList(q.ns, q.r.URL.Query().Get("prefix")))
-}
-
-func (f *Fleet) varEndpoint(q *request, path string) {
-	query := q.r.URL.Query()
-	var cas *uint64
-	if s := query.Get("cas"); query.Has("cas") {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			httpError(q.w, http.StatusBadRequest, fmt.Sprintf("failed to parse cas value %q", s))
-			return
-		}
-		cas = &n
-	}
-	var res varResult
-	switch q.r.Method {
-	case http.MethodGet:
-		res = f.varRead(q.ns, path)
-	case http.MethodPut, http.MethodPost:
-		var in api.Variable
-		if !decode(q, &in) {
-			return
-		}
-		op := ""
-		for _, o := range []string{"lock-acquire", "lock-renew", "lock-release"} {
-			if query.Has(o) {
-				op = o
-			}
-		}
-		ns := q.ns
-		if in.Namespace != "" && query.Get("namespace") == "" {
-			ns = in.Namespace
-		}
-		res = f.varWrite(ns, path, op, cas, &in)
-	case http.MethodDelete:
-		res = f.varDelete(q.ns, path, cas)
-	default:
-		invalidMethod(q.w)
-		return
-	}
-	if s, ok := res.body.(string); ok {
-		httpError(q.w, res.code, s)
-		return
-	}
-	if res.code == http.StatusNoContent {
-		f.setMeta(q.w)
-		q.w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	f.writeJSONCode(q, res.code, res.body)
-}
-
-// poolSizeRequest is the body of fleetcast's pool size endpoint.
-type poolSizeRequest struct {
-	Count int
-}
-
-func (f *Fleet) fleetcastPools(q *request) {
-	f.mu.RLock()
-	out := []PoolStatus{}
-	for _, name := range sortedKeys(f.pools) {
-		out = append(out, f.poolStatus(f.pools[name]))
-	}
-	f.mu.RUnlock()
-	f.writeJSON(q, out)
-}
-
-// poolSizeEndpoint is the simulator's stand-in for a cloud autoscaling
-// group: GET reports the pool's size, PUT or POST {"Count": n} sets it.
-func (f *Fleet) poolSizeEndpoint(q *request) {
-	name := q.segs[2]
-	switch q.r.Method {
-	case http.MethodGet:
-		st, err := f.PoolSize(name)
-		if err != nil {
-			f.fail(q, err)
-			return
-		}
-		f.writeJSON(q, st)
-	case http.MethodPut, http.MethodPost:
-		var req poolSizeRequest
-		req.Count = -1
-		if !decode(q, &req) {
-			return
-		}
-		if req.Count < 0 {
-			httpError(q.w, http.StatusBadRequest, `missing or negative "Count"`)
-			return
-		}
-		st, err := f.SetPoolSize(name, req.Count)
-		if err != nil {
-			f.fail(q, err)
-			return
-		}
-		f.writeJSON(q, st)
-	default:
-		invalidMethod(q.w)
-	}
-}
-
-// nodeUpdateResponse is what the agent answers to eligibility and drain
-// updates.
-func nodeUpdateResponse(idx uint64) map[string]any {
-	return map[string]any{"NodeModifyIndex": idx, "EvalIDs": nil, "EvalCreateIndex": 0, "Index": idx}
-}
-
-// listEvals lists the blocked evaluations; the simulator keeps no others.
-func (f *Fleet) listEvals(q *request, jobID string) {
-	status := q.r.URL.Query().Get("status")
-	f.mu.RLock()
-	out := []*api.Evaluation{}
-	if status == "" || status == "blocked" {
-		out = append(out, f.blockedEvals(q.ns, jobID)...)
-	}
-	f.mu.RUnlock()
-	f.writeJSON(q, out)
-}
-
-// agentSelf answers /v1/agent/self as the leader server agent does (it is
-// also a client): the release in config.Version and in the member's
-// "build" tag, which is where clients read the server's version.
-func (f *Fleet) agentSelf(q *request) {
-	v := f.cfg.version
-	pre, meta := "", ""
-	if i := strings.IndexByte(v.text, '+'); i >= 0 {
-		meta = v.text[i+1:]
-	}
-	if i := strings.IndexByte(v.text, '-'); i >= 0 {
-		pre = strings.SplitN(v.text[i+1:], "+", 2)[0]
-	}
-	dc := f.cfg.NodePools[0].Datacenter
-	out := api.AgentSelf{
-		Config: map[string]any{
-			"Region": f.cfg.Region, "Datacenter": dc, "NodeName": "fleetcast-sim",
-			"Version": map[string]any{"Version": v.String(), "VersionPrerelease": pre, "VersionMetadata": meta,
-				"Revision": "fleetcast-sim"},
-			"Server": map[string]any{"Enabled": true},
-			"Client": map[string]any{"Enabled": true},
-		},
-		Member: api.AgentMember{
-			Name: "fleetcast-sim." + f.cfg.Region, Addr: "127.0.0.1", Port: 4648, Status: "alive",
-			Tags: map[string]string{"build": v.text, "region": f.cfg.Region, "dc": dc, "role": "nomad",
-				"port": "4647", "vsn": "1", "raft_vsn": "3"},
-			ProtocolMin: 1, ProtocolMax: 5, ProtocolCur: 2, DelegateMin: 2, DelegateMax: 5, DelegateCur: 4,
-		},
-		Stats: map[string]map[string]string{
-			"nomad":  {"server": "true", "leader": "true", "known_regions": "1"},
-			"client": {"known_servers": "127.0.0.1:4647"},
-		},
-	}
-	f.writeJSON(q, out)
-}
-
-// Collector returns the fleet's metrics (those /metrics serves), for a
-// program that serves them with its own (the command's reload gauges).
-func (f *Fleet) Collector() prometheus.Collector { return &collector{f: f} }

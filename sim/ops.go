@@ -294,6 +294,11 @@ func (f *Fleet) SetPoolSize(name string, count int) (PoolStatus, error) {
 func (f *Fleet) PoolSize(name string) (PoolStatus, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	return f.poolSize(name)
+}
+
+// poolSize is PoolSize for a caller that holds the lock.
+func (f *Fleet) poolSize(name string) (PoolStatus, error) {
 	p := f.pools[name]
 	if p == nil {
 		return PoolStatus{}, apiErr(http.StatusNotFound, "node pool %q not found", name)

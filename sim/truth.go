@@ -94,6 +94,11 @@ type Truth struct {
 func (f *Fleet) Truth() Truth {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	return f.truthLocked()
+}
+
+// truthLocked is Truth for a caller that holds the lock.
+func (f *Fleet) truthLocked() Truth {
 	tr := Truth{
 		Time:                f.now,
 		NodeOverloadSeconds: map[string]float64{},
