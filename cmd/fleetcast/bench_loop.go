@@ -74,15 +74,61 @@ node pool; the 95th percentile of its warm-up becomes --ref-allocs fully used
 allocations. See loop/README.md.`,
 		`fleetcast bench loop --dataset nab=../shared/data/nab/train.csv,../shared/data/nab/test.csv --dataset cluster=../shared/data/cluster/full.csv
 fleetcast bench loop --trace nab.csv --policy reactive --json`, stderr)
-	var traces listFlag
-	var datasets datasetFlag
-	fs.Var(&traces, "trace", "long CSV file series,timestamp,value (repeat, or separate by commas, to join files such as train and test); its dataset is named trace")
-	fs.Var(&datasets, "dataset", "NAME=FILE[,FILE...]: a dataset of long CSV files joined as --trace joins them, with its own table (repeat for more)")
-	policy := fs.String("policy", "both", "policy to run: predictive, reactive, oracle, or both (all three)")
-	asJSON := fs.Bool("json", false, "print one JSON object per dataset and policy (and per series with --per-series) instead of the tables")
-	perSeries := fs.Bool("per-series", false, "also print the figures of every series")
-	match := fs.String("series", "", "only the series whose name matches this regular expression")
-	s := loop.DefaultSettings()
+	var f benchLoopFlags
+	f.register(fs)
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	policies, re, code := f.check(stderr)
+	if code != 0 {
+		return code
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if len(f.vary) > 0 {
+		return runSweep(ctx, fs, &f.s, f.vary, f.datasets, re, stdout, stderr)
+	}
+	began := time.Now()
+	var runs []loopRun
+	for _, name := range f.datasets.names {
+		trs, code := loadDataset(name, f.datasets.files[name], re, f.s, stderr)
+		if code != 0 {
+			return code
+		}
+		t0 := time.Now()
+		sums, per, err := loop.Bench(ctx, name, trs, f.s, policies, loop.NewSimFleet)
+		if err != nil {
+			fmt.Fprintf(stderr, "fleetcast bench loop: dataset %s: %v\n", name, err)
+			return 1
+		}
+		runs = append(runs, loopRun{name, len(trs), sums, per, time.Since(t0)})
+	}
+	if err := f.print(stdout, stderr, runs, time.Since(began)); err != nil {
+		fmt.Fprintf(stderr, "fleetcast bench loop: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// benchLoopFlags are the flags of fleetcast bench loop.
+type benchLoopFlags struct {
+	traces            listFlag
+	datasets          datasetFlag
+	policy, match     *string
+	asJSON, perSeries *bool
+	s                 loop.Settings
+	vary              varyFlag
+}
+
+func (f *benchLoopFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.traces, "trace", "long CSV file series,timestamp,value (repeat, or separate by commas, to join files such as train and test); its dataset is named trace")
+	fs.Var(&f.datasets, "dataset", "NAME=FILE[,FILE...]: a dataset of long CSV files joined as --trace joins them, with its own table (repeat for more)")
+	f.policy = fs.String("policy", "both", "policy to run: predictive, reactive, oracle, or both (all three)")
+	f.asJSON = fs.Bool("json", false, "print one JSON object per dataset and policy (and per series with --per-series) instead of the tables")
+	f.perSeries = fs.Bool("per-series", false, "also print the figures of every series")
+	f.match = fs.String("series", "", "only the series whose name matches this regular expression")
+	f.s = loop.DefaultSettings()
+	s := &f.s
 	fs.DurationVar(&s.Refit, "refit", s.Refit, "predictive: refit the forecast every this much virtual time")
 	fs.DurationVar(&s.Window, "window", s.Window, "predictive and oracle: size for the peak over this lead window")
 	fs.DurationVar(&s.PoolWindow, "pool-window", s.PoolWindow, "predictive and oracle: size the node pool for the peak over this lead window plus the boot delay (0: --window)")
@@ -98,101 +144,83 @@ fleetcast bench loop --trace nab.csv --policy reactive --json`, stderr)
 	fs.DurationVar(&s.BootDelay, "boot-delay", s.BootDelay, "time a new node takes to become ready, all policies")
 	fs.DurationVar(&s.Warmup, "warmup", s.Warmup, "start of each trace that scales it and is not scored")
 	fs.Float64Var(&s.RefAllocs, "ref-allocs", s.RefAllocs, "fully used allocations the warm-up's 95th percentile of a series stands for")
-	var vary varyFlag
-	fs.Var(&vary, "vary", "FLAG=V1,V2,...: a sweep; run every combination of these flags' values (repeat for more flags), print one line per combination and dataset, and the combination chosen on each dataset as reported on the others")
-	if ok, code := parseFlags(fs, args); !ok {
-		return code
-	}
-	var policies []string
-	switch *policy {
+	fs.Var(&f.vary, "vary", "FLAG=V1,V2,...: a sweep; run every combination of these flags' values (repeat for more flags), print one line per combination and dataset, and the combination chosen on each dataset as reported on the others")
+}
+
+// check validates the flags, and returns the policies to run and the
+// series filter; code is the exit status when it is not 0.
+func (f *benchLoopFlags) check(stderr io.Writer) (policies []string, re *regexp.Regexp, code int) {
+	switch *f.policy {
 	case "both", "all":
 		policies = loop.Policies
 	case "predictive", "reactive", "oracle":
-		policies = []string{*policy}
+		policies = []string{*f.policy}
 	default:
-		fmt.Fprintf(stderr, "fleetcast bench loop: --policy=%q: valid policies are predictive, reactive, oracle, both (all three)\n", *policy)
-		return 2
+		fmt.Fprintf(stderr, "fleetcast bench loop: --policy=%q: valid policies are predictive, reactive, oracle, both (all three)\n", *f.policy)
+		return nil, nil, 2
 	}
-	if len(traces) > 0 {
-		if err := datasets.Set("trace=" + traces.String()); err != nil {
+	if len(f.traces) > 0 {
+		if err := f.datasets.Set("trace=" + f.traces.String()); err != nil {
 			fmt.Fprintf(stderr, "fleetcast bench loop: --trace: %v\n", err)
-			return 2
+			return nil, nil, 2
 		}
 	}
-	if len(datasets.names) == 0 {
+	if len(f.datasets.names) == 0 {
 		fmt.Fprintln(stderr, "fleetcast bench loop: --trace or --dataset is required (long CSV series,timestamp,value)")
-		return 2
+		return nil, nil, 2
 	}
-	var re *regexp.Regexp
-	if *match != "" {
+	if *f.match != "" {
 		var err error
-		if re, err = regexp.Compile(*match); err != nil {
-			fmt.Fprintf(stderr, "fleetcast bench loop: --series=%q: %v\n", *match, err)
-			return 2
+		if re, err = regexp.Compile(*f.match); err != nil {
+			fmt.Fprintf(stderr, "fleetcast bench loop: --series=%q: %v\n", *f.match, err)
+			return nil, nil, 2
 		}
 	}
-	if err := s.Validate(); err != nil {
+	if err := f.s.Validate(); err != nil {
 		fmt.Fprintf(stderr, "fleetcast bench loop: %v\n", err)
-		return 2
+		return nil, nil, 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if len(vary) > 0 {
-		return runSweep(ctx, fs, &s, vary, datasets, re, stdout, stderr)
-	}
-	began := time.Now()
-	type done struct {
-		name      string
-		nseries   int
-		sums, per []loop.Result
-		took      time.Duration
-	}
-	var runs []done
-	for _, name := range datasets.names {
-		trs, code := loadDataset(name, datasets.files[name], re, s, stderr)
-		if code != 0 {
-			return code
-		}
-		t0 := time.Now()
-		sums, per, err := loop.Bench(ctx, name, trs, s, policies, loop.NewSimFleet)
-		if err != nil {
-			fmt.Fprintf(stderr, "fleetcast bench loop: dataset %s: %v\n", name, err)
-			return 1
-		}
-		runs = append(runs, done{name, len(trs), sums, per, time.Since(t0)})
-	}
-	took := time.Since(began)
-	if *asJSON {
+	return policies, re, 0
+}
+
+// loopRun is one dataset's run: the sums per policy, the figures per series.
+type loopRun struct {
+	name      string
+	nseries   int
+	sums, per []loop.Result
+	took      time.Duration
+}
+
+// print writes the runs as JSON lines or as tables, as the flags ask.
+func (f *benchLoopFlags) print(stdout, stderr io.Writer, runs []loopRun, took time.Duration) error {
+	if *f.asJSON {
 		for _, r := range runs {
 			out := r.sums
-			if *perSeries {
+			if *f.perSeries {
 				out = append(append([]loop.Result(nil), out...), r.per...)
 			}
 			if err := loop.WriteJSON(stdout, out); err != nil {
-				fmt.Fprintf(stderr, "fleetcast bench loop: %v\n", err)
-				return 1
+				return err
 			}
 		}
 		fmt.Fprintf(stderr, "fleetcast bench loop: ran in %s on %d CPUs\n", took.Round(100*time.Millisecond), runtime.GOMAXPROCS(0))
-		return 0
+		return nil
 	}
 	fmt.Fprintf(stdout, "each series scored after a %s warm-up; boot delay %s, cooldown %s; ran in %s on %d CPUs\n",
-		s.Warmup, s.BootDelay, s.Cooldown, took.Round(100*time.Millisecond), runtime.GOMAXPROCS(0))
+		f.s.Warmup, f.s.BootDelay, f.s.Cooldown, took.Round(100*time.Millisecond), runtime.GOMAXPROCS(0))
 	for _, r := range runs {
 		fmt.Fprintf(stdout, "\ndataset %s: %d series, ran in %s\n", r.name, r.nseries, r.took.Round(100*time.Millisecond))
-		if *perSeries {
+		if *f.perSeries {
 			if err := loop.WriteTable(stdout, r.per); err != nil {
-				fmt.Fprintf(stderr, "fleetcast bench loop: %v\n", err)
-				return 1
+				return err
 			}
 			fmt.Fprintln(stdout)
 		}
 		if err := loop.WriteTable(stdout, r.sums); err != nil {
-			fmt.Fprintf(stderr, "fleetcast bench loop: %v\n", err)
-			return 1
+			return err
 		}
 	}
-	return 0
+	return nil
 }
 
 // loadDataset reads and scales the series of one dataset, skipping (with a
