@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -45,11 +44,11 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var lf logFlags
 	lf.register(fs)
 	cfgFile := fs.String("config.file", "actuator.yml", "actuator configuration file (YAML)")
-	listen := fs.String("web.listen-address", ":9811", "address to listen on for the webhook, metrics and health")
-	webCfg := fs.String("web.config.file", "", "exporter-toolkit web config file for TLS, basic auth and client certificates")
+	var w webFlags
+	w.register(fs, ":9811", "the webhook, metrics and health", 30*time.Second,
+		"in-flight requests and Nomad actions; what is left is logged and the exit status is 1")
 	check := fs.Bool("check-config", false, "validate the configuration and exit")
 	dryRun := fs.Bool("dry-run", false, "decide and log but change nothing (overrides global.dry_run)")
-	drainFor := fs.Duration("shutdown.timeout", 30*time.Second, "on SIGTERM, how long in-flight requests and Nomad actions may take to finish; what is left is logged and the exit status is 1")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -58,104 +57,45 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
 		return 2
 	}
-	cfg, err := actuator.LoadConfig(*cfgFile)
-	if err != nil {
+	fail := func(err error) int {
 		fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
 		return 1
 	}
-	if *dryRun {
-		cfg.Global.DryRun = true
-	}
-	token, err := readSecret(cfg.Global.WebhookBearerTokenFile, "global.webhook_bearer_token_file")
+	st, err := loadActuator(*cfgFile, *dryRun, *w.config)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetcast actuator: %s: %v\n", *cfgFile, err)
-		return 1
+		return fail(err)
 	}
-	nomadToken, err := readSecret(cfg.Nomad.TokenFile, "nomad.token_file")
-	if err != nil {
-		fmt.Fprintf(stderr, "fleetcast actuator: %s: %v\n", *cfgFile, err)
-		return 1
-	}
-	if nomadToken == "" {
-		nomadToken = os.Getenv("NOMAD_TOKEN")
-	}
-	if err := checkWebConfig(*webCfg, token != ""); err != nil {
-		fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
-		return 1
-	}
+	cfg := st.cfg
 	if *check {
 		fmt.Fprintf(stdout, "%s: OK, %d policies (dry_run=%v)\n", *cfgFile, len(cfg.Policies), cfg.Global.DryRun)
 		return 0
 	}
-	addr := cfg.Nomad.AddressOr(os.Getenv("NOMAD_ADDR"))
-	nomad, err := actuator.NewNomadAPI(addr, cfg.Nomad.Region, nomadToken, nil)
+	opts, err := connectActuator(ctx, st, log)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
-		return 1
+		return fail(err)
 	}
-	nomad.Timeout = time.Duration(cfg.Nomad.Timeout)
-	prom, err := actuator.NewPromReaderFromConfig(cfg.Prometheus)
+	ln, err := w.bind()
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
-		return 1
-	}
-	// What the server supports decides whether leader election can work
-	// and whether Nomad guards a scale by the job modify index.
-	vctx, vcancel := context.WithTimeout(ctx, 10*time.Second)
-	ver, verr := nomad.ServerVersion(vctx)
-	vcancel()
-	if verr != nil {
-		log.Warn("could not read the Nomad server's version from /v1/agent/self (grant the token agent:read); assuming a current Nomad", "err", verr)
-	} else {
-		log.Info("nomad server", "version", ver.String(), "scale_guarded_by_index", ver.AtLeast(nomadver.ScaleIndexGuard))
-		if cfg.Leader.Enabled {
-			if err := actuator.CheckLeaderSupport(ver); err != nil {
-				fmt.Fprintf(stderr, "fleetcast actuator: %s: %v\n", *cfgFile, err)
-				return 1
-			}
-		}
-	}
-	ln, err := bindListen(*listen)
-	if err != nil {
-		fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
-		return 1
+		return fail(err)
 	}
 	metrics := actuator.NewMetrics()
-	opts := actuator.Options{Config: cfg, NomadVersion: ver, Nomad: nomad, Forecasts: prom, Metrics: metrics, NomadAddress: addr, NomadToken: nomadToken, State: nomad,
-		Audit: slog.New(slog.NewJSONHandler(stdout, nil)).With("log", "audit"), Log: log}
+	opts.Config, opts.Metrics, opts.Log = cfg, metrics, log
+	opts.Audit = slog.New(slog.NewJSONHandler(stdout, nil)).With("log", "audit")
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	var leaderDone chan error
-	if cfg.Leader.Enabled {
-		lc, err := actuator.NewNomadAPI(addr, cfg.Nomad.Region, nomadToken, nil)
-		if err != nil {
-			fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
-			return 1
-		}
-		l := &actuator.Leader{Client: lc.C, Path: cfg.Leader.VariablePath, NS: cfg.Leader.Namespace, TTL: time.Duration(cfg.Leader.TTL), Log: log,
-			OnChange: func(v bool) {
-				if v {
-					metrics.IsLeader.Set(1)
-				} else {
-					metrics.IsLeader.Set(0)
-				}
-			}}
-		opts.IsLeader, opts.OtherLeads = l.IsLeader, l.OtherLeads
-		leaderDone = make(chan error, 1)
-		go func() { leaderDone <- l.Run(ctx) }()
-	} else {
-		metrics.IsLeader.Set(1)
+	leaderDone, err := startLeader(ctx, st, &opts)
+	if err != nil {
+		return fail(err)
 	}
 	act, err := actuator.New(opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetcast actuator: %v\n", err)
-		return 1
+		return fail(err)
 	}
 	defer act.Close()
 	// Gives nodes their eligibility back after a migration's overload
 	// window, also when the process that migrated them is gone.
 	go act.RunSweeper(ctx, time.Minute)
-	hook := &actuator.Webhook{A: act, Token: token, Log: log}
+	hook := &actuator.Webhook{A: act, Token: st.token, Log: log}
 	// SIGHUP and POST /-/reload read the config again, as Prometheus does:
 	// validated first; a bad one is logged and the old one stays.
 	var reloadMu sync.Mutex
@@ -172,56 +112,120 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 		metrics.ReloadTime.SetToCurrentTime()
 		return nil
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-hup:
-				_ = hook.Reload()
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	onSIGHUP(ctx, hook.Reload)
 	srv := &http.Server{Handler: hook.Handler(nil), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
-	errc := make(chan error, 1)
-	go func() {
-		errc <- web.Serve(ln, srv, &web.FlagConfig{WebConfigFile: webCfg}, log)
-	}()
-	log.Info("fleetcast actuator started", "listen", *listen, "config", *cfgFile, "policies", len(cfg.Policies),
-		"dry_run", cfg.Global.DryRun, "nomad", addr, "prometheus", cfg.Prometheus.URL, "leader_election", cfg.Leader.Enabled,
-		"webhook_auth", token != "", "nomad_token_set", nomadToken != "")
-	code := 0
-	select {
-	case err := <-errc:
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("web server failed", "err", err)
-			code = 1
-		}
-	case <-ctx.Done():
-		log.Info("shutting down")
-	}
+	log.Info("fleetcast actuator started", "listen", w.address(), "config", *cfgFile, "policies", len(cfg.Policies),
+		"dry_run", cfg.Global.DryRun, "nomad", opts.NomadAddress, "prometheus", cfg.Prometheus.URL, "leader_election", cfg.Leader.Enabled,
+		"webhook_auth", st.token != "", "nomad_token_set", st.nomadToken != "")
 	// A bounded drain: no new requests, in-flight ones (and the Nomad
 	// actions they run) get --shutdown.timeout; what is still running then
 	// is named in the audit log, and the exit status says so.
-	sctx, cancel := context.WithTimeout(context.Background(), *drainFor)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("shutdown: requests still running", "err", err)
+	return w.serve(ctx, ln, srv, log, func(sctx context.Context, _ error) bool {
+		left := act.Drain(sctx)
+		if left > 0 {
+			log.Error("shut down with actions in flight; their outcome is unknown (see the audit log's intent lines)", "actions", left)
+		}
+		stop()
+		if leaderDone != nil {
+			if err := <-leaderDone; err != nil {
+				log.Warn("leader lock release", "err", err)
+			}
+		}
+		return left == 0
+	})
+}
+
+// actuatorStart is what the actuator starts from: its config and the
+// secrets the config names.
+type actuatorStart struct {
+	file              string
+	cfg               *actuator.Config
+	token, nomadToken string
+}
+
+// loadActuator reads the config file and the secret files it names and
+// checks the web config file against them: all that --check-config checks.
+func loadActuator(file string, dryRun bool, webConfig string) (*actuatorStart, error) {
+	cfg, err := actuator.LoadConfig(file)
+	if err != nil {
+		return nil, err
 	}
-	if left := act.Drain(sctx); left > 0 {
-		log.Error("shut down with actions in flight; their outcome is unknown (see the audit log's intent lines)", "actions", left)
-		code = 1
+	if dryRun {
+		cfg.Global.DryRun = true
 	}
-	stop()
-	if leaderDone != nil {
-		if err := <-leaderDone; err != nil {
-			log.Warn("leader lock release", "err", err)
+	st := &actuatorStart{file: file, cfg: cfg}
+	if st.token, err = readSecret(cfg.Global.WebhookBearerTokenFile, "global.webhook_bearer_token_file"); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if st.nomadToken, err = readSecret(cfg.Nomad.TokenFile, "nomad.token_file"); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if st.nomadToken == "" {
+		st.nomadToken = os.Getenv("NOMAD_TOKEN")
+	}
+	if err := checkWebConfig(webConfig, st.token != ""); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// connectActuator builds the Nomad and Prometheus clients and reads the
+// Nomad server's version: what it supports decides whether leader
+// election can work and whether Nomad guards a scale by the job modify
+// index.
+func connectActuator(ctx context.Context, st *actuatorStart, log *slog.Logger) (actuator.Options, error) {
+	cfg := st.cfg
+	addr := cfg.Nomad.AddressOr(os.Getenv("NOMAD_ADDR"))
+	nomad, err := actuator.NewNomadAPI(addr, cfg.Nomad.Region, st.nomadToken, nil)
+	if err != nil {
+		return actuator.Options{}, err
+	}
+	nomad.Timeout = time.Duration(cfg.Nomad.Timeout)
+	prom, err := actuator.NewPromReaderFromConfig(cfg.Prometheus)
+	if err != nil {
+		return actuator.Options{}, err
+	}
+	vctx, vcancel := context.WithTimeout(ctx, 10*time.Second)
+	ver, verr := nomad.ServerVersion(vctx)
+	vcancel()
+	if verr != nil {
+		log.Warn("could not read the Nomad server's version from /v1/agent/self (grant the token agent:read); assuming a current Nomad", "err", verr)
+	} else {
+		log.Info("nomad server", "version", ver.String(), "scale_guarded_by_index", ver.AtLeast(nomadver.ScaleIndexGuard))
+		if cfg.Leader.Enabled {
+			if err := actuator.CheckLeaderSupport(ver); err != nil {
+				return actuator.Options{}, fmt.Errorf("%s: %w", st.file, err)
+			}
 		}
 	}
-	return code
+	return actuator.Options{NomadVersion: ver, Nomad: nomad, Forecasts: prom, NomadAddress: addr, NomadToken: st.nomadToken, State: nomad}, nil
+}
+
+// startLeader starts leader election when the config enables it (the
+// result says when the lock is released, after ctx ends); without it this
+// replica always leads.
+func startLeader(ctx context.Context, st *actuatorStart, opts *actuator.Options) (<-chan error, error) {
+	cfg, metrics := st.cfg, opts.Metrics
+	if !cfg.Leader.Enabled {
+		metrics.IsLeader.Set(1)
+		return nil, nil
+	}
+	lc, err := actuator.NewNomadAPI(opts.NomadAddress, cfg.Nomad.Region, st.nomadToken, nil)
+	if err != nil {
+		return nil, err
+	}
+	l := &actuator.Leader{Client: lc.C, Path: cfg.Leader.VariablePath, NS: cfg.Leader.Namespace, TTL: time.Duration(cfg.Leader.TTL), Log: opts.Log,
+		OnChange: func(v bool) {
+			if v {
+				metrics.IsLeader.Set(1)
+			} else {
+				metrics.IsLeader.Set(0)
+			}
+		}}
+	opts.IsLeader, opts.OtherLeads = l.IsLeader, l.OtherLeads
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	return done, nil
 }
 
 // readSecret reads a secret from a file, trimming the trailing newline; an

@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/exporter-toolkit/web"
-
 	"github.com/fleetcast/fleetcast/exporter"
 )
 
@@ -40,8 +38,9 @@ func runExporter(args []string, stdout, stderr io.Writer) int {
 func serveExporter(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("exporter", exporterAbout, exporterExample, stderr)
 	cfgFile := fs.String("config.file", "fleetcast.yml", "exporter configuration file (YAML)")
-	listen := fs.String("web.listen-address", ":9810", "address to serve /metrics, the status page and the events API on")
-	webCfg := fs.String("web.config.file", "", "exporter-toolkit web configuration file for TLS and basic auth")
+	var w webFlags
+	w.register(fs, ":9810", "/metrics, the status page and the events API", 10*time.Second,
+		"in-flight requests and the running cycles")
 	check := fs.Bool("check-config", false, "validate the configuration file (and the web configuration file) and exit")
 	shard := fs.String("shard", "0/1", "forecast only the series whose label hash falls in shard i of n, written i/n")
 	var lf logFlags
@@ -59,23 +58,13 @@ func serveExporter(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "fleetcast exporter: --shard=%q: %v\n", *shard, err)
 		return 2
 	}
-	cfg, err := exporter.LoadConfig(*cfgFile)
+	cfg, err := loadExporterConfig(*cfgFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetcast exporter: %v\n", err)
 		return 1
 	}
-	if *webCfg != "" {
-		if err := web.Validate(*webCfg); err != nil {
-			fmt.Fprintf(stderr, "fleetcast exporter: --web.config.file=%s: %v\n", *webCfg, err)
-			return 1
-		}
-	}
-	if cfg.Nomad != nil && cfg.Nomad.TokenFile != "" {
-		// Read now, so --check-config catches a missing or empty file.
-		if _, err := readSecret(cfg.Nomad.TokenFile, "nomad.token_file"); err != nil {
-			fmt.Fprintf(stderr, "fleetcast exporter: %s: %v\n", *cfgFile, err)
-			return 1
-		}
+	if !w.checkWebConfigFile(stderr, "exporter") {
+		return 1
 	}
 	if *check {
 		fmt.Fprintf(stdout, "%s: OK, %d targets\n", *cfgFile, len(cfg.Targets))
@@ -102,7 +91,7 @@ func serveExporter(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return 1
 	}
 
-	ln, err := bindListen(*listen)
+	ln, err := w.bind()
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetcast exporter: %v\n", err)
 		return 1
@@ -113,28 +102,11 @@ func serveExporter(ctx context.Context, args []string, stdout, stderr io.Writer)
 	rs.start(exp)
 	handler := &swapHandler{}
 	handler.set(exp.Handler())
-	var eventsToken atomic.Pointer[string]
-	setToken := func(c *exporter.Config) {
-		t := c.EventsAPI.TokenFile
-		eventsToken.Store(&t)
-	}
-	setToken(cfg)
-	handler.token = func() string {
-		// /-/reload takes the events API's bearer token when there is one.
-		if p := eventsToken.Load(); p != nil && *p != "" {
-			b, _ := os.ReadFile(*p)
-			if t := strings.TrimSpace(string(b)); t != "" {
-				return t
-			}
-			return "\x00unreadable" // a token file that cannot be read lets nobody in
-		}
-		return ""
-	}
+	var token eventsToken
+	token.set(cfg)
+	handler.token = token.get
 	handler.reload = func() error {
-		c, err := exporter.LoadConfig(*cfgFile)
-		if err == nil && c.Nomad != nil && c.Nomad.TokenFile != "" {
-			_, err = readSecret(c.Nomad.TokenFile, "nomad.token_file")
-		}
+		c, err := loadExporterConfig(*cfgFile)
 		var next *exporter.Exporter
 		if err == nil {
 			next, err = build(c)
@@ -145,39 +117,56 @@ func serveExporter(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return err
 		}
 		gauges.succeeded()
-		setToken(c)
+		token.set(c)
 		logger.Info("config reloaded; the new targets take over after their first cycle", "file", *cfgFile, "targets", len(c.Targets))
 		rs.replace(next, handler, logger)
 		return nil
 	}
 	onSIGHUP(ctx, handler.reload)
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	serveErr := make(chan error, 1)
-	go func() {
-		serveErr <- web.Serve(ln, srv, &web.FlagConfig{WebConfigFile: webCfg}, logger)
-	}()
-	logger.Info("fleetcast exporter started", "config", *cfgFile, "listen", *listen, "targets", len(cfg.Targets), "shard", *shard)
+	logger.Info("fleetcast exporter started", "config", *cfgFile, "listen", w.address(), "targets", len(cfg.Targets), "shard", *shard)
+	return w.serve(ctx, ln, srv, logger, func(sctx context.Context, _ error) bool {
+		stop()
+		if !rs.wait(sctx) {
+			logger.Warn("cycles did not stop within --shutdown.timeout", "timeout", *w.drain)
+		}
+		return true
+	})
+}
 
-	code := 0
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down")
-	case err := <-serveErr:
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("serve", "err", err)
-			code = 1
+// loadExporterConfig reads the config file and the Nomad token file it
+// names, so that --check-config and a reload catch a missing or empty one.
+func loadExporterConfig(file string) (*exporter.Config, error) {
+	c, err := exporter.LoadConfig(file)
+	if err != nil {
+		return nil, err
+	}
+	if c.Nomad != nil && c.Nomad.TokenFile != "" {
+		if _, err := readSecret(c.Nomad.TokenFile, "nomad.token_file"); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
 		}
 	}
-	stop()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		logger.Error("shutdown", "err", err)
+	return c, nil
+}
+
+// eventsToken is the events API's token file of the config in force:
+// /-/reload takes its bearer token when there is one.
+type eventsToken struct{ file atomic.Pointer[string] }
+
+func (e *eventsToken) set(c *exporter.Config) {
+	f := c.EventsAPI.TokenFile
+	e.file.Store(&f)
+}
+
+func (e *eventsToken) get() string {
+	if p := e.file.Load(); p != nil && *p != "" {
+		b, _ := os.ReadFile(*p)
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t
+		}
+		return "\x00unreadable" // a token file that cannot be read lets nobody in
 	}
-	if !rs.wait(sctx) {
-		logger.Warn("cycles did not stop within 10s")
-	}
-	return code
+	return ""
 }
 
 // exporterRuns owns the running exporter and, after a reload, the one

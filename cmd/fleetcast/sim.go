@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -18,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/model"
-	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/fleetcast/fleetcast/sim"
 )
@@ -40,20 +41,8 @@ openmetrics', then continues the same process in real time.`, `
 fleetcast sim --config.file examples/fleet.yml
 fleetcast sim --config.file examples/fleet.yml --history 14d --history.out history.om --speed 60
 curl -s -XPOST 127.0.0.1:4646/v1/fleetcast/pool/default/size -d '{"Count": 6}'`, stderr)
-	var (
-		cfgFile     = fs.String("config.file", "examples/fleet.yml", "the fleet to simulate (YAML, see sim/README.md)")
-		listen      = fs.String("web.listen-address", ":4646", "address to serve the Nomad API and /metrics on")
-		webConfig   = fs.String("web.config.file", "", "exporter-toolkit web config for TLS and basic auth")
-		checkConfig = fs.Bool("check-config", false, "validate the config file and exit")
-		history     = fs.String("history", "0", "how much past to simulate before now, e.g. 14d (0: start now)")
-		historyOut  = fs.String("history.out", "", "write the simulated past to this file as OpenMetrics (needs --history)")
-		historyStep = fs.String("history.step", "1m", "sample interval of the written history")
-		historyJob  = fs.String("history.scrape-job", "nomad", "label the history as scraped by this Prometheus job (the metrics' own job label becomes exported_job, as in a scrape); empty: unlabelled")
-		historyRE   = fs.String("history.metrics", "", "regular expression: write only the metric families whose whole name matches (default: all); backfilling takes time in proportion to the file's size times its length in two-hour blocks")
-		historyInst = fs.String("history.instance", "", "instance label of the history (default: --web.listen-address with 127.0.0.1 for an empty host)")
-		speed       = fs.Float64("speed", 1, "how many simulated seconds pass per real second")
-		tick        = fs.Duration("tick", time.Second, "how often the fleet advances in real time")
-	)
+	var f simFlags
+	f.register(fs)
 	var lf logFlags
 	lf.register(fs)
 	if ok, code := parseFlags(fs, args); !ok {
@@ -64,159 +53,202 @@ curl -s -XPOST 127.0.0.1:4646/v1/fleetcast/pool/default/size -d '{"Count": 6}'`,
 		fmt.Fprintf(stderr, "fleetcast sim: %v\n", err)
 		return 2
 	}
-	cfg, err := sim.LoadConfig(*cfgFile)
+	cfg, err := sim.LoadConfig(*f.cfgFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetcast sim: %v\n", err)
 		return 1
 	}
-	pastD, err := model.ParseDuration(*history)
-	past := time.Duration(pastD)
-	if err != nil {
-		fmt.Fprintf(stderr, "fleetcast sim: --history=%q: %v; want a duration such as 14d or 36h\n", *history, err)
+	if err := f.check(); err != nil {
+		fmt.Fprintf(stderr, "fleetcast sim: %v\n", err)
 		return 2
 	}
-	stepD, err := model.ParseDuration(*historyStep)
-	step := time.Duration(stepD)
-	if err != nil || step <= 0 {
-		fmt.Fprintf(stderr, "fleetcast sim: --history.step=%q: want a positive duration such as 1m\n", *historyStep)
-		return 2
-	}
-	if *speed <= 0 {
-		fmt.Fprintf(stderr, "fleetcast sim: --speed=%g: must be positive\n", *speed)
-		return 2
-	}
-	if *historyOut != "" && past == 0 {
-		fmt.Fprintln(stderr, "fleetcast sim: --history.out needs --history, e.g. --history 14d")
-		return 2
+	if !f.web.checkWebConfigFile(stderr, "sim") {
+		return 1
 	}
 	// Building the fleet also loads demand traces, so it is part of the check.
 	now := time.Now().Truncate(time.Second)
 	// History samples fall on whole steps, so queries at round times hit them.
-	start := now.Add(-past).Truncate(step)
-	f, err := sim.New(cfg, start)
+	start := now.Add(-f.past).Truncate(f.step)
+	fl, err := sim.New(cfg, start)
 	if err != nil {
-		fmt.Fprintf(stderr, "fleetcast sim: %s: %v\n", *cfgFile, err)
+		fmt.Fprintf(stderr, "fleetcast sim: %s: %v\n", *f.cfgFile, err)
 		return 1
 	}
-	if *checkConfig {
-		fmt.Fprintf(stdout, "%s: OK (%d node pools, %d jobs)\n", *cfgFile, len(cfg.NodePools), len(cfg.Jobs))
+	if *f.checkConfig {
+		fmt.Fprintf(stdout, "%s: OK (%d node pools, %d jobs)\n", *f.cfgFile, len(cfg.NodePools), len(cfg.Jobs))
 		return 0
 	}
-	f.SetLogger(logger)
-	if *historyOut != "" {
-		inst := *historyInst
-		if inst == "" && *historyJob != "" {
-			inst = *listen
-			if strings.HasPrefix(inst, ":") {
-				inst = "127.0.0.1" + inst
-			}
-		}
-		opts := sim.HistoryOptions{Target: sim.ScrapeTarget{Job: *historyJob, Instance: inst}}
-		if *historyRE != "" {
-			re, err := regexp.Compile("^(?:" + *historyRE + ")$")
-			if err != nil {
-				fmt.Fprintf(stderr, "fleetcast sim: --history.metrics: %v\n", err)
-				return 2
-			}
-			opts.Metrics = re
-		}
-		if err := writeHistoryFile(f, *historyOut, start, now, step, opts); err != nil {
+	fl.SetLogger(logger)
+	ln, err := f.web.bind()
+	if err != nil {
+		fmt.Fprintf(stderr, "fleetcast sim: %v\n", err)
+		return 1
+	}
+	if *f.historyOut != "" {
+		if err := writeHistoryFile(fl, *f.historyOut, start, now, f.step, f.historyOptions()); err != nil {
 			fmt.Fprintf(stderr, "fleetcast sim: %v\n", err)
 			return 1
 		}
-		logger.Info("wrote history", "file", *historyOut, "from", start, "to", now, "step", step)
+		logger.Info("wrote history", "file", *f.historyOut, "from", start, "to", now, "step", f.step)
 	} else {
-		f.Advance(now)
+		fl.Advance(now)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	wall0, sim0 := time.Now(), f.Now()
+	wall0, sim0, speed := time.Now(), fl.Now(), *f.speed
 	clock := func() time.Time {
-		return sim0.Add(time.Duration(float64(time.Since(wall0)) * *speed))
+		return sim0.Add(time.Duration(float64(time.Since(wall0)) * speed))
 	}
-	// SIGHUP and POST /-/reload start the simulated fleet anew from the
-	// config file at the current simulated time (the old one is kept if the
-	// file is bad); /metrics serves whichever fleet is in force.
-	gauges := newReloadGauges("fleetcast_sim")
-	fleetMetrics := &swapCollector{}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(fleetMetrics)
-	reg.MustRegister(gauges.collectors()...)
-	var (
-		mu      sync.Mutex
-		cur     = f
-		stopRun context.CancelFunc
-	)
-	handler := &swapHandler{}
-	var aclToken atomic.Pointer[string]
-	aclToken.Store(&cfg.ACLToken)
-	handler.token = func() string { return *aclToken.Load() } // /-/reload needs the ACL token when one is set
-	mount := func(f *sim.Fleet) {
-		fleetMetrics.set(f.Collector())
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		mux.Handle("/", f.Handler())
-		handler.set(mux)
-		var rctx context.Context
-		rctx, stopRun = context.WithCancel(ctx)
-		go f.Run(rctx, *tick, clock)
-	}
-	mount(f)
-	handler.reload = func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		c, err := sim.LoadConfig(*cfgFile)
-		var next *sim.Fleet
-		if err == nil {
-			next, err = sim.New(c, clock())
-		}
-		if err != nil {
-			gauges.failed()
-			logger.Error("config reload failed; the running fleet stays", "file", *cfgFile, "err", err)
-			return err
-		}
-		next.SetLogger(logger)
-		aclToken.Store(&c.ACLToken)
-		stopRun()
-		cur = next
-		mount(next)
-		gauges.succeeded()
-		logger.Info("config reloaded: the fleet starts anew from it at the current simulated time", "file", *cfgFile,
-			"nodes", len(next.Nodes()), "jobs", len(next.Jobs()))
-		return nil
-	}
+	run := &simRun{ctx: ctx, file: *f.cfgFile, tick: *f.tick, clock: clock, log: logger}
+	handler := run.start(fl, cfg.ACLToken)
 	onSIGHUP(ctx, handler.reload)
-
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() {
-		errc <- web.ListenAndServe(srv, &web.FlagConfig{
-			WebListenAddresses: &[]string{*listen},
-			WebSystemdSocket:   new(false),
-			WebConfigFile:      webConfig,
-		}, logger)
-	}()
-	logger.Info("simulated Nomad fleet running", "address", *listen, "speed", *speed, "nodes", len(f.Nodes()), "jobs", len(f.Jobs()))
-	select {
-	case err := <-errc:
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			fmt.Fprintf(stderr, "fleetcast sim: %v\n", err)
-			return 1
-		}
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			fmt.Fprintf(stderr, "fleetcast sim: shutdown: %v\n", err)
-			return 1
+	logger.Info("simulated Nomad fleet running", "address", f.web.address(), "speed", speed, "nodes", len(fl.Nodes()), "jobs", len(fl.Jobs()))
+	code := f.web.serve(ctx, ln, srv, logger, func(_ context.Context, err error) bool { return err == nil })
+	t := run.current().Truth()
+	logger.Info("stopped", "sim_time", t.Time, "overload_seconds", t.OverloadSeconds, "node_hours", t.NodeHours)
+	return code
+}
+
+// simFlags are the flags of fleetcast sim.
+type simFlags struct {
+	cfgFile, history, historyOut, historyStep, historyJob, historyRE, historyInst *string
+	checkConfig                                                                   *bool
+	speed                                                                         *float64
+	tick                                                                          *time.Duration
+	web                                                                           webFlags
+	// Set by check.
+	past, step time.Duration
+	metrics    *regexp.Regexp
+}
+
+func (f *simFlags) register(fs *flag.FlagSet) {
+	f.cfgFile = fs.String("config.file", "examples/fleet.yml", "the fleet to simulate (YAML, see sim/README.md)")
+	f.web.register(fs, ":4646", "the Nomad API and /metrics", 5*time.Second, "in-flight requests")
+	f.checkConfig = fs.Bool("check-config", false, "validate the config file and exit")
+	f.history = fs.String("history", "0", "how much past to simulate before now, e.g. 14d (0: start now)")
+	f.historyOut = fs.String("history.out", "", "write the simulated past to this file as OpenMetrics (needs --history)")
+	f.historyStep = fs.String("history.step", "1m", "sample interval of the written history")
+	f.historyJob = fs.String("history.scrape-job", "nomad", "label the history as scraped by this Prometheus job (the metrics' own job label becomes exported_job, as in a scrape); empty: unlabelled")
+	f.historyRE = fs.String("history.metrics", "", "regular expression: write only the metric families whose whole name matches (default: all); backfilling takes time in proportion to the file's size times its length in two-hour blocks")
+	f.historyInst = fs.String("history.instance", "", "instance label of the history (default: --web.listen-address with 127.0.0.1 for an empty host)")
+	f.speed = fs.Float64("speed", 1, "how many simulated seconds pass per real second")
+	f.tick = fs.Duration("tick", time.Second, "how often the fleet advances in real time")
+}
+
+// check validates the flag values and reads the durations and the
+// metrics filter.
+func (f *simFlags) check() error {
+	past, err := model.ParseDuration(*f.history)
+	if err != nil {
+		return fmt.Errorf("--history=%q: %v; want a duration such as 14d or 36h", *f.history, err)
+	}
+	step, err := model.ParseDuration(*f.historyStep)
+	if err != nil || step <= 0 {
+		return fmt.Errorf("--history.step=%q: want a positive duration such as 1m", *f.historyStep)
+	}
+	f.past, f.step = time.Duration(past), time.Duration(step)
+	if *f.speed <= 0 {
+		return fmt.Errorf("--speed=%g: must be positive", *f.speed)
+	}
+	if *f.historyOut != "" && f.past == 0 {
+		return errors.New("--history.out needs --history, e.g. --history 14d")
+	}
+	if *f.historyRE != "" {
+		if f.metrics, err = regexp.Compile("^(?:" + *f.historyRE + ")$"); err != nil {
+			return fmt.Errorf("--history.metrics: %v", err)
 		}
 	}
-	mu.Lock()
-	f = cur
-	mu.Unlock()
-	t := f.Truth()
-	logger.Info("stopped", "sim_time", t.Time, "overload_seconds", t.OverloadSeconds, "node_hours", t.NodeHours)
-	return 0
+	return nil
+}
+
+// historyOptions labels the written history as a scrape of this simulator.
+func (f *simFlags) historyOptions() sim.HistoryOptions {
+	inst := *f.historyInst
+	if inst == "" && *f.historyJob != "" {
+		inst = *f.web.listen
+		if strings.HasPrefix(inst, ":") {
+			inst = "127.0.0.1" + inst
+		}
+	}
+	return sim.HistoryOptions{Target: sim.ScrapeTarget{Job: *f.historyJob, Instance: inst}, Metrics: f.metrics}
+}
+
+// simRun is the simulated fleet in force. SIGHUP and POST /-/reload start
+// the fleet anew from the config file at the current simulated time (the
+// old one is kept if the file is bad); /metrics serves whichever fleet is
+// in force.
+type simRun struct {
+	ctx   context.Context
+	file  string
+	tick  time.Duration
+	clock func() time.Time
+	log   *slog.Logger
+
+	mu           sync.Mutex
+	cur          *sim.Fleet
+	stopRun      context.CancelFunc
+	handler      *swapHandler
+	fleetMetrics *swapCollector
+	reg          *prometheus.Registry
+	gauges       *reloadGauges
+	aclToken     atomic.Pointer[string]
+}
+
+// start mounts the first fleet and returns the handler that serves it.
+func (r *simRun) start(f *sim.Fleet, aclToken string) *swapHandler {
+	r.gauges = newReloadGauges("fleetcast_sim")
+	r.fleetMetrics = &swapCollector{}
+	r.reg = prometheus.NewRegistry()
+	r.reg.MustRegister(r.fleetMetrics)
+	r.reg.MustRegister(r.gauges.collectors()...)
+	r.handler = &swapHandler{reload: r.reload}
+	r.handler.token = func() string { return *r.aclToken.Load() } // /-/reload needs the ACL token when one is set
+	r.aclToken.Store(&aclToken)
+	r.mount(f)
+	return r.handler
+}
+
+func (r *simRun) mount(f *sim.Fleet) {
+	r.cur = f
+	r.fleetMetrics.set(f.Collector())
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", f.Handler())
+	r.handler.set(mux)
+	var rctx context.Context
+	rctx, r.stopRun = context.WithCancel(r.ctx)
+	go f.Run(rctx, r.tick, r.clock)
+}
+
+func (r *simRun) reload() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, err := sim.LoadConfig(r.file)
+	var next *sim.Fleet
+	if err == nil {
+		next, err = sim.New(c, r.clock())
+	}
+	if err != nil {
+		r.gauges.failed()
+		r.log.Error("config reload failed; the running fleet stays", "file", r.file, "err", err)
+		return err
+	}
+	next.SetLogger(r.log)
+	r.aclToken.Store(&c.ACLToken)
+	r.stopRun()
+	r.mount(next)
+	r.gauges.succeeded()
+	r.log.Info("config reloaded: the fleet starts anew from it at the current simulated time", "file", r.file,
+		"nodes", len(next.Nodes()), "jobs", len(next.Jobs()))
+	return nil
+}
+
+// current is the fleet in force.
+func (r *simRun) current() *sim.Fleet {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cur
 }
 
 func writeHistoryFile(f *sim.Fleet, path string, from, to time.Time, step time.Duration, opts sim.HistoryOptions) (err error) {
