@@ -171,92 +171,167 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	if err := o.defaults(); err != nil {
 		return sum, err
 	}
-	dir := o.Dir
-	if dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return sum, fmt.Errorf("work directory: %w", err)
-		}
-	} else {
-		if dir, err = os.MkdirTemp("", "fleetcast-demo-"); err != nil {
-			return sum, fmt.Errorf("work directory: %w", err)
-		}
-		if !o.Keep {
-			defer func() { _ = os.RemoveAll(dir) }()
-		}
+	r := &demoRun{o: o, sum: &sum}
+	defer r.cleanup()
+	r.say = func(format string, args ...any) {
+		fmt.Fprintf(o.Out, "%s  %s\n", o.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 	}
-	out := o.Out
-	say := func(format string, args ...any) {
-		fmt.Fprintf(out, "%s  %s\n", o.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
-	}
-	now := o.Now().Truncate(time.Second)
 	sum.URLs = map[string]string{}
 	sum.JobOverloadSeconds = map[string]float64{}
-
-	// --- the simulated fleet, its past and its present ---
-	// The story's times count from when everything should be up.
-	planned := now.Add(o.Setup)
-	cfg, sc, err := arrange(filepath.Join(o.Examples, "fleet.yml"), planned, o.Lead, o.BatchLead)
-	if err != nil {
+	if err := r.workDir(); err != nil {
 		return sum, err
+	}
+	if err := r.startFleet(ctx); err != nil {
+		return sum, err
+	}
+	if err := r.startStack(); err != nil {
+		return sum, err
+	}
+	r.tellStory()
+	n := newNarrator(o, r.fleet, r.prom.URL, r.sc, r.say)
+	n.useNomad(r.simURL)
+	truth0 := r.fleet.Truth()
+	sum.Start = r.ready
+	r.play(ctx, n)
+	r.summarize(n, truth0)
+	printSummary(o.Out, sum)
+	if o.BeforeStop != nil {
+		if err := o.BeforeStop(ctx, sum.URLs); err != nil {
+			return sum, fmt.Errorf("check before stopping: %w", err)
+		}
+	}
+	return sum, nil
+}
+
+// demoRun is one run of the demo: what it started, in order, and the
+// story's times.
+type demoRun struct {
+	o     Options
+	sum   *Summary
+	say   func(format string, args ...any)
+	stops []func() // what to stop at the end, in the order started
+
+	dir             string
+	runCtx          context.Context
+	fleet           *sim.Fleet
+	sc              Scenario
+	simAddr, simURL string
+	hist            bytes.Buffer
+	prom            *stack.Process
+	exp, act        *stack.Process
+	planned, ready  time.Time // when everything was planned to be up, and was
+	t0              time.Time // when the story's clock starts
+	deadline        time.Time // when the demo ends by itself (zero: never)
+}
+
+// onStop registers f to run when the demo ends, before what was started
+// earlier is stopped.
+func (r *demoRun) onStop(f func()) { r.stops = append(r.stops, f) }
+
+func (r *demoRun) cleanup() {
+	for i := len(r.stops) - 1; i >= 0; i-- {
+		r.stops[i]()
+	}
+}
+
+// workDir makes the working directory (configs, logs, TSDB); a temporary
+// one is removed at the end unless Keep.
+func (r *demoRun) workDir() error {
+	r.dir = r.o.Dir
+	if r.dir != "" {
+		if err := os.MkdirAll(r.dir, 0o755); err != nil {
+			return fmt.Errorf("work directory: %w", err)
+		}
+		return nil
+	}
+	var err error
+	if r.dir, err = os.MkdirTemp("", "fleetcast-demo-"); err != nil {
+		return fmt.Errorf("work directory: %w", err)
+	}
+	if !r.o.Keep {
+		dir := r.dir
+		r.onStop(func() { _ = os.RemoveAll(dir) })
+	}
+	return nil
+}
+
+// startFleet arranges the story in the simulated fleet, writes its past
+// for Prometheus, and serves the present as the Nomad API.
+func (r *demoRun) startFleet(ctx context.Context) error {
+	o := r.o
+	now := o.Now().Truncate(time.Second)
+	// The story's times count from when everything should be up.
+	r.planned = now.Add(o.Setup)
+	cfg, sc, err := arrange(filepath.Join(o.Examples, "fleet.yml"), r.planned, o.Lead, o.BatchLead)
+	if err != nil {
+		return err
 	}
 	trial, err := sim.New(cfg, now)
 	if err != nil {
-		return sum, fmt.Errorf("simulated fleet: %w", err)
+		return fmt.Errorf("simulated fleet: %w", err)
 	}
 	sizeBatch(cfg, &sc, trial)
 	fleet, err := sim.New(cfg, now.Add(-o.History))
 	if err != nil {
-		return sum, fmt.Errorf("simulated fleet: %w", err)
+		return fmt.Errorf("simulated fleet: %w", err)
 	}
 	// The simulator logs every change it makes; that goes to sim.log, the
 	// terminal gets the story.
-	simLog, err := os.Create(filepath.Join(dir, "sim.log"))
+	simLog, err := os.Create(filepath.Join(r.dir, "sim.log"))
 	if err != nil {
-		return sum, fmt.Errorf("sim log: %w", err)
+		return fmt.Errorf("sim log: %w", err)
 	}
-	defer func() { _ = simLog.Close() }()
+	r.onStop(func() { _ = simLog.Close() })
 	fleet.SetLogger(slog.New(slog.NewTextHandler(simLog, nil)))
 	simLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return sum, fmt.Errorf("listen for the simulated Nomad: %w", err)
+		return fmt.Errorf("listen for the simulated Nomad: %w", err)
 	}
-	defer func() { _ = simLn.Close() }()
-	say("simulating %s of the fleet's past (examples/fleet.yml) for Prometheus ...", o.History)
+	r.onStop(func() { _ = simLn.Close() })
+	r.simAddr = simLn.Addr().String()
+	r.say("simulating %s of the fleet's past (examples/fleet.yml) for Prometheus ...", o.History)
 	// Labelled as Prometheus will store the live scrapes of job "nomad",
 	// so the backfilled past and the present join without a seam; only
 	// Nomad's own metric families, which is what the exporter and the rules
 	// read (promtool's time grows with the file).
-	var hist bytes.Buffer
-	if err := fleet.WriteHistoryWith(&hist, now.Add(-o.History), now, o.HistoryStep, sim.HistoryOptions{
-		Target:  sim.ScrapeTarget{Job: "nomad", Instance: simLn.Addr().String()},
+	if err := fleet.WriteHistoryWith(&r.hist, now.Add(-o.History), now, o.HistoryStep, sim.HistoryOptions{
+		Target:  sim.ScrapeTarget{Job: "nomad", Instance: r.simAddr},
 		Metrics: regexp.MustCompile(`^nomad_`),
 	}); err != nil {
-		return sum, fmt.Errorf("fleet history: %w", err)
+		return fmt.Errorf("fleet history: %w", err)
 	}
 	findShortage(fleet, &sc, now, o.Setup+2*max(o.Duration, 10*time.Minute))
-	sum.Scenario = sc
+	r.sum.Scenario, r.sc, r.fleet = sc, sc, fleet
 	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	simURL := "http://" + simLn.Addr().String()
+	r.runCtx = runCtx
+	r.onStop(cancel)
+	r.simURL = "http://" + r.simAddr
 	simSrv := &http.Server{Handler: fleet.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = simSrv.Serve(simLn) }()
-	defer func() { _ = simSrv.Close() }()
+	r.onStop(func() { _ = simSrv.Close() })
 	go fleet.Run(runCtx, time.Second, o.Now)
-	sum.URLs["nomad (simulated)"] = simURL
+	r.sum.URLs["nomad (simulated)"] = r.simURL
+	return nil
+}
 
-	// --- Alertmanager, Prometheus, the exporter and the actuator ---
+// startStack starts Alertmanager, Prometheus (backfilled with the fleet's
+// past), the exporter and the actuator. A part that cannot start is named
+// in Summary.Missing and the rest goes on, except for Alertmanager and
+// Prometheus, without which there is no loop.
+func (r *demoRun) startStack() error {
+	o, sum, dir := r.o, r.sum, r.dir
 	actAddr, err := stack.FreeAddr()
 	if err != nil {
-		return sum, err
+		return err
 	}
 	expAddr, err := stack.FreeAddr()
 	if err != nil {
-		return sum, err
+		return err
 	}
 	amDir, promDir := filepath.Join(dir, "alertmanager"), filepath.Join(dir, "prometheus")
 	for _, d := range []string{amDir, promDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return sum, err
+			return err
 		}
 	}
 	amCfg, err := alertmanagerConfig(filepath.Join(o.Examples, "alertmanager.yml"), "http://"+actAddr+"/webhook")
@@ -264,60 +339,69 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 		sum.Missing = append(sum.Missing, fmt.Sprintf("examples/alertmanager.yml (%v): Alertmanager routes everything to the actuator with a built-in route instead", err))
 		amCfg = fmt.Sprintf("route:\n  receiver: fleetcast\n  group_by: [alertname, job, task_group, node_pool, node_id]\n  group_wait: 1s\n  group_interval: 5s\nreceivers:\n  - name: fleetcast\n    webhook_configs:\n      - url: %q\n", "http://"+actAddr+"/webhook")
 	}
-	am, err := stack.StartAlertmanager(runCtx, stack.AlertmanagerOptions{Dir: amDir, Config: amCfg})
+	am, err := stack.StartAlertmanager(r.runCtx, stack.AlertmanagerOptions{Dir: amDir, Config: amCfg})
 	if err != nil {
-		return sum, err
+		return err
 	}
-	defer func() { _ = am.Stop() }()
+	r.onStop(func() { _ = am.Stop() })
 	sum.URLs["alertmanager"] = am.URL
 
 	rules, err := demoRules(o.Rules, dir, o.AlertFor)
 	if err != nil {
 		sum.Missing = append(sum.Missing, fmt.Sprintf("rules (%v): no alerts will fire", err))
 	}
-	say("backfilling Prometheus with %.1f MB of history (promtool) ...", float64(hist.Len())/1e6)
-	prom, err := stack.StartPrometheus(runCtx, stack.PrometheusOptions{
-		Dir: promDir, Config: prometheusConfig(simLn.Addr().String(), expAddr, actAddr),
-		RuleFiles: rules, AlertmanagerURL: am.URL, OpenMetrics: hist.String(),
+	r.say("backfilling Prometheus with %.1f MB of history (promtool) ...", float64(r.hist.Len())/1e6)
+	prom, err := stack.StartPrometheus(r.runCtx, stack.PrometheusOptions{
+		Dir: promDir, Config: prometheusConfig(r.simAddr, expAddr, actAddr),
+		RuleFiles: rules, AlertmanagerURL: am.URL, OpenMetrics: r.hist.String(),
 	})
 	if err != nil {
-		return sum, err
+		return err
 	}
-	defer func() { _ = prom.Stop() }()
+	r.onStop(func() { _ = prom.Stop() })
+	r.prom = prom
 	sum.URLs["prometheus"] = prom.URL
 
-	var exp, act *stack.Process
 	expCfg := filepath.Join(dir, "fleetcast.yml")
-	if err := exporterConfig(filepath.Join(o.Examples, "fleetcast.yml"), expCfg, prom.URL, simURL, o.Refresh); err != nil {
+	if err := exporterConfig(filepath.Join(o.Examples, "fleetcast.yml"), expCfg, prom.URL, r.simURL, o.Refresh); err != nil {
 		sum.Missing = append(sum.Missing, fmt.Sprintf("exporter: config examples/fleetcast.yml: %v; no forecasts will be published", err))
-	} else if exp, err = stack.StartProcess(runCtx, "exporter", dir, expAddr, o.Binary,
-		"exporter", "--config.file="+expCfg, "--web.listen-address="+expAddr); err != nil {
-		sum.Missing = append(sum.Missing, fmt.Sprintf("exporter: %v", err))
 	} else {
-		defer func(p *stack.Process) { _ = p.Stop() }(exp)
-		sum.URLs["exporter"] = exp.URL
+		r.exp = r.startPart("exporter", expAddr, "--config.file="+expCfg)
 	}
 	actCfg := filepath.Join(dir, "actuator.yml")
-	if err := actuatorConfig(filepath.Join(o.Examples, "actuator.yml"), actCfg, prom.URL, simURL, filepath.Join(dir, "STOP")); err != nil {
+	if err := actuatorConfig(filepath.Join(o.Examples, "actuator.yml"), actCfg, prom.URL, r.simURL, filepath.Join(dir, "STOP")); err != nil {
 		sum.Missing = append(sum.Missing, fmt.Sprintf("actuator: config examples/actuator.yml: %v; nothing will act", err))
-	} else if act, err = stack.StartProcess(runCtx, "actuator", dir, actAddr, o.Binary,
-		"actuator", "--config.file="+actCfg, "--web.listen-address="+actAddr); err != nil {
-		sum.Missing = append(sum.Missing, fmt.Sprintf("actuator: %v", err))
 	} else {
-		defer func(p *stack.Process) { _ = p.Stop() }(act)
-		sum.URLs["actuator"] = act.URL
+		r.act = r.startPart("actuator", actAddr, "--config.file="+actCfg)
 	}
+	return nil
+}
 
-	fmt.Fprintln(out)
-	names := make([]string, 0, len(sum.URLs))
-	for k := range sum.URLs {
-		names = append(names, k)
+// startPart starts the exporter or the actuator as a subprocess of the
+// fleetcast binary listening on addr; nil, and a line in Missing, if it
+// cannot.
+func (r *demoRun) startPart(name, addr, cfgFlag string) *stack.Process {
+	p, err := stack.StartProcess(r.runCtx, name, r.dir, addr, r.o.Binary, name, cfgFlag, "--web.listen-address="+addr)
+	if err != nil {
+		r.sum.Missing = append(r.sum.Missing, fmt.Sprintf("%s: %v", name, err))
+		return nil
 	}
-	sort.Strings(names)
+	r.onStop(func() { _ = p.Stop() })
+	r.sum.URLs[name] = p.URL
+	return p
+}
+
+// tellStory prints where everything runs and the story to come, and sets
+// the story's clock: it starts when planned, or later if starting took
+// longer.
+func (r *demoRun) tellStory() {
+	o, sum, sc, out, say := r.o, r.sum, r.sc, r.o.Out, r.say
+	fmt.Fprintln(out)
+	names := sortedKeys(sum.URLs)
 	for _, k := range names {
 		fmt.Fprintf(out, "  %-20s %s\n", k, sum.URLs[k])
 	}
-	fmt.Fprintf(out, "  %-20s %s\n", "work directory", dir)
+	fmt.Fprintf(out, "  %-20s %s\n", "work directory", r.dir)
 	for _, m := range sum.Missing {
 		fmt.Fprintf(out, "  MISSING: %s\n", m)
 		o.Logger.Warn("part of the demo is missing", "what", m)
@@ -326,8 +410,8 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 		o.Logger.Debug("started", "part", k, "url", sum.URLs[k])
 	}
 	fmt.Fprintln(out)
-	ready := o.Now()
-	if late := ready.Sub(planned); late > 5*time.Second {
+	r.ready = o.Now()
+	if late := r.ready.Sub(r.planned); late > 5*time.Second {
 		say("starting took %s longer than planned (--setup); the story below is that much closer.", late.Round(time.Second))
 	}
 	say("the story: job %s/%s serves %.0f MHz now; its daily rush starts at %s and outgrows that at %s.",
@@ -339,69 +423,71 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 		say("periodic job %s launches at %s: %d × %d MHz on node pool %s, which has %d MHz free: it will not fit.",
 			sc.BatchJob, sc.BatchAt.Format("15:04:05"), sc.BatchCount, sc.BatchCPU, sc.BatchPool, sc.BatchFree)
 	}
-	// The story's clock starts when it was planned to, or later if
-	// starting took longer.
-	t0 := planned
-	if ready.After(planned) {
-		t0 = ready
+	r.t0 = r.planned
+	if r.ready.After(r.planned) {
+		r.t0 = r.ready
 	}
-	say("fleetcast must act before both; an anomaly is injected into %s at %s.", sc.Job, t0.Add(o.AnomalyAt).Format("15:04:05"))
-	if o.AfterShortage > 0 && !sc.ShortageAt.IsZero() {
-		say("the demo ends by itself at %s (Ctrl-C ends it sooner).", sc.ShortageAt.Add(o.AfterShortage).Format("15:04:05"))
-	} else if o.Duration > 0 {
-		say("the demo ends by itself at %s (Ctrl-C ends it sooner).", t0.Add(o.Duration).Format("15:04:05"))
-	} else {
-		say("Ctrl-C stops everything.")
-	}
-
-	n := newNarrator(o, fleet, prom.URL, sc, say)
-	n.useNomad(simURL)
-	truth0 := fleet.Truth()
-	sum.Start = ready
-	deadline := time.Time{}
+	say("fleetcast must act before both; an anomaly is injected into %s at %s.", sc.Job, r.t0.Add(o.AnomalyAt).Format("15:04:05"))
 	if o.Duration > 0 {
-		deadline = t0.Add(o.Duration)
+		r.deadline = r.t0.Add(o.Duration)
 	}
 	if o.AfterShortage > 0 && !sc.ShortageAt.IsZero() {
-		deadline = sc.ShortageAt.Add(o.AfterShortage)
+		r.deadline = sc.ShortageAt.Add(o.AfterShortage)
 	}
+	if r.deadline.IsZero() {
+		say("Ctrl-C stops everything.")
+	} else {
+		say("the demo ends by itself at %s (Ctrl-C ends it sooner).", r.deadline.Format("15:04:05"))
+	}
+}
+
+// play runs the story every second until ctx ends or the deadline: the
+// anomaly at its time, the narrator's poll, and a word when the exporter
+// or the actuator exits.
+func (r *demoRun) play(ctx context.Context, n *narrator) {
+	o, sc, say := r.o, r.sc, r.say
 	injected := false
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-loop:
 	for {
 		select {
 		case <-ctx.Done():
-			fmt.Fprintln(out)
+			fmt.Fprintln(o.Out)
 			say("interrupted; stopping everything ...")
-			break loop
+			return
 		case <-tick.C:
 		}
 		t := o.Now()
-		if !injected && !t.Before(t0.Add(o.AnomalyAt)) {
+		if !injected && !t.Before(r.t0.Add(o.AnomalyAt)) {
 			injected = true
-			if err := fleet.InjectAnomaly(sc.Job, o.AnomalyFactor, t, t.Add(time.Hour)); err != nil {
+			if err := r.fleet.InjectAnomaly(sc.Job, o.AnomalyFactor, t, t.Add(time.Hour)); err != nil {
 				say("could not inject the anomaly: %v", err)
 			} else {
 				n.event(Event{At: t, Kind: "anomaly", Object: sc.Job, What: fmt.Sprintf("demand ×%.1f, unforeseen", o.AnomalyFactor)})
 				say("ANOMALY injected: %s's demand jumps to %.1f× what its pattern says, for an hour.", sc.Job, o.AnomalyFactor)
 			}
 		}
-		n.poll(runCtx, t)
-		if !deadline.IsZero() && !t.Before(deadline) {
-			break loop
+		n.poll(r.runCtx, t)
+		if !r.deadline.IsZero() && !t.Before(r.deadline) {
+			return
 		}
-		if exp != nil && exp.Exited() {
-			say("the exporter exited; see %s", exp.Log)
-			exp = nil
+		if r.exp != nil && r.exp.Exited() {
+			say("the exporter exited; see %s", r.exp.Log)
+			r.exp = nil
 		}
-		if act != nil && act.Exited() {
-			say("the actuator exited; see %s", act.Log)
-			act = nil
+		if r.act != nil && r.act.Exited() {
+			say("the actuator exited; see %s", r.act.Log)
+			r.act = nil
 		}
 	}
-	truth := fleet.Truth()
-	sum.End = o.Now()
+}
+
+// summarize fills the summary from the narrator's events and the
+// simulator's ground truth since truth0.
+func (r *demoRun) summarize(n *narrator, truth0 sim.Truth) {
+	sum := r.sum
+	truth := r.fleet.Truth()
+	sum.End = r.o.Now()
 	sum.Events = n.events
 	sum.FirstScaleOut, sum.PoolScaleOut = n.firstScaleOut, n.poolScaleOut
 	sum.OverloadSeconds = truth.OverloadSeconds - truth0.OverloadSeconds
@@ -415,13 +501,6 @@ loop:
 			sum.Actions++
 		}
 	}
-	printSummary(out, sum)
-	if o.BeforeStop != nil {
-		if err := o.BeforeStop(ctx, sum.URLs); err != nil {
-			return sum, fmt.Errorf("check before stopping: %w", err)
-		}
-	}
-	return sum, nil
 }
 
 func fmtTime(t time.Time) string {
