@@ -111,7 +111,7 @@ receivers:
         labels: {namespace: default, job: shop, task_group: web, resource: cpu, window: 1h, q: "0.9"}
       - alert: JobPredictedSaturation
         expr: task_group:fleetcast_demand_peak:max{resource="cpu"} > 1000
-        labels: {action: scale_group, severity: warning}
+        labels: {action: scale_group, direction: out, severity: warning}
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
