@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 )
 
@@ -88,14 +89,14 @@ func exporterConfig(src, dst, promURL, nomadAddr string, refresh time.Duration) 
 	set(root, promURL, "prometheus", "url")
 	if n := child(root, "nomad", false); n != nil {
 		set(root, nomadAddr, "nomad", "address")
-		set(root, refresh.String(), "nomad", "refresh")
+		set(root, model.Duration(refresh).String(), "nomad", "refresh")
 		// The simulator checks no token unless configured; a file the
 		// example names does not exist here.
 		removeKey(n, "token_file")
 	}
 	if t := child(root, "targets", false); t != nil && t.Kind == yaml.SequenceNode {
 		for _, tg := range t.Content {
-			set(tg, refresh.String(), "refresh")
+			set(tg, model.Duration(refresh).String(), "refresh")
 		}
 	}
 	// The example's calendar holds real dates (a Black Friday); the demo's
@@ -229,8 +230,8 @@ func demoRules(dir, dst string, maxFor time.Duration) ([]string, error) {
 						continue
 					}
 					if v := child(r, "for", false); v != nil {
-						if d, err := parsePromDuration(v.Value); err == nil && d > maxFor {
-							v.Value = promDuration(maxFor)
+						if d, err := model.ParseDuration(v.Value); err == nil && time.Duration(d) > maxFor {
+							v.Value = model.Duration(maxFor).String()
 						}
 					}
 				}
@@ -243,25 +244,6 @@ func demoRules(dir, dst string, maxFor time.Duration) ([]string, error) {
 		out = append(out, p)
 	}
 	return out, nil
-}
-
-func parsePromDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if strings.HasSuffix(s, "d") {
-		var n int
-		if _, err := fmt.Sscanf(strings.TrimSuffix(s, "d"), "%d", &n); err != nil {
-			return 0, err
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	return time.ParseDuration(s)
-}
-
-func promDuration(d time.Duration) string {
-	if d%time.Minute == 0 {
-		return fmt.Sprintf("%dm", int(d/time.Minute))
-	}
-	return fmt.Sprintf("%ds", int(d/time.Second))
 }
 
 // prometheusConfig scrapes the simulated Nomad, the exporter and the

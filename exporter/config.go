@@ -193,7 +193,43 @@ func (c *Config) path(p string) string {
 }
 
 func (c *Config) validate() error {
-	p := &c.Prometheus
+	if err := c.Prometheus.validate(c.dir); err != nil {
+		return err
+	}
+	c.EventsFile = c.path(c.EventsFile)
+	c.EventsAPI.TokenFile = c.path(c.EventsAPI.TokenFile)
+	if c.EventsAPI.TokenFile != "" && c.EventsFile == "" {
+		return fieldErr("events_api.token_file", "set, but events_file is empty; the events API needs a calendar file to persist to")
+	}
+	if err := c.Fit.validate(); err != nil {
+		return err
+	}
+	if len(c.Targets) == 0 {
+		return fieldErr("targets", "empty; want at least one target with a name and a query")
+	}
+	seen := map[string]int{}
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		tp := fmt.Sprintf("targets[%d]", i)
+		if err := t.validate(c, tp); err != nil {
+			return err
+		}
+		if j, dup := seen[t.Name]; dup {
+			return fieldErr(tp+".name", "%q is also the name of targets[%d]; names must be unique", t.Name, j)
+		}
+		seen[t.Name] = i
+	}
+	if c.Nomad != nil {
+		if err := c.Nomad.validate(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validate checks the prometheus section and fills its defaults; the files
+// http_config names are read relative to dir.
+func (p *PrometheusConfig) validate(dir string) error {
 	if p.URL == "" {
 		return fieldErr("prometheus.url", "missing; want the base URL of a Prometheus-API store, e.g. http://prometheus:9090")
 	}
@@ -216,48 +252,27 @@ func (c *Config) validate() error {
 	if err := p.HTTPConfig.Validate(); err != nil {
 		return fieldErr("prometheus.http_config", "%v", err)
 	}
-	p.HTTPConfig.SetDirectory(c.dir)
+	p.HTTPConfig.SetDirectory(dir)
+	return nil
+}
 
-	c.EventsFile = c.path(c.EventsFile)
-	c.EventsAPI.TokenFile = c.path(c.EventsAPI.TokenFile)
-	if c.EventsAPI.TokenFile != "" && c.EventsFile == "" {
-		return fieldErr("events_api.token_file", "set, but events_file is empty; the events API needs a calendar file to persist to")
+// validate checks the fit section and fills its defaults.
+func (f *FitConfig) validate() error {
+	if f.Workers < 0 || f.Workers > 1024 {
+		return fieldErr("fit.workers", "%d; want 0 (GOMAXPROCS) to 1024", f.Workers)
 	}
-	if c.Fit.Workers < 0 || c.Fit.Workers > 1024 {
-		return fieldErr("fit.workers", "%d; want 0 (GOMAXPROCS) to 1024", c.Fit.Workers)
+	if f.Level == 0 {
+		f.Level = 0.8
 	}
-	if c.Fit.Level == 0 {
-		c.Fit.Level = 0.8
-	}
-	if c.Fit.Level <= 0 || c.Fit.Level >= 1 {
-		return fieldErr("fit.level", "%g; want a coverage strictly between 0 and 1, e.g. 0.8", c.Fit.Level)
-	}
-
-	if len(c.Targets) == 0 {
-		return fieldErr("targets", "empty; want at least one target with a name and a query")
-	}
-	seen := map[string]int{}
-	for i := range c.Targets {
-		t := &c.Targets[i]
-		tp := fmt.Sprintf("targets[%d]", i)
-		if err := c.validateTarget(t, tp); err != nil {
-			return err
-		}
-		if j, dup := seen[t.Name]; dup {
-			return fieldErr(tp+".name", "%q is also the name of targets[%d]; names must be unique", t.Name, j)
-		}
-		seen[t.Name] = i
-	}
-	if c.Nomad != nil {
-		if err := c.validateNomad(); err != nil {
-			return err
-		}
+	if f.Level <= 0 || f.Level >= 1 {
+		return fieldErr("fit.level", "%g; want a coverage strictly between 0 and 1, e.g. 0.8", f.Level)
 	}
 	return nil
 }
 
-func (c *Config) validateNomad() error {
-	n := c.Nomad
+// validate checks the nomad section and fills its defaults; its horizons
+// default to those of c's targets, so it runs after them.
+func (n *NomadConfig) validate(c *Config) error {
 	u, err := url.Parse(n.Address)
 	if n.Address == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fieldErr("nomad.address", "%q; want the Nomad HTTP API address, e.g. http://127.0.0.1:4646", n.Address)
@@ -305,7 +320,8 @@ func (c *Config) validateNomad() error {
 
 // validateTarget checks one target and fills in its defaults; tp is its
 // field path (targets[2]).
-func (c *Config) validateTarget(t *TargetConfig, tp string) error {
+// validate checks a target (at tp, targets[i]) of c and fills its defaults.
+func (t *TargetConfig) validate(c *Config, tp string) error {
 	if t.Name == "" {
 		return fieldErr(tp+".name", "missing; want a name such as node_cpu (letters, digits, _ : . -)")
 	}

@@ -35,10 +35,10 @@ func TestLoadGoodConfig(t *testing.T) {
 	}
 }
 
-// TestConfigErrors loads every invalid config under testdata/ (conf.*.yml,
+// TestInvalidConfigs loads every invalid config under testdata/ (conf.*.yml,
 // as Alertmanager's config tests have them) and checks that the error names
 // the file, the field and what would be valid.
-func TestConfigErrors(t *testing.T) {
+func TestInvalidConfigs(t *testing.T) {
 	cases := []struct{ file, field, valid string }{
 		{"conf.bad-duration.yml", "targets[0].step", "want a number and a unit (ms, s, m, h, d, w, y)"},
 		{"conf.bad-horizon-syntax.yml", "targets[0].horizons[1]", "want a number and a unit"},

@@ -428,10 +428,12 @@ func (g *GroupConfig) validate(c *Config, jobType, gw string) error {
 			return fmt.Errorf("%s.count: %d is outside scaling min %d and max %d", gw, g.Count, s.Min, s.Max)
 		}
 	}
-	return c.validateDemand(&g.Demand, gw+".demand")
+	return g.Demand.validate(gw+".demand", c.file)
 }
 
-func (c *Config) validateDemand(d *DemandConfig, where string) error {
+// validate checks a group's demand (at where) and fills its defaults; a
+// trace file is read relative to the fleet file, file.
+func (d *DemandConfig) validate(where, file string) error {
 	if d.Base < 0 {
 		return fmt.Errorf("%s.base_mhz: must not be negative, got %g", where, d.Base)
 	}
@@ -482,8 +484,8 @@ func (c *Config) validateDemand(d *DemandConfig, where string) error {
 		if t.File == "" {
 			return fmt.Errorf("%s.trace.file: must be set; want a CSV file of series,timestamp,value", where)
 		}
-		if !filepath.IsAbs(t.File) && c.file != "" {
-			t.File = filepath.Join(filepath.Dir(c.file), t.File)
+		if !filepath.IsAbs(t.File) && file != "" {
+			t.File = filepath.Join(filepath.Dir(file), t.File)
 		}
 		if t.Scale < 0 || t.PeakMHz < 0 || (t.Scale > 0 && t.PeakMHz > 0) {
 			return fmt.Errorf("%s.trace: set at most one of scale and peak_mhz, positive", where)
