@@ -196,8 +196,10 @@ const (
 	DefaultPrometheusURL     = "http://127.0.0.1:9090"
 	DefaultLeaderVariable    = "fleetcast/actuator/leader"
 	defaultMaxActionsPerHour = 60
-	defaultMaxBodyBytes      = 1 << 20
 	defaultMaxAlerts         = 1000
+	defaultDedupeFor         = 24 * time.Hour
+	defaultDeploymentRetry   = 30 * time.Second
+	defaultPromTimeout       = 10 * time.Second
 )
 
 // Default is the configuration a file starts from, as nomad-autoscaler's
@@ -209,11 +211,11 @@ const (
 // (NomadConfig.AddressOr).
 func Default() *Config {
 	return &Config{
-		Global: Global{MaxActionsPerHour: defaultMaxActionsPerHour, MaxBodyBytes: defaultMaxBodyBytes,
-			MaxAlertsPerRequest: defaultMaxAlerts, DedupeFor: model.Duration(24 * time.Hour),
-			DeploymentRetryFor: model.Duration(30 * time.Second)},
+		Global: Global{MaxActionsPerHour: defaultMaxActionsPerHour, MaxBodyBytes: DefaultMaxBodyBytes,
+			MaxAlertsPerRequest: defaultMaxAlerts, DedupeFor: model.Duration(defaultDedupeFor),
+			DeploymentRetryFor: model.Duration(defaultDeploymentRetry)},
 		Nomad: NomadConfig{Timeout: model.Duration(DefaultNomadTimeout)},
-		Prometheus: PromConfig{URL: DefaultPrometheusURL, Timeout: model.Duration(10 * time.Second),
+		Prometheus: PromConfig{URL: DefaultPrometheusURL, Timeout: model.Duration(defaultPromTimeout),
 			HTTPConfig: config.DefaultHTTPClientConfig},
 		Leader: LeaderConfig{VariablePath: DefaultLeaderVariable, Namespace: "default", TTL: model.Duration(15 * time.Second)},
 	}

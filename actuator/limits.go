@@ -37,7 +37,7 @@ const budgetKey = "budget/actions"
 func (a *Actuator) reserve(ctx context.Context) (okay bool, why string, token int64, err error) {
 	limit := a.cur().cfg.Global.MaxActionsPerHour
 	if limit == 0 {
-		limit = 60
+		limit = defaultMaxActionsPerHour
 	}
 	now := a.o.Now()
 	a.budgetMu.Lock()
@@ -100,7 +100,7 @@ func (a *Actuator) remember(key string) {
 		return
 	}
 	a.pruned = now
-	ttl := durOr(a.cur().cfg.Global.DedupeFor, 24*time.Hour)
+	ttl := durOr(a.cur().cfg.Global.DedupeFor, defaultDedupeFor)
 	for k, t := range a.seen {
 		if now.Sub(t) > ttl {
 			delete(a.seen, k)

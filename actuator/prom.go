@@ -42,13 +42,13 @@ func NewPromReader(url string, timeout time.Duration) (*PromReader, error) {
 // means http://127.0.0.1:9090, a zero timeout 10s.
 func NewPromReaderFromConfig(c PromConfig) (*PromReader, error) {
 	if c.URL == "" {
-		c.URL = "http://127.0.0.1:9090"
+		c.URL = DefaultPrometheusURL
 	}
 	cl, err := promclient.New(c.URL, c.HTTPConfig, c.QueryParams, "fleetcast_actuator")
 	if err != nil {
 		return nil, fmt.Errorf("prometheus: %w", err)
 	}
-	return &PromReader{API: promv1.NewAPI(cl), Timeout: durOr(c.Timeout, 10*time.Second)}, nil
+	return &PromReader{API: promv1.NewAPI(cl), Timeout: durOr(c.Timeout, defaultPromTimeout)}, nil
 }
 
 // Query runs an instant query and returns its samples; scalars come back as

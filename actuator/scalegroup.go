@@ -101,7 +101,7 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 			meta["fleetcast_held"] = true
 		}
 		msg := "fleetcast: " + plan.Reason
-		deadline := a.o.Now().Add(durOr(a.cur().cfg.Global.DeploymentRetryFor, 30*time.Second))
+		deadline := a.o.Now().Add(durOr(a.cur().cfg.Global.DeploymentRetryFor, defaultDeploymentRetry))
 		if !d.alert.EndsAt.IsZero() && d.alert.EndsAt.Before(deadline) {
 			deadline = d.alert.EndsAt
 		}

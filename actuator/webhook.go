@@ -134,7 +134,7 @@ func (w *Webhook) Process(ctx context.Context, body []byte) (int, Response) {
 	}
 	maxAlerts := w.A.cur().cfg.Global.MaxAlertsPerRequest
 	if maxAlerts == 0 {
-		maxAlerts = 1000
+		maxAlerts = defaultMaxAlerts
 	}
 	if len(m.Alerts) > maxAlerts {
 		return http.StatusBadRequest, Response{Status: "error", Error: fmt.Sprintf("%d alerts in one notification, over global.max_alerts_per_request %d: set max_alerts on Alertmanager's webhook_config", len(m.Alerts), maxAlerts)}
