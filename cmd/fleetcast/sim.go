@@ -19,8 +19,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/common/model"
 
+	"github.com/fleetcast/fleetcast/internal/yamlcfg"
 	"github.com/fleetcast/fleetcast/sim"
 )
 
@@ -139,15 +139,15 @@ func (f *simFlags) register(fs *flag.FlagSet) {
 // check validates the flag values and reads the durations and the
 // metrics filter.
 func (f *simFlags) check() error {
-	past, err := model.ParseDuration(*f.history)
+	past, err := yamlcfg.ParseDuration(*f.history)
 	if err != nil {
-		return fmt.Errorf("--history=%q: %v; want a duration such as 14d or 36h", *f.history, err)
+		return fmt.Errorf("--history: %v", err)
 	}
-	step, err := model.ParseDuration(*f.historyStep)
+	step, err := yamlcfg.ParseDuration(*f.historyStep)
 	if err != nil || step <= 0 {
 		return fmt.Errorf("--history.step=%q: want a positive duration such as 1m", *f.historyStep)
 	}
-	f.past, f.step = time.Duration(past), time.Duration(step)
+	f.past, f.step = past, step
 	if *f.speed <= 0 {
 		return fmt.Errorf("--speed=%g: must be positive", *f.speed)
 	}

@@ -213,25 +213,34 @@ func checkDuration(n *yaml.Node, path string) error {
 	if n.Kind != yaml.ScalarNode {
 		return errorAt(path, "line %d: want a duration: %s", n.Line, durationFormat)
 	}
-	_, err := model.ParseDuration(n.Value)
-	if err == nil {
-		return nil
+	if _, err := ParseDuration(n.Value); err != nil {
+		return errorAt(path, "line %d: %v", n.Line, err)
 	}
-	// Forms Go's time.ParseDuration reads (1.5h, 100us, -5m) were accepted
-	// by the actuator's and the simulator's own duration types before
-	// model.Duration replaced them: say what to write instead.
-	if d, ok := oldForm(n.Value); ok {
+	return nil
+}
+
+// ParseDuration reads a duration as model.Duration does (500ms, 1h30m,
+// 14d), for command-line flags that take the same durations as the config
+// files. Its error says what is valid and, for a form Go's
+// time.ParseDuration reads (1.5h, 100us, -5m), which the actuator's and the
+// simulator's own duration types accepted before model.Duration replaced
+// them, what to write instead.
+func ParseDuration(s string) (time.Duration, error) {
+	d, err := model.ParseDuration(s)
+	if err == nil {
+		return time.Duration(d), nil
+	}
+	if d, ok := oldForm(s); ok {
 		switch {
 		case d < 0:
-			return errorAt(path, "line %d: %q is negative; want a duration >= 0: %s", n.Line, n.Value, durationFormat)
+			return 0, fmt.Errorf("%q is negative; want a duration >= 0: %s", s, durationFormat)
 		case d%time.Millisecond == 0:
-			return errorAt(path, "line %d: %q is not a valid duration (no fractions or spaces); write %s. Valid: %s",
-				n.Line, n.Value, model.Duration(d), durationFormat)
+			return 0, fmt.Errorf("%q is not a valid duration (no fractions or spaces); write %s. Valid: %s", s, model.Duration(d), durationFormat)
 		default:
-			return errorAt(path, "line %d: %q is not a valid duration (the smallest unit is ms); valid: %s", n.Line, n.Value, durationFormat)
+			return 0, fmt.Errorf("%q is not a valid duration (the smallest unit is ms); valid: %s", s, durationFormat)
 		}
 	}
-	return errorAt(path, "line %d: %q is not a valid duration; want %s", n.Line, n.Value, durationFormat)
+	return 0, fmt.Errorf("%q is not a valid duration; want %s", s, durationFormat)
 }
 
 // oldForm reads what time.ParseDuration reads, and the simulator's

@@ -105,3 +105,28 @@ func TestOr(t *testing.T) {
 		t.Fatal("Or")
 	}
 }
+
+func TestParseDuration(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		err  string
+	}{
+		{"14d", 14 * 24 * time.Hour, ""},
+		{"1h30m", 90 * time.Minute, ""},
+		{"500ms", 500 * time.Millisecond, ""},
+		{"0", 0, ""},
+		{"1.5d", 0, "write 1d12h"},
+		{" 90s ", 0, "write 1m30s"},
+		{"", 0, "want a number and a unit"},
+		{"-1h", 0, "want a duration >= 0"},
+	} {
+		got, err := ParseDuration(tc.in)
+		if tc.err == "" && (err != nil || got != tc.want) {
+			t.Errorf("%q: %s, %v; want %s", tc.in, got, err, tc.want)
+		}
+		if tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%q: %v; want an error saying %q", tc.in, err, tc.err)
+		}
+	}
+}
