@@ -146,6 +146,14 @@ func checkStruct(n *yaml.Node, t reflect.Type, path string) error {
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i].Value
+		if n.Content[i].ShortTag() == "!!merge" {
+			// A merge key (<<: *defaults) brings fields of this same
+			// struct; an alias was checked where its anchor is.
+			if err := check(n.Content[i+1], t, path); err != nil {
+				return err
+			}
+			continue
+		}
 		p := join(path, k)
 		ft, ok := fields[k]
 		if !ok {

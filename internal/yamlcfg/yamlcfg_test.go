@@ -91,6 +91,21 @@ func TestDecodeErrorsNameTheFieldAndWhatIsValid(t *testing.T) {
 	}
 }
 
+func TestDecodeMergeKeys(t *testing.T) {
+	text := "list:\n  - &base {every: 5m}\n  - <<: *base\n    at: 2026-01-02T03:04:05Z\n  - <<: {every: 1h}\n"
+	var c testConfig
+	if err := Decode([]byte(text), &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.List) != 3 || c.List[1].Every != model.Duration(5*time.Minute) || c.List[2].Every != model.Duration(time.Hour) {
+		t.Fatalf("merged: %+v", c.List)
+	}
+	err := Decode([]byte("list:\n  - <<: {evry: 1h}\n"), &c)
+	if err == nil || !strings.HasPrefix(err.Error(), "list[0].evry: line 2: unknown field") {
+		t.Fatalf("a bad field in a merged mapping: %v", err)
+	}
+}
+
 func TestDecodeEmpty(t *testing.T) {
 	for _, text := range []string{"", "# only a comment\n"} {
 		var c testConfig
