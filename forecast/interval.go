@@ -275,8 +275,26 @@ func (f *Forecast) Quantile(q float64) []float64 {
 	return out
 }
 
+// relativeFloor reports whether a series' errors are measured relative to
+// the forecast level, and the smallest level they are divided by. A series
+// that never left (0, ∞) (CPU seconds, requests, bytes in use) has errors
+// that grow with its level: a band fitted on absolute errors is too narrow
+// at the daily peak and too wide in the trough. Dividing by the history's
+// minimum at least keeps a fold near 0 from blowing the ratio up.
+func relativeFloor(y []float64) (float64, bool) {
+	lo := math.Inf(1)
+	for _, v := range y {
+		if !(v > 0) {
+			return 0, false
+		}
+		lo = math.Min(lo, v)
+	}
+	return lo, len(y) > 0
+}
+
 // band sets f's Lower and Upper around its Mean from candidate c's backtest
-// errors, calibrated to level; without a backtest (or when calibration
+// errors, calibrated to level; a strictly positive series is calibrated on
+// errors relative to the forecast level (relativeFloor); without a backtest (or when calibration
 // fails) the band grows as a random walk of the one-step spread. It
 // returns the calibration and the band's backtest coverage (NaN without).
 func (w *Fitter) band(f *Forecast, c *cand, y []float64, origins []int, H int, level float64) (calib, float64) {
@@ -291,7 +309,18 @@ func (w *Fitter) band(f *Forecast, c *cand, y []float64, origins []int, H int, l
 				errs[k*H+h] = y[o+h] - c.folds[k*H+h]
 			}
 		}
+		floor, rel := relativeFloor(y)
+		if rel {
+			for i := range errs {
+				errs[i] /= math.Max(c.folds[i], floor)
+			}
+		}
 		cal, cover = w.calibrate(errs, K, H, level, sc)
+		if rel && cal.ok {
+			for h := range sc {
+				sc[h] *= math.Max(f.Mean[h], floor)
+			}
+		}
 	}
 	if !cal.ok {
 		// Random-walk growth of the one-step spread.
