@@ -14,9 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/exporter-toolkit/web"
-	"gopkg.in/yaml.v3"
-
 	"github.com/fleetcast/fleetcast/actuator"
 	"github.com/fleetcast/fleetcast/internal/nomadver"
 )
@@ -268,34 +265,5 @@ func reloadActuator(file string, dryRun bool, started *actuator.Config, act *act
 	}
 	hook.SetToken(token)
 	log.Info("config reloaded", "file", file, "policies", len(c.Policies), "dry_run", c.Global.DryRun, "webhook_auth", token != "")
-	return nil
-}
-
-// checkWebConfig validates an exporter-toolkit web config file (TLS files,
-// basic auth hashes) before serving, and refuses basic auth together with
-// the webhook bearer token: both ride the one Authorization header, so
-// every request would be refused by one of them.
-func checkWebConfig(path string, bearer bool) error {
-	if path == "" {
-		return nil
-	}
-	if err := web.Validate(path); err != nil {
-		return fmt.Errorf("--web.config.file %s: %w", path, err)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("--web.config.file: %w", err)
-	}
-	var wc struct {
-		BasicAuthUsers map[string]string `yaml:"basic_auth_users"`
-	}
-	if err := yaml.Unmarshal(b, &wc); err != nil {
-		return fmt.Errorf("--web.config.file %s: %w", path, err)
-	}
-	if bearer && len(wc.BasicAuthUsers) > 0 {
-		return fmt.Errorf("--web.config.file %s has basic_auth_users and global.webhook_bearer_token_file is set: "+
-			"Alertmanager sends one Authorization header, so every request would get 401; use one of the two "+
-			"(Alertmanager's http_config: basic_auth or authorization)", path)
-	}
 	return nil
 }

@@ -63,7 +63,8 @@ func serveExporter(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "fleetcast exporter: %v\n", err)
 		return 1
 	}
-	if !w.checkWebConfigFile(stderr, "exporter") {
+	if err := checkWebConfig(*w.config, false); err != nil {
+		fmt.Fprintf(stderr, "fleetcast exporter: %v\n", err)
 		return 1
 	}
 	if *check {

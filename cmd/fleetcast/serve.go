@@ -5,13 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
+	"gopkg.in/yaml.v3"
 )
 
 // webFlags are the serving flags of every long-running command (exporter,
@@ -92,15 +93,32 @@ func (w *webFlags) serve(ctx context.Context, ln net.Listener, srv *http.Server,
 	return code
 }
 
-// checkWebConfigFile validates --web.config.file (TLS files, basic auth
-// hashes) before serving, so --check-config catches a bad one.
-func (w *webFlags) checkWebConfigFile(stderr io.Writer, command string) bool {
-	if *w.config == "" {
-		return true
+// checkWebConfig validates an exporter-toolkit web config file (TLS files,
+// basic auth hashes) before serving, so --check-config catches a bad one.
+// With bearer (the actuator's webhook token is set) it refuses basic auth
+// too: both ride the one Authorization header, so every request would be
+// refused by one of them.
+func checkWebConfig(path string, bearer bool) error {
+	if path == "" {
+		return nil
 	}
-	if err := web.Validate(*w.config); err != nil {
-		fmt.Fprintf(stderr, "fleetcast %s: --web.config.file=%s: %v\n", command, *w.config, err)
-		return false
+	if err := web.Validate(path); err != nil {
+		return fmt.Errorf("--web.config.file %s: %w", path, err)
 	}
-	return true
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--web.config.file: %w", err)
+	}
+	var wc struct {
+		BasicAuthUsers map[string]string `yaml:"basic_auth_users"`
+	}
+	if err := yaml.Unmarshal(b, &wc); err != nil {
+		return fmt.Errorf("--web.config.file %s: %w", path, err)
+	}
+	if bearer && len(wc.BasicAuthUsers) > 0 {
+		return fmt.Errorf("--web.config.file %s has basic_auth_users and global.webhook_bearer_token_file is set: "+
+			"Alertmanager sends one Authorization header, so every request would get 401; use one of the two "+
+			"(Alertmanager's http_config: basic_auth or authorization)", path)
+	}
+	return nil
 }

@@ -62,7 +62,8 @@ curl -s -XPOST 127.0.0.1:4646/v1/fleetcast/pool/default/size -d '{"Count": 6}'`,
 		fmt.Fprintf(stderr, "fleetcast sim: %v\n", err)
 		return 2
 	}
-	if !f.web.checkWebConfigFile(stderr, "sim") {
+	if err := checkWebConfig(*f.web.config, false); err != nil {
+		fmt.Fprintf(stderr, "fleetcast sim: %v\n", err)
 		return 1
 	}
 	// Building the fleet also loads demand traces, so it is part of the check.
