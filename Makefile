@@ -62,7 +62,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(BIN) bench
 
-## eval-detect: the anomaly detector's leave-one-group-out table of forecast/DETECT.md (about 1 min)
+## eval-detect: the anomaly detector's leave-one-group-out table of detect/README.md (about 1 min)
 NAB_DIR ?= ../shared/data/nab
 MS_DIR  ?= ../shared/data/ms-anomaly
 eval-detect:

@@ -3,6 +3,7 @@ package exporter
 import (
 	"math"
 
+	"github.com/fleetcast/fleetcast/detect"
 	"github.com/fleetcast/fleetcast/forecast"
 )
 
@@ -11,7 +12,7 @@ import (
 type AnomalyScorer interface {
 	// Observe scores the observation v at t in [0, 1]: how strongly the
 	// evidence against the series' own recent behaviour exceeds what its
-	// history makes usual (see forecast.Detector), scored before the
+	// history makes usual (see detect.Detector), scored before the
 	// observation is learnt.
 	Observe(t int64, v float64) float64
 	// Forecast hands the scorer the series' latest forecast; scorers that
@@ -69,10 +70,11 @@ func (b *bandScorer) Observe(t int64, v float64) float64 {
 // forecast, in band widths (Options.NewScorer).
 func NewBandScorer(int64, []int64) AnomalyScorer { return &bandScorer{} }
 
-// detectorScorer is forecast's streaming anomaly detector: it learns its own
-// band from the observations, so the published score is the one "fleetcast
-// detect" reports and the one forecast.AnomalyThreshold is set for.
-type detectorScorer struct{ d *forecast.Detector }
+// detectorScorer is the streaming anomaly detector of package detect: it
+// learns its own band from the observations, so the published score is the
+// one "fleetcast detect" reports and the one detect.AnomalyThreshold is set
+// for.
+type detectorScorer struct{ d *detect.Detector }
 
 func (s detectorScorer) Observe(t int64, v float64) float64 { return s.d.Observe(t, v).Score }
 
@@ -80,5 +82,5 @@ func (detectorScorer) Forecast(*forecast.Forecast) {}
 
 // NewDetectorScorer is the default scorer.
 func NewDetectorScorer(step int64, seasons []int64) AnomalyScorer {
-	return detectorScorer{d: forecast.NewDetector(forecast.DetectorOptions{Step: step, Seasons: seasons})}
+	return detectorScorer{d: detect.NewDetector(detect.DetectorOptions{Step: step, Seasons: seasons})}
 }

@@ -31,7 +31,7 @@ type Options struct {
 	// whose label hash modulo Shards is Shard. Shards 0 means 1.
 	Shard, Shards int
 	// NewScorer makes the anomaly scorer of a new series; nil means
-	// forecast's streaming detector (score in [0, 1]).
+	// the streaming detector of package detect (score in [0, 1]).
 	NewScorer func(step int64, seasons []int64) AnomalyScorer
 	// Extra collectors are served with the exporter's own metrics (the
 	// command's config reload gauges).

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/model"
 
+	"github.com/fleetcast/fleetcast/detect"
 	"github.com/fleetcast/fleetcast/forecast"
 )
 
@@ -25,9 +26,9 @@ func TestAnomalyScore(t *testing.T) {
 		wantAfter string
 	}{
 		{"detector (default)", nil,
-			func(s float64) bool { return s <= forecast.AnomalyThreshold },
-			func(s float64) bool { return s > forecast.AnomalyThreshold && s <= 1 },
-			"above forecast.AnomalyThreshold and at most 1"},
+			func(s float64) bool { return s <= detect.AnomalyThreshold },
+			func(s float64) bool { return s > detect.AnomalyThreshold && s <= 1 },
+			"above detect.AnomalyThreshold and at most 1"},
 		{"previous band", NewBandScorer,
 			func(s float64) bool { return s >= 0 },
 			func(s float64) bool { return s > 1 },

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/fleetcast/fleetcast/forecast"
+	"github.com/fleetcast/fleetcast/detect"
 )
 
 func TestAnomalyThresholdMatchesDetector(t *testing.T) {
@@ -24,7 +24,7 @@ func TestAnomalyThresholdMatchesDetector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v != forecast.AnomalyThreshold {
-		t.Fatalf("rules threshold %v, forecast.AnomalyThreshold %v: the alert must fire where the detector was measured", v, forecast.AnomalyThreshold)
+	if v != detect.AnomalyThreshold {
+		t.Fatalf("rules threshold %v, detect.AnomalyThreshold %v: the alert must fire where the detector was measured", v, detect.AnomalyThreshold)
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
-	"github.com/fleetcast/fleetcast/forecast"
+	"github.com/fleetcast/fleetcast/detect"
 	"github.com/fleetcast/fleetcast/internal/seriescsv"
 )
 
@@ -46,7 +46,7 @@ func runDetect(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "fleetcast detect: --step and --warmup must not be negative")
 		return 2
 	}
-	opts := forecast.DetectorOptions{Step: int64(step.Seconds()), Warmup: *warmup}
+	opts := detect.DetectorOptions{Step: int64(step.Seconds()), Warmup: *warmup}
 	if err := detectFile(*input, *output, *plotDir, opts, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "fleetcast detect: %v\n", err)
 		return 1
@@ -54,7 +54,7 @@ func runDetect(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func detectFile(input, output, plotDir string, opts forecast.DetectorOptions, stdout, stderr io.Writer) (err error) {
+func detectFile(input, output, plotDir string, opts detect.DetectorOptions, stdout, stderr io.Writer) (err error) {
 	f, err := os.Open(input)
 	if err != nil {
 		return err
@@ -95,14 +95,14 @@ func detectFile(input, output, plotDir string, opts forecast.DetectorOptions, st
 	start := time.Now()
 	done, alerts := 0, 0
 	for i, s := range series {
-		d := forecast.NewDetector(opts)
-		dets := make([]forecast.Detection, len(s.Times))
+		d := detect.NewDetector(opts)
+		dets := make([]detect.Detection, len(s.Times))
 		for k, t := range s.Times {
 			dets[k] = d.Observe(t, s.Values[k])
 			if err := cw.Row(s.Name, t, dets[k].Score); err != nil {
 				return fmt.Errorf("write %s: %w", output, err)
 			}
-			if dets[k].Score > forecast.AnomalyThreshold {
+			if dets[k].Score > detect.AnomalyThreshold {
 				alerts++
 			}
 		}
@@ -120,14 +120,14 @@ func detectFile(input, output, plotDir string, opts forecast.DetectorOptions, st
 	}
 	el := time.Since(start).Seconds()
 	fmt.Fprintf(stderr, "detect: %d series, %d observations in %.2fs (%.0f obs/s), %d above the alert threshold %.3f\n",
-		len(series), total, el, float64(total)/math.Max(el, 1e-9), alerts, forecast.AnomalyThreshold)
+		len(series), total, el, float64(total)/math.Max(el, 1e-9), alerts, detect.AnomalyThreshold)
 	return nil
 }
 
-func countAbove(dets []forecast.Detection) int {
+func countAbove(dets []detect.Detection) int {
 	n := 0
 	for _, d := range dets {
-		if d.Score > forecast.AnomalyThreshold {
+		if d.Score > detect.AnomalyThreshold {
 			n++
 		}
 	}
@@ -136,7 +136,7 @@ func countAbove(dets []forecast.Detection) int {
 
 // plotDetections writes <dir>/<series>.png: the values, the band forecast
 // for each point and the points above the alert threshold.
-func plotDetections(dir string, s seriescsv.Series, dets []forecast.Detection) error {
+func plotDetections(dir string, s seriescsv.Series, dets []detect.Detection) error {
 	p := plot.New()
 	p.Title.Text = s.Name
 	p.X.Label.Text = "time (UTC)"
@@ -147,7 +147,7 @@ func plotDetections(dir string, s seriescsv.Series, dets []forecast.Detection) e
 		x := float64(t)
 		if v := s.Values[i]; !math.IsNaN(v) && !math.IsInf(v, 0) {
 			vals = append(vals, plotter.XY{X: x, Y: v})
-			if dets[i].Score > forecast.AnomalyThreshold {
+			if dets[i].Score > detect.AnomalyThreshold {
 				hits = append(hits, plotter.XY{X: x, Y: v})
 			}
 		}
@@ -188,7 +188,7 @@ func plotDetections(dir string, s seriescsv.Series, dets []forecast.Detection) e
 		sc.GlyphStyle.Radius = vg.Points(2.5)
 		sc.GlyphStyle.Shape = draw.CircleGlyph{}
 		p.Add(sc)
-		p.Legend.Add(fmt.Sprintf("score > %.2f", forecast.AnomalyThreshold), sc)
+		p.Legend.Add(fmt.Sprintf("score > %.2f", detect.AnomalyThreshold), sc)
 	}
 	legendRoom(p, vals, lo, hi)
 	p.Legend.Top = true

@@ -8,7 +8,7 @@ import (
 // This file is a port of ../shared/eval/nab_score.py (NAB's scoring), so
 // that a threshold can be chosen on some groups and applied to another
 // without writing a file per candidate. main_test.go checks it on a small
-// hand-computed case; DETECT.md records that it reproduces the Python
+// hand-computed case; detect/README.md records that it reproduces the Python
 // scorer's figures on whole files.
 
 // nabProfile is one of NAB's cost profiles.

@@ -3,21 +3,21 @@ package main
 import (
 	"fmt"
 
-	"github.com/fleetcast/fleetcast/forecast"
+	"github.com/fleetcast/fleetcast/detect"
 )
 
-func knobs(name string, f func(k *forecast.DetectorKnobs)) variant {
-	k := forecast.DefaultDetectorKnobs()
+func knobs(name string, f func(k *detect.DetectorKnobs)) variant {
+	k := detect.DefaultDetectorKnobs()
 	f(&k)
-	return variant{name: name, opts: forecast.DetectorOptions{Knobs: &k}}
+	return variant{name: name, opts: detect.DetectorOptions{Knobs: &k}}
 }
 
 // variants is the knob grid: kept small, so that make eval-detect runs in
 // a few minutes on a shared machine.
 func variants() []variant {
 	// The shipped detector first.
-	vs := []variant{{name: "shipped constants", opts: forecast.DetectorOptions{}}}
-	def := forecast.DefaultDetectorKnobs()
+	vs := []variant{{name: "shipped constants", opts: detect.DetectorOptions{}}}
+	def := detect.DefaultDetectorKnobs()
 	for _, perObs := range []bool{false, true} {
 		for _, st := range []float64{0, 300} {
 			for _, m := range []float64{0, 1, 2} {
@@ -32,7 +32,7 @@ func variants() []variant {
 				if st > 0 {
 					short = fmt.Sprintf("short level per %.0f s", st)
 				}
-				vs = append(vs, knobs(fmt.Sprintf("%s, %s, report margin %.0f", unit, short, m), func(k *forecast.DetectorKnobs) {
+				vs = append(vs, knobs(fmt.Sprintf("%s, %s, report margin %.0f", unit, short, m), func(k *detect.DetectorKnobs) {
 					k.PerObs, k.ShortTime, k.ReportMargin = perObs, st, m
 				}))
 			}

@@ -1,15 +1,20 @@
-package forecast
+// Package detect is fleetcast's streaming anomaly detector: it scores each
+// observation of one series in [0, 1] from that series' past alone, before
+// learning from it. It is behind `fleetcast detect`, the exporter's
+// fleetcast_anomaly_score and the ForecastAnomaly rule, whose threshold is
+// AnomalyThreshold. Like forecast it is pure: values in, scores out, no I/O,
+// no clock, no globals. It shares nothing with forecast's models and imports
+// only the standard library.
+package detect
 
 import (
 	"math"
 	"sort"
 )
 
-// This file holds the streaming anomaly detector behind `fleetcast detect`,
-// the exporter's fleetcast_anomaly_score and the ForecastAnomaly rule.
-//
-// Each observation is compared with a band forecast made before it arrived
-// (a robust level plus the seasonal profile that has predicted best so far).
+// How it works. Each observation is compared with a band forecast made
+// before it arrived (a robust level plus the seasonal profile that has
+// predicted best so far).
 // Two pieces of evidence are then weighed against the series' own history:
 //
 //   - surprise: how far the observation lies from its forecast, in robust
@@ -48,7 +53,7 @@ const DetectScoreNats = 20
 // setStepScales); on calm seasonal noise, 0.04 to 0.13 false alarms per
 // series-day. It is the fixed threshold with the best mean NAB standard
 // score over the four groups of development data, and the one chosen on
-// every three of them (make eval-detect; see DETECT.md).
+// every three of them (make eval-detect; see README.md).
 const AnomalyThreshold = 0.525
 
 // Defaults of DetectorOptions and the detector's fixed constants.
@@ -65,7 +70,7 @@ const (
 
 // DetectorKnobs are the detector's learning rates and limits. Users leave
 // them alone; the leave-one-group-out evaluation (make eval-detect, see
-// DETECT.md) varies some of them through DetectorOptions.Knobs.
+// README.md) varies some of them through DetectorOptions.Knobs.
 type DetectorKnobs struct {
 	Alpha        float64 // level learning rate per step
 	AlphaSeason  float64 // level learning rate of the seasonal models
@@ -123,7 +128,7 @@ type DetectorOptions struct {
 	Warmup int
 
 	// Knobs overrides the detector's constants, for the experiments of
-	// DETECT.md (make eval-detect); nil means DefaultDetectorKnobs().
+	// README.md (make eval-detect); nil means DefaultDetectorKnobs().
 	Knobs *DetectorKnobs
 }
 

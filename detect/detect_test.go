@@ -1,4 +1,4 @@
-package forecast
+package detect
 
 import (
 	"encoding/binary"
@@ -41,7 +41,7 @@ func TestDetectFindsAnomalies(t *testing.T) {
 	// The anomaly starts on day 5 of 7 at the daily peak (6:00 in the sine's
 	// phase): the detector flags what is both off its forecast and at a
 	// level the series rarely visits, so a spike in the middle of the daily
-	// range needs to be larger (see DETECT.md).
+	// range needs to be larger (see README.md).
 	const at = 5*86400/detectTestStep + (21600-1_700_000_000%86400)/detectTestStep
 	cases := []struct {
 		name     string
@@ -111,7 +111,7 @@ func TestDetectFindsAnomalies(t *testing.T) {
 
 // TestDetectQuietSeasonal: a daily seasonal series of Gaussian noise
 // without anomalies scores above the alert threshold on at most 1 in 2,500
-// observations (the price of the sensitivity NAB rewards; see DETECT.md),
+// observations (the price of the sensitivity NAB rewards; see README.md),
 // never far above it, and its band covers most of it.
 func TestDetectQuietSeasonal(t *testing.T) {
 	alarms, total := 0, 0
@@ -151,7 +151,7 @@ func TestDetectQuietSeasonal(t *testing.T) {
 // every minute, every 5 minutes and every hour, alarms per series-day stay
 // below 0.15 and within a factor of 4 of the 5-minute rate. Counted per
 // observation instead (DetectorKnobs.PerObs), 1-minute series alarm ten
-// times as often per day as 5-minute ones (see DETECT.md).
+// times as often per day as 5-minute ones (see README.md).
 func TestDetectFalseAlarmsPerDay(t *testing.T) {
 	const seeds = 10
 	rate := func(step int64, days int) float64 {
