@@ -2,7 +2,7 @@
 // observation of one series in [0, 1] from that series' past alone, before
 // learning from it. It is behind `fleetcast detect`, the exporter's
 // fleetcast_anomaly_score and the ForecastAnomaly rule, whose threshold is
-// AnomalyThreshold. Like forecast it is pure: values in, scores out, no I/O,
+// Threshold. Like forecast it is pure: values in, scores out, no I/O,
 // no clock, no globals. It shares nothing with forecast's models and imports
 // only the standard library.
 package detect
@@ -41,37 +41,37 @@ import (
 // Only after scoring does the model learn from the observation, so a score
 // never depends on anything at or after its own time.
 
-// DetectScoreNats is the evidence (in nats, -ln of a probability) at which
-// the score reaches 1. Score s corresponds to raw evidence s*DetectScoreNats:
-// an observation as extreme as 1 in e^(s*DetectScoreNats) of this series'
+// ScoreNats is the evidence (in nats, -ln of a probability) at which
+// the score reaches 1. Score s corresponds to raw evidence s*ScoreNats:
+// an observation as extreme as 1 in e^(s*ScoreNats) of this series'
 // own past.
-const DetectScoreNats = 20
+const ScoreNats = 20
 
-// AnomalyThreshold is the score above which the ForecastAnomaly alert fires:
+// Threshold is the score above which the ForecastAnomaly alert fires:
 // evidence above 0.525*20 = 10.5 nats, a joint tail probability of about 1
 // in 36,000 counted at 288 observations a day whatever the series' step (see
 // setStepScales); on calm seasonal noise, 0.04 to 0.13 false alarms per
 // series-day. It is the fixed threshold with the best mean NAB standard
 // score over the four groups of development data, and the one chosen on
 // every three of them (make eval-detect; see README.md).
-const AnomalyThreshold = 0.525
+const Threshold = 0.525
 
-// Defaults of DetectorOptions and the detector's fixed constants.
+// Defaults of Options and the detector's fixed constants.
 const (
-	detectDefaultWarmup  = 300
-	detectMinWarmup      = 100
-	detectMaxBuckets     = 2016 // a week of 5-minute buckets
-	detectStepSamples    = 16   // intervals used to learn the step
-	detectHistBins       = 128
-	detectExtrapolateMin = 100 // values seen before the tail is extrapolated
-	detectMinScale       = 1e-9
-	detectRefPerDay      = 288 // observations a day the evidence is counted against
+	defaultWarmup  = 300
+	minWarmup      = 100
+	maxBuckets     = 2016 // a week of 5-minute buckets
+	stepSamples    = 16   // intervals used to learn the step
+	histBins       = 128
+	extrapolateMin = 100 // values seen before the tail is extrapolated
+	minScale       = 1e-9
+	refPerDay      = 288 // observations a day the evidence is counted against
 )
 
-// DetectorKnobs are the detector's learning rates and limits. Users leave
+// Knobs are the detector's learning rates and limits. Users leave
 // them alone; the leave-one-group-out evaluation (make eval-detect, see
-// README.md) varies some of them through DetectorOptions.Knobs.
-type DetectorKnobs struct {
+// README.md) varies some of them through Options.Knobs.
+type Knobs struct {
 	Alpha        float64 // level learning rate per step
 	AlphaSeason  float64 // level learning rate of the seasonal models
 	Gamma        float64 // seasonal profile learning rate per visit
@@ -91,9 +91,9 @@ type DetectorKnobs struct {
 	ReportMargin float64 // after an alert, evidence must exceed the alert's (decaying) evidence by this many nats to be reported in full again
 }
 
-// DefaultDetectorKnobs returns the shipped constants.
-func DefaultDetectorKnobs() DetectorKnobs {
-	return DetectorKnobs{
+// DefaultKnobs returns the shipped constants.
+func DefaultKnobs() Knobs {
+	return Knobs{
 		Alpha:        0.6,
 		AlphaSeason:  0.6,
 		Gamma:        0.1,
@@ -113,8 +113,8 @@ func DefaultDetectorKnobs() DetectorKnobs {
 	}
 }
 
-// DetectorOptions configures a Detector. The zero value learns everything.
-type DetectorOptions struct {
+// Options configures a Detector. The zero value learns everything.
+type Options struct {
 	// Step is the sampling interval in seconds; 0 learns it as the median
 	// of the first intervals seen.
 	Step int64
@@ -128,13 +128,13 @@ type DetectorOptions struct {
 	Warmup int
 
 	// Knobs overrides the detector's constants, for the experiments of
-	// README.md (make eval-detect); nil means DefaultDetectorKnobs().
-	Knobs *DetectorKnobs
+	// README.md (make eval-detect); nil means DefaultKnobs().
+	Knobs *Knobs
 }
 
 // Detection is the verdict on one observation.
 type Detection struct {
-	// Score is in [0, 1]; above AnomalyThreshold the observation is an
+	// Score is in [0, 1]; above Threshold the observation is an
 	// anomaly.
 	Score float64
 	// Expected, Lower and Upper are the forecast and its band for this
@@ -145,46 +145,46 @@ type Detection struct {
 	Warmup bool
 }
 
-// detectHist is a fixed-size histogram whose range grows (by doubling the
+// hist is a fixed-size histogram whose range grows (by doubling the
 // bin width) to hold every value seen: an O(1)-memory sketch of a
 // distribution, good in the tails, which is where ranks are read.
-type detectHist struct {
+type hist struct {
 	lo, width float64
-	c         [detectHistBins]float64
+	c         [histBins]float64
 	n         float64
 	max       float64 // the largest value seen, to extrapolate beyond it
 	seen      int     // values added
 }
 
-func (h *detectHist) add(x float64) {
+func (h *hist) add(x float64) {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return
 	}
 	if h.seen == 0 && h.width == 0 {
 		h.width = math.Max(math.Abs(x), 1) * 1e-6
-		h.lo = x - h.width*detectHistBins/2
+		h.lo = x - h.width*histBins/2
 	}
 	for x < h.lo {
 		// Grow to the left: merge pairs into the upper half.
-		for i := detectHistBins/2 - 1; i >= 0; i-- {
-			h.c[detectHistBins/2+i] = h.c[2*i] + h.c[2*i+1]
+		for i := histBins/2 - 1; i >= 0; i-- {
+			h.c[histBins/2+i] = h.c[2*i] + h.c[2*i+1]
 		}
-		for i := 0; i < detectHistBins/2; i++ {
+		for i := 0; i < histBins/2; i++ {
 			h.c[i] = 0
 		}
-		h.lo -= h.width * detectHistBins
+		h.lo -= h.width * histBins
 		h.width *= 2
 	}
-	for x >= h.lo+h.width*detectHistBins {
-		for i := 0; i < detectHistBins/2; i++ {
+	for x >= h.lo+h.width*histBins {
+		for i := 0; i < histBins/2; i++ {
 			h.c[i] = h.c[2*i] + h.c[2*i+1]
 		}
-		for i := detectHistBins / 2; i < detectHistBins; i++ {
+		for i := histBins / 2; i < histBins; i++ {
 			h.c[i] = 0
 		}
 		h.width *= 2
 	}
-	h.c[int((x-h.lo)/h.width)%detectHistBins]++
+	h.c[int((x-h.lo)/h.width)%histBins]++
 	if h.seen == 0 || x > h.max {
 		h.max = x
 	}
@@ -196,10 +196,10 @@ func (h *detectHist) add(x float64) {
 // e (> 0): ranks cannot tell a new record from a huge one, so the upper
 // tail is extrapolated as an exponential whose scale is the mean excess
 // over the 99th percentile (at least one bin wide).
-func (h *detectHist) logBeyond(e float64) float64 {
+func (h *hist) logBeyond(e float64) float64 {
 	// The tail's spread needs some hundred values above the 99th
 	// percentile's neighbourhood to be estimated at all.
-	if e <= 0 || h.seen < detectExtrapolateMin {
+	if e <= 0 || h.seen < extrapolateMin {
 		return 0
 	}
 	u := h.quantile(0.99)
@@ -220,21 +220,21 @@ func (h *detectHist) logBeyond(e float64) float64 {
 // tails returns the counts of values at or above x and at or below x.
 // Values in x's own bin are spread evenly over it, but at least half of
 // them count on each side: at the histogram's resolution they tie with x.
-func (h *detectHist) tails(x float64) (above, below float64) {
+func (h *hist) tails(x float64) (above, below float64) {
 	if h.n == 0 {
 		return 0, 0
 	}
 	if x < h.lo {
 		return h.n, 0
 	}
-	if x >= h.lo+h.width*detectHistBins {
+	if x >= h.lo+h.width*histBins {
 		return 0, h.n
 	}
-	b := min(int((x-h.lo)/h.width), detectHistBins-1)
+	b := min(int((x-h.lo)/h.width), histBins-1)
 	for i := 0; i < b; i++ {
 		below += h.c[i]
 	}
-	for i := b + 1; i < detectHistBins; i++ {
+	for i := b + 1; i < histBins; i++ {
 		above += h.c[i]
 	}
 	frac := math.Max(0, math.Min(1, (h.lo+float64(b+1)*h.width-x)/h.width))
@@ -244,19 +244,19 @@ func (h *detectHist) tails(x float64) (above, below float64) {
 }
 
 // logUpper is ln P(X >= x) with the rank estimate (count+1)/(n+2).
-func (h *detectHist) logUpper(x float64) float64 {
+func (h *hist) logUpper(x float64) float64 {
 	a, _ := h.tails(x)
 	return math.Log((a + 1) / (h.n + 2))
 }
 
 // logTwoSided is ln of the smaller tail at x.
-func (h *detectHist) logTwoSided(x float64) float64 {
+func (h *hist) logTwoSided(x float64) float64 {
 	a, b := h.tails(x)
 	return math.Log((math.Min(a, b) + 1) / (h.n + 2))
 }
 
 // quantile returns the q-quantile of the values seen (0 if none).
-func (h *detectHist) quantile(q float64) float64 {
+func (h *hist) quantile(q float64) float64 {
 	if h.n == 0 {
 		return 0
 	}
@@ -268,12 +268,12 @@ func (h *detectHist) quantile(q float64) float64 {
 		}
 		s += c
 	}
-	return h.lo + h.width*detectHistBins
+	return h.lo + h.width*histBins
 }
 
-// detectModel is one candidate forecaster: a level alone (period 0) or a
+// model is one candidate forecaster: a level alone (period 0) or a
 // level plus an additive seasonal profile of the given period.
-type detectModel struct {
+type model struct {
 	period  int64   // seconds; 0 for the level-only models
 	alpha   float64 // level learning rate per step
 	width   int64   // bucket width, seconds
@@ -288,7 +288,7 @@ type detectModel struct {
 	nErr    int
 }
 
-func (m *detectModel) bucket(t int64) int {
+func (m *model) bucket(t int64) int {
 	ph := t % m.period
 	if ph < 0 {
 		ph += m.period
@@ -298,7 +298,7 @@ func (m *detectModel) bucket(t int64) int {
 
 // predict returns the forecast for time t, or false if the model cannot
 // predict yet.
-func (m *detectModel) predict(t int64) (float64, bool) {
+func (m *model) predict(t int64) (float64, bool) {
 	if !m.hasLvl {
 		return 0, false
 	}
@@ -330,12 +330,12 @@ func (m *detectModel) predict(t int64) (float64, bool) {
 	return m.level + sum/w, true
 }
 
-func (m *detectModel) scale(p *DetectorKnobs, pred float64) float64 {
-	return math.Max(math.Max(m.err, p.ScaleFloor*m.slowErr), detectMinScale*math.Max(1, math.Abs(pred)))
+func (m *model) scale(p *Knobs, pred float64) float64 {
+	return math.Max(math.Max(m.err, p.ScaleFloor*m.slowErr), minScale*math.Max(1, math.Abs(pred)))
 }
 
 // learn updates the model with observation v at t, gap steps after the last.
-func (m *detectModel) learn(p *DetectorKnobs, t int64, v, gap float64) {
+func (m *model) learn(p *Knobs, t int64, v, gap float64) {
 	if !m.hasLvl {
 		m.level, m.hasLvl, m.first = v, true, t
 		if m.period > 0 {
@@ -364,7 +364,7 @@ func (m *detectModel) learn(p *DetectorKnobs, t int64, v, gap float64) {
 	m.prof[b] += p.Gamma * clip(v-m.level-m.prof[b])
 }
 
-func (m *detectModel) learnErr(p *DetectorKnobs, r float64) {
+func (m *model) learnErr(p *Knobs, r float64) {
 	ar := math.Abs(r)
 	if m.nErr == 0 {
 		m.err, m.cmpErr, m.slowErr, m.nErr = ar, ar, ar, 1
@@ -384,14 +384,14 @@ func (m *detectModel) learnErr(p *DetectorKnobs, r float64) {
 // Detector scores a stream of observations of one series. It is not safe for
 // concurrent use; use one per series.
 type Detector struct {
-	o      DetectorOptions
-	p      DetectorKnobs
+	o      Options
+	p      Knobs
 	n      int // finite observations seen
 	lastT  int64
 	hasT   bool
 	dts    []int64
 	step   int64
-	models []*detectModel // level-only models first; seasonal ones are added once the step is known
+	models []*model // level-only models first; seasonal ones are added once the step is known
 
 	short     float64 // short EWMA of the values: the recent level
 	hasShort  bool
@@ -399,7 +399,7 @@ type Detector struct {
 	persistZ  float64 // short EWMA of the standardised residuals
 	persistR  float64 // short EWMA of the residuals, to adopt a level change
 
-	zHist, levelHist detectHist
+	zHist, levelHist hist
 	nmsMax           float64
 	perDay           float64 // ln(observations per day / 288), once the step is known
 	sRate            float64 // the short level's rate per observation, once the step is known
@@ -408,23 +408,23 @@ type Detector struct {
 	warmup    int  // observations scored 0
 	dayWarmup bool // the warm-up is a day of observations, set once the step is known
 
-	last detectTrace // for the tests
+	last trace // for the tests
 }
 
-// detectTrace is what the last Observe computed, for the tests.
-type detectTrace struct {
+// trace is what the last Observe computed, for the tests.
+type trace struct {
 	z, logSurprise, logRarity, raw float64
 }
 
-// NewDetector returns a detector for one series.
-func NewDetector(o DetectorOptions) *Detector {
+// New returns a detector for one series.
+func New(o Options) *Detector {
 	d0 := o.Warmup <= 0
 	if o.Seasons != nil {
 		o.Seasons = append([]int64{}, o.Seasons...)
 	}
-	d := &Detector{o: o, step: o.Step, p: DefaultDetectorKnobs(), warmup: o.Warmup}
+	d := &Detector{o: o, step: o.Step, p: DefaultKnobs(), warmup: o.Warmup}
 	if d0 {
-		d.warmup = detectDefaultWarmup
+		d.warmup = defaultWarmup
 		d.dayWarmup = true
 		if d.step > 0 {
 			d.setWarmup()
@@ -433,7 +433,7 @@ func NewDetector(o DetectorOptions) *Detector {
 	if o.Knobs != nil {
 		d.p = *o.Knobs
 	}
-	d.models = []*detectModel{{alpha: d.p.Alpha}}
+	d.models = []*model{{alpha: d.p.Alpha}}
 	if d.step > 0 {
 		d.addSeasons()
 		d.setStepScales()
@@ -450,16 +450,16 @@ func NewDetector(o DetectorOptions) *Detector {
 // means the same false-alarm rate per day at every step.
 func (d *Detector) setStepScales() {
 	perDay := math.Max(1, math.Min(86400, 86400/float64(d.step)))
-	d.perDay = math.Log(perDay / detectRefPerDay)
+	d.perDay = math.Log(perDay / refPerDay)
 	if d.p.ShortTime > 0 {
 		d.sRate = 1 - math.Pow(1-d.p.ShortRate, float64(d.step)/d.p.ShortTime)
 	}
 }
 
 // setWarmup makes the default warm-up a day of observations, within
-// [detectMinWarmup, detectDefaultWarmup].
+// [minWarmup, defaultWarmup].
 func (d *Detector) setWarmup() {
-	d.warmup = int(max(detectMinWarmup, min(detectDefaultWarmup, 86400/d.step)))
+	d.warmup = int(max(minWarmup, min(defaultWarmup, 86400/d.step)))
 }
 
 // Step returns the sampling interval in use, 0 while it is being learnt.
@@ -475,16 +475,16 @@ func (d *Detector) addSeasons() {
 			continue
 		}
 		w := d.step
-		if per/w > detectMaxBuckets {
-			w = (per + detectMaxBuckets - 1) / detectMaxBuckets
+		if per/w > maxBuckets {
+			w = (per + maxBuckets - 1) / maxBuckets
 		}
 		nb := int((per + w - 1) / w)
-		d.models = append(d.models, &detectModel{period: per, alpha: d.p.AlphaSeason, width: w, prof: make([]float64, nb), seen: make([]bool, nb)})
+		d.models = append(d.models, &model{period: per, alpha: d.p.AlphaSeason, width: w, prof: make([]float64, nb), seen: make([]bool, nb)})
 	}
 }
 
 // best returns the model to forecast t with, and its forecast.
-func (d *Detector) best(t int64) (*detectModel, float64, bool) {
+func (d *Detector) best(t int64) (*model, float64, bool) {
 	base := d.models[0]
 	pred, ok := base.predict(t)
 	if !ok || base.nErr == 0 {
@@ -534,7 +534,7 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 		d.short += d.shortRate() * (v - d.short)
 	}
 
-	tr := detectTrace{}
+	tr := trace{}
 	if ok {
 		r := v - pred
 		z := r / scale
@@ -544,7 +544,7 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 		d.persistZ += pr * (zc - d.persistZ)
 		d.persistR += pr * (r - d.persistR)
 		if d.zHist.n > 0 {
-			lz := detectLogAbs(z)
+			lz := logAbs(z)
 			tr.logSurprise = d.zHist.logUpper(lz)
 			tr.logSurprise += d.zHist.logBeyond(lz - d.zHist.max)
 			tr.logRarity = d.levelHist.logTwoSided(d.levelTx(d.short))
@@ -559,14 +559,14 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 				// Already reported: do not report it again at full strength.
 				raw *= d.p.NmsFactor
 			}
-			det.Score = math.Max(0, math.Min(1, raw/DetectScoreNats))
-			if det.Score > AnomalyThreshold {
+			det.Score = math.Max(0, math.Min(1, raw/ScoreNats))
+			if det.Score > Threshold {
 				d.alertMax = math.Max(d.alertMax, tr.raw)
 			}
 		}
 		d.nmsMax = math.Max(d.nmsMax*d.p.NmsDecay, tr.raw)
 		d.alertMax *= d.p.NmsDecay
-		d.zHist.add(detectLogAbs(z))
+		d.zHist.add(logAbs(z))
 
 		// A sustained shift: adopt the new level at once instead of
 		// alarming until the slow learning catches up.
@@ -598,8 +598,8 @@ func (d *Detector) advance(t int64) float64 {
 		dt := t - d.lastT
 		if d.step == 0 && dt > 0 {
 			d.dts = append(d.dts, dt)
-			if len(d.dts) >= detectStepSamples {
-				d.step = detectMedian(d.dts)
+			if len(d.dts) >= stepSamples {
+				d.step = median(d.dts)
 				d.dts = nil
 				d.addSeasons()
 				d.setStepScales()
@@ -618,7 +618,7 @@ func (d *Detector) advance(t int64) float64 {
 	return gap
 }
 
-func detectMedian(xs []int64) int64 {
+func median(xs []int64) int64 {
 	s := append([]int64(nil), xs...)
 	sort.Slice(s, func(a, b int) bool { return s[a] < s[b] })
 	return s[len(s)/2]
@@ -627,7 +627,7 @@ func detectMedian(xs []int64) int64 {
 // The histograms hold transformed values, so that one huge outlier does not
 // stretch their range over the ordinary values (ranks do not change under a
 // monotone transform): log |z| for distances, asinh for levels.
-func detectLogAbs(z float64) float64 { return math.Log(math.Abs(z) + 1e-3) }
+func logAbs(z float64) float64 { return math.Log(math.Abs(z) + 1e-3) }
 
 func (d *Detector) levelTx(v float64) float64 { return math.Asinh(v / d.levelUnit) }
 

@@ -25,8 +25,8 @@ func detectSeasonal(days int, seed uint64) ([]int64, []float64) {
 	return ts, vs
 }
 
-func detectRun(o DetectorOptions, ts []int64, vs []float64) []Detection {
-	d := NewDetector(o)
+func detectRun(o Options, ts []int64, vs []float64) []Detection {
+	d := New(o)
 	out := make([]Detection, len(ts))
 	for i := range ts {
 		out[i] = d.Observe(ts[i], vs[i])
@@ -71,17 +71,17 @@ func TestDetectFindsAnomalies(t *testing.T) {
 			for seed := uint64(1); seed <= 3; seed++ {
 				ts, vs := detectSeasonal(7, seed)
 				c.inject(vs, rand.New(rand.NewPCG(seed, 7)))
-				dets := detectRun(DetectorOptions{}, ts, vs)
+				dets := detectRun(Options{}, ts, vs)
 				// The quiet test bounds false alarms; here the two hours before
 				// the anomaly must be quiet so that the detection is its own.
 				for i := at - 7200/detectTestStep; i < at; i++ {
-					if dets[i].Score > AnomalyThreshold {
+					if dets[i].Score > Threshold {
 						t.Fatalf("seed %d: false alarm at %d (day %.1f), score %.3f before the anomaly", seed, i, float64(i)*detectTestStep/86400, dets[i].Score)
 					}
 				}
 				found := -1
 				for i := at; i <= at+c.maxDelay && i < len(dets); i++ {
-					if dets[i].Score > AnomalyThreshold {
+					if dets[i].Score > Threshold {
 						found = i - at
 						break
 					}
@@ -89,7 +89,7 @@ func TestDetectFindsAnomalies(t *testing.T) {
 				if os.Getenv("DETECT_DELAYS") != "" {
 					first := -1
 					for i := at; i < len(dets); i++ {
-						if dets[i].Score > AnomalyThreshold {
+						if dets[i].Score > Threshold {
 							first = i - at
 							break
 						}
@@ -102,7 +102,7 @@ func TestDetectFindsAnomalies(t *testing.T) {
 					for i := at; i <= at+c.maxDelay; i++ {
 						best = math.Max(best, dets[i].Score)
 					}
-					t.Fatalf("seed %d: not detected within %d observations; best score %.3f (threshold %.2f)", seed, c.maxDelay, best, AnomalyThreshold)
+					t.Fatalf("seed %d: not detected within %d observations; best score %.3f (threshold %.2f)", seed, c.maxDelay, best, Threshold)
 				}
 			}
 		})
@@ -117,14 +117,14 @@ func TestDetectQuietSeasonal(t *testing.T) {
 	alarms, total := 0, 0
 	for seed := uint64(1); seed <= 20; seed++ {
 		ts, vs := detectSeasonal(14, seed)
-		dets := detectRun(DetectorOptions{}, ts, vs)
+		dets := detectRun(Options{}, ts, vs)
 		inBand, n := 0, 0
 		for i, d := range dets {
 			if d.Score < 0 || d.Score > 1 {
 				t.Fatalf("score %v out of [0,1]", d.Score)
 			}
 			total++
-			if d.Score > AnomalyThreshold {
+			if d.Score > Threshold {
 				alarms++
 				if d.Score > 0.8 {
 					t.Errorf("seed %d: score %.3f at %d (day %.2f) on a series without anomalies", seed, d.Score, i, float64(i)*detectTestStep/86400)
@@ -150,7 +150,7 @@ func TestDetectQuietSeasonal(t *testing.T) {
 // day, whatever the step. On calm daily-seasonal Gaussian series sampled
 // every minute, every 5 minutes and every hour, alarms per series-day stay
 // below 0.15 and within a factor of 4 of the 5-minute rate. Counted per
-// observation instead (DetectorKnobs.PerObs), 1-minute series alarm ten
+// observation instead (Knobs.PerObs), 1-minute series alarm ten
 // times as often per day as 5-minute ones (see README.md).
 func TestDetectFalseAlarmsPerDay(t *testing.T) {
 	const seeds = 10
@@ -158,11 +158,11 @@ func TestDetectFalseAlarmsPerDay(t *testing.T) {
 		alarms := 0
 		for seed := uint64(1); seed <= seeds; seed++ {
 			rng := rand.New(rand.NewPCG(seed, 9))
-			d := NewDetector(DetectorOptions{})
+			d := New(Options{})
 			for i := range days * 86400 / int(step) {
 				ts := int64(1_700_000_000) + int64(i)*step
 				v := 50 + 10*math.Sin(2*math.Pi*float64(ts%86400)/86400) + rng.NormFloat64()
-				if d.Observe(ts, v).Score > AnomalyThreshold {
+				if d.Observe(ts, v).Score > Threshold {
 					alarms++
 				}
 			}
@@ -187,7 +187,7 @@ func TestDetectFalseAlarmsPerDay(t *testing.T) {
 
 // TestDetectOneAlertPerEvent: a burst that rises over four observations
 // (7, 9, 11 and 13 sd above the daily peak) is reported once, not again as
-// its evidence creeps up (DetectorKnobs.ReportMargin; with a margin of 0,
+// its evidence creeps up (Knobs.ReportMargin; with a margin of 0,
 // seed 4 alerts twice). Its first observation alerts.
 func TestDetectOneAlertPerEvent(t *testing.T) {
 	const at = 5*86400/detectTestStep + (21600-1_700_000_000%86400)/detectTestStep
@@ -196,13 +196,13 @@ func TestDetectOneAlertPerEvent(t *testing.T) {
 		for k, add := range []float64{7, 9, 11, 13} {
 			vs[at+k] += add
 		}
-		dets := detectRun(DetectorOptions{}, ts, vs)
-		if dets[at].Score <= AnomalyThreshold {
-			t.Errorf("seed %d: the burst's first observation scored %.3f, want above %.3f", seed, dets[at].Score, AnomalyThreshold)
+		dets := detectRun(Options{}, ts, vs)
+		if dets[at].Score <= Threshold {
+			t.Errorf("seed %d: the burst's first observation scored %.3f, want above %.3f", seed, dets[at].Score, Threshold)
 		}
 		var alerts []int
 		for i := at - 12; i < at+12; i++ {
-			if dets[i].Score > AnomalyThreshold {
+			if dets[i].Score > Threshold {
 				alerts = append(alerts, i-at)
 			}
 		}
@@ -217,14 +217,14 @@ func TestDetectOneAlertPerEvent(t *testing.T) {
 // identical.
 func TestDetectNoFutureLeak(t *testing.T) {
 	ts, vs := detectSeasonal(10, 3)
-	full := detectRun(DetectorOptions{}, ts, vs)
+	full := detectRun(Options{}, ts, vs)
 	for _, cut := range []int{1, 100, 1500, len(ts) - 1} {
-		prefix := detectRun(DetectorOptions{}, ts[:cut], vs[:cut])
+		prefix := detectRun(Options{}, ts[:cut], vs[:cut])
 		changed := append([]float64(nil), vs...)
 		for i := cut; i < len(changed); i++ {
 			changed[i] = -changed[i] * 3
 		}
-		other := detectRun(DetectorOptions{}, ts, changed)
+		other := detectRun(Options{}, ts, changed)
 		for i := range cut {
 			if !detectSame(prefix[i], full[i]) || !detectSame(other[i], full[i]) {
 				t.Fatalf("cut %d: observation %d scored %+v alone, %+v with the future, %+v with another future", cut, i, prefix[i], full[i], other[i])
@@ -271,7 +271,7 @@ func TestDetectDegenerate(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			dets := detectRun(DetectorOptions{}, c.ts, c.vs)
+			dets := detectRun(Options{}, c.ts, c.vs)
 			for i, d := range dets {
 				if math.IsNaN(d.Score) || d.Score < 0 || d.Score > 1 {
 					t.Fatalf("observation %d: score %v not in [0,1]", i, d.Score)
@@ -282,7 +282,7 @@ func TestDetectDegenerate(t *testing.T) {
 			}
 			if c.name == "constant" || c.name == "zero" {
 				for i, d := range dets {
-					if d.Score > AnomalyThreshold {
+					if d.Score > Threshold {
 						t.Fatalf("constant series alarmed at %d: %v", i, d.Score)
 					}
 				}
@@ -298,7 +298,7 @@ func TestDetectDegenerate(t *testing.T) {
 func TestDetectWarmup(t *testing.T) {
 	ts, vs := detectSeasonal(2, 1)
 	vs[10] += 1000
-	dets := detectRun(DetectorOptions{Warmup: 50}, ts, vs)
+	dets := detectRun(Options{Warmup: 50}, ts, vs)
 	for i, d := range dets {
 		if (i < 50) != d.Warmup {
 			t.Fatalf("observation %d: Warmup %v", i, d.Warmup)
@@ -318,7 +318,7 @@ func TestDetectLearnsStepAndSeason(t *testing.T) {
 			vs[i] += 20
 		}
 	}
-	d := NewDetector(DetectorOptions{})
+	d := New(Options{})
 	for i := range ts {
 		d.Observe(ts[i], vs[i])
 	}
@@ -330,7 +330,7 @@ func TestDetectLearnsStepAndSeason(t *testing.T) {
 		t.Fatalf("model in use has period %d, want the daily profile", m.period)
 	}
 	// Configured without seasons, the level model is the only one.
-	d = NewDetector(DetectorOptions{Seasons: []int64{}})
+	d = New(Options{Seasons: []int64{}})
 	for i := range ts {
 		d.Observe(ts[i], vs[i])
 	}
@@ -340,7 +340,7 @@ func TestDetectLearnsStepAndSeason(t *testing.T) {
 }
 
 func TestDetectHist(t *testing.T) {
-	var h detectHist
+	var h hist
 	for i := range 1000 {
 		h.add(float64(i))
 	}
@@ -354,7 +354,7 @@ func TestDetectHist(t *testing.T) {
 	if a, b := h.tails(-1); a != h.n || b != 0 {
 		t.Errorf("below the minimum: %v %v", a, b)
 	}
-	var c detectHist
+	var c hist
 	for range 100 {
 		c.add(3)
 	}
@@ -395,7 +395,7 @@ func BenchmarkDetect(b *testing.B) {
 	b.ResetTimer()
 	n := 0
 	for b.Loop() {
-		d := NewDetector(DetectorOptions{})
+		d := New(Options{})
 		for i := range ts {
 			d.Observe(ts[i], vs[i])
 		}
@@ -411,7 +411,7 @@ func FuzzDetect(f *testing.F) {
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 2, 0, 0, 0, 0, 0, 0, 0, 0x40})
 	f.Add(make([]byte, 90))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d := NewDetector(DetectorOptions{Warmup: 3})
+		d := New(Options{Warmup: 3})
 		tm := int64(0)
 		for len(data) >= 9 {
 			tm += int64(int8(data[0])) * 60

@@ -72,7 +72,7 @@ func NewBandScorer(int64, []int64) AnomalyScorer { return &bandScorer{} }
 
 // detectorScorer is the streaming anomaly detector of package detect: it
 // learns its own band from the observations, so the published score is the
-// one "fleetcast detect" reports and the one detect.AnomalyThreshold is set
+// one "fleetcast detect" reports and the one detect.Threshold is set
 // for.
 type detectorScorer struct{ d *detect.Detector }
 
@@ -82,5 +82,5 @@ func (detectorScorer) Forecast(*forecast.Forecast) {}
 
 // NewDetectorScorer is the default scorer.
 func NewDetectorScorer(step int64, seasons []int64) AnomalyScorer {
-	return detectorScorer{d: detect.NewDetector(detect.DetectorOptions{Step: step, Seasons: seasons})}
+	return detectorScorer{d: detect.New(detect.Options{Step: step, Seasons: seasons})}
 }

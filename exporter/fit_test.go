@@ -26,9 +26,9 @@ func TestAnomalyScore(t *testing.T) {
 		wantAfter string
 	}{
 		{"detector (default)", nil,
-			func(s float64) bool { return s <= detect.AnomalyThreshold },
-			func(s float64) bool { return s > detect.AnomalyThreshold && s <= 1 },
-			"above detect.AnomalyThreshold and at most 1"},
+			func(s float64) bool { return s <= detect.Threshold },
+			func(s float64) bool { return s > detect.Threshold && s <= 1 },
+			"above detect.Threshold and at most 1"},
 		{"previous band", NewBandScorer,
 			func(s float64) bool { return s >= 0 },
 			func(s float64) bool { return s > 1 },

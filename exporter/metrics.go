@@ -17,7 +17,7 @@ var helps = map[string]string{
 	"fleetcast_forecast":                    "Forecast value at now+horizon, at the quantile level in label q.",
 	"fleetcast_forecast_peak":               "Highest forecast value over (now, now+window], at the quantile level in label q.",
 	"fleetcast_observed":                    "Last observed value the model saw.",
-	"fleetcast_anomaly_score":               "Anomaly score in [0, 1] of the newest observation against the band expected for it before it arrived (the streaming detector of package detect); above detect.AnomalyThreshold it is an anomaly.",
+	"fleetcast_anomaly_score":               "Anomaly score in [0, 1] of the newest observation against the band expected for it before it arrived (the streaming detector of package detect); above detect.Threshold it is an anomaly.",
 	"fleetcast_capacity_exhaustion_seconds": "Seconds until the upper forecast band reaches the target's capacity series; +Inf if not within the forecast horizon.",
 	"fleetcast_model_info":                  "The forecasting model in use for the series (value 1).",
 	"fleetcast_backtest_mase":               "Mean absolute scaled error of the model in a rolling-origin backtest on the series' own history.",

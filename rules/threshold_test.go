@@ -24,7 +24,7 @@ func TestAnomalyThresholdMatchesDetector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v != detect.AnomalyThreshold {
-		t.Fatalf("rules threshold %v, detect.AnomalyThreshold %v: the alert must fire where the detector was measured", v, detect.AnomalyThreshold)
+	if v != detect.Threshold {
+		t.Fatalf("rules threshold %v, detect.Threshold %v: the alert must fire where the detector was measured", v, detect.Threshold)
 	}
 }

@@ -46,7 +46,7 @@ func runDetect(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "fleetcast detect: --step and --warmup must not be negative")
 		return 2
 	}
-	opts := detect.DetectorOptions{Step: int64(step.Seconds()), Warmup: *warmup}
+	opts := detect.Options{Step: int64(step.Seconds()), Warmup: *warmup}
 	if err := detectFile(*input, *output, *plotDir, opts, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "fleetcast detect: %v\n", err)
 		return 1
@@ -54,7 +54,7 @@ func runDetect(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func detectFile(input, output, plotDir string, opts detect.DetectorOptions, stdout, stderr io.Writer) (err error) {
+func detectFile(input, output, plotDir string, opts detect.Options, stdout, stderr io.Writer) (err error) {
 	f, err := os.Open(input)
 	if err != nil {
 		return err
@@ -95,14 +95,14 @@ func detectFile(input, output, plotDir string, opts detect.DetectorOptions, stdo
 	start := time.Now()
 	done, alerts := 0, 0
 	for i, s := range series {
-		d := detect.NewDetector(opts)
+		d := detect.New(opts)
 		dets := make([]detect.Detection, len(s.Times))
 		for k, t := range s.Times {
 			dets[k] = d.Observe(t, s.Values[k])
 			if err := cw.Row(s.Name, t, dets[k].Score); err != nil {
 				return fmt.Errorf("write %s: %w", output, err)
 			}
-			if dets[k].Score > detect.AnomalyThreshold {
+			if dets[k].Score > detect.Threshold {
 				alerts++
 			}
 		}
@@ -120,14 +120,14 @@ func detectFile(input, output, plotDir string, opts detect.DetectorOptions, stdo
 	}
 	el := time.Since(start).Seconds()
 	fmt.Fprintf(stderr, "detect: %d series, %d observations in %.2fs (%.0f obs/s), %d above the alert threshold %.3f\n",
-		len(series), total, el, float64(total)/math.Max(el, 1e-9), alerts, detect.AnomalyThreshold)
+		len(series), total, el, float64(total)/math.Max(el, 1e-9), alerts, detect.Threshold)
 	return nil
 }
 
 func countAbove(dets []detect.Detection) int {
 	n := 0
 	for _, d := range dets {
-		if d.Score > detect.AnomalyThreshold {
+		if d.Score > detect.Threshold {
 			n++
 		}
 	}
@@ -147,7 +147,7 @@ func plotDetections(dir string, s seriescsv.Series, dets []detect.Detection) err
 		x := float64(t)
 		if v := s.Values[i]; !math.IsNaN(v) && !math.IsInf(v, 0) {
 			vals = append(vals, plotter.XY{X: x, Y: v})
-			if dets[i].Score > detect.AnomalyThreshold {
+			if dets[i].Score > detect.Threshold {
 				hits = append(hits, plotter.XY{X: x, Y: v})
 			}
 		}
@@ -188,7 +188,7 @@ func plotDetections(dir string, s seriescsv.Series, dets []detect.Detection) err
 		sc.GlyphStyle.Radius = vg.Points(2.5)
 		sc.GlyphStyle.Shape = draw.CircleGlyph{}
 		p.Add(sc)
-		p.Legend.Add(fmt.Sprintf("score > %.2f", detect.AnomalyThreshold), sc)
+		p.Legend.Add(fmt.Sprintf("score > %.2f", detect.Threshold), sc)
 	}
 	legendRoom(p, vals, lo, hi)
 	p.Legend.Top = true

@@ -12,7 +12,7 @@ import (
 // run gives.
 func TestCalmAlarmsPerThreshold(t *testing.T) {
 	thr := thresholds()
-	got := calmAlarmsPerDay(detect.DetectorOptions{}, 3600, thr)
+	got := calmAlarmsPerDay(detect.Options{}, 3600, thr)
 	if len(got) != len(thr) {
 		t.Fatalf("%d counts for %d thresholds", len(got), len(thr))
 	}
@@ -24,10 +24,10 @@ func TestCalmAlarmsPerThreshold(t *testing.T) {
 	if got[0] <= 0 {
 		t.Errorf("no calm alarms at threshold %.3f: the check cannot tell settings apart", thr[0])
 	}
-	one := calmAlarmsPerDay(detect.DetectorOptions{}, 3600, []float64{detect.AnomalyThreshold})
+	one := calmAlarmsPerDay(detect.Options{}, 3600, []float64{detect.Threshold})
 	found := false
 	for j, x := range thr {
-		if x == detect.AnomalyThreshold {
+		if x == detect.Threshold {
 			found = true
 			if got[j] != one[0] {
 				t.Errorf("at %.3f: %.3f alarms a day among all thresholds, %.3f alone", x, got[j], one[0])
@@ -35,6 +35,6 @@ func TestCalmAlarmsPerThreshold(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Errorf("the shipped threshold %.3f is not among the candidates", detect.AnomalyThreshold)
+		t.Errorf("the shipped threshold %.3f is not among the candidates", detect.Threshold)
 	}
 }

@@ -173,7 +173,7 @@ func loadGroups(nabDir, msDir string) ([]*group, error) {
 // variant is one setting of the detector's knobs.
 type variant struct {
 	name string
-	opts detect.DetectorOptions
+	opts detect.Options
 }
 
 // thresholds are the alert thresholds tried: every 0.005 in (0, 1).
@@ -192,10 +192,10 @@ type result struct {
 	best [][3]float64
 }
 
-func score(g *group, o detect.DetectorOptions) [][]float64 {
+func score(g *group, o detect.Options) [][]float64 {
 	out := make([][]float64, len(g.series))
 	for k, s := range g.series {
-		d := detect.NewDetector(o)
+		d := detect.New(o)
 		sc := make([]float64, len(s.Times))
 		for i, t := range s.Times {
 			sc[i] = d.Observe(t, s.Values[i]).Score
@@ -297,8 +297,8 @@ func evaluate(groups []*group, vs []variant, scoresDir string, stdout, stderr io
 		all[i] = i
 	}
 	v, j := choose(all, len(vs))
-	fmt.Fprintf(stdout, "\nDefaults chosen on all four groups: %s, threshold %.3f (shipped: detect.AnomalyThreshold = %.3f).\n\n", vs[v].name, thr[j], detect.AnomalyThreshold)
-	if v != 0 || math.Abs(thr[j]-detect.AnomalyThreshold) > 1e-9 {
+	fmt.Fprintf(stdout, "\nDefaults chosen on all four groups: %s, threshold %.3f (shipped: detect.Threshold = %.3f).\n\n", vs[v].name, thr[j], detect.Threshold)
+	if v != 0 || math.Abs(thr[j]-detect.Threshold) > 1e-9 {
 		fmt.Fprintf(stdout, "NOTE: the shipped constants are not the ones chosen here; the figures below are the chosen ones.\n\n")
 	}
 	fmt.Fprintf(stdout, "| group | standard | low FP | low FN | (best threshold, standard) |\n|---|---|---|---|---|\n")
@@ -373,7 +373,7 @@ func groupNames(groups []*group) []string {
 	return out
 }
 
-func joinGroups(gs []*group, o detect.DetectorOptions) (*nabCorpus, [][]float64) {
+func joinGroups(gs []*group, o detect.Options) (*nabCorpus, [][]float64) {
 	c := &nabCorpus{}
 	var sc [][]float64
 	for _, g := range gs {
@@ -387,7 +387,7 @@ func joinGroups(gs []*group, o detect.DetectorOptions) (*nabCorpus, [][]float64)
 	return c, sc
 }
 
-func writeScores(dir string, groups []*group, o detect.DetectorOptions) (err error) {
+func writeScores(dir string, groups []*group, o detect.Options) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("--scores: %w", err)
 	}
@@ -429,13 +429,13 @@ var calmSteps = [3]int64{60, 300, 3600}
 const maxCalmAlarms = 0.15
 
 // calmAlarmsPerDay returns the false alarms per series-day at each threshold.
-func calmAlarmsPerDay(o detect.DetectorOptions, step int64, thr []float64) []float64 {
+func calmAlarmsPerDay(o detect.Options, step int64, thr []float64) []float64 {
 	const seeds = 10
 	days := map[int64]int{60: 7, 300: 30, 3600: 90}[step]
 	alarms := make([]float64, len(thr))
 	for seed := uint64(1); seed <= seeds; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 9))
-		d := detect.NewDetector(o)
+		d := detect.New(o)
 		for i := range days * 86400 / int(step) {
 			ts := int64(1_700_000_000) + int64(i)*step
 			v := 50 + 10*math.Sin(2*math.Pi*float64(ts%86400)/86400) + rng.NormFloat64()
