@@ -309,64 +309,6 @@ func TestDetectWarmup(t *testing.T) {
 	}
 }
 
-// TestDetectLearnsStepAndSeason: with the step learnt from the data, the
-// daily profile takes over from the level alone once a day has been seen.
-func TestDetectLearnsStepAndSeason(t *testing.T) {
-	ts, vs := detectSeasonal(5, 2)
-	for i, t := range ts {
-		if t%3600 < detectTestStep && t%86400/3600%4 == 0 { // a job every four hours
-			vs[i] += 20
-		}
-	}
-	d := New(Options{})
-	for i := range ts {
-		d.Observe(ts[i], vs[i])
-	}
-	if d.Step() != detectTestStep {
-		t.Fatalf("step %d, want %d", d.Step(), detectTestStep)
-	}
-	m, _, ok := d.best(ts[len(ts)-1] + detectTestStep)
-	if !ok || m.period != 86400 {
-		t.Fatalf("model in use has period %d, want the daily profile", m.period)
-	}
-	// Configured without seasons, the level model is the only one.
-	d = New(Options{Seasons: []int64{}})
-	for i := range ts {
-		d.Observe(ts[i], vs[i])
-	}
-	if len(d.models) != 1 {
-		t.Fatalf("%d models with seasonality disabled", len(d.models))
-	}
-}
-
-func TestDetectHist(t *testing.T) {
-	var h hist
-	for i := range 1000 {
-		h.add(float64(i))
-	}
-	h.add(1e4) // stretches the range tenfold
-	if a, b := h.tails(500); math.Abs(a/h.n-0.5) > 0.1 || math.Abs(b/h.n-0.5) > 0.1 {
-		t.Errorf("P(X >= 500) = %.3f, P(X <= 500) = %.3f, want about 0.5", a/h.n, b/h.n)
-	}
-	if a, b := h.tails(2e4); a != 0 || b != h.n {
-		t.Errorf("above the maximum: %v %v", a, b)
-	}
-	if a, b := h.tails(-1); a != h.n || b != 0 {
-		t.Errorf("below the minimum: %v %v", a, b)
-	}
-	var c hist
-	for range 100 {
-		c.add(3)
-	}
-	if lp := c.logTwoSided(3); lp < math.Log(0.4) {
-		t.Errorf("ties: two-sided tail %v, want about ln 0.5", math.Exp(lp))
-	}
-	h.add(-1e6)
-	if q := h.quantile(0.5); q < -1e5 || q > 1e5 {
-		t.Errorf("median %v", q)
-	}
-}
-
 func detectSame(a, b Detection) bool {
 	eq := func(x, y float64) bool { return x == y || (math.IsNaN(x) && math.IsNaN(y)) }
 	return eq(a.Score, b.Score) && eq(a.Expected, b.Expected) && eq(a.Lower, b.Lower) && eq(a.Upper, b.Upper) && a.Warmup == b.Warmup
