@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fleetcast/fleetcast/internal/stack"
+	"github.com/fleetcast/fleetcast/internal/testenv"
 	"github.com/fleetcast/fleetcast/sim"
 )
 
@@ -95,20 +96,7 @@ policies:
 		done <- serveActuator(ctx, []string{"--config.file", cfg, "--web.listen-address", addr, "--log.level", "debug"}, &stdout, &stderr)
 	}()
 	base := "http://" + addr
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(base + "/-/ready")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready: %v\n%s", err, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, "the actuator ready", httpOK(base+"/-/ready", &stderr))
 	body := `{"version":"4","status":"firing","alerts":[{"status":"firing","fingerprint":"f1","startsAt":"2026-11-27T00:00:00Z",
 	  "labels":{"alertname":"JobPredictedSaturation","namespace":"default","job":"web","task_group":"web"}}]}`
 	req, _ := http.NewRequest(http.MethodPost, base+"/webhook", strings.NewReader(body))
@@ -227,7 +215,7 @@ policies:
 	go func() {
 		done <- serveActuator(ctx, []string{"--config.file", cfg, "--web.listen-address", addr, "--shutdown.timeout", "300ms"}, &stdout, &stderr)
 	}()
-	waitHTTP(t, "http://"+addr+"/-/ready", &stderr)
+	testenv.Eventually(t, 10*time.Second, "the actuator ready", httpOK("http://"+addr+"/-/ready", &stderr))
 	body := `{"version":"4","status":"firing","alerts":[{"status":"firing","fingerprint":"f1","startsAt":"2026-11-27T00:00:00Z",
 	  "labels":{"alertname":"JobPredictedSaturation","namespace":"default","job":"web","task_group":"web"}}]}`
 	go func() {
@@ -235,13 +223,12 @@ policies:
 			_ = resp.Body.Close()
 		}
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stdout.String(), `"msg":"intent"`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no intent line before the Nomad write:\n%s\n%s", stdout.String(), stderr.String())
+	testenv.Eventually(t, 10*time.Second, "an intent line before the Nomad write", func() error {
+		if audit := stdout.String(); !strings.Contains(audit, `"msg":"intent"`) {
+			return fmt.Errorf("none yet; audit:\n%s\nlog:\n%s", audit, stderr.String())
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	cancel() // SIGTERM
 	select {
 	case code := <-done:
@@ -254,21 +241,20 @@ policies:
 	}
 }
 
-func waitHTTP(t *testing.T, url string, log *lockedBuf) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+// httpOK is a testenv.Eventually condition: url answers 200. Its error
+// carries the command's log so far, so a command that never gets ready
+// says why.
+func httpOK(url string, log *lockedBuf) func() error {
+	return func() error {
 		resp, err := http.Get(url)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
+		if err != nil {
+			return fmt.Errorf("%w\nlog:\n%s", err, log.String())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready: %v\n%s", url, err, log.String())
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: status %d\nlog:\n%s", url, resp.StatusCode, log.String())
 		}
-		time.Sleep(50 * time.Millisecond)
+		return nil
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fleetcast/fleetcast/internal/stack"
+	"github.com/fleetcast/fleetcast/internal/testenv"
 )
 
 // emptyProm answers every query with no data, which is all a reload test needs.
@@ -39,17 +40,6 @@ func scrape(t *testing.T, url string) string {
 	return string(b)
 }
 
-func waitUntil(t *testing.T, what string, d time.Duration, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 // served is a long-running subcommand started by a test on a free
 // loopback port.
 type served struct {
@@ -73,7 +63,7 @@ func serveInTest(t *testing.T, serve func(context.Context, []string, io.Writer, 
 	go func() {
 		s.done <- serve(ctx, []string{"--config.file", cfg, "--web.listen-address", addr}, io.Discard, s.stderr)
 	}()
-	waitHTTP(t, s.base+path, s.stderr)
+	testenv.Eventually(t, 10*time.Second, s.base+path+" answers 200", httpOK(s.base+path, s.stderr))
 	return s
 }
 
@@ -84,7 +74,12 @@ func (s *served) badReloadBySIGHUP(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "reload failure logged", 5*time.Second, func() bool { return strings.Contains(s.stderr.String(), "config reload failed") })
+	testenv.Eventually(t, 5*time.Second, "reload failure logged", func() error {
+		if log := s.stderr.String(); !strings.Contains(log, "config reload failed") {
+			return fmt.Errorf("no %q in the log:\n%s", "config reload failed", log)
+		}
+		return nil
+	})
 }
 
 // stop cancels the command and wants it to exit 0 within d.
@@ -140,7 +135,12 @@ func TestExporterReload(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("reload: %d", resp.StatusCode)
 	}
-	waitUntil(t, "the new target served", 10*time.Second, func() bool { return strings.Contains(metrics(), `target="second"`) })
+	testenv.Eventually(t, 10*time.Second, "the new target served", func() error {
+		if m := metrics(); !strings.Contains(m, `target="second"`) {
+			return fmt.Errorf("no target=\"second\" in /metrics:\n%s", m)
+		}
+		return nil
+	})
 	if m := metrics(); !strings.Contains(m, "fleetcast_exporter_config_last_reload_successful 1") {
 		t.Fatalf("after a good reload:\n%s", m)
 	}
