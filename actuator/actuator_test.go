@@ -90,29 +90,6 @@ func webAlert(starts time.Time) template.Alert {
 	return alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "web", "task_group": "app"}, starts)
 }
 
-func TestConfigErrors(t *testing.T) {
-	cases := map[string]string{
-		"no policies":       "global: {}\n",
-		"unknown field":     "global: {dryrun: true}\npolicies: []\n",
-		"bad action":        "policies: [{name: a, match: {alertname: [X]}, action: reboot, scale_group: {min: 1, max: 2, max_step: 1}}]",
-		"max below min":     "policies: [{name: a, match: {alertname: [X]}, action: scale_group, scale_group: {min: 3, max: 2, max_step: 1}}]",
-		"empty match":       "policies: [{name: a, action: scale_group, scale_group: {min: 1, max: 2, max_step: 1}}]",
-		"bad template":      "policies: [{name: a, match: {alertname: [X]}, action: scale_group, scale_group: {query: '{{.x', per_alloc_capacity: 1, min: 1, max: 2, max_step: 1}}]",
-		"bad duration":      "policies: [{name: a, match: {alertname: [X]}, action: scale_group, scale_group: {min: 1, max: 2, max_step: 1, cooldown: soon}}]",
-		"ladder bad policy": "policies: [{name: e, match: {alertname: [X]}, action: escalate, escalate: {max_per_hour: 1, ladder: [{action: scale_group}], policies: {scale_group: nope}}}]",
-		"scale-in faster":   "policies: [{name: a, match: {alertname: [X]}, action: scale_group, scale_group: {min: 1, max: 2, max_step: 1, cooldown: 10m, scale_in_cooldown: 5m}}]",
-		"pool no target":    "policies: [{name: p, match: {alertname: [X]}, action: scale_pool, scale_pool: {min: 1, max: 2, max_step: 1}}]",
-	}
-	for name, text := range cases {
-		if _, err := ParseConfig([]byte(text)); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
-	}
-	if _, err := LoadConfig("../examples/actuator.yml"); err != nil {
-		t.Errorf("examples/actuator.yml: %v", err)
-	}
-}
-
 func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	t.Helper()
 	var m dto.Metric

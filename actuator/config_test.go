@@ -18,6 +18,7 @@ func TestInvalidConfigs(t *testing.T) {
 	cases := []struct{ file, field, valid string }{
 		{"conf.bad-action.yml", `policies[0] (a).action "reboot"`, "valid actions are scale_group, migrate, scale_pool, escalate"},
 		{"conf.bad-duration.yml", "global.dedupe_for", "want a number and a unit (ms, s, m, h, d, w, y)"},
+		{"conf.bad-policy-duration.yml", "policies[0].scale_group.cooldown", `"soon" is not a valid duration; want a number and a unit`},
 		{"conf.bad-template.yml", "policies[0] (a).scale_group.query", "want PromQL with labels as {{.label}}"},
 		{"conf.block-mismatch.yml", `policies[0] (a).action "migrate"`, "needs a migrate block"},
 		{"conf.duplicate-name.yml", "policies[1] (a).name", "give each policy its own name"},
