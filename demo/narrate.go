@@ -206,7 +206,7 @@ func (n *narrator) pollProm(ctx context.Context, now time.Time) {
 	for _, s := range vec {
 		m := s.Metric
 		var parts []string
-		for _, l := range []model.LabelName{"action", "namespace", "job", "exported_job", "task_group", "node_pool", "node_id", "resource", "target"} {
+		for _, l := range []model.LabelName{"action", "direction", "namespace", "job", "exported_job", "task_group", "node_pool", "node_id", "resource", "target"} {
 			if v := m[l]; v != "" && !(l == "job" && v == "fleetcast-exporter") {
 				parts = append(parts, fmt.Sprintf("%s=%s", l, v))
 			}

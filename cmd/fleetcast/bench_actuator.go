@@ -227,8 +227,8 @@ func benchWebhook(stdout io.Writer, act *actuator.Actuator, rate int, dur time.D
 func actuatorBenchAlert(i, groups int) template.Alert {
 	return template.Alert{Status: "firing", Fingerprint: fmt.Sprintf("%016x", i+1),
 		StartsAt: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second),
-		Labels: template.KV{"alertname": "JobPredictedSaturation", "action": "scale_group", "namespace": "default",
-			"job": fmt.Sprintf("job-%d", i%groups), "task_group": "web", "resource": "cpu"}}
+		Labels: template.KV{"alertname": "JobPredictedSaturation", "action": "scale_group", actuator.LabelDirection: actuator.DirectionOut,
+			"namespace": "default", "job": fmt.Sprintf("job-%d", i%groups), "task_group": "web", "resource": "cpu"}}
 }
 
 // actuatorPct returns the q-quantile of the durations (sorted in place).
