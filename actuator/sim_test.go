@@ -142,51 +142,45 @@ func TestSimScaleGroup(t *testing.T) {
 	}
 }
 
-func TestSimDeploymentBlocksThenScales(t *testing.T) {
-	r := newSimRig(t, func(c *Config) {
-		c.Policies[0].ScaleGroup.Cooldown = model.Duration(time.Second)
-		c.Global.DeploymentRetryFor = model.Duration(10 * time.Minute)
-	})
-	q := `max(fleetcast_forecast_peak{job="api",task_group="api",q="0.9"})`
-	r.fc.v[q] = []Sample{{Value: 300}}
-	mk := func() Outcome {
-		al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "api", "task_group": "api"}, r.f.Now())
-		return r.a.Handle(context.Background(), al)
+// TestSimDeploymentWait: a scale while the previous scale's deployment (5m
+// in the simulator) still runs waits for it up to deployment_retry_for,
+// then acts; a deployment that outlasts that wait is a 503, so
+// Alertmanager retries.
+func TestSimDeploymentWait(t *testing.T) {
+	cases := []struct {
+		name     string
+		retryFor time.Duration
+		result   string
+		code     int
+		desired  int // api's count after the second scale
+	}{
+		{"the deployment ends within the wait", 10 * time.Minute, ResultActed, 200, 6},
+		{"the deployment outlasts the wait", 20 * time.Second, ResultDeploymentBlocked, 503, 4},
 	}
-	if out := mk(); out.Result != ResultActed {
-		t.Fatalf("first: %+v", out)
-	}
-	// That scale started a 5m deployment; the next scale waits for it.
-	r.f.Advance(r.f.Now().Add(10 * time.Second))
-	r.fc.v[q] = []Sample{{Value: 500}}
-	out := mk()
-	if out.Result != ResultActed {
-		t.Fatalf("second: %+v", out)
-	}
-	g := groupStatus(t, r.n, "api", "api")
-	if g.Desired != 6 {
-		t.Fatalf("desired %d, want 6", g.Desired)
-	}
-}
-
-func TestSimDeploymentOutlastsRetry(t *testing.T) {
-	r := newSimRig(t, func(c *Config) {
-		c.Policies[0].ScaleGroup.Cooldown = model.Duration(time.Second)
-		c.Global.DeploymentRetryFor = model.Duration(20 * time.Second)
-	})
-	q := `max(fleetcast_forecast_peak{job="api",task_group="api",q="0.9"})`
-	r.fc.v[q] = []Sample{{Value: 300}}
-	mk := func() Outcome {
-		al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "api", "task_group": "api"}, r.f.Now())
-		return r.a.Handle(context.Background(), al)
-	}
-	if out := mk(); out.Result != ResultActed {
-		t.Fatalf("first: %+v", out)
-	}
-	r.f.Advance(r.f.Now().Add(10 * time.Second))
-	r.fc.v[q] = []Sample{{Value: 500}}
-	if out := mk(); out.Result != ResultDeploymentBlocked || out.Code != 503 {
-		t.Fatalf("second: %+v", out)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := newSimRig(t, func(cfg *Config) {
+				cfg.Policies[0].ScaleGroup.Cooldown = model.Duration(time.Second)
+				cfg.Global.DeploymentRetryFor = model.Duration(c.retryFor)
+			})
+			q := `max(fleetcast_forecast_peak{job="api",task_group="api",q="0.9"})`
+			scale := func(forecast float64) Outcome {
+				r.fc.v[q] = []Sample{{Value: forecast}}
+				al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "api", "task_group": "api"}, r.f.Now())
+				return r.a.Handle(context.Background(), al)
+			}
+			if out := scale(300); out.Result != ResultActed {
+				t.Fatalf("first: %+v", out)
+			}
+			// That scale started a 5m deployment; the next one waits for it.
+			r.f.Advance(r.f.Now().Add(10 * time.Second))
+			if out := scale(500); out.Result != c.result || out.Code != c.code {
+				t.Fatalf("second: %+v, want %s (%d)", out, c.result, c.code)
+			}
+			if g := groupStatus(t, r.n, "api", "api"); g.Desired != c.desired {
+				t.Fatalf("desired %d, want %d", g.Desired, c.desired)
+			}
+		})
 	}
 }
 

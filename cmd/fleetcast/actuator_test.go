@@ -31,23 +31,6 @@ func (l *lockedBuf) Write(p []byte) (int, error) {
 }
 func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
-func TestActuatorCheckConfig(t *testing.T) {
-	var out, errb bytes.Buffer
-	if code := run([]string{"actuator", "--config.file", "../../examples/actuator.yml", "--check-config"}, &out, &errb); code != 1 ||
-		!strings.Contains(errb.String(), "global.webhook_bearer_token_file") {
-		t.Fatalf("example config without its token file: code %d, %s", code, errb.String())
-	}
-	bad := filepath.Join(t.TempDir(), "bad.yml")
-	if err := os.WriteFile(bad, []byte("policies: [{name: web, match: {alertname: [X]}, action: scale_group, scale_group: {min: 3, max: 2, max_step: 1}}]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	errb.Reset()
-	if code := run([]string{"actuator", "--config.file", bad, "--check-config"}, &out, &errb); code != 1 ||
-		!strings.Contains(errb.String(), "policies[0] (web).scale_group: max 2 must be >= min 3") {
-		t.Fatalf("bad config: code %d, %s", code, errb.String())
-	}
-}
-
 // TestActuatorCommandServes runs the command for real against the
 // simulator: it answers the webhook, and the Nomad token never shows in
 // its output.
@@ -344,44 +327,4 @@ policies:
 		t.Fatalf("bad reload over HTTP: %d %s", code, body)
 	}
 	srv.stop(t, 15*time.Second)
-}
-
-// TestActuatorCheckConfigWebConfig: --check-config reads --web.config.file
-// too, and refuses basic auth together with the webhook bearer token.
-func TestActuatorCheckConfigWebConfig(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	tok := write("token", "hook\n")
-	policy := "policies: [{name: web, match: {alertname: [X]}, action: scale_group, scale_group: {min: 1, max: 4, max_step: 1}}]\n"
-	withToken := write("a.yml", "global: {webhook_bearer_token_file: "+tok+"}\n"+policy)
-	noToken := write("b.yml", policy)
-	broken := write("web-broken.yml", "tls_server_config:\n  cert_file: /nonexistent.crt\n  key_file: /nonexistent.key\n")
-	basic := write("web-basic.yml", "basic_auth_users:\n  alertmanager: $2y$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W\n")
-	cases := []struct {
-		cfg, web string
-		code     int
-		want     string
-	}{
-		{noToken, broken, 1, "--web.config.file " + broken},
-		{withToken, basic, 1, "every request would get 401"},
-		{noToken, basic, 0, "OK"},
-		{withToken, "", 0, "OK"},
-	}
-	for _, c := range cases {
-		var out, errb bytes.Buffer
-		args := []string{"actuator", "--config.file", c.cfg, "--check-config"}
-		if c.web != "" {
-			args = append(args, "--web.config.file", c.web)
-		}
-		code := run(args, &out, &errb)
-		if code != c.code || !strings.Contains(out.String()+errb.String(), c.want) {
-			t.Errorf("%s with %s: exit %d, %s%s; want %d and %q", c.cfg, c.web, code, out.String(), errb.String(), c.code, c.want)
-		}
-	}
 }

@@ -112,22 +112,3 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
-
-// TestCheckConfigReadsWebConfig: every long-running command validates
-// --web.config.file with --check-config, through the one checkWebConfig.
-func TestCheckConfigReadsWebConfig(t *testing.T) {
-	broken := t.TempDir() + "/web.yml"
-	if err := os.WriteFile(broken, []byte("tls_server_config:\n  cert_file: /nonexistent.pem\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range [][]string{
-		{"exporter", "--config.file", "../../examples/fleetcast.yml"},
-		{"sim", "--config.file", "../../examples/fleet.yml"},
-	} {
-		var out, errb bytes.Buffer
-		code := run(append(c, "--check-config", "--web.config.file", broken), &out, &errb)
-		if code != 1 || !strings.Contains(errb.String(), "--web.config.file "+broken) {
-			t.Errorf("fleetcast %s with a broken web config: exit %d, stderr %q; want exit 1 naming the flag and the file", c[0], code, errb.String())
-		}
-	}
-}
