@@ -17,7 +17,7 @@ import (
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
-	"github.com/fleetcast/fleetcast/demo"
+	"github.com/fleetcast/fleetcast/internal/demo"
 	"github.com/fleetcast/fleetcast/internal/testenv"
 )
 

@@ -13,7 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/fleetcast/fleetcast/loop"
+	"github.com/fleetcast/fleetcast/internal/loopbench"
 )
 
 // listFlag collects a repeatable flag; each value may also hold a
@@ -71,7 +71,7 @@ unplaced-demand minutes, capacity-hours and actions per policy, the share of
 avoidable overload removed, (reactive - predictive) / (reactive - oracle),
 and capacity-hours over reactive's. Each series drives one job on its own
 node pool; the 95th percentile of its warm-up becomes --ref-allocs fully used
-allocations. See loop/README.md.`,
+allocations. See internal/loopbench/README.md.`,
 		`fleetcast bench loop --dataset nab=../shared/data/nab/train.csv,../shared/data/nab/test.csv --dataset cluster=../shared/data/cluster/full.csv
 fleetcast bench loop --trace nab.csv --policy reactive --json`, stderr)
 	var f benchLoopFlags
@@ -96,7 +96,7 @@ fleetcast bench loop --trace nab.csv --policy reactive --json`, stderr)
 			return code
 		}
 		t0 := time.Now()
-		sums, per, err := loop.Bench(ctx, name, trs, f.s, policies, loop.NewSimFleet)
+		sums, per, err := loopbench.Bench(ctx, name, trs, f.s, policies, loopbench.NewSimFleet)
 		if err != nil {
 			fmt.Fprintf(stderr, "fleetcast bench loop: dataset %s: %v\n", name, err)
 			return 1
@@ -116,7 +116,7 @@ type benchLoopFlags struct {
 	datasets          datasetFlag
 	policy, match     *string
 	asJSON, perSeries *bool
-	s                 loop.Settings
+	s                 loopbench.Settings
 	vary              varyFlag
 }
 
@@ -127,7 +127,7 @@ func (f *benchLoopFlags) register(fs *flag.FlagSet) {
 	f.asJSON = fs.Bool("json", false, "print one JSON object per dataset and policy (and per series with --per-series) instead of the tables")
 	f.perSeries = fs.Bool("per-series", false, "also print the figures of every series")
 	f.match = fs.String("series", "", "only the series whose name matches this regular expression")
-	f.s = loop.DefaultSettings()
+	f.s = loopbench.DefaultSettings()
 	s := &f.s
 	fs.DurationVar(&s.Refit, "refit", s.Refit, "predictive: refit the forecast every this much virtual time")
 	fs.DurationVar(&s.Window, "window", s.Window, "predictive and oracle: size for the peak over this lead window")
@@ -152,7 +152,7 @@ func (f *benchLoopFlags) register(fs *flag.FlagSet) {
 func (f *benchLoopFlags) check(stderr io.Writer) (policies []string, re *regexp.Regexp, code int) {
 	switch *f.policy {
 	case "both", "all":
-		policies = loop.Policies
+		policies = loopbench.Policies
 	case "predictive", "reactive", "oracle":
 		policies = []string{*f.policy}
 	default:
@@ -187,7 +187,7 @@ func (f *benchLoopFlags) check(stderr io.Writer) (policies []string, re *regexp.
 type loopRun struct {
 	name      string
 	nseries   int
-	sums, per []loop.Result
+	sums, per []loopbench.Result
 	took      time.Duration
 }
 
@@ -197,9 +197,9 @@ func (f *benchLoopFlags) print(stdout, stderr io.Writer, runs []loopRun, took ti
 		for _, r := range runs {
 			out := r.sums
 			if *f.perSeries {
-				out = append(append([]loop.Result(nil), out...), r.per...)
+				out = append(append([]loopbench.Result(nil), out...), r.per...)
 			}
-			if err := loop.WriteJSON(stdout, out); err != nil {
+			if err := loopbench.WriteJSON(stdout, out); err != nil {
 				return err
 			}
 		}
@@ -211,12 +211,12 @@ func (f *benchLoopFlags) print(stdout, stderr io.Writer, runs []loopRun, took ti
 	for _, r := range runs {
 		fmt.Fprintf(stdout, "\ndataset %s: %d series, ran in %s\n", r.name, r.nseries, r.took.Round(100*time.Millisecond))
 		if *f.perSeries {
-			if err := loop.WriteTable(stdout, r.per); err != nil {
+			if err := loopbench.WriteTable(stdout, r.per); err != nil {
 				return err
 			}
 			fmt.Fprintln(stdout)
 		}
-		if err := loop.WriteTable(stdout, r.sums); err != nil {
+		if err := loopbench.WriteTable(stdout, r.sums); err != nil {
 			return err
 		}
 	}
@@ -225,18 +225,18 @@ func (f *benchLoopFlags) print(stdout, stderr io.Writer, runs []loopRun, took ti
 
 // loadDataset reads and scales the series of one dataset, skipping (with a
 // note) those that cannot be scaled or are shorter than the warm-up.
-func loadDataset(name string, files []string, re *regexp.Regexp, s loop.Settings, stderr io.Writer) ([]loop.Trace, int) {
-	raw, err := loop.ReadTraces(files)
+func loadDataset(name string, files []string, re *regexp.Regexp, s loopbench.Settings, stderr io.Writer) ([]loopbench.Trace, int) {
+	raw, err := loopbench.ReadTraces(files)
 	if err != nil {
 		fmt.Fprintf(stderr, "fleetcast bench loop: dataset %s: %v\n", name, err)
 		return nil, 1
 	}
-	var trs []loop.Trace
+	var trs []loopbench.Trace
 	for _, r := range raw {
 		if re != nil && !re.MatchString(r.Name) {
 			continue
 		}
-		tr, err := loop.ScaleTrace(r, int64(s.Warmup/time.Second), s.RefAllocs, s.AllocCPU)
+		tr, err := loopbench.ScaleTrace(r, int64(s.Warmup/time.Second), s.RefAllocs, s.AllocCPU)
 		if err != nil {
 			fmt.Fprintf(stderr, "fleetcast bench loop: dataset %s: skipped: %v\n", name, err)
 			continue
@@ -279,19 +279,19 @@ func (v *varyFlag) Set(x string) error {
 // all three policies each, sharing forecasts between combinations (a
 // FitCache: the demand a policy sees does not depend on what it did), and
 // prints one line per combination and dataset, then for each dataset the
-// combination loop.Choose picks there and what it gives on the other
+// combination loopbench.Choose picks there and what it gives on the other
 // datasets: a setting chosen on one family is evidence only on another.
-func runSweep(ctx context.Context, fs *flag.FlagSet, s *loop.Settings, vary varyFlag, datasets datasetFlag, re *regexp.Regexp, stdout, stderr io.Writer) int {
+func runSweep(ctx context.Context, fs *flag.FlagSet, s *loopbench.Settings, vary varyFlag, datasets datasetFlag, re *regexp.Regexp, stdout, stderr io.Writer) int {
 	base := *s
-	base.FitCache = loop.NewFitCache()
-	combos := []loop.Settings{base}
+	base.FitCache = loopbench.NewFitCache()
+	combos := []loopbench.Settings{base}
 	labels := []string{""}
 	for _, v := range vary {
 		if fs.Lookup(v.name) == nil || v.name == "vary" {
 			fmt.Fprintf(stderr, "fleetcast bench loop: --vary %s: no such flag; vary a settings flag such as headroom\n", v.name)
 			return 2
 		}
-		var next []loop.Settings
+		var next []loopbench.Settings
 		var nextLabels []string
 		for i, c := range combos {
 			for _, val := range v.values {
@@ -312,7 +312,7 @@ func runSweep(ctx context.Context, fs *flag.FlagSet, s *loop.Settings, vary vary
 	}
 	*s = base
 	began := time.Now()
-	trials := map[string][]loop.Trial{}
+	trials := map[string][]loopbench.Trial{}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "dataset\tsettings\tremoved\tcapacity/reactive\tavoidable overload min r/p/o\tunplaced min r/p\tunservable min\tmeets\t")
 	for _, name := range datasets.names {
@@ -321,21 +321,21 @@ func runSweep(ctx context.Context, fs *flag.FlagSet, s *loop.Settings, vary vary
 			return code
 		}
 		// Reactive runs once per dataset unless a knob it reads is varied.
-		var reactive []loop.Result
+		var reactive []loopbench.Result
 		for i, c := range combos {
 			t0 := time.Now()
-			policies := loop.Policies
+			policies := loopbench.Policies
 			if reactive != nil {
 				policies = []string{"predictive", "oracle"}
 			}
-			sums, _, err := loop.Bench(ctx, name, trs, c, policies, loop.NewSimFleet)
+			sums, _, err := loopbench.Bench(ctx, name, trs, c, policies, loopbench.NewSimFleet)
 			if err != nil {
 				fmt.Fprintf(stderr, "fleetcast bench loop: dataset %s, %s: %v\n", name, labels[i], err)
 				return 1
 			}
 			if reactive != nil {
 				sums = append(sums, reactive...)
-				loop.Compare(sums)
+				loopbench.Compare(sums)
 			} else if !variesReactive(vary) {
 				for _, r := range sums {
 					if r.Policy == "reactive" {
@@ -343,7 +343,7 @@ func runSweep(ctx context.Context, fs *flag.FlagSet, s *loop.Settings, vary vary
 					}
 				}
 			}
-			t := loop.Trial{Label: labels[i], Dataset: name}
+			t := loopbench.Trial{Label: labels[i], Dataset: name}
 			for _, r := range sums {
 				switch r.Policy {
 				case "reactive":
@@ -367,7 +367,7 @@ func runSweep(ctx context.Context, fs *flag.FlagSet, s *loop.Settings, vary vary
 	}
 	fmt.Fprintf(stdout, "\nchosen on one dataset (the most avoidable overload removed within 1.05x reactive's capacity-hours and its unplaced minutes), reported on the others:\n")
 	for _, from := range datasets.names {
-		k := loop.Choose(trials[from], 1.05)
+		k := loopbench.Choose(trials[from], 1.05)
 		if k < 0 {
 			continue
 		}

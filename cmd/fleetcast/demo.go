@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fleetcast/fleetcast/demo"
+	"github.com/fleetcast/fleetcast/internal/demo"
 )
 
 func runDemo(args []string, stdout, stderr io.Writer) int {
@@ -21,7 +21,7 @@ configs of examples/. A daily rush and a periodic batch job are arranged to be
 due within minutes, and an anomaly is injected; watch fleetcast act before
 the shortage arrives. Everything listens on 127.0.0.1 only. Ctrl-C stops
 everything; --duration ends by itself and prints a summary. Needs prometheus,
-promtool and alertmanager ('make tools'). See demo/README.md.`,
+promtool and alertmanager ('make tools'). See internal/demo/README.md.`,
 		`make demo
 fleetcast demo --duration 5m`, stderr)
 	duration := fs.Duration("duration", 0, "end by itself after this long and print the summary (0: until Ctrl-C)")

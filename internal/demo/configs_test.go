@@ -56,7 +56,7 @@ func TestDemoRulesCapForExceptSurplus(t *testing.T) {
 }
 
 func TestExampleConfigsPointAtTheDemo(t *testing.T) {
-	ex := filepath.Join("..", "examples")
+	ex := filepath.Join("..", "..", "examples")
 	dir := t.TempDir()
 
 	am, err := alertmanagerConfig(filepath.Join(ex, "alertmanager.yml"), "http://127.0.0.1:1/webhook")

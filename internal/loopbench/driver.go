@@ -1,11 +1,11 @@
-// Package loop is fleetcast's closed-loop benchmark: it replays a demand
+// Package loopbench is fleetcast's closed-loop benchmark: it replays a demand
 // trace on the simulated Nomad fleet in virtual time (weeks in seconds) and
 // lets a policy act on it step by step, either fleetcast's predictive policy
 // (the forecast engine the exporter runs and the planner the actuator runs)
 // or the reactive baseline users run today (nomad-autoscaler's target-value
 // strategy). It reports what each policy cost and what shortages it let
 // through, so the two can be compared on equal terms.
-package loop
+package loopbench
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package loop
+package loopbench
 
 import (
 	"fmt"
@@ -88,7 +88,7 @@ func DefaultSettings() Settings {
 		Window:     20 * time.Minute,
 		SurplusFor: 5 * time.Minute,
 		Quantile:   0.9,
-		// Chosen on NAB by loop.Choose over headroom 0/0.1/0.25, quantile
+		// Chosen on NAB by loopbench.Choose over headroom 0/0.1/0.25, quantile
 		// 0.7/0.9 and surplus 5m/10m (the most avoidable overload removed
 		// within 1.05x reactive's capacity-hours and unplaced minutes) and
 		// reported on the cluster traces; see loop/README.md.

@@ -14,7 +14,7 @@ import (
 // rush makes the group outgrow its capacity, and the batch job does not fit
 // its pool.
 func TestArrange(t *testing.T) {
-	fleet := filepath.Join("..", "examples", "fleet.yml")
+	fleet := filepath.Join("..", "..", "examples", "fleet.yml")
 	if _, err := os.Stat(fleet); err != nil {
 		t.Fatalf("the example fleet: %v", err)
 	}
