@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -247,9 +248,10 @@ func TestBoundsOptions(t *testing.T) {
 }
 
 func TestSpanGuard(t *testing.T) {
-	// Flat and noisy for 13.5 days, then a ramp of +30 over the last 12
+	// Flat and noisy for 13.75 days, then a ramp of +60 over the last 6
 	// hours: no model may carry the ramp beyond the recent span, since
-	// no backtest origin saw a ramp continue.
+	// no backtest origin saw a ramp continue. Without the guard, ets
+	// forecasts 194 against a recent maximum of 163.
 	r := rand.New(rand.NewPCG(4, 4))
 	n := 14 * 288
 	s := Series{Times: make([]int64, n), Values: make([]float64, n)}
@@ -257,8 +259,8 @@ func TestSpanGuard(t *testing.T) {
 	for i := range n {
 		s.Times[i] = 1_700_000_000 + int64(i)*300
 		s.Values[i] = 100 + 2*r.NormFloat64()
-		if k := i - (n - 144); k > 0 {
-			s.Values[i] += 30 * float64(k) / 144
+		if k := i - (n - 72); k > 0 {
+			s.Values[i] += 60 * float64(k) / 72
 		}
 		if i >= n-576 {
 			lo, hi = min(lo, s.Values[i]), max(hi, s.Values[i])
@@ -269,10 +271,9 @@ func TestSpanGuard(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for h, v := range f.Mean {
-			if v < lo || v > hi {
-				t.Fatalf("%s: mean %v at step %d outside the recent span [%v, %v]", model, v, h, lo, hi)
-			}
+		mlo, mhi := slices.Min(f.Mean), slices.Max(f.Mean)
+		if mlo < lo || mhi > hi {
+			t.Errorf("%s: means from %.2f to %.2f, outside the recent span [%.2f, %.2f]", model, mlo, mhi, lo, hi)
 		}
 	}
 }
