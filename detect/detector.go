@@ -50,6 +50,8 @@ type Knobs struct {
 	ShortTime    float64 // ShortRate is per this many seconds of the step, so the recent level spans the same time at every step; 0: per observation
 	PerObs       bool    // count evidence per observation, not per day (setStepScales is not applied)
 	ReportMargin float64 // after an alert, evidence must exceed the alert's (decaying) evidence by this many nats to be reported in full again
+	QuietTime    float64 // an event is over once the evidence has stayed below QuietNats for this many seconds: both maxima of step 5 are then forgotten; 0: never (they only decay)
+	QuietNats    float64 // see QuietTime
 }
 
 // DefaultKnobs returns the shipped constants.
@@ -69,8 +71,10 @@ func DefaultKnobs() Knobs {
 		AdoptZ:       3,
 		NmsDecay:     0.998,
 		ShortTime:    300,
-		ReportMargin: 1,
+		ReportMargin: 2,
 		NmsFactor:    0.5,
+		QuietTime:    21600,
+		QuietNats:    5,
 	}
 }
 
@@ -129,6 +133,8 @@ type Detector struct {
 	perDay           float64 // ln(observations per day / 288), once the step is known
 	sRate            float64 // the short level's rate per observation, once the step is known
 	alertMax         float64 // decaying maximum of the evidence of alerts
+	quietFrom        int64   // time since which the evidence has stayed below QuietNats
+	quiet            bool    // the evidence is below QuietNats
 
 	warmup    int  // observations scored 0
 	dayWarmup bool // the warm-up is a day of observations, set once the step is known
@@ -291,6 +297,7 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 		}
 		d.nmsMax = math.Max(d.nmsMax*d.p.NmsDecay, tr.raw)
 		d.alertMax *= d.p.NmsDecay
+		d.endEvent(t, tr.raw)
 		d.zHist.add(logAbs(z))
 
 		// A sustained shift: adopt the new level at once instead of
@@ -313,6 +320,21 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 	}
 	d.n++
 	return det
+}
+
+// endEvent forgets what was already reported once the evidence has stayed
+// below QuietNats for QuietTime seconds: the event is over, and the next
+// one is judged on its own, not against the last one's evidence.
+func (d *Detector) endEvent(t int64, raw float64) {
+	switch {
+	case d.p.QuietTime <= 0:
+	case raw >= d.p.QuietNats:
+		d.quiet = false
+	case !d.quiet:
+		d.quiet, d.quietFrom = true, t
+	case float64(t-d.quietFrom) >= d.p.QuietTime:
+		d.nmsMax, d.alertMax = raw, 0
+	}
 }
 
 // advance records time t and returns the gap since the last observation in

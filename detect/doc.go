@@ -27,7 +27,8 @@
 // pieces of evidence and is learnt by the robust scale. Finally, an anomaly
 // that has already been reported is not reported again at full strength
 // while it lasts: the score is halved unless the evidence exceeds a slowly
-// decaying maximum of its recent past.
+// decaying maximum of its recent past. An event ends once the evidence has
+// stayed low for six hours; the next one is then judged on its own.
 //
 // The evidence is counted per day rather than per observation
 // (setStepScales), so one threshold means one false-alarm rate per day at

@@ -13,7 +13,11 @@ func knobs(name string, f func(k *detect.Knobs)) variant {
 }
 
 // variants is the knob grid: kept small, so that make eval-detect runs in
-// a few minutes on a shared machine.
+// a few minutes on a shared machine. Without events ending after a quiet
+// period (QuietTime 0): evidence per day or per observation, the short
+// level per 300 s or per observation, report margin 0, 1 or 2. With it
+// (per day, per 300 s): quiet for 1 hour, 6 hours or a day below 5 nats,
+// or for 6 hours below 3 or 7 nats, report margin 1 or 2.
 func variants() []variant {
 	// The shipped detector first.
 	vs := []variant{{name: "shipped constants", opts: detect.Options{}}}
@@ -21,9 +25,6 @@ func variants() []variant {
 	for _, perObs := range []bool{false, true} {
 		for _, st := range []float64{0, 300} {
 			for _, m := range []float64{0, 1, 2} {
-				if perObs == def.PerObs && st == def.ShortTime && m == def.ReportMargin {
-					continue
-				}
 				unit := "per day"
 				if perObs {
 					unit = "per observation"
@@ -32,8 +33,23 @@ func variants() []variant {
 				if st > 0 {
 					short = fmt.Sprintf("short level per %.0f s", st)
 				}
-				vs = append(vs, knobs(fmt.Sprintf("%s, %s, report margin %.0f", unit, short, m), func(k *detect.Knobs) {
-					k.PerObs, k.ShortTime, k.ReportMargin = perObs, st, m
+				vs = append(vs, knobs(fmt.Sprintf("%s, %s, report margin %.0f, no end of events", unit, short, m), func(k *detect.Knobs) {
+					k.PerObs, k.ShortTime, k.ReportMargin, k.QuietTime = perObs, st, m, 0
+				}))
+			}
+		}
+	}
+	for _, q := range []float64{3600, 21600, 86400} {
+		for _, qn := range []float64{3, 5, 7} {
+			if q != 21600 && qn != 5 {
+				continue
+			}
+			for _, m := range []float64{1, 2} {
+				if q == def.QuietTime && qn == def.QuietNats && m == def.ReportMargin && !def.PerObs && def.ShortTime == 300 {
+					continue
+				}
+				vs = append(vs, knobs(fmt.Sprintf("per day, short level per 300 s, report margin %.0f, event over after %.0f s below %.0f nats", m, q, qn), func(k *detect.Knobs) {
+					k.PerObs, k.ShortTime, k.ReportMargin, k.QuietTime, k.QuietNats = false, 300, m, q, qn
 				}))
 			}
 		}
