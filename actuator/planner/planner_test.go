@@ -246,3 +246,51 @@ func TestEscalationsBookkeeping(t *testing.T) {
 		t.Fatalf("Last = %v", e.Last())
 	}
 }
+
+func TestSlots(t *testing.T) {
+	nodes := []Node{
+		{ID: "a", Capacity: 4000, Eligible: true},
+		{ID: "b", Capacity: 4000, Eligible: true},
+		{ID: "draining", Capacity: 4000},
+		{ID: "small", Capacity: 300, Eligible: true},
+		{ID: "odd", Capacity: 1900, Eligible: true},
+	}
+	if got, want := Slots(nodes, 500), 8+8+3; got != want {
+		t.Errorf("Slots = %d, want %d (draining and too-small nodes hold none)", got, want)
+	}
+	if got := Slots(nodes, 0); got != 0 {
+		t.Errorf("Slots with no allocation size = %d, want 0", got)
+	}
+}
+
+func TestWaitForNodes(t *testing.T) {
+	out := CountPlan{From: 8, To: 12, Wanted: 12, Reason: "scale-out 8 -> 12"}
+	cases := []struct {
+		name      string
+		plan      CountPlan
+		placeable int
+		wantTo    int
+		waiting   bool
+		noop      bool
+	}{
+		{"room for all", out, 16, 12, false, false},
+		{"room for all, exactly", out, 12, 12, false, false},
+		{"room for part", out, 10, 10, true, false},
+		{"no room at all", out, 8, 8, true, true},
+		{"fewer ready slots than running", out, 4, 8, true, true},
+		{"scale-in passes", CountPlan{From: 8, To: 5, Wanted: 5}, 0, 5, false, false},
+		{"noop passes", CountPlan{From: 8, To: 8, Noop: true}, 0, 8, false, true},
+	}
+	for _, c := range cases {
+		got, waiting := WaitForNodes(c.plan, c.placeable)
+		if got.To != c.wantTo || waiting != c.waiting || got.Noop != c.noop {
+			t.Errorf("%s: To=%d waiting=%v noop=%v, want %d %v %v", c.name, got.To, waiting, got.Noop, c.wantTo, c.waiting, c.noop)
+		}
+		if waiting && (!got.Held || !strings.Contains(got.Reason, "waiting for nodes")) {
+			t.Errorf("%s: held plan must say so: held=%v reason %q", c.name, got.Held, got.Reason)
+		}
+		if got.Wanted != c.plan.Wanted || got.From != c.plan.From {
+			t.Errorf("%s: Wanted/From changed: %+v", c.name, got)
+		}
+	}
+}

@@ -246,6 +246,12 @@ type Predictive struct {
 	// policy last acted, and when it escalated in the last hour.
 	outsideSince, lastAction time.Time
 	escalations              planner.Escalations
+
+	// heldGoal is the count a scale-out decided at decidedAt is heading
+	// for while it waits for nodes (0: none waits); catchUpAt is when the
+	// group last caught up on it.
+	heldGoal             int
+	decidedAt, catchUpAt time.Time
 }
 
 // NewOracle is the predictive policy with perfect foresight: the same
@@ -423,11 +429,32 @@ func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 	if escalate {
 		dir, fire = planner.Out, true
 	}
+	if want <= v.Count {
+		// The forecast no longer asks for what was held back.
+		p.heldGoal = 0
+	}
+	// The cooldown runs from the decision, not from its catch-up.
+	last := v.GroupLastChange
+	if !p.catchUpAt.IsZero() && last.Equal(p.catchUpAt) {
+		last = p.decidedAt
+	}
+	acted := false
 	if fire {
-		plan, err := planner.PlanScaleGroup(planner.GroupState{Job: "bench", Group: "demand", Count: v.Count, LastChange: v.GroupLastChange},
+		plan, err := planner.PlanScaleGroup(planner.GroupState{Job: "bench", Group: "demand", Count: v.Count, LastChange: last},
 			gp, planner.Forecast{Query: "peak", Value: peak}, dir, esc, now)
 		if err != nil {
 			return nil, fmt.Errorf("plan task group: %w", err)
+		}
+		// The group grows only as far as the ready nodes place it; the
+		// pool is asked for the rest (below) and the group catches up when
+		// the nodes are ready.
+		goal := plan.To
+		plan, waiting := planner.WaitForNodes(plan, planner.Slots(v.Nodes, v.AllocCPU))
+		if !plan.Noop || waiting {
+			p.heldGoal = 0
+			if waiting {
+				p.heldGoal = goal
+			}
 		}
 		if !plan.Noop {
 			reason := plan.Reason
@@ -437,12 +464,30 @@ func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 			}
 			acts = append(acts, Action{At: now, Kind: "scale_group", From: plan.From, To: plan.To, Reason: reason})
 			count = plan.To
+			p.decidedAt, p.catchUpAt = now, time.Time{}
+			acted = true
+		}
+	}
+	if !acted && p.heldGoal > v.Count {
+		// Catch up on a scale-out held for nodes, as far as the ready
+		// nodes place it now: the rest of a decision already taken, so no
+		// cooldown of its own.
+		to := min(p.heldGoal, want)
+		placed := min(to, max(v.Count, planner.Slots(v.Nodes, v.AllocCPU)))
+		if placed > v.Count {
+			acts = append(acts, Action{At: now, Kind: "scale_group", From: v.Count, To: placed,
+				Reason: fmt.Sprintf("catching up on a scale-out held for nodes: %d -> %d of %d", v.Count, placed, to)})
+			count = placed
+			p.catchUpAt = now
+		}
+		if placed >= to {
+			p.heldGoal = 0
 		}
 	}
 
 	// The pool must hold the allocations the forecast asks for, and those
 	// already asked for, before they are due: nodes take BootDelay to boot.
-	allocs := max(poolWant, count)
+	allocs := max(poolWant, count, p.heldGoal)
 	needCPU := float64(allocs) * v.AllocCPU
 	perNode := math.Floor(v.NodeCPU/v.AllocCPU) * v.AllocCPU
 	pp := planner.PoolPolicy{
