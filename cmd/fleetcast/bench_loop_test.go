@@ -40,7 +40,7 @@ func TestBenchLoop(t *testing.T) {
 	}{
 		{[]string{"bench", "loop", "--trace", trace, "--json"}, 0,
 			[]string{`"policy":"predictive"`, `"policy":"reactive"`, `"policy":"oracle"`, `"overload_minutes"`, `"unservable_minutes"`,
-				`"unplaced_minutes"`, `"capacity_hours"`, `"actions"`, `"migrations"`, `"avoidable_overload_removed"`, `"capacity_hours_to_reactive"`}, "ran in"},
+				`"unplaced_minutes"`, `"node_wait_minutes"`, `"capacity_hours"`, `"actions"`, `"migrations"`, `"avoidable_overload_removed"`, `"capacity_hours_to_reactive"`}, "ran in"},
 		{[]string{"bench", "loop", "--trace", trace}, 0, []string{"dataset trace", "avoidable overload min", "removed", "capacity/reactive", "oracle"}, ""},
 		{[]string{"bench", "loop", "--dataset", "a=" + trace, "--dataset", "b=" + trace, "--per-series"}, 0,
 			[]string{"dataset a: 1 series", "dataset b: 1 series", "shop"}, ""},

@@ -31,6 +31,12 @@ type Result struct {
 	// UnplacedMinutes: minutes the job had allocations the scheduler could
 	// not place (no node with room), so demand waited for nodes.
 	UnplacedMinutes float64 `json:"unplaced_minutes"`
+	// NodeWaitMinutes: minutes a scale-out the policy decided waited for
+	// nodes to boot, the group held at what ready nodes place (predictive
+	// and oracle; see planner.WaitForNodes). It is the wait reactive
+	// leaves as unplaced allocations, kept out of Nomad's queue: the pool
+	// did not lead the group by enough.
+	NodeWaitMinutes float64 `json:"node_wait_minutes"`
 	// CapacityHours: node-hours paid for (ready and booting nodes).
 	CapacityHours float64 `json:"capacity_hours"`
 	Actions       int     `json:"actions"`
@@ -54,11 +60,19 @@ type Result struct {
 	Log []Action `json:"-"`
 }
 
+// WaitedMinutes is the unplaced and the node-wait minutes together: the
+// minutes allocations a policy asked for, or decided on and held back,
+// waited for nodes. Reactive's are all unplaced; the predictive policy and
+// the oracle hold theirs back (planner.WaitForNodes). The target compares
+// these, so holding back is no way around it.
+func (r Result) WaitedMinutes() float64 { return r.UnplacedMinutes + r.NodeWaitMinutes }
+
 // Add sums o into r.
 func (r *Result) Add(o Result) {
 	r.OverloadMinutes += o.OverloadMinutes
 	r.UnservableMinutes += o.UnservableMinutes
 	r.UnplacedMinutes += o.UnplacedMinutes
+	r.NodeWaitMinutes += o.NodeWaitMinutes
 	r.CapacityHours += o.CapacityHours
 	r.Actions += o.Actions
 	r.Migrations += o.Migrations
@@ -100,6 +114,9 @@ func Run(fleet Fleet, policy Policy, s Settings, start, scoreFrom, end time.Time
 		acts, err := policy.Decide(t, v)
 		if err != nil {
 			return res, fmt.Errorf("%s policy at %s: %w", policy.Name(), t.UTC().Format(time.RFC3339), err)
+		}
+		if w, ok := policy.(interface{ WaitingForNodes() bool }); ok && w.WaitingForNodes() && !t.Before(scoreFrom) {
+			res.NodeWaitMinutes += dt
 		}
 		for _, a := range acts {
 			switch a.Kind {

@@ -322,7 +322,7 @@ func TestReportFormats(t *testing.T) {
 	if err := WriteTable(&tb, rs[:3]); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"removed", "0.800", "1.050", "oracle", "unservable min"} {
+	for _, want := range []string{"removed", "0.800", "1.050", "oracle", "unservable min", "node wait min"} {
 		if !strings.Contains(tb.String(), want) {
 			t.Fatalf("table lacks %q:\n%s", want, tb.String())
 		}
@@ -339,7 +339,7 @@ func TestReportFormats(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[1]), &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"dataset", "policy", "overload_minutes", "unservable_minutes", "unplaced_minutes", "capacity_hours",
+	for _, k := range []string{"dataset", "policy", "overload_minutes", "unservable_minutes", "unplaced_minutes", "node_wait_minutes", "capacity_hours",
 		"actions", "migrations", "avoidable_overload_removed", "capacity_hours_to_reactive"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON lacks field %q: %s", k, lines[1])
@@ -587,6 +587,11 @@ func TestChoose(t *testing.T) {
 		return Trial{Reactive: Result{UnplacedMinutes: 10},
 			Predictive: Result{AvoidableRemoved: f(share), CapacityToReactive: f(capacity), UnplacedMinutes: unplaced}}
 	}
+	held := func(share, capacity, unplaced, wait float64) Trial {
+		t := trial(share, capacity, unplaced)
+		t.Predictive.NodeWaitMinutes = wait
+		return t
+	}
 	cases := []struct {
 		name   string
 		trials []Trial
@@ -594,6 +599,7 @@ func TestChoose(t *testing.T) {
 	}{
 		{"most removed within the cost", []Trial{trial(0.7, 1.0, 0), trial(0.9, 1.04, 0), trial(0.95, 1.2, 0)}, 1},
 		{"unplaced above reactive is out", []Trial{trial(0.7, 1.0, 0), trial(0.9, 1.0, 11)}, 0},
+		{"held back for nodes counts as waiting", []Trial{trial(0.7, 1.0, 0), held(0.9, 1.0, 0, 11)}, 0},
 		{"cheaper on a tie", []Trial{trial(0.9, 1.03, 0), trial(0.9, 1.01, 0)}, 1},
 		{"none within: best share per cost", []Trial{trial(0.9, 1.5, 0), trial(0.8, 1.1, 0)}, 1},
 		{"empty", nil, -1},
@@ -603,7 +609,8 @@ func TestChoose(t *testing.T) {
 			t.Errorf("%s: Choose = %d, want %d", c.name, got, c.want)
 		}
 	}
-	if !trial(0.8, 1.05, 10).Meets(0.8, 1.05) || trial(0.79, 1.0, 0).Meets(0.8, 1.05) || trial(0.9, 1.0, 11).Meets(0.8, 1.05) {
+	if !trial(0.8, 1.05, 10).Meets(0.8, 1.05) || trial(0.79, 1.0, 0).Meets(0.8, 1.05) || trial(0.9, 1.0, 11).Meets(0.8, 1.05) ||
+		held(0.9, 1.0, 4, 7).Meets(0.8, 1.05) || !held(0.9, 1.0, 4, 6).Meets(0.8, 1.05) {
 		t.Error("Meets disagrees with its definition")
 	}
 }
@@ -651,8 +658,8 @@ func TestGroupWaitsForNodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("%s: unplaced min %.0f (reactive %.0f), overload min %.0f (reactive %.0f)", pol,
-			r.UnplacedMinutes, react.UnplacedMinutes, r.OverloadMinutes, react.OverloadMinutes)
+		t.Logf("%s: unplaced min %.0f (reactive %.0f), waited for nodes %.0f min, overload min %.0f (reactive %.0f)", pol,
+			r.UnplacedMinutes, react.UnplacedMinutes, r.NodeWaitMinutes, r.OverloadMinutes, react.OverloadMinutes)
 		if r.UnplacedMinutes > react.UnplacedMinutes {
 			t.Errorf("%s left allocations unplaced %.0f minutes, reactive %.0f", pol, r.UnplacedMinutes, react.UnplacedMinutes)
 		}
@@ -663,8 +670,8 @@ func TestGroupWaitsForNodes(t *testing.T) {
 		for _, a := range r.Log {
 			caughtUp = caughtUp || strings.Contains(a.Reason, "catching up")
 		}
-		if pol == "predictive" && !caughtUp {
-			t.Errorf("%s never held a scale-out for nodes: the trace does not test the wait", pol)
+		if pol == "predictive" && (!caughtUp || r.NodeWaitMinutes == 0) {
+			t.Errorf("%s never held a scale-out for nodes (%.0f minutes waited): the trace does not test the wait", pol, r.NodeWaitMinutes)
 		}
 	}
 }

@@ -250,9 +250,16 @@ type Predictive struct {
 	// heldGoal is the count a scale-out decided at decidedAt is heading
 	// for while it waits for nodes (0: none waits); catchUpAt is when the
 	// group last caught up on it.
+	recent []shown // the demand shown over the last boot delay
+
 	heldGoal             int
 	decidedAt, catchUpAt time.Time
+	waiting              bool
 }
+
+// WaitingForNodes says whether the last decision left a scale-out waiting
+// for nodes: the group held below what it decided, until nodes are ready.
+func (p *Predictive) WaitingForNodes() bool { return p.waiting }
 
 // NewOracle is the predictive policy with perfect foresight: the same
 // planner, sizing and alert emulation, with the forecast replaced by demand,
@@ -417,8 +424,11 @@ func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 	}
 	want = clamp(want, p.S.MinCount, p.S.MaxCount)
 	// The pool leads the group by the boot delay: nodes asked for now are
-	// ready when the group asks for the allocations they hold.
-	poolWant, err := gp.Units(p.sized(v.Demand, p.peak(now, v.Demand, p.poolWindow())))
+	// ready when the group asks for the allocations they hold. Its floor
+	// is the demand the present's momentum reaches when they are: the
+	// demand now plus its rise over the last boot delay.
+	lead := p.momentum(now, v.Demand)
+	poolWant, err := gp.Units(p.sized(lead, p.peak(now, lead, p.poolWindow())))
 	if err != nil {
 		return nil, fmt.Errorf("size task group for the pool: %w", err)
 	}
@@ -524,7 +534,31 @@ func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 	if len(acts) > 0 {
 		p.lastAction = now
 	}
+	p.waiting = p.heldGoal > count
 	return acts, nil
+}
+
+// momentum is the demand now plus its rise over the last boot delay (no
+// less than the demand now): where demand that keeps climbing as it has
+// will be when nodes asked for now are ready. It uses only the demand the
+// policy was shown.
+func (p *Predictive) momentum(now time.Time, demand float64) float64 {
+	p.recent = append(p.recent, shown{now, demand})
+	i := 0
+	for i < len(p.recent)-1 && now.Sub(p.recent[i+1].at) >= p.S.BootDelay {
+		i++
+	}
+	p.recent = p.recent[i:]
+	if ago := p.recent[0]; now.Sub(ago.at) >= p.S.BootDelay && demand > ago.demand {
+		return demand + (demand - ago.demand)
+	}
+	return demand
+}
+
+// shown is the demand a decision was shown.
+type shown struct {
+	at     time.Time
+	demand float64
 }
 
 // poolWindow is the lead the pool is sized for: PoolWindow (or Window)

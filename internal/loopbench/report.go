@@ -28,7 +28,7 @@ func WriteTable(w io.Writer, results []Result) error {
 		perSeries = perSeries || r.Series != ""
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := "policy\tavoidable overload min\tunservable min\tunplaced min\tcapacity h\tactions\tremoved\tcapacity/reactive\t"
+	head := "policy\tavoidable overload min\tunservable min\tunplaced min\tnode wait min\tcapacity h\tactions\tremoved\tcapacity/reactive\t"
 	if perSeries {
 		head = "series\t" + head
 	} else {
@@ -39,8 +39,8 @@ func WriteTable(w io.Writer, results []Result) error {
 		if perSeries {
 			fmt.Fprintf(tw, "%s\t", r.Series)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.1f\t%d\t%s\t%s\t", r.Policy, r.OverloadMinutes, r.UnservableMinutes,
-			r.UnplacedMinutes, r.CapacityHours, r.Actions, fmtShare(r.AvoidableRemoved), fmtShare(r.CapacityToReactive))
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.1f\t%d\t%s\t%s\t", r.Policy, r.OverloadMinutes, r.UnservableMinutes,
+			r.UnplacedMinutes, r.NodeWaitMinutes, r.CapacityHours, r.Actions, fmtShare(r.AvoidableRemoved), fmtShare(r.CapacityToReactive))
 		if !perSeries {
 			fmt.Fprintf(tw, "%d\t%.0f\t", r.NSeries, r.ScoredHours)
 		}

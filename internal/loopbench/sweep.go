@@ -14,18 +14,19 @@ type Trial struct {
 
 // Meets says whether the predictive policy met the targets on this trial:
 // at least minShare of the avoidable overload removed, at most maxCapacity
-// times reactive's capacity-hours, and no more unplaced minutes than
-// reactive.
+// times reactive's capacity-hours, and allocations waiting for nodes no
+// more minutes than reactive's (WaitedMinutes: unplaced, or held back for
+// nodes).
 func (t Trial) Meets(minShare, maxCapacity float64) bool {
 	p := t.Predictive
 	return p.AvoidableRemoved != nil && *p.AvoidableRemoved >= minShare &&
 		p.CapacityToReactive != nil && *p.CapacityToReactive <= maxCapacity &&
-		p.UnplacedMinutes <= t.Reactive.UnplacedMinutes
+		p.WaitedMinutes() <= t.Reactive.WaitedMinutes()
 }
 
 // Choose picks, from the trials of one dataset, the settings to ship: of
-// those within maxCapacity times reactive's capacity-hours that leave no
-// more unplaced minutes than reactive, the one that removes the largest
+// those within maxCapacity times reactive's capacity-hours whose
+// allocations wait for nodes no longer than reactive's (WaitedMinutes), the one that removes the largest
 // share of the avoidable overload (the cheaper on a tie). If none is within
 // both, the one that removes the largest share per unit of capacity. It
 // returns the index into trials, or -1 if there are none.
@@ -50,7 +51,7 @@ func Choose(trials []Trial, maxCapacity float64) int {
 		return *t.Predictive.CapacityToReactive
 	}
 	within := func(t Trial) bool {
-		return capacity(t) <= maxCapacity && t.Predictive.UnplacedMinutes <= t.Reactive.UnplacedMinutes
+		return capacity(t) <= maxCapacity && t.Predictive.WaitedMinutes() <= t.Reactive.WaitedMinutes()
 	}
 	sort.SliceStable(idx, func(a, b int) bool {
 		ta, tb := trials[idx[a]], trials[idx[b]]
