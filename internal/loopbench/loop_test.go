@@ -535,9 +535,9 @@ func TestPoolLeadsGroup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("%s: unplaced min predictive %.0f, reactive %.0f", tr.Name, pred.UnplacedMinutes, react.UnplacedMinutes)
-		if pred.UnplacedMinutes > react.UnplacedMinutes {
-			t.Errorf("%s: predictive left allocations unplaced %.0f minutes, reactive %.0f", tr.Name, pred.UnplacedMinutes, react.UnplacedMinutes)
+		t.Logf("%s: waited for nodes (unplaced or held back) min predictive %.0f, reactive %.0f", tr.Name, pred.WaitedMinutes(), react.WaitedMinutes())
+		if pred.WaitedMinutes() > react.WaitedMinutes() {
+			t.Errorf("%s: predictive's allocations waited for nodes %.0f minutes, reactive's %.0f", tr.Name, pred.WaitedMinutes(), react.WaitedMinutes())
 		}
 	}
 }
@@ -665,6 +665,11 @@ func TestGroupWaitsForNodes(t *testing.T) {
 		}
 		if r.UnplacedMinutes > 0 {
 			t.Errorf("%s asked for allocations no ready node could place (%.0f minutes)", pol, r.UnplacedMinutes)
+		}
+		// Held back is waiting too: the pool's lead (its momentum floor)
+		// must keep the wait under reactive's (29 minutes without it).
+		if r.WaitedMinutes() > react.WaitedMinutes() {
+			t.Errorf("%s waited for nodes %.0f minutes (unplaced or held back), reactive %.0f", pol, r.WaitedMinutes(), react.WaitedMinutes())
 		}
 		var caughtUp bool
 		for _, a := range r.Log {
