@@ -43,7 +43,9 @@ type Settings struct {
 	Quantile, Headroom                         float64
 	// PoolWindow is the lead window the node pool is sized for (zero:
 	// Window), plus BootDelay: the pool leads the group by the time its
-	// nodes take to boot.
+	// nodes take to boot. Its floor is the demand's momentum (the demand
+	// now plus its rise over the last BootDelay), and the group grows only
+	// as far as ready nodes place it (planner.WaitForNodes).
 	PoolWindow time.Duration
 	// DemandHeadroom is a floor on the sizing: never less than the demand
 	// now plus this fraction (negative: no floor but the demand itself).
