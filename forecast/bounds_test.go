@@ -277,3 +277,28 @@ func TestSpanGuard(t *testing.T) {
 		}
 	}
 }
+
+// TestLateRamp: flat at 100 for 13.75 days, then +60 over the last 6
+// hours. No backtest origin sees the ramp, so on the backtest a flat
+// recent median ties with the rest; the latest hour contradicts it, and
+// auto must start from where the series stands (about 160), not from the
+// old level.
+func TestLateRamp(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	n := 14 * 288
+	s := Series{Times: make([]int64, n), Values: make([]float64, n)}
+	for i := range n {
+		s.Times[i] = 1_700_000_000 + int64(i)*300
+		s.Values[i] = 100 + 2*r.NormFloat64()
+		if k := i - (n - 72); k > 0 {
+			s.Values[i] += 60 * float64(k) / 72
+		}
+	}
+	f, err := Fit(s, Options{Horizon: 288})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Mean[0] < 145 {
+		t.Errorf("auto (%s) starts at %.1f; the series stands at about 160", f.Model, f.Mean[0])
+	}
+}

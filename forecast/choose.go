@@ -112,9 +112,33 @@ func (w *Fitter) runCandidates(g *grid, times []int64, y []float64, pers []perio
 			c.mae = backtestMAE(y, origins, H, c.folds)
 		}
 	}
+	// A recent median that the latest observations contradict is out:
+	// a level change after the last origin (a ramp in its last hours) is
+	// seen by no backtest, and the median would forecast the old level.
+	// Intermittent series keep it whatever their last burst says.
+	if c := &w.cand[cRecent]; c.on && K > 0 && !w.interm && w.contradicted(c, y, origins, H) {
+		c.mae = math.Inf(1)
+	}
 	if w.cand[cCombo].on {
 		w.combine(y, origins, H)
 	}
+}
+
+// contradicted reports whether the latest observations lie further from
+// c's forecast than c's backtest ever erred over as many steps: the level
+// moved after the last origin, where no backtest can see it.
+func (w *Fitter) contradicted(c *cand, y []float64, origins []int, H int) bool {
+	s := max(3, min(12, H))
+	worst := 0.0
+	for k, o := range origins {
+		for h := 0; h < s && h < H; h++ {
+			if v := y[o+h]; !math.IsNaN(v) {
+				worst = max(worst, math.Abs(v-c.folds[k*H+h]))
+			}
+		}
+	}
+	now := w.windowMedian(y, len(y), s)
+	return math.Abs(now-c.mean[0]) > worst
 }
 
 // choose is the candidate to forecast with: the one named, or under auto
