@@ -1,0 +1,409 @@
+package loopbench
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/fleetcast/fleetcast/actuator/planner"
+	"github.com/fleetcast/fleetcast/forecast"
+)
+
+// Predictive is fleetcast's policy: the forecast engine the exporter runs,
+// fitted on the samples this policy has seen so far, and the actuator's own
+// planner (actuator/planner) sizing the task group and the node pool from
+// the forecast peak, as the JobPredictedSaturation and FleetPredictedShortage
+// alerts and their surplus counterparts would ask it to.
+//
+// It never holds the trace: it keeps only the samples the driver showed it
+// at their time (as Prometheus keeps scrapes), and the forecaster gets a
+// copy of those, so it cannot peek at the future by construction.
+type Predictive struct {
+	S Settings
+
+	times  []int64
+	values []float64
+
+	fitAt   time.Time
+	fcTimes []int64
+	fcQ     []float64
+	fcUp    []float64 // upper bound of the band
+	fitErr  error
+	fits    int
+
+	groupSurplusSince, poolSurplusSince time.Time
+
+	// truth is set for the oracle only: the demand the fleet will replay,
+	// which replaces the forecast. The predictive policy has none.
+	truth func(time.Time) float64
+
+	// escalation state: since when demand is outside the band, when the
+	// policy last acted, and when it escalated in the last hour.
+	outsideSince, lastAction time.Time
+	escalations              planner.Escalations
+
+	// heldGoal is the count a scale-out decided at decidedAt is heading
+	// for while it waits for nodes (0: none waits); catchUpAt is when the
+	// group last caught up on it.
+	recent []shown // the demand shown over the last boot delay
+
+	heldGoal             int
+	decidedAt, catchUpAt time.Time
+	waiting              bool
+}
+
+// WaitingForNodes says whether the last decision left a scale-out waiting
+// for nodes: the group held below what it decided, until nodes are ready.
+func (p *Predictive) WaitingForNodes() bool { return p.waiting }
+
+// NewOracle is the predictive policy with perfect foresight: the same
+// planner, sizing and alert emulation, with the forecast replaced by demand,
+// the true demand the fleet replays. Its peak over a window is the true
+// peak at the decision steps within it, and demand never leaves its band, so
+// it never escalates. It measures what prediction could buy at best.
+func NewOracle(s Settings, demand func(time.Time) float64) *Predictive {
+	return &Predictive{S: s, truth: demand}
+}
+
+// Name implements Policy.
+func (p *Predictive) Name() string {
+	if p.truth != nil {
+		return "oracle"
+	}
+	return "predictive"
+}
+
+// Fits is how many times the forecaster was called.
+func (p *Predictive) Fits() int { return p.fits }
+
+func (p *Predictive) observe(now time.Time, demand float64) {
+	t := now.Unix()
+	if n := len(p.times); n > 0 && t-p.times[n-1] < int64(p.S.Scrape/time.Second) {
+		return
+	}
+	p.times = append(p.times, t)
+	p.values = append(p.values, demand)
+	// Keep only what the next fit may use.
+	keep := int64(p.S.History / time.Second)
+	i := 0
+	for i < len(p.times) && p.times[i] < t-keep {
+		i++
+	}
+	if i > len(p.times)/2 {
+		p.times = append([]int64(nil), p.times[i:]...)
+		p.values = append([]float64(nil), p.values[i:]...)
+	}
+}
+
+// refit fits the forecast on a copy of the samples seen up to now.
+func (p *Predictive) refit(now time.Time) {
+	p.fitAt = now
+	p.fcTimes, p.fcQ, p.fcUp = nil, nil, nil
+	keep := now.Unix() - int64(p.S.History/time.Second)
+	i := 0
+	for i < len(p.times) && p.times[i] < keep {
+		i++
+	}
+	if len(p.times)-i < 12 {
+		p.fitErr = fmt.Errorf("%d samples, want 12 before forecasting", len(p.times)-i)
+		return
+	}
+	past := forecast.Series{
+		Times:  append([]int64(nil), p.times[i:]...),
+		Values: append([]float64(nil), p.values[i:]...),
+	}
+	scrape := int64(p.S.Scrape / time.Second)
+	h := int((p.S.Refit+p.S.Window)/p.S.Scrape) + 1
+	p.fits++
+	f, err := p.S.FitCache.Fit(past, forecast.Options{Horizon: h, Step: scrape, Level: 0.8})
+	if err != nil {
+		p.fitErr = err
+		return
+	}
+	p.fitErr = nil
+	p.fcTimes = f.Times
+	p.fcQ = f.Quantile(p.S.Quantile)
+	p.fcUp = f.Upper
+}
+
+// outside says whether demand lies above the band forecast for now (the
+// forecast step that covers now), as fleetcast_anomaly_score > 0 does.
+func (p *Predictive) outside(now time.Time, demand float64) bool {
+	t := now.Unix()
+	for i, ft := range p.fcTimes {
+		if ft >= t {
+			return i < len(p.fcUp) && demand > p.fcUp[i]
+		}
+	}
+	return false
+}
+
+// escalation emulates AnomalyDespiteAction and the actuator's ladder: it
+// returns the rung to apply now, if any.
+func (p *Predictive) escalation(now time.Time, demand float64) (planner.Escalation, bool) {
+	if p.S.EscalationsPerHour <= 0 || len(p.S.Ladder) == 0 {
+		return planner.Escalation{}, false
+	}
+	if !p.outside(now, demand) {
+		p.outsideSince = time.Time{}
+		return planner.Escalation{}, false
+	}
+	if p.outsideSince.IsZero() {
+		p.outsideSince = now
+	}
+	if now.Sub(p.outsideSince) < p.S.AnomalyFor || p.lastAction.IsZero() || now.Sub(p.lastAction) > p.S.ActionRecent {
+		return planner.Escalation{}, false
+	}
+	// The actuator's own bookkeeping: the hourly cap and the interval
+	// between rungs.
+	p.escalations = p.escalations.LastHour(now)
+	if soon, _ := p.escalations.TooSoon(now, p.S.EscalationInterval); soon {
+		return planner.Escalation{}, false
+	}
+	rung, _, ok, _ := p.escalations.Next(now, p.S.Ladder, p.S.EscalationsPerHour)
+	if !ok {
+		return planner.Escalation{}, false
+	}
+	return planner.Escalation{StepFactor: rung.StepFactor, BypassCooldown: rung.BypassCooldown}, true
+}
+
+// peak is the forecast's quantile peak over (now, now+Window], and never
+// less than the demand seen now: a forecast below the present is no reason to
+// have less than the present.
+func (p *Predictive) peak(now time.Time, demand float64, window time.Duration) float64 {
+	peak := demand
+	if p.truth != nil {
+		for t := now.Add(p.S.Step); !t.After(now.Add(window)); t = t.Add(p.S.Step) {
+			peak = math.Max(peak, p.truth(t))
+		}
+		return peak
+	}
+	lo, hi := now.Unix(), now.Add(window).Unix()
+	for i, t := range p.fcTimes {
+		if t > lo && t <= hi && !math.IsNaN(p.fcQ[i]) && p.fcQ[i] > peak {
+			peak = p.fcQ[i]
+		}
+	}
+	return peak
+}
+
+// sized is what to size for: the forecast peak plus Headroom, and, with a
+// DemandHeadroom, never less than the demand now plus that fraction.
+func (p *Predictive) sized(demand, peak float64) float64 {
+	v := peak * (1 + p.S.Headroom)
+	if p.S.DemandHeadroom >= 0 {
+		v = math.Max(v, demand*(1+p.S.DemandHeadroom))
+	}
+	return v
+}
+
+// Decide implements Policy: it sizes the task group for the forecast peak
+// (decideGroup) and the node pool for what the group will hold when new
+// nodes are ready (decidePool).
+func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
+	if p.truth == nil {
+		p.observe(now, v.Demand)
+		if p.fitAt.IsZero() || now.Sub(p.fitAt) >= p.S.Refit {
+			p.refit(now)
+		}
+	}
+	peak := p.sized(v.Demand, p.peak(now, v.Demand, p.S.Window))
+	gp := planner.ScalePolicy{
+		Bounds: planner.Bounds{Min: p.S.MinCount, Max: p.S.MaxCount, MaxStep: p.S.MaxCount,
+			CooldownOut: p.S.Cooldown, CooldownIn: p.S.Cooldown},
+		Sizing: planner.Sizing{PerUnitCapacity: v.AllocCPU},
+	}
+	want, err := gp.Units(peak)
+	if err != nil {
+		return nil, fmt.Errorf("size task group: %w", err)
+	}
+	want = clamp(want, p.S.MinCount, p.S.MaxCount)
+	// The pool leads the group by the boot delay: nodes asked for now are
+	// ready when the group asks for the allocations they hold. Its floor
+	// is the demand the present's momentum reaches when they are: the
+	// demand now plus its rise over the last boot delay.
+	lead := p.momentum(now, v.Demand)
+	poolWant, err := gp.Units(p.sized(lead, p.peak(now, lead, p.poolWindow())))
+	if err != nil {
+		return nil, fmt.Errorf("size task group for the pool: %w", err)
+	}
+	poolWant = clamp(poolWant, p.S.MinCount, p.S.MaxCount)
+	esc, escalate := p.escalation(now, v.Demand)
+
+	acts, count, err := p.decideGroup(now, v, gp, peak, want, esc, escalate)
+	if err != nil {
+		return nil, err
+	}
+	// The pool must hold the allocations the forecast asks for, and those
+	// already asked for, before they are due: nodes take BootDelay to boot.
+	pact, err := p.decidePool(now, v, max(poolWant, count, p.heldGoal), esc, escalate)
+	if err != nil {
+		return nil, err
+	}
+	if pact != nil {
+		acts = append(acts, *pact)
+	}
+	if len(acts) > 0 {
+		p.lastAction = now
+	}
+	p.waiting = p.heldGoal > count
+	return acts, nil
+}
+
+// decideGroup scales the task group toward want (or out by the escalation
+// ladder), as far as the ready nodes place it, and catches up on a
+// scale-out held for nodes. It returns the actions and the group's count
+// after them.
+func (p *Predictive) decideGroup(now time.Time, v View, gp planner.ScalePolicy, peak float64, want int, esc planner.Escalation, escalate bool) ([]Action, int, error) {
+	var acts []Action
+	count := v.Count
+	dir, fire := p.direction(now, want, v.Count, &p.groupSurplusSince)
+	if escalate {
+		dir, fire = planner.Out, true
+	}
+	if want <= v.Count {
+		// The forecast no longer asks for what was held back.
+		p.heldGoal = 0
+	}
+	// The cooldown runs from the decision, not from its catch-up.
+	last := v.GroupLastChange
+	if !p.catchUpAt.IsZero() && last.Equal(p.catchUpAt) {
+		last = p.decidedAt
+	}
+	if fire {
+		plan, err := planner.PlanScaleGroup(planner.GroupState{Job: "bench", Group: "demand", Count: v.Count, LastChange: last},
+			gp, planner.Forecast{Query: "peak", Value: peak}, dir, esc, now)
+		if err != nil {
+			return nil, 0, fmt.Errorf("plan task group: %w", err)
+		}
+		// The group grows only as far as the ready nodes place it; the
+		// pool is asked for the rest and the group catches up when the
+		// nodes are ready.
+		goal := plan.To
+		plan, waiting := planner.WaitForNodes(plan, planner.Slots(v.Nodes, v.AllocCPU))
+		if !plan.Noop || waiting {
+			p.heldGoal = 0
+			if waiting {
+				p.heldGoal = goal
+			}
+		}
+		if !plan.Noop {
+			reason := plan.Reason
+			if escalate {
+				p.escalations = append(p.escalations, now)
+				reason = "escalated (demand above the band despite a recent action): " + reason
+			}
+			p.decidedAt, p.catchUpAt = now, time.Time{}
+			return []Action{{At: now, Kind: "scale_group", From: plan.From, To: plan.To, Reason: reason}}, plan.To, nil
+		}
+	}
+	if p.heldGoal > v.Count {
+		// Catch up on a scale-out held for nodes, as far as the ready
+		// nodes place it now: the rest of a decision already taken, so no
+		// cooldown of its own.
+		to := min(p.heldGoal, want)
+		placed := min(to, max(v.Count, planner.Slots(v.Nodes, v.AllocCPU)))
+		if placed > v.Count {
+			acts = append(acts, Action{At: now, Kind: "scale_group", From: v.Count, To: placed,
+				Reason: fmt.Sprintf("catching up on a scale-out held for nodes: %d -> %d of %d", v.Count, placed, to)})
+			count = placed
+			p.catchUpAt = now
+		}
+		if placed >= to {
+			p.heldGoal = 0
+		}
+	}
+	return acts, count, nil
+}
+
+// decidePool sizes the node pool to hold allocs allocations, booting nodes
+// counted, and returns its action, if any.
+func (p *Predictive) decidePool(now time.Time, v View, allocs int, esc planner.Escalation, escalate bool) (*Action, error) {
+	needCPU := float64(allocs) * v.AllocCPU
+	perNode := math.Floor(v.NodeCPU/v.AllocCPU) * v.AllocCPU
+	pp := planner.PoolPolicy{
+		Bounds: planner.Bounds{Min: p.S.MinNodes, Max: p.S.MaxNodes, MaxStep: p.S.MaxNodes,
+			CooldownOut: p.S.Cooldown, CooldownIn: p.S.Cooldown},
+		Sizing:      planner.Sizing{PerUnitCapacity: perNode},
+		RemoveOrder: "empty_first",
+	}
+	wantNodes, err := pp.Units(needCPU)
+	if err != nil {
+		return nil, fmt.Errorf("size node pool: %w", err)
+	}
+	wantNodes = clamp(wantNodes, p.S.MinNodes, p.S.MaxNodes)
+	pdir, pfire := p.direction(now, wantNodes, v.PoolSize, &p.poolSurplusSince)
+	if !pfire {
+		return nil, nil
+	}
+	nodes := append([]planner.Node(nil), v.Nodes...)
+	for i := 0; i < v.Booting; i++ {
+		nodes = append(nodes, planner.Node{ID: fmt.Sprintf("booting-%d", i), Capacity: v.NodeCPU})
+	}
+	// Nodes for an escalated scale-out must not wait out the cooldown either.
+	pesc := planner.Escalation{}
+	if escalate && pdir == planner.Out {
+		pesc = esc
+	}
+	plan, err := planner.PlanPool(planner.PoolState{Name: "bench", Nodes: nodes, LastChange: v.PoolLastChange},
+		pp, planner.Forecast{Query: "allocated", Value: needCPU}, pdir, pesc, now)
+	if err != nil {
+		return nil, fmt.Errorf("plan node pool: %w", err)
+	}
+	if plan.Noop {
+		return nil, nil
+	}
+	return &Action{At: now, Kind: "scale_pool", From: plan.From, To: plan.To, Remove: plan.Remove, Reason: plan.Reason}, nil
+}
+
+// momentum is the demand now plus its rise over the last boot delay (no
+// less than the demand now): where demand that keeps climbing as it has
+// will be when nodes asked for now are ready. It uses only the demand the
+// policy was shown.
+func (p *Predictive) momentum(now time.Time, demand float64) float64 {
+	p.recent = append(p.recent, shown{now, demand})
+	i := 0
+	for i < len(p.recent)-1 && now.Sub(p.recent[i+1].at) >= p.S.BootDelay {
+		i++
+	}
+	p.recent = p.recent[i:]
+	if ago := p.recent[0]; now.Sub(ago.at) >= p.S.BootDelay && demand > ago.demand {
+		return demand + (demand - ago.demand)
+	}
+	return demand
+}
+
+// shown is the demand a decision was shown.
+type shown struct {
+	at     time.Time
+	demand float64
+}
+
+// poolWindow is the lead the pool is sized for: PoolWindow (or Window)
+// plus the boot delay.
+func (p *Predictive) poolWindow() time.Duration {
+	w := p.S.PoolWindow
+	if w <= 0 {
+		w = p.S.Window
+	}
+	return w + p.S.BootDelay
+}
+
+// direction emulates the alerting rules: a predicted shortage fires at once,
+// a predicted surplus only after it has held for SurplusFor (the rule's
+// long `for`).
+func (p *Predictive) direction(now time.Time, want, have int, since *time.Time) (planner.Direction, bool) {
+	switch {
+	case want > have:
+		*since = time.Time{}
+		return planner.Out, true
+	case want < have:
+		if since.IsZero() {
+			*since = now
+		}
+		return planner.In, now.Sub(*since) >= p.S.SurplusFor
+	default:
+		*since = time.Time{}
+		return planner.Out, false
+	}
+}
