@@ -273,9 +273,14 @@ func (f *FitConfig) validate() error {
 // validate checks the nomad section and fills its defaults; its horizons
 // default to those of c's targets, so it runs after them.
 func (n *NomadConfig) validate(c *Config) error {
+	if n.Address == "" {
+		// As Nomad's own CLI and the actuator: the environment's address
+		// when the file sets none.
+		n.Address = os.Getenv("NOMAD_ADDR")
+	}
 	u, err := url.Parse(n.Address)
 	if n.Address == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fieldErr("nomad.address", "%q; want the Nomad HTTP API address, e.g. http://127.0.0.1:4646", n.Address)
+		return fieldErr("nomad.address", "%q; want the Nomad HTTP API address, e.g. http://127.0.0.1:4646 (or leave it out and set NOMAD_ADDR)", n.Address)
 	}
 	if n.Token != "" && n.TokenFile != "" {
 		return fieldErr("nomad.token_file", "set together with nomad.token; use one of them")

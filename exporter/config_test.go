@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -149,5 +150,31 @@ func TestExampleConfig(t *testing.T) {
 	}
 	if evs, err := cal.Events(); err != nil || len(evs) != 3 {
 		t.Fatalf("examples/events.yml: %d events, %v", len(evs), err)
+	}
+}
+
+// TestNomadAddressFromEnvironment: a nomad section without an address
+// takes NOMAD_ADDR, as Nomad's CLI and the actuator do; without either it
+// is refused, saying both ways to set it.
+func TestNomadAddressFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "fleetcast.yml")
+	cfg := "prometheus: {url: http://127.0.0.1:9090}\n" +
+		"targets:\n- {name: cpu, query: 'up'}\n" +
+		"nomad: {namespaces: [default]}\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("NOMAD_ADDR", "http://127.0.0.1:4646")
+	c, err := LoadConfig(path)
+	if err != nil {
+		t.Fatalf("with NOMAD_ADDR set: %v", err)
+	}
+	if c.Nomad == nil || c.Nomad.Address != "http://127.0.0.1:4646" {
+		t.Fatalf("nomad address %+v, want NOMAD_ADDR's", c.Nomad)
+	}
+	t.Setenv("NOMAD_ADDR", "")
+	if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), "nomad.address") || !strings.Contains(err.Error(), "NOMAD_ADDR") {
+		t.Fatalf("without an address: %v, want an error naming nomad.address and NOMAD_ADDR", err)
 	}
 }

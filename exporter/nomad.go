@@ -82,7 +82,10 @@ type nomadLister struct {
 func NewNomadLister(c *NomadConfig) (JobLister, error) {
 	cfg := nomad.DefaultConfig()
 	cfg.Address = c.Address
-	cfg.SecretID = c.Token
+	if c.Token != "" {
+		// Otherwise NOMAD_TOKEN, as DefaultConfig read it.
+		cfg.SecretID = c.Token
+	}
 	if c.TokenFile != "" {
 		b, err := os.ReadFile(c.TokenFile)
 		if err != nil {
