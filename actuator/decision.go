@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	texttemplate "text/template"
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
@@ -242,6 +243,25 @@ func (a *Actuator) readScalar(ctx context.Context, d *decision, q string) (float
 	}
 	d.forecast = &v
 	return v, nil
+}
+
+// forecastFor renders a policy's query template with the alert's labels
+// and reads its value; a nil template is no forecast. A template the
+// labels cannot fill is the alert's fault (422); a query that fails is
+// Prometheus's (503).
+func (a *Actuator) forecastFor(ctx context.Context, d *decision, t *texttemplate.Template, l template.KV) (planner.Forecast, *Outcome) {
+	if t == nil {
+		return planner.Forecast{}, nil
+	}
+	q, err := render(t, l)
+	if err != nil {
+		return planner.Forecast{}, &Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
+	}
+	v, err := a.readScalar(ctx, d, q)
+	if err != nil {
+		return planner.Forecast{}, &Outcome{Result: ResultForecastError, Code: 503, Detail: err.Error()}
+	}
+	return planner.Forecast{Query: q, Value: v}, nil
 }
 
 // objectOf names the object an alert is about, the key of the per-object

@@ -152,14 +152,11 @@ func (a *Actuator) migrate(ctx context.Context, d *decision, p *Policy) Outcome 
 	if err != nil {
 		return a.nomadFailed(d, err)
 	}
-	q, err := render(m.nodeQ, l)
-	if err != nil {
-		return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
+	nodeF, bad := a.forecastFor(ctx, d, m.nodeQ, l) // node_query is required
+	if bad != nil {
+		return *bad
 	}
-	peak, err := a.readScalar(ctx, d, q)
-	if err != nil {
-		return Outcome{Result: ResultForecastError, Code: 503, Detail: err.Error()}
-	}
+	peak := nodeF.Value
 	allocPred, out := a.forecastsByLabel(ctx, m.allocQ, l, "alloc_id")
 	if out != nil {
 		return *out

@@ -147,17 +147,9 @@ func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcom
 	if t, err := time.Parse(time.RFC3339Nano, prev["last_change"]); err == nil {
 		st.LastChange = t
 	}
-	f := planner.Forecast{}
-	if sp.query != nil {
-		q, err := render(sp.query, l)
-		if err != nil {
-			return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
-		}
-		v, err := a.readScalar(ctx, d, q)
-		if err != nil {
-			return Outcome{Result: ResultForecastError, Code: 503, Detail: err.Error()}
-		}
-		f = planner.Forecast{Query: q, Value: v}
+	f, bad := a.forecastFor(ctx, d, sp.query, l)
+	if bad != nil {
+		return *bad
 	}
 	plan, err := planner.PlanPool(st, sp.planner(), f, d.dir, d.esc, a.o.Now())
 	if err != nil {

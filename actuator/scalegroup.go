@@ -52,17 +52,9 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 		}
 	}
 	sg := p.ScaleGroup
-	f := planner.Forecast{}
-	if sg.query != nil {
-		q, err := render(sg.query, l)
-		if err != nil {
-			return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
-		}
-		v, err := a.readScalar(ctx, d, q)
-		if err != nil {
-			return Outcome{Result: ResultForecastError, Code: 503, Detail: err.Error()}
-		}
-		f = planner.Forecast{Query: q, Value: v}
+	f, bad := a.forecastFor(ctx, d, sg.query, l)
+	if bad != nil {
+		return *bad
 	}
 	pol := sg.planner()
 	// Nomad refuses counts outside the group's own scaling block, so the
