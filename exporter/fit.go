@@ -50,29 +50,9 @@ func (e *Exporter) fitAll(ctx context.Context, t *target) *targetSnapshot {
 		fleetJobEvents = demandEvents(jobs, tc.ScheduledDemand, "", time.Unix(histStart-step, 0), time.Unix(horizonEnd, 0))
 	}
 	regs, err := e.regressors(ctx, t, histStart, horizonEnd)
-	if err != nil {
-		e.self.errors.WithLabelValues(tc.Name, "regressor").Inc()
-		snap.lastErr = err.Error()
-		if !t.regDown {
-			e.logger.Warn("regressor query failed; fitting without regressors", "target", tc.Name, "err", err)
-		}
-		t.regDown = true
-	} else if t.regDown {
-		t.regDown = false
-		e.logger.Info("regressor queries recovered", "target", tc.Name)
-	}
+	e.stage(t, snap, "regressor", &t.regDown, err, "regressor query failed; fitting without regressors", "regressor queries recovered")
 	capFor, err := e.capacity(ctx, t, end)
-	if err != nil {
-		e.self.errors.WithLabelValues(tc.Name, "capacity").Inc()
-		snap.lastErr = err.Error()
-		if !t.capDown {
-			e.logger.Warn("capacity query failed; exhaustion not published this cycle", "target", tc.Name, "err", err)
-		}
-		t.capDown = true
-	} else if t.capDown {
-		t.capDown = false
-		e.logger.Info("capacity query recovered", "target", tc.Name)
-	}
+	e.stage(t, snap, "capacity", &t.capDown, err, "capacity query failed; exhaustion not published this cycle", "capacity query recovered")
 
 	var seasons []int64
 	for _, s := range tc.Seasonality {
@@ -149,6 +129,24 @@ func (t *target) due(sr *series, end int64) bool {
 }
 
 // observe feeds the scorer the series' new samples.
+// stage counts and records a failed optional stage of a target's cycle,
+// logging only when it goes down (warn) or comes back (info), not every
+// cycle; *down holds that state between cycles.
+func (e *Exporter) stage(t *target, snap *targetSnapshot, name string, down *bool, err error, failed, recovered string) {
+	switch {
+	case err != nil:
+		e.self.errors.WithLabelValues(t.cfg.Name, name).Inc()
+		snap.lastErr = err.Error()
+		if !*down {
+			e.logger.Warn(failed, "target", t.cfg.Name, "err", err)
+		}
+		*down = true
+	case *down:
+		*down = false
+		e.logger.Info(recovered, "target", t.cfg.Name)
+	}
+}
+
 func (e *Exporter) observe(t *target, sr *series) {
 	step := t.step
 	if sr.scorer == nil {
