@@ -1,7 +1,9 @@
 package sim
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -313,7 +315,7 @@ func (f *Fleet) samples() []sample {
 			add("fleetcast_sim_job_overload_seconds_total", f.truth.jobOverloadSec[j.id], j.ns, j.id)
 		}
 	}
-	for _, p := range sortedKeys(poolCap) {
+	for _, p := range slices.Sorted(maps.Keys(poolCap)) {
 		add("fleetcast_sim_capacity_mhz", poolCap[p], p)
 		add("fleetcast_sim_capacity_in_use_mhz", poolUse[p], p)
 		for _, st := range []string{"initializing", "ready", "down"} {

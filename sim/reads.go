@@ -2,7 +2,9 @@ package sim
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -251,7 +253,7 @@ func (f *Fleet) poolList(*request) ([]*api.NodePool, error) {
 		{Name: "all", Description: "Node pool with all nodes in the cluster."},
 		{Name: "default", Description: "Default node pool."},
 	}
-	for _, name := range sortedKeys(f.pools) {
+	for _, name := range slices.Sorted(maps.Keys(f.pools)) {
 		if name != "default" && name != "all" {
 			out = append(out, &api.NodePool{Name: name, Meta: copyMap(f.pools[name].cfg.Meta)})
 		}
@@ -289,7 +291,7 @@ func (f *Fleet) poolNodeList(q *request) ([]*api.NodeListStub, error) {
 
 func (f *Fleet) fleetcastPools(*request) ([]PoolStatus, error) {
 	out := []PoolStatus{}
-	for _, name := range sortedKeys(f.pools) {
+	for _, name := range slices.Sorted(maps.Keys(f.pools)) {
 		out = append(out, f.poolStatus(f.pools[name]))
 	}
 	return out, nil

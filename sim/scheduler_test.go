@@ -2,6 +2,8 @@ package sim
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -34,7 +36,7 @@ func placement(f *Fleet, jobID string) string {
 		}
 	}
 	var parts []string
-	for _, n := range sortedKeys(per) {
+	for _, n := range slices.Sorted(maps.Keys(per)) {
 		parts = append(parts, fmt.Sprintf("%s:%d", n, per[n]))
 	}
 	queued := 0

@@ -1,7 +1,9 @@
 package sim
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -64,7 +66,7 @@ func (f *Fleet) varList(ns, prefix string) []*api.VariableMetadata {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := []*api.VariableMetadata{}
-	for _, k := range sortedKeys(f.vars) {
+	for _, k := range slices.Sorted(maps.Keys(f.vars)) {
 		v := f.vars[k]
 		if (ns != "*" && v.v.Namespace != ns) || !strings.HasPrefix(v.v.Path, prefix) {
 			continue

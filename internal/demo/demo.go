@@ -14,12 +14,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -397,7 +398,7 @@ func (r *demoRun) startPart(name, addr, cfgFlag string) *stack.Process {
 func (r *demoRun) tellStory() {
 	o, sum, sc, out, say := r.o, r.sum, r.sc, r.o.Out, r.say
 	fmt.Fprintln(out)
-	names := sortedKeys(sum.URLs)
+	names := slices.Sorted(maps.Keys(sum.URLs))
 	for _, k := range names {
 		fmt.Fprintf(out, "  %-20s %s\n", k, sum.URLs[k])
 	}
@@ -545,7 +546,7 @@ func printSummary(w io.Writer, s Summary) {
 	over := fmt.Sprintf("%.0f (any node or job)", s.OverloadSeconds)
 	if len(s.JobOverloadSeconds) > 0 {
 		var parts []string
-		for _, k := range sortedKeys(s.JobOverloadSeconds) {
+		for _, k := range slices.Sorted(maps.Keys(s.JobOverloadSeconds)) {
 			parts = append(parts, fmt.Sprintf("%s %.0f s", k, s.JobOverloadSeconds[k]))
 		}
 		over += "; by job: " + strings.Join(parts, ", ")
@@ -554,13 +555,4 @@ func printSummary(w io.Writer, s Summary) {
 	for _, m := range s.Missing {
 		line("missing", "%s", m)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

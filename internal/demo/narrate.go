@@ -3,6 +3,8 @@ package demo
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -225,7 +227,7 @@ func (n *narrator) pollProm(ctx context.Context, now time.Time) {
 	}
 	if len(people) > 0 {
 		var parts []string
-		for _, k := range sortedKeys(people) {
+		for _, k := range slices.Sorted(maps.Keys(people)) {
 			parts = append(parts, fmt.Sprintf("%s ×%d", k, people[k]))
 		}
 		n.say("alerts for people fired: %s", strings.Join(parts, ", "))
