@@ -1,7 +1,6 @@
 package actuator
 
 import (
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,7 +14,7 @@ import (
 // to pass --check-config and then failed every alert) and checks that the
 // error names the file, the field and what would be valid.
 func TestInvalidConfigs(t *testing.T) {
-	cases := []struct{ file, field, valid string }{
+	testenv.InvalidConfigs(t, func(p string) error { _, err := LoadConfig(p); return err }, "", [][3]string{ // file, field, what is valid
 		{"conf.bad-action.yml", `policies[0] (a).action "reboot"`, "valid actions are scale_group, migrate, scale_pool, escalate"},
 		{"conf.bad-duration.yml", "global.dedupe_for", "want a number and a unit (ms, s, m, h, d, w, y)"},
 		{"conf.bad-policy-duration.yml", "policies[0].scale_group.cooldown", `"soon" is not a valid duration; want a number and a unit`},
@@ -59,31 +58,7 @@ func TestInvalidConfigs(t *testing.T) {
 		{"conf.unknown-field.yml", "global.dryrun", "valid are dry_run, max_actions_per_hour"},
 		{"conf.unknown-label.yml", "policies[0] (a).scale_group.query", `names label "jobb", which scale_group alerts do not carry`},
 		{"conf.wrong-kind.yml", "global.max_actions_per_hour", "want an integer"},
-	}
-	covered := map[string]bool{}
-	for _, tc := range cases {
-		covered[tc.file] = true
-		t.Run(tc.file, func(t *testing.T) {
-			path := filepath.Join("testdata", tc.file)
-			_, err := LoadConfig(path)
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			msg := err.Error()
-			if !strings.HasPrefix(msg, path+": "+tc.field) || !strings.Contains(msg, tc.valid) {
-				t.Fatalf("error %q: want it to start %q and say %q", msg, path+": "+tc.field, tc.valid)
-			}
-		})
-	}
-	files, err := filepath.Glob("testdata/conf.*.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		if !covered[filepath.Base(f)] {
-			t.Errorf("%s has no case in the table", f)
-		}
-	}
+	})
 }
 
 // TestConfigAcceptsWhatAlertsCarry: a query template may name what the

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetcast/fleetcast/internal/testenv"
+
 	"github.com/prometheus/common/model"
 )
 
@@ -40,7 +42,7 @@ func TestLoadGoodConfig(t *testing.T) {
 // as Alertmanager's config tests have them) and checks that the error names
 // the file, the field and what would be valid.
 func TestInvalidConfigs(t *testing.T) {
-	cases := []struct{ file, field, valid string }{
+	testenv.InvalidConfigs(t, func(p string) error { _, err := LoadConfig(p); return err }, ": ", [][3]string{ // file, field, what is valid
 		{"conf.bad-duration.yml", "targets[0].step", "want a number and a unit (ms, s, m, h, d, w, y)"},
 		{"conf.bad-horizon-syntax.yml", "targets[0].horizons[1]", "want a number and a unit"},
 		{"conf.bad-name.yml", "targets[0].name", "want letters, digits, _ : . - and a letter or _ first"},
@@ -98,34 +100,7 @@ func TestInvalidConfigs(t *testing.T) {
 		{"conf.unknown-top-field.yml", "prometheus.timout", "valid are url, timeout, query_params, http_config"},
 		{"conf.wrong-kind.yml", "fit.workers", "want an integer"},
 		{"conf.workers.yml", "fit.workers", "want 0 (GOMAXPROCS) to 1024"},
-	}
-	covered := map[string]bool{}
-	for _, tc := range cases {
-		covered[tc.file] = true
-		t.Run(tc.file, func(t *testing.T) {
-			path := filepath.Join("testdata", tc.file)
-			_, err := LoadConfig(path)
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			want := path + ": "
-			if tc.field != "" {
-				want += tc.field + ": "
-			}
-			if msg := err.Error(); !strings.HasPrefix(msg, want) || !strings.Contains(msg, tc.valid) {
-				t.Fatalf("error %q: want it to start %q and say %q", msg, want, tc.valid)
-			}
-		})
-	}
-	files, err := filepath.Glob("testdata/conf.*.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		if !covered[filepath.Base(f)] {
-			t.Errorf("%s has no case in the table", f)
-		}
-	}
+	})
 }
 
 func TestLoadConfigNamesFile(t *testing.T) {

@@ -1,17 +1,17 @@
 package sim
 
 import (
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetcast/fleetcast/internal/testenv"
 )
 
 // TestInvalidConfigs loads every invalid fleet file under testdata/
 // (conf.*.yml, as Alertmanager's config tests have them) and checks that
 // the error names the file, the field and what would be valid.
 func TestInvalidConfigs(t *testing.T) {
-	cases := []struct{ file, field, valid string }{
+	testenv.InvalidConfigs(t, func(p string) error { _, err := LoadConfig(p); return err }, ": ", [][3]string{ // file, field, what is valid
 		{"conf.bad-cron.yml", "jobs[0] (j).periodic.cron", "want a cron spec as Nomad reads it"},
 		{"conf.bad-duration.yml", "step", "want a number and a unit (ms, s, m, h, d, w, y)"},
 		{"conf.bad-time.yml", "jobs[0].groups[0].demand.peaks[0].at", "want RFC 3339"},
@@ -62,31 +62,7 @@ func TestInvalidConfigs(t *testing.T) {
 		{"conf.variable-path.yml", "variables[0].path", "must not be empty"},
 		{"conf.weekend.yml", "jobs[0] (j).groups[0].demand.weekend", "want 0 to 1"},
 		{"conf.wrong-kind.yml", "node_pools[0].cpu_mhz", "want an integer"},
-	}
-	covered := map[string]bool{}
-	for _, tc := range cases {
-		covered[tc.file] = true
-		t.Run(tc.file, func(t *testing.T) {
-			path := filepath.Join("testdata", tc.file)
-			_, err := LoadConfig(path)
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			want := path + ": " + tc.field + ": "
-			if msg := err.Error(); !strings.HasPrefix(msg, want) || !strings.Contains(msg, tc.valid) {
-				t.Fatalf("error %q: want it to start %q and say %q", msg, want, tc.valid)
-			}
-		})
-	}
-	files, err := filepath.Glob("testdata/conf.*.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		if !covered[filepath.Base(f)] {
-			t.Errorf("%s has no case in the table", f)
-		}
-	}
+	})
 }
 
 func TestValidConfigs(t *testing.T) {
