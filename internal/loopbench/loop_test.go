@@ -154,10 +154,7 @@ func runAroundCut(t *testing.T, policy string) (a, b []Action, upTo func([]Actio
 	}
 	tb.Raw = tb.Values
 	run := func(tr Trace) []Action {
-		r, err := RunTrace(tr, s, policy, newFake)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := mustRun(t, tr, s, policy)
 		return r.Log
 	}
 	upTo = func(log []Action) []Action {
@@ -194,14 +191,8 @@ func TestPredictiveCannotPeek(t *testing.T) {
 func TestPredictiveBeatsReactiveOnRamp(t *testing.T) {
 	s := testSettings()
 	tr := dailyTrace(6)
-	pred, err := RunTrace(tr, s, "predictive", newFake)
-	if err != nil {
-		t.Fatal(err)
-	}
-	react, err := RunTrace(tr, s, "reactive", newFake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pred := mustRun(t, tr, s, "predictive")
+	react := mustRun(t, tr, s, "reactive")
 	if react.OverloadMinutes < 3*3 {
 		t.Fatalf("reactive overload %.0f min over 3 scored days; want a real shortage at each ramp", react.OverloadMinutes)
 	}
@@ -370,10 +361,7 @@ func TestEscalationBypassesCooldown(t *testing.T) {
 	}
 	tr.Raw, tr.Scale = tr.Values, 1
 	firstOuts := func(s Settings) []Action {
-		r, err := RunTrace(tr, s, "predictive", newFake)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := mustRun(t, tr, s, "predictive")
 		var outs []Action
 		for _, a := range r.Log {
 			if a.Kind == "scale_group" && a.To > a.From && a.At.Unix() >= rise && a.At.Unix() < rise+5*60 {
@@ -445,18 +433,9 @@ func knownFutures() []Trace {
 func TestOracleNeverWorseThanPredictive(t *testing.T) {
 	s := testSettings()
 	for _, tr := range knownFutures() {
-		pred, err := RunTrace(tr, s, "predictive", newFake)
-		if err != nil {
-			t.Fatal(err)
-		}
-		orc, err := RunTrace(tr, s, "oracle", newFake)
-		if err != nil {
-			t.Fatal(err)
-		}
-		react, err := RunTrace(tr, s, "reactive", newFake)
-		if err != nil {
-			t.Fatal(err)
-		}
+		pred := mustRun(t, tr, s, "predictive")
+		orc := mustRun(t, tr, s, "oracle")
+		react := mustRun(t, tr, s, "reactive")
 		t.Logf("%s: overload min reactive %.0f, predictive %.0f, oracle %.0f; capacity h %.1f, %.1f, %.1f", tr.Name,
 			react.OverloadMinutes, pred.OverloadMinutes, orc.OverloadMinutes, react.CapacityHours, pred.CapacityHours, orc.CapacityHours)
 		if orc.OverloadMinutes > pred.OverloadMinutes {
@@ -527,14 +506,8 @@ func TestUnservableCountedApart(t *testing.T) {
 func TestPoolLeadsGroup(t *testing.T) {
 	s := testSettings()
 	for _, tr := range knownFutures() {
-		pred, err := RunTrace(tr, s, "predictive", newFake)
-		if err != nil {
-			t.Fatal(err)
-		}
-		react, err := RunTrace(tr, s, "reactive", newFake)
-		if err != nil {
-			t.Fatal(err)
-		}
+		pred := mustRun(t, tr, s, "predictive")
+		react := mustRun(t, tr, s, "reactive")
 		t.Logf("%s: waited for nodes (unplaced or held back) min predictive %.0f, reactive %.0f", tr.Name, pred.WaitedMinutes(), react.WaitedMinutes())
 		if pred.WaitedMinutes() > react.WaitedMinutes() {
 			t.Errorf("%s: predictive's allocations waited for nodes %.0f minutes, reactive's %.0f", tr.Name, pred.WaitedMinutes(), react.WaitedMinutes())
@@ -547,16 +520,10 @@ func TestPoolLeadsGroup(t *testing.T) {
 func TestFitCacheChangesNoFigure(t *testing.T) {
 	s := testSettings()
 	tr := dailyTrace(5)
-	fresh, err := RunTrace(tr, s, "predictive", newFake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fresh := mustRun(t, tr, s, "predictive")
 	s.FitCache = NewFitCache()
 	for i := 0; i < 2; i++ {
-		cached, err := RunTrace(tr, s, "predictive", newFake)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cached := mustRun(t, tr, s, "predictive")
 		if !reflect.DeepEqual(fresh.Log, cached.Log) || fresh.OverloadMinutes != cached.OverloadMinutes || fresh.CapacityHours != cached.CapacityHours {
 			t.Fatalf("run %d with the cache differs from fresh fits: overload %.0f vs %.0f, capacity %.2f vs %.2f",
 				i, cached.OverloadMinutes, fresh.OverloadMinutes, cached.CapacityHours, fresh.CapacityHours)
@@ -649,15 +616,9 @@ func jumpTrace(days int) Trace {
 func TestGroupWaitsForNodes(t *testing.T) {
 	s := testSettings()
 	tr := jumpTrace(7)
-	react, err := RunTrace(tr, s, "reactive", newFake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	react := mustRun(t, tr, s, "reactive")
 	for _, pol := range []string{"predictive", "oracle"} {
-		r, err := RunTrace(tr, s, pol, newFake)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := mustRun(t, tr, s, pol)
 		t.Logf("%s: unplaced min %.0f (reactive %.0f), waited for nodes %.0f min, overload min %.0f (reactive %.0f)", pol,
 			r.UnplacedMinutes, react.UnplacedMinutes, r.NodeWaitMinutes, r.OverloadMinutes, react.OverloadMinutes)
 		if r.UnplacedMinutes > react.UnplacedMinutes {
@@ -679,4 +640,15 @@ func TestGroupWaitsForNodes(t *testing.T) {
 			t.Errorf("%s never held a scale-out for nodes (%.0f minutes waited): the trace does not test the wait", pol, r.NodeWaitMinutes)
 		}
 	}
+}
+
+// mustRun runs one policy over a trace on the fake fleet, failing the test
+// on an error.
+func mustRun(t *testing.T, tr Trace, s Settings, policy string) Result {
+	t.Helper()
+	r, err := RunTrace(tr, s, policy, newFake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
