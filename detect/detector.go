@@ -139,10 +139,10 @@ type Detector struct {
 	warmup    int  // observations scored 0
 	dayWarmup bool // the warm-up is a day of observations, set once the step is known
 
-	last trace // for the tests
 }
 
-// trace is what the last Observe computed, for the tests.
+// trace holds what one Observe computes: the standardised residual, the
+// two views' log tail probabilities and the evidence before its corrections.
 type trace struct {
 	z, logSurprise, logRarity, raw float64
 }
@@ -310,7 +310,6 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 		}
 	}
 	d.levelHist.add(d.levelTx(d.short))
-	d.last = tr
 
 	for _, mm := range d.models {
 		if p, ok := mm.predict(t); ok {
