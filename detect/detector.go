@@ -52,6 +52,8 @@ type Knobs struct {
 	ReportMargin float64 // after an alert, evidence must exceed the alert's (decaying) evidence by this many nats to be reported in full again
 	QuietTime    float64 // an event is over once the evidence has stayed below QuietNats for this many seconds: both maxima of step 5 are then forgotten; 0: never (they only decay)
 	QuietNats    float64 // see QuietTime
+	DayZ         float64 // a new record of the trailing-day |z| (past values' mean and sd over about a day) is worth the threshold's evidence at this |z|, proportionally above; 0: no such view
+	DayZGate     float64 // the trailing-day |z| counts only above this many times its own past maximum
 }
 
 // DefaultKnobs returns the shipped constants.
@@ -75,6 +77,8 @@ func DefaultKnobs() Knobs {
 		NmsFactor:    0.5,
 		QuietTime:    21600,
 		QuietNats:    5,
+		DayZ:         5,
+		DayZGate:     1,
 	}
 }
 
@@ -135,6 +139,10 @@ type Detector struct {
 	alertMax         float64 // decaying maximum of the evidence of alerts
 	quietFrom        int64   // time since which the evidence has stayed below QuietNats
 	quiet            bool    // the evidence is below QuietNats
+
+	dayMean, dayVar float64 // EWMA mean and variance of the values over about a day
+	nDay            int     // values in them
+	dayZMax         float64 // the largest trailing-day |z| seen
 
 	warmup    int  // observations scored 0
 	dayWarmup bool // the warm-up is a day of observations, set once the step is known
@@ -284,6 +292,7 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 		if !d.p.PerObs {
 			tr.raw -= d.perDay
 		}
+		tr.raw = math.Max(tr.raw, d.dayZEvidence(v, det.Warmup))
 		if !det.Warmup {
 			raw := tr.raw
 			if raw <= d.nmsMax || raw <= d.alertMax+d.p.ReportMargin {
@@ -310,6 +319,7 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 		}
 	}
 	d.levelHist.add(d.levelTx(d.short))
+	d.learnDay(v)
 
 	for _, mm := range d.models {
 		if p, ok := mm.predict(t); ok {
@@ -334,6 +344,44 @@ func (d *Detector) endEvent(t int64, raw float64) {
 	case float64(t-d.quietFrom) >= d.p.QuietTime:
 		d.nmsMax, d.alertMax = raw, 0
 	}
+}
+
+// dayZEvidence is the third view: how far v is from the past day's mean,
+// in the past day's standard deviations, an absolute measure that ranks
+// cannot give (a rank is never worth more than ln(n + 2) nats, and a spike
+// that recurs is ranked among its own repeats). It counts only when it
+// beats every earlier value of the same view on this series (times
+// DayZGate): a series whose ordinary days hold huge spikes sets its own
+// record high before it is scored. The record is kept through the warm-up,
+// but the view scores only after it.
+func (d *Detector) dayZEvidence(v float64, warmup bool) float64 {
+	if d.p.DayZ <= 0 || d.nDay < 10 || d.dayVar <= 0 {
+		return 0
+	}
+	z := math.Abs(v-d.dayMean) / math.Sqrt(d.dayVar)
+	record := z > d.p.DayZGate*d.dayZMax
+	d.dayZMax = math.Max(d.dayZMax, z)
+	if !record || warmup {
+		return 0
+	}
+	return z / d.p.DayZ * Threshold * ScoreNats
+}
+
+// learnDay adds v to the trailing-day mean and variance: a plain mean until
+// a day of values is in, then an EWMA over about a day (every step at steps
+// of a day or longer, which leaves no variance: the view is then off).
+func (d *Detector) learnDay(v float64) {
+	if d.p.DayZ <= 0 {
+		return
+	}
+	d.nDay++
+	rho := 1 / float64(d.nDay)
+	if d.step > 0 {
+		rho = math.Max(rho, math.Min(1, float64(d.step)/86400))
+	}
+	dv := v - d.dayMean
+	d.dayMean += rho * dv
+	d.dayVar = (1 - rho) * (d.dayVar + rho*dv*dv)
 }
 
 // advance records time t and returns the gap since the last observation in

@@ -412,3 +412,53 @@ func TestDetectEachEventReported(t *testing.T) {
 		t.Errorf("the second spike alerts in %d of %d seeds (%d without the quiet end of an event), want at least half and more than without", s, seeds, s0)
 	}
 }
+
+// TestDetectDayZRecord checks the trailing-day view: a value far from the
+// past day's mean is worth the threshold's evidence at DayZ standard
+// deviations, proportionally more beyond, but only while it is the largest
+// such distance the series has shown; never during the warm-up (though the
+// record is kept); and nothing with DayZ 0.
+func TestDetectDayZRecord(t *testing.T) {
+	ts, vs := detectSeasonal(3, 1)
+	feed := func(o Options) *Detector {
+		d := New(o)
+		for i := range ts {
+			d.Observe(ts[i], vs[i])
+		}
+		return d
+	}
+	d := feed(Options{})
+	sd := math.Sqrt(d.dayVar)
+	if sd < 5 || sd > 10 {
+		t.Fatalf("trailing-day sd %.2f of a sine of amplitude 10 with noise 1: want about 7", sd)
+	}
+	if d.dayZMax <= 0 || d.dayZMax > 3 {
+		t.Fatalf("largest trailing-day |z| of the calm series %.2f: want in (0, 3]", d.dayZMax)
+	}
+	k := DefaultKnobs()
+	spike := d.dayMean + 3*k.DayZ*sd
+	want := 3 * Threshold * ScoreNats
+	if got := d.dayZEvidence(spike, false); math.Abs(got-want) > 1e-9 {
+		t.Errorf("a record at %.0f sd: %.3f nats, want %.3f", 3*k.DayZ, got, want)
+	}
+	if got := d.dayZEvidence(spike, false); got != 0 {
+		t.Errorf("the same value again, no longer a record: %.3f nats, want 0", got)
+	}
+	if got := d.dayZEvidence(d.dayMean-4*k.DayZ*sd, false); got <= want {
+		t.Errorf("a larger record on the other side: %.3f nats, want above %.3f", got, want)
+	}
+
+	w := feed(Options{Warmup: len(ts) + 10})
+	if got := w.dayZEvidence(spike, true); got != 0 {
+		t.Errorf("a record during the warm-up: %.3f nats, want 0", got)
+	}
+	if w.dayZEvidence(spike, false) != 0 {
+		t.Errorf("the warm-up's record was not kept")
+	}
+
+	k.DayZ = 0
+	off := feed(Options{Knobs: &k})
+	if got := off.dayZEvidence(spike, false); got != 0 || off.nDay != 0 {
+		t.Errorf("DayZ 0: %.3f nats and %d values learnt, want 0 and 0", got, off.nDay)
+	}
+}

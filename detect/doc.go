@@ -21,7 +21,10 @@
 // so the score means the same on a calm series and on a noisy one. The
 // evidence adds up: raw = -ln(p_surprise) - ln(p_rarity), in nats, high only
 // when an observation is both off its forecast and at a level this series
-// rarely visits. A level change (an EWMA of the standardised residuals over
+// rarely visits. A third view is absolute, because a rank can never say
+// "far": the distance from the past day's mean in the past day's standard
+// deviations. It counts only when it is the largest this series has shown,
+// and then a record of 5 is worth the threshold. A level change (an EWMA of the standardised residuals over
 // the same time, beyond 3 scales) is adopted by the models at once, so the
 // alarm does not drag on while they catch up; a spread change raises both
 // pieces of evidence and is learnt by the robust scale. Finally, an anomaly

@@ -13,11 +13,15 @@ func knobs(name string, f func(k *detect.Knobs)) variant {
 }
 
 // variants is the knob grid: kept small, so that make eval-detect runs in
-// a few minutes on a shared machine. Without events ending after a quiet
-// period (QuietTime 0): evidence per day or per observation, the short
-// level per 300 s or per observation, report margin 0, 1 or 2. With it
-// (per day, per 300 s): quiet for 1 hour, 6 hours or a day below 5 nats,
-// or for 6 hours below 3 or 7 nats, report margin 1 or 2.
+// about a minute on a shared machine. Without the trailing-day view (DayZ
+// 0), as before the fourth round: without events ending after a quiet
+// period (QuietTime 0), evidence per day or per observation, the short
+// level per 300 s or per observation, report margin 0, 1 or 2; with it
+// (per day, per 300 s), quiet for 1 hour, 6 hours or a day below 5 nats,
+// or for 6 hours below 3 or 7 nats, report margin 1 or 2. With the
+// trailing-day view (on the shipped constants otherwise): a record |z| of
+// 4, 5, 6 or 8 worth the threshold, counted above 1 or 1.25 times the
+// series' own past maximum.
 func variants() []variant {
 	// The shipped detector first.
 	vs := []variant{{name: "shipped constants", opts: detect.Options{}}}
@@ -34,7 +38,7 @@ func variants() []variant {
 					short = fmt.Sprintf("short level per %.0f s", st)
 				}
 				vs = append(vs, knobs(fmt.Sprintf("%s, %s, report margin %.0f, no end of events", unit, short, m), func(k *detect.Knobs) {
-					k.PerObs, k.ShortTime, k.ReportMargin, k.QuietTime = perObs, st, m, 0
+					k.PerObs, k.ShortTime, k.ReportMargin, k.QuietTime, k.DayZ = perObs, st, m, 0, 0
 				}))
 			}
 		}
@@ -45,13 +49,20 @@ func variants() []variant {
 				continue
 			}
 			for _, m := range []float64{1, 2} {
-				if q == def.QuietTime && qn == def.QuietNats && m == def.ReportMargin && !def.PerObs && def.ShortTime == 300 {
-					continue
-				}
 				vs = append(vs, knobs(fmt.Sprintf("per day, short level per 300 s, report margin %.0f, event over after %.0f s below %.0f nats", m, q, qn), func(k *detect.Knobs) {
-					k.PerObs, k.ShortTime, k.ReportMargin, k.QuietTime, k.QuietNats = false, 300, m, q, qn
+					k.PerObs, k.ShortTime, k.ReportMargin, k.QuietTime, k.QuietNats, k.DayZ = false, 300, m, q, qn, 0
 				}))
 			}
+		}
+	}
+	for _, z := range []float64{4, 5, 6, 8} {
+		for _, g := range []float64{1, 1.25} {
+			if z == def.DayZ && g == def.DayZGate {
+				continue
+			}
+			vs = append(vs, knobs(fmt.Sprintf("shipped, but a record trailing-day |z| of %.0f is worth the threshold, counted above %.2f times its past maximum", z, g), func(k *detect.Knobs) {
+				k.DayZ, k.DayZGate = z, g
+			}))
 		}
 	}
 	return vs
