@@ -87,8 +87,12 @@ func (w *Fitter) runCandidates(g *grid, times []int64, y []float64, pers []perio
 		yc = grow(&w.clean, n)
 		w.fitETS(y, mShort, origins, H, c.folds, c.mean, yc)
 	}
+	// Naive is the latest observation as it is: a point the filter
+	// clipped is unconfirmed at the end of a history (it may start a new
+	// level), and naive is the one candidate that says so; on the cleaned
+	// history every candidate would forecast as if the jump had not been.
 	if w.cand[cNaive].on {
-		w.runSNaive(&w.cand[cNaive], yc, origins, H, 1)
+		w.runSNaive(&w.cand[cNaive], y, origins, H, 1)
 	}
 	if w.cand[cSNaive].on {
 		w.runSNaive(&w.cand[cSNaive], yc, origins, H, max(mShort, 1))

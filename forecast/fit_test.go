@@ -457,3 +457,34 @@ func TestBacktestFigures(t *testing.T) {
 		t.Errorf("MASE %v, coverage %v; want a MASE below 1 and a coverage near 0.8", f.MASE, f.Coverage)
 	}
 }
+
+// TestJumpAtTheEnd: a series of levels that hold for hours and then jump
+// (noise sd 1, jumps of 20 to 60), whose very last point jumps by +50. The
+// history says such jumps hold, and no model's robust filter may hide the
+// last point from the automatic choice: the next step is forecast at the
+// new level.
+func TestJumpAtTheEnd(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 1))
+	n := 14 * 24
+	s := Series{Times: make([]int64, n), Values: make([]float64, n)}
+	level, left := 100.0, 10
+	for i := range n {
+		if left == 0 {
+			level += (20 + 40*r.Float64()) * float64(1-2*r.IntN(2))
+			level = max(level, 60)
+			left = 5 + r.IntN(25)
+		}
+		left--
+		s.Times[i] = 1_700_000_000 + int64(i)*3600
+		s.Values[i] = level + r.NormFloat64()
+	}
+	s.Values[n-1] = s.Values[n-2] + 50
+	f, err := Fit(s, Options{Horizon: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := f.Mean[0] - s.Values[n-1]; math.Abs(d) > 10 {
+		t.Errorf("%s: next step %.1f, want the new level %.1f ± 10 (the point before was %.1f)", f.Model, f.Mean[0], s.Values[n-1], s.Values[n-2])
+	}
+	checkBounded(t, f, 0, math.Inf(1))
+}
