@@ -54,6 +54,7 @@ type Knobs struct {
 	QuietNats    float64 // see QuietTime
 	DayZ         float64 // a new record of the trailing-day |z| (past values' mean and sd over about a day) is worth the threshold's evidence at this |z|, proportionally above; 0: no such view
 	DayZGate     float64 // the trailing-day |z| counts only above this many times its own past maximum
+	DayZShort    int     // before this many observations the trailing-day |z| counts without being a record: the ranks cannot say much yet
 }
 
 // DefaultKnobs returns the shipped constants.
@@ -79,6 +80,7 @@ func DefaultKnobs() Knobs {
 		QuietNats:    5,
 		DayZ:         5,
 		DayZGate:     1,
+		DayZShort:    600,
 	}
 }
 
@@ -352,16 +354,19 @@ func (d *Detector) endEvent(t int64, raw float64) {
 // that recurs is ranked among its own repeats). It counts only when it
 // beats every earlier value of the same view on this series (times
 // DayZGate): a series whose ordinary days hold huge spikes sets its own
-// record high before it is scored. The record is kept through the warm-up,
+// record high before it is scored. On a short history (fewer than
+// DayZShort observations) it counts without being a record: each rank can
+// then say at most ln(DayZShort + 2), 6.4 nats at 600, so an absolute
+// measure is the better evidence. The record is kept through the warm-up,
 // but the view scores only after it.
 func (d *Detector) dayZEvidence(v float64, warmup bool) float64 {
 	if d.p.DayZ <= 0 || d.nDay < 10 || d.dayVar <= 0 {
 		return 0
 	}
 	z := math.Abs(v-d.dayMean) / math.Sqrt(d.dayVar)
-	record := z > d.p.DayZGate*d.dayZMax
+	counts := z > d.p.DayZGate*d.dayZMax || d.n < d.p.DayZShort
 	d.dayZMax = math.Max(d.dayZMax, z)
-	if !record || warmup {
+	if !counts || warmup {
 		return 0
 	}
 	return z / d.p.DayZ * Threshold * ScoreNats

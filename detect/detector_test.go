@@ -416,8 +416,9 @@ func TestDetectEachEventReported(t *testing.T) {
 // TestDetectDayZRecord checks the trailing-day view: a value far from the
 // past day's mean is worth the threshold's evidence at DayZ standard
 // deviations, proportionally more beyond, but only while it is the largest
-// such distance the series has shown; never during the warm-up (though the
-// record is kept); and nothing with DayZ 0.
+// such distance the series has shown, or while the history is short
+// (DayZShort); never during the warm-up (though the record is kept); and
+// nothing with DayZ 0.
 func TestDetectDayZRecord(t *testing.T) {
 	ts, vs := detectSeasonal(3, 1)
 	feed := func(o Options) *Detector {
@@ -446,6 +447,20 @@ func TestDetectDayZRecord(t *testing.T) {
 	}
 	if got := d.dayZEvidence(d.dayMean-4*k.DayZ*sd, false); got <= want {
 		t.Errorf("a larger record on the other side: %.3f nats, want above %.3f", got, want)
+	}
+
+	if len(ts) <= DefaultKnobs().DayZShort {
+		t.Fatalf("%d observations: the test needs a history longer than DayZShort", len(ts))
+	}
+	short := New(Options{})
+	for i := range DefaultKnobs().DayZShort - 10 {
+		short.Observe(ts[i], vs[i])
+	}
+	if got := short.dayZEvidence(short.dayMean+2*k.DayZ*math.Sqrt(short.dayVar), false); got <= 0 {
+		t.Errorf("a short history, a record: %.3f nats, want above 0", got)
+	}
+	if got := short.dayZEvidence(short.dayMean+1.5*k.DayZ*math.Sqrt(short.dayVar), false); math.Abs(got-1.5*Threshold*ScoreNats) > 1e-9 {
+		t.Errorf("a short history, %.1f sd, not a record: %.3f nats, want %.3f", 1.5*k.DayZ, got, 1.5*Threshold*ScoreNats)
 	}
 
 	w := feed(Options{Warmup: len(ts) + 10})

@@ -19,9 +19,10 @@ func knobs(name string, f func(k *detect.Knobs)) variant {
 // level per 300 s or per observation, report margin 0, 1 or 2; with it
 // (per day, per 300 s), quiet for 1 hour, 6 hours or a day below 5 nats,
 // or for 6 hours below 3 or 7 nats, report margin 1 or 2. With the
-// trailing-day view (on the shipped constants otherwise): a record |z| of
-// 4, 5, 6 or 8 worth the threshold, counted above 1 or 1.25 times the
-// series' own past maximum.
+// trailing-day view (on the shipped constants otherwise): records only, a
+// |z| of 4, 5, 6 or 8 worth the threshold, counted above 1 or 1.25 times
+// the series' own past maximum; or also any |z| before 300, 600 or 1000
+// observations, at 5 or 8.
 func variants() []variant {
 	// The shipped detector first.
 	vs := []variant{{name: "shipped constants", opts: detect.Options{}}}
@@ -38,7 +39,7 @@ func variants() []variant {
 					short = fmt.Sprintf("short level per %.0f s", st)
 				}
 				vs = append(vs, knobs(fmt.Sprintf("%s, %s, report margin %.0f, no end of events", unit, short, m), func(k *detect.Knobs) {
-					k.PerObs, k.ShortTime, k.ReportMargin, k.QuietTime, k.DayZ = perObs, st, m, 0, 0
+					k.PerObs, k.ShortTime, k.ReportMargin, k.QuietTime, k.DayZ, k.DayZShort = perObs, st, m, 0, 0, 0
 				}))
 			}
 		}
@@ -50,18 +51,25 @@ func variants() []variant {
 			}
 			for _, m := range []float64{1, 2} {
 				vs = append(vs, knobs(fmt.Sprintf("per day, short level per 300 s, report margin %.0f, event over after %.0f s below %.0f nats", m, q, qn), func(k *detect.Knobs) {
-					k.PerObs, k.ShortTime, k.ReportMargin, k.QuietTime, k.QuietNats, k.DayZ = false, 300, m, q, qn, 0
+					k.PerObs, k.ShortTime, k.ReportMargin, k.QuietTime, k.QuietNats, k.DayZ, k.DayZShort = false, 300, m, q, qn, 0, 0
 				}))
 			}
 		}
 	}
 	for _, z := range []float64{4, 5, 6, 8} {
 		for _, g := range []float64{1, 1.25} {
-			if z == def.DayZ && g == def.DayZGate {
+			vs = append(vs, knobs(fmt.Sprintf("shipped, but only a record trailing-day |z| counts, %.0f worth the threshold, above %.2f times its past maximum", z, g), func(k *detect.Knobs) {
+				k.DayZ, k.DayZGate, k.DayZShort = z, g, 0
+			}))
+		}
+	}
+	for _, n := range []int{300, 600, 1000} {
+		for _, z := range []float64{5, 8} {
+			if n == def.DayZShort && z == def.DayZ && def.DayZGate == 1 {
 				continue
 			}
-			vs = append(vs, knobs(fmt.Sprintf("shipped, but a record trailing-day |z| of %.0f is worth the threshold, counted above %.2f times its past maximum", z, g), func(k *detect.Knobs) {
-				k.DayZ, k.DayZGate = z, g
+			vs = append(vs, knobs(fmt.Sprintf("shipped, but any trailing-day |z| counts before %d observations, %.0f worth the threshold", n, z), func(k *detect.Knobs) {
+				k.DayZ, k.DayZGate, k.DayZShort = z, 1, n
 			}))
 		}
 	}
