@@ -183,7 +183,7 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 	// forecast, so every model sees them.
 	y := w.applyKnownEvents(&g, o.Events, f.Times)
 
-	pers, mShort, mLong := w.seasons(&g, o, model, step)
+	pers, mShort, mLong := w.seasons(&g, o, model, step, H)
 	if len(pers) > 0 {
 		f.Seasons = make([]int64, len(pers))
 		for i, p := range pers {
@@ -274,12 +274,23 @@ func newForecast(tLast, step int64, H int, level float64) *Forecast {
 // those detected among a day and a week; mShort and mLong are the shortest
 // and longest in steps (0 without a season). snaive-weekly asked for by
 // name uses a week whenever the history covers two.
-func (w *Fitter) seasons(g *grid, o Options, model string, step int64) (pers []period, mShort, mLong int) {
+//
+// A detected season must leave room for the backtest: the first rolling
+// origin needs two of the shortest season before it and the horizon after
+// it. Without that room (two weeks of history and only the weekly season
+// detected, as an exporter's 14d history gives) there would be no
+// backtest, so no model choice on evidence and a band no error calibrated;
+// the detected seasons are then dropped. Seasons asked for in Options are
+// kept.
+func (w *Fitter) seasons(g *grid, o Options, model string, step int64, H int) (pers []period, mShort, mLong int) {
 	n := g.n()
 	if o.Seasons != nil {
 		pers = usablePeriods(o.Seasons, step, n)
 	} else {
 		pers = w.detectSeasons(g, usablePeriods([]int64{Day, Week}, step, n))
+		if len(pers) > 0 && n-H < 2*pers[0].steps {
+			pers = nil
+		}
 	}
 	if len(pers) > 0 {
 		mShort, mLong = pers[0].steps, pers[len(pers)-1].steps
