@@ -55,6 +55,8 @@ type Knobs struct {
 	DayZ         float64 // a new record of the trailing-day |z| (past values' mean and sd over about a day) is worth the threshold's evidence at this |z|, proportionally above; 0: no such view
 	DayZGate     float64 // the trailing-day |z| counts only above this many times its own past maximum
 	DayZShort    int     // before this many observations the trailing-day |z| counts without being a record: the ranks cannot say much yet
+	ShortMaxRate float64 // the short level's rate per observation is at most this, so that it spans more than the observation itself at long steps; 0: no cap
+	PerDayUp     float64 // weight of the per-day correction where it adds evidence (steps longer than 5 minutes); 1: in full
 }
 
 // DefaultKnobs returns the shipped constants.
@@ -81,6 +83,7 @@ func DefaultKnobs() Knobs {
 		DayZ:         5,
 		DayZGate:     1,
 		DayZShort:    600,
+		PerDayUp:     1,
 	}
 }
 
@@ -192,8 +195,14 @@ func New(o Options) *Detector {
 func (d *Detector) setStepScales() {
 	perDay := math.Max(1, math.Min(86400, 86400/float64(d.step)))
 	d.perDay = math.Log(perDay / refPerDay)
+	if d.perDay < 0 {
+		d.perDay *= d.p.PerDayUp
+	}
 	if d.p.ShortTime > 0 {
 		d.sRate = 1 - math.Pow(1-d.p.ShortRate, float64(d.step)/d.p.ShortTime)
+	}
+	if d.p.ShortMaxRate > 0 && d.sRate > d.p.ShortMaxRate {
+		d.sRate = d.p.ShortMaxRate
 	}
 }
 

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"math"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/fleetcast/fleetcast/detect"
@@ -12,7 +15,7 @@ import (
 // run gives.
 func TestCalmAlarmsPerThreshold(t *testing.T) {
 	thr := thresholds()
-	got := calmAlarmsPerDay(detect.Options{}, 3600, thr)
+	got := calmAlarmsPerDay(detect.Options{}, "seasonal", 3600, thr)
 	if len(got) != len(thr) {
 		t.Fatalf("%d counts for %d thresholds", len(got), len(thr))
 	}
@@ -24,7 +27,7 @@ func TestCalmAlarmsPerThreshold(t *testing.T) {
 	if got[0] <= 0 {
 		t.Errorf("no calm alarms at threshold %.3f: the check cannot tell settings apart", thr[0])
 	}
-	one := calmAlarmsPerDay(detect.Options{}, 3600, []float64{detect.Threshold})
+	one := calmAlarmsPerDay(detect.Options{}, "seasonal", 3600, []float64{detect.Threshold})
 	found := false
 	for j, x := range thr {
 		if x == detect.Threshold {
@@ -36,5 +39,52 @@ func TestCalmAlarmsPerThreshold(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the shipped threshold %.3f is not among the candidates", detect.Threshold)
+	}
+}
+
+// TestParseKinds: the --calm list names kinds, rejects unknown ones, and
+// counts a repeated one once.
+func TestParseKinds(t *testing.T) {
+	got, err := parseKinds("white, seasonal,white")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || calmKinds[got[0]] != "white" || calmKinds[got[1]] != "seasonal" {
+		t.Errorf("parseKinds: %v, want white and seasonal", got)
+	}
+	if _, err := parseKinds("seasonal,pink"); err == nil || !strings.Contains(err.Error(), `"pink"`) {
+		t.Errorf("parseKinds of an unknown kind: %v, want an error naming it", err)
+	}
+}
+
+// TestCalmKinds: the three kinds of calm series are what their names say.
+// Seasonal noise differs between 06:00 and 18:00 by about 20, white noise
+// does not, and a random walk's spread after n steps grows like sqrt(n).
+func TestCalmKinds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 9))
+	const n = 2000
+	hourGap := func(kind string) float64 {
+		sum := 0.0
+		for range n {
+			sum += calmValue(kind, 6*3600, 0, rng) - calmValue(kind, 18*3600, 0, rng)
+		}
+		return sum / n
+	}
+	if g := hourGap("seasonal"); g < 19 || g > 21 {
+		t.Errorf("seasonal: 06:00 - 18:00 = %.2f on average, want about 20", g)
+	}
+	if g := hourGap("white"); math.Abs(g) > 0.2 {
+		t.Errorf("white: 06:00 - 18:00 = %.2f on average, want about 0", g)
+	}
+	spread := 0.0
+	for range 400 {
+		v := 0.0
+		for range 100 {
+			v = calmValue("walk", 0, v, rng)
+		}
+		spread += v * v / 400
+	}
+	if sd := math.Sqrt(spread); sd < 8 || sd > 12 {
+		t.Errorf("walk: sd %.2f after 100 unit steps, want about 10", sd)
 	}
 }

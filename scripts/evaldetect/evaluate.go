@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,17 +18,20 @@ type evaluation struct {
 	vs     []variant
 	thr    []float64
 	res    []result
-	// calm[v][k][j]: false alarms per series-day of setting v on calm
-	// noise sampled every calmSteps[k], at threshold thr[j].
-	calm     [][3][]float64
+	// calm[v][c][k][j]: false alarms per series-day of setting v on calm
+	// series of kind calmKinds[c] sampled every calmSteps[k], at threshold
+	// thr[j]. All kinds are measured and printed; only those in kinds
+	// decide eligibility.
+	calm     [][3][3][]float64
+	kinds    []int
 	eligible [][]bool
 }
 
 // evaluate scores every setting on every group and prints the tables of
 // detect/README.md: leave one group out, then the defaults chosen on all
 // four groups, then every setting.
-func evaluate(groups []*group, vs []variant, scoresDir string, stdout, stderr io.Writer) error {
-	e := &evaluation{groups: groups, vs: vs, thr: thresholds()}
+func evaluate(groups []*group, vs []variant, kinds []int, scoresDir string, stdout, stderr io.Writer) error {
+	e := &evaluation{groups: groups, vs: vs, thr: thresholds(), kinds: kinds}
 	e.scoreAll(stderr)
 	e.checkCalm()
 	e.leaveOneOut(stdout, fmt.Sprintf("Leave one group out, every knob: the threshold and one of %d settings (evidence per day or per\nobservation, the short level's rate per 5 minutes or per observation, the report margin, when an\nevent is over), chosen together on the other three groups (best mean standard score); the held-out group scored at that\nfixed threshold.", len(vs)), len(vs))
@@ -72,18 +76,23 @@ func (e *evaluation) scoreAll(stderr io.Writer) {
 // per series-day on calm noise at a threshold not eligible at that
 // threshold, whatever they score.
 func (e *evaluation) checkCalm() {
-	e.calm = make([][3][]float64, len(e.vs))
+	e.calm = make([][3][3][]float64, len(e.vs))
 	e.eligible = make([][]bool, len(e.vs))
 	for v, vr := range e.vs {
 		e.eligible[v] = make([]bool, len(e.thr))
 		for j := range e.thr {
 			e.eligible[v][j] = true
 		}
-		for k, step := range calmSteps {
-			e.calm[v][k] = calmAlarmsPerDay(vr.opts, step, e.thr)
-			for j, c := range e.calm[v][k] {
-				if c > maxCalmAlarms {
-					e.eligible[v][j] = false
+		for c, kind := range calmKinds {
+			for k, step := range calmSteps {
+				e.calm[v][c][k] = calmAlarmsPerDay(vr.opts, kind, step, e.thr)
+				if !slices.Contains(e.kinds, c) {
+					continue
+				}
+				for j, a := range e.calm[v][c][k] {
+					if a > maxCalmAlarms {
+						e.eligible[v][j] = false
+					}
 				}
 			}
 		}
@@ -173,7 +182,7 @@ func (e *evaluation) defaults(stdout io.Writer) {
 // groups, with its calm-noise false alarms and each group's own best.
 func (e *evaluation) settings(stdout io.Writer) {
 	groups, thr := e.groups, e.thr
-	fmt.Fprintf(stdout, "\nEvery setting: standard score at the threshold best for the mean of all four groups; false alarms\nper series-day on calm noise at that threshold, at 1-minute, 5-minute and hourly steps (at most %.2f to be eligible);\n(each group's own best score@threshold).\n\n| setting | threshold | %s | mean | calm false alarms/day | (own best) |\n|---|---|%s---|---|---|\n",
+	fmt.Fprintf(stdout, "\nEvery setting: standard score at the threshold best for the mean of all four groups; false alarms\nper series-day on each kind of calm series checked at that threshold, at 1-minute, 5-minute and hourly steps (at most %.2f to be eligible);\n(each group's own best score@threshold).\n\n| setting | threshold | %s | mean | calm false alarms/day | (own best) |\n|---|---|%s---|---|---|\n",
 		maxCalmAlarms, strings.Join(groupNames(groups), " | "), strings.Repeat("---|", len(groups)))
 	for v, r := range e.res {
 		_, j := chooseFor(r, len(groups), len(thr))
@@ -193,6 +202,11 @@ func (e *evaluation) settings(stdout io.Writer) {
 			}
 			own += fmt.Sprintf(" %.1f@%.3f", r.at[gi][0][bj], thr[bj])
 		}
-		fmt.Fprintf(stdout, "%s %.2f | %.3f %.3f %.3f | (%s) |\n", row, m, e.calm[v][0][j], e.calm[v][1][j], e.calm[v][2][j], strings.TrimSpace(own))
+		var calm []string
+		for c := range calmKinds {
+			cv := e.calm[v][c]
+			calm = append(calm, fmt.Sprintf("%s %.3f %.3f %.3f", calmKinds[c], cv[0][j], cv[1][j], cv[2][j]))
+		}
+		fmt.Fprintf(stdout, "%s %.2f | %s | (%s) |\n", row, m, strings.Join(calm, "; "), strings.TrimSpace(own))
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,7 +41,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	debug := fs.String("debug", "", "print per-series hits of the variants (by name prefix) at -debug-thr on this group")
 	debugThr := fs.Float64("debug-thr", 0.5, "threshold for -debug")
 	debugVar := fs.String("debug-variant", "default", "variant for -debug")
+	calm := fs.String("calm", "seasonal,white", "the kinds of calm series a setting must stay quiet on to be eligible (seasonal, white, walk); all three are measured and printed")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	kinds, err := parseKinds(*calm)
+	if err != nil {
+		fmt.Fprintf(stderr, "evaldetect: --calm: %v\n", err)
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
@@ -65,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if err := evaluate(groups, variants(), *scoresDir, stdout, stderr); err != nil {
+	if err := evaluate(groups, variants(), kinds, *scoresDir, stdout, stderr); err != nil {
 		log.Error("evaluate", "err", err)
 		return 1
 	}
@@ -273,35 +278,4 @@ func writeScores(dir string, groups []*group, o detect.Options) (err error) {
 		}
 	}
 	return nil
-}
-
-// The calm-noise check of forecast's TestDetectFalseAlarmsPerDay: daily
-// seasonal Gaussian noise without anomalies at three steps.
-var calmSteps = [3]int64{60, 300, 3600}
-
-const maxCalmAlarms = 0.15
-
-// calmAlarmsPerDay returns the false alarms per series-day at each threshold.
-func calmAlarmsPerDay(o detect.Options, step int64, thr []float64) []float64 {
-	const seeds = 10
-	days := map[int64]int{60: 7, 300: 30, 3600: 90}[step]
-	alarms := make([]float64, len(thr))
-	for seed := uint64(1); seed <= seeds; seed++ {
-		rng := rand.New(rand.NewPCG(seed, 9))
-		d := detect.New(o)
-		for i := range days * 86400 / int(step) {
-			ts := int64(1_700_000_000) + int64(i)*step
-			v := 50 + 10*math.Sin(2*math.Pi*float64(ts%86400)/86400) + rng.NormFloat64()
-			sc := d.Observe(ts, v).Score
-			for j, t := range thr {
-				if sc > t {
-					alarms[j]++
-				}
-			}
-		}
-	}
-	for j := range alarms {
-		alarms[j] /= float64(seeds * days)
-	}
-	return alarms
 }

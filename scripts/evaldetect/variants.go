@@ -6,8 +6,17 @@ import (
 	"github.com/fleetcast/fleetcast/detect"
 )
 
-func knobs(name string, f func(k *detect.Knobs)) variant {
+// fourthRound returns the constants as the fourth round shipped them: the
+// base of every setting in the grid but the shipped one.
+func fourthRound() detect.Knobs {
 	k := detect.DefaultKnobs()
+	k.ShortMaxRate, k.PerDayUp = 0, 1
+	return k
+}
+
+// knobs returns a setting of the fourth round's constants changed by f.
+func knobs(name string, f func(k *detect.Knobs)) variant {
+	k := fourthRound()
 	f(&k)
 	return variant{name: name, opts: detect.Options{Knobs: &k}}
 }
@@ -22,11 +31,15 @@ func knobs(name string, f func(k *detect.Knobs)) variant {
 // trailing-day view (on the shipped constants otherwise): records only, a
 // |z| of 4, 5, 6 or 8 worth the threshold, counted above 1 or 1.25 times
 // the series' own past maximum; or also any |z| before 300, 600 or 1000
-// observations, at 5 or 8.
+// observations, at 5 or 8. Fifth round, on the fourth round's constants:
+// the short level's rate capped at 0.2, 0.3 or 0.5 per observation, the
+// per-day correction weighted 0, 0.5 or 0.75 where it adds evidence, and
+// caps of 0.3 or 0.5 crossed with weights of 0.5 or 0.75.
 func variants() []variant {
-	// The shipped detector first.
+	// The shipped detector first. Every other setting starts from the
+	// fourth round's constants.
 	vs := []variant{{name: "shipped constants", opts: detect.Options{}}}
-	def := detect.DefaultKnobs()
+	def := fourthRound()
 	for _, perObs := range []bool{false, true} {
 		for _, st := range []float64{0, 300} {
 			for _, m := range []float64{0, 1, 2} {
@@ -71,6 +84,34 @@ func variants() []variant {
 			vs = append(vs, knobs(fmt.Sprintf("shipped, but any trailing-day |z| counts before %d observations, %.0f worth the threshold", n, z), func(k *detect.Knobs) {
 				k.DayZ, k.DayZGate, k.DayZShort = z, 1, n
 			}))
+		}
+	}
+	// Fifth round, set before its first run: the hourly calibration that
+	// calm white noise asks for. The short level's rate per observation
+	// capped, so that at hourly steps (0.72) it spans more than the
+	// observation the surprise already scores; the per-day correction
+	// weighted where it adds evidence (steps above 5 minutes); both.
+	r4 := fourthRound()
+	if r4 != detect.DefaultKnobs() {
+		vs = append(vs, knobs("the fourth round's constants", func(k *detect.Knobs) {}))
+	}
+	add := func(name string, c, u float64) {
+		k := fourthRound()
+		k.ShortMaxRate, k.PerDayUp = c, u
+		if k == detect.DefaultKnobs() {
+			return // the shipped constants, first in the list
+		}
+		vs = append(vs, variant{name: name, opts: detect.Options{Knobs: &k}})
+	}
+	for _, c := range []float64{0.2, 0.3, 0.5} {
+		add(fmt.Sprintf("fourth round, but the short level's rate at most %.1f per observation", c), c, 1)
+	}
+	for _, u := range []float64{0, 0.5, 0.75} {
+		add(fmt.Sprintf("fourth round, but the per-day correction weighted %.2f where it adds evidence", u), 0, u)
+	}
+	for _, c := range []float64{0.3, 0.5} {
+		for _, u := range []float64{0.5, 0.75} {
+			add(fmt.Sprintf("fourth round, but the short level's rate at most %.1f per observation, the per-day correction weighted %.2f where it adds evidence", c, u), c, u)
 		}
 	}
 	return vs
