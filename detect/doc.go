@@ -36,7 +36,8 @@
 //
 // The evidence is counted per day rather than per observation
 // (setStepScales), so one threshold means one false-alarm rate per day at
-// every step.
+// every step; at steps longer than 5 minutes only half of the correction is
+// added, because there the two views largely score the same observation.
 //
 // Only after scoring does the model learn from the observation, so a score
 // never depends on anything at or after its own time.
