@@ -652,3 +652,61 @@ func mustRun(t *testing.T, tr Trace, s Settings, policy string) Result {
 	}
 	return r
 }
+
+// TestGroupKeepsWhatThePoolPays: the group scales in with its pool. While
+// the pool keeps its nodes anyway (two nodes for the 9 allocations the
+// forecast wants, as for the 14 running), the allocations a scale-in would
+// stop cost nothing and serve a spike the forecast does not see. When the
+// forecast wants what one node holds, the group scales in in the minute
+// the pool lets the node go.
+func TestGroupKeepsWhatThePoolPays(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		peak, demand    float64
+		wantScaleIn     bool
+		wantAllocations int
+	}{
+		{"the pool keeps its 2 nodes", 4000, 3000, false, 0},
+		{"the pool can go down to 1 node", 2000, 1500, true, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := DefaultSettings()
+			p := &Predictive{S: s}
+			start := time.Unix(1_700_000_000, 0).UTC()
+			p.fitAt = start
+			for ts := start; ts.Before(start.Add(2 * time.Hour)); ts = ts.Add(s.Scrape) {
+				p.fcTimes = append(p.fcTimes, ts.Unix())
+				p.fcQ = append(p.fcQ, tc.peak)
+				p.fcUp = append(p.fcUp, 10*tc.peak)
+			}
+			nodes := []planner.Node{{ID: "a", Capacity: s.NodeCPU, Eligible: true}, {ID: "b", Capacity: s.NodeCPU, Eligible: true}}
+			v := View{Demand: tc.demand, Served: tc.demand, Count: 14, Running: 14, AllocCPU: s.AllocCPU,
+				Nodes: nodes, NodeCPU: s.NodeCPU, PoolSize: 2}
+			scaledIn := 0
+			var groupAt, poolAt time.Time
+			for now := start; now.Before(start.Add(2 * s.SurplusFor)); now = now.Add(s.Step) {
+				acts, err := p.Decide(now, v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range acts {
+					switch {
+					case a.Kind == "scale_group" && a.To < a.From:
+						scaledIn, groupAt = a.To, now
+					case a.Kind == "scale_pool" && a.To < a.From:
+						poolAt = now
+					}
+				}
+			}
+			if scaledIn > 0 && !groupAt.Equal(poolAt) {
+				t.Errorf("group scaled in at %s, pool at %s; want the same minute", groupAt.Sub(start), poolAt.Sub(start))
+			}
+			if got := scaledIn > 0; got != tc.wantScaleIn {
+				t.Fatalf("group scaled in: %v (to %d); want %v", got, scaledIn, tc.wantScaleIn)
+			}
+			if tc.wantScaleIn && scaledIn != tc.wantAllocations {
+				t.Errorf("group scaled in to %d; want the %d the forecast asks for", scaledIn, tc.wantAllocations)
+			}
+		})
+	}
+}

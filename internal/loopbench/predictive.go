@@ -230,13 +230,21 @@ func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 	poolWant = clamp(poolWant, p.S.MinCount, p.S.MaxCount)
 	esc, escalate := p.escalation(now, v.Demand)
 
-	acts, count, err := p.decideGroup(now, v, gp, peak, want, esc, escalate)
+	// The group scales in with its pool: a scale-in that lets the pool
+	// keep all its nodes frees nothing (the allocations it would stop run
+	// on nodes paid for anyway, and serve the spikes the forecast does not
+	// see), so the group waits for the minute the pool lets a node go.
+	outAllocs := max(poolWant, v.Count, p.heldGoal)
+	inAllocs := max(poolWant, want, p.heldGoal)
+	keep := !p.poolSheds(now, v, outAllocs, inAllocs)
+
+	acts, count, err := p.decideGroup(now, v, gp, peak, want, esc, escalate, keep)
 	if err != nil {
 		return nil, err
 	}
 	// The pool must hold the allocations the forecast asks for, and those
 	// already asked for, before they are due: nodes take BootDelay to boot.
-	pact, err := p.decidePool(now, v, max(poolWant, count, p.heldGoal), esc, escalate)
+	pact, err := p.decidePool(now, v, max(poolWant, count, p.heldGoal), inAllocs, count, esc, escalate)
 	if err != nil {
 		return nil, err
 	}
@@ -254,12 +262,18 @@ func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 // ladder), as far as the ready nodes place it, and catches up on a
 // scale-out held for nodes. It returns the actions and the group's count
 // after them.
-func (p *Predictive) decideGroup(now time.Time, v View, gp planner.ScalePolicy, peak float64, want int, esc planner.Escalation, escalate bool) ([]Action, int, error) {
+//
+// With keepNodes, the pool keeps all its nodes this minute, so a scale-in
+// (its surplus held) waits for the minute the pool lets a node go.
+func (p *Predictive) decideGroup(now time.Time, v View, gp planner.ScalePolicy, peak float64, want int, esc planner.Escalation, escalate, keepNodes bool) ([]Action, int, error) {
 	var acts []Action
 	count := v.Count
 	dir, fire := p.direction(now, want, v.Count, &p.groupSurplusSince)
 	if escalate {
 		dir, fire = planner.Out, true
+	}
+	if fire && dir == planner.In && keepNodes {
+		fire = false
 	}
 	if want <= v.Count {
 		// The forecast no longer asks for what was held back.
@@ -316,9 +330,41 @@ func (p *Predictive) decideGroup(now time.Time, v View, gp planner.ScalePolicy, 
 	return acts, count, nil
 }
 
+// nodesFor is how many nodes the pool needs to hold allocs allocations,
+// within its bounds.
+func (p *Predictive) nodesFor(allocs int, v View) int {
+	perNode := math.Floor(v.NodeCPU / v.AllocCPU)
+	if perNode < 1 {
+		return p.S.MaxNodes
+	}
+	return clamp(int(math.Ceil(float64(allocs)/perNode)), p.S.MinNodes, p.S.MaxNodes)
+}
+
+// poolWants is the pool's size: more nodes when outAllocs (what the
+// group asks for or will, and runs) need more, fewer when inAllocs (what
+// the forecast and the group's want need over the scale-in's horizon) need
+// fewer, else as it is.
+func (p *Predictive) poolWants(v View, outAllocs, inAllocs int) int {
+	if n := p.nodesFor(outAllocs, v); n > v.PoolSize {
+		return n
+	}
+	return min(v.PoolSize, p.nodesFor(inAllocs, v))
+}
+
+// poolSheds says whether the pool will let a node go this minute: it wants
+// fewer nodes, the surplus has held for SurplusFor and its cooldown is over.
+func (p *Predictive) poolSheds(now time.Time, v View, outAllocs, inAllocs int) bool {
+	if p.poolWants(v, outAllocs, inAllocs) >= v.PoolSize || p.poolSurplusSince.IsZero() {
+		return false
+	}
+	return now.Sub(p.poolSurplusSince) >= p.S.SurplusFor && cooled(now, v.PoolLastChange, p.S.Cooldown)
+}
+
 // decidePool sizes the node pool to hold allocs allocations, booting nodes
-// counted, and returns its action, if any.
-func (p *Predictive) decidePool(now time.Time, v View, allocs int, esc planner.Escalation, escalate bool) (*Action, error) {
+// counted, and returns its action, if any. Its surplus is what inAllocs
+// (the group's want, not its count) need; it scales in no further than
+// the count allocations the group keeps hold.
+func (p *Predictive) decidePool(now time.Time, v View, allocs, inAllocs, count int, esc planner.Escalation, escalate bool) (*Action, error) {
 	needCPU := float64(allocs) * v.AllocCPU
 	perNode := math.Floor(v.NodeCPU/v.AllocCPU) * v.AllocCPU
 	pp := planner.PoolPolicy{
@@ -327,14 +373,17 @@ func (p *Predictive) decidePool(now time.Time, v View, allocs int, esc planner.E
 		Sizing:      planner.Sizing{PerUnitCapacity: perNode},
 		RemoveOrder: "empty_first",
 	}
-	wantNodes, err := pp.Units(needCPU)
-	if err != nil {
-		return nil, fmt.Errorf("size node pool: %w", err)
-	}
-	wantNodes = clamp(wantNodes, p.S.MinNodes, p.S.MaxNodes)
+	wantNodes := p.poolWants(v, allocs, inAllocs)
 	pdir, pfire := p.direction(now, wantNodes, v.PoolSize, &p.poolSurplusSince)
 	if !pfire {
 		return nil, nil
+	}
+	if pdir == planner.In {
+		// Never below what the allocations the group keeps need.
+		if p.nodesFor(count, v) >= v.PoolSize {
+			return nil, nil
+		}
+		needCPU = float64(max(inAllocs, count)) * v.AllocCPU
 	}
 	nodes := append([]planner.Node(nil), v.Nodes...)
 	for i := 0; i < v.Booting; i++ {
