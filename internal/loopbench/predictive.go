@@ -228,6 +228,14 @@ func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 		return nil, fmt.Errorf("size task group for the pool: %w", err)
 	}
 	poolWant = clamp(poolWant, p.S.MinCount, p.S.MaxCount)
+	// A scale-in of the pool must hold until the pool can act again: the
+	// cooldown it starts blocks a scale-out, and nodes asked for then take
+	// the boot delay. So it is sized for the lead window plus the cooldown.
+	poolKeep, err := gp.Units(p.sized(lead, p.peak(now, lead, p.poolWindow()+p.S.Cooldown)))
+	if err != nil {
+		return nil, fmt.Errorf("size task group for the pool's scale-in: %w", err)
+	}
+	poolKeep = clamp(max(poolKeep, poolWant), p.S.MinCount, p.S.MaxCount)
 	esc, escalate := p.escalation(now, v.Demand)
 
 	// The group scales in with its pool: a scale-in that lets the pool
@@ -235,7 +243,7 @@ func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 	// on nodes paid for anyway, and serve the spikes the forecast does not
 	// see), so the group waits for the minute the pool lets a node go.
 	outAllocs := max(poolWant, v.Count, p.heldGoal)
-	inAllocs := max(poolWant, want, p.heldGoal)
+	inAllocs := max(poolKeep, want, p.heldGoal)
 	keep := !p.poolSheds(now, v, outAllocs, inAllocs)
 
 	acts, count, err := p.decideGroup(now, v, gp, peak, want, esc, escalate, keep)
