@@ -52,11 +52,11 @@ func TestDemoClosedLoop(t *testing.T) {
 		Examples: filepath.Join(root, "examples"),
 		Rules:    filepath.Join(root, "rules"),
 		Dir:      t.TempDir(),
-		// Three days, as `fleetcast demo` backfills by default: the
-		// forecaster uses a daily season only with at least two whole
-		// days of history behind the fit, and with two days exactly the
-		// flat recent median wins the backtest and the rush goes unseen.
-		History:       3 * 24 * time.Hour,
+		// As `fleetcast demo` backfills by default: the forecaster uses
+		// a daily season only with two whole days of history behind the
+		// backtest of its horizon (a day here), and without it the flat
+		// recent median wins the backtest and the rush goes unseen.
+		History:       demo.DefaultHistory,
 		Setup:         30 * time.Second,
 		Duration:      3 * time.Minute, // sets the other leads; the run ends 30 s after the shortage
 		AfterShortage: 30 * time.Second,

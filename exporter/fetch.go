@@ -224,8 +224,11 @@ func (e *Exporter) checkData(t *target, end, step int64) {
 		have := time.Duration(end-oldest+step) * time.Second
 		if float64(have) < historyShortFraction*float64(want) {
 			kind = "short history"
-			warn = fmt.Sprintf("Prometheus holds %s of the %s of history configured (its retention, or series younger than that); seasons longer than %s cannot be learnt",
-				model.Duration(have.Truncate(time.Minute)), model.Duration(want), model.Duration((have / 2).Truncate(time.Hour)))
+			// A season is used only with two of it behind the
+			// backtest of the whole fit horizon (forecast.Fit).
+			fitSpan := time.Duration(int64(t.fitH)*step) * time.Second
+			warn = fmt.Sprintf("Prometheus holds %s of the %s of history configured (its retention, or series younger than that); with forecasts %s ahead, seasons longer than %s cannot be learnt",
+				model.Duration(have.Truncate(time.Minute)), model.Duration(want), model.Duration(fitSpan), model.Duration(max(0, (have-fitSpan)/2).Truncate(time.Hour)))
 		}
 	}
 	// The text follows the data (history grows every cycle); the log

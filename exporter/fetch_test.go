@@ -139,3 +139,29 @@ func TestDataWarnings(t *testing.T) {
 		})
 	}
 }
+
+// TestShortHistoryWarningCountsTheHorizon: a season is learnt only with two
+// of it behind a backtest of the whole fit horizon, so the warning for a
+// short history names the longest season that leaves room for it. Three
+// days held, two weeks configured, forecasts a day and 30 minutes ahead:
+// (72h − 24h30m) / 2 = 23h45m, so the daily season cannot be learnt.
+func TestShortHistoryWarningCountsTheHorizon(t *testing.T) {
+	const step = 300
+	end := int64(1_700_000_000)
+	held := 3 * 288
+	sr := &series{start: end - int64(held-1)*step, vals: make([]float64, held)}
+	tg := &target{cfg: &TargetConfig{Name: "node_cpu"}, step: step, histN: 14 * 288, maxH: 288, fitH: 288 + 6,
+		series: map[model.Fingerprint]*series{1: sr}}
+	e := &Exporter{logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	e.checkData(tg, end, step)
+	want := "Prometheus holds 3d of the 2w of history configured (its retention, or series younger than that); with forecasts 1d30m ahead, seasons longer than 23h cannot be learnt"
+	if tg.dataWarn != want {
+		t.Errorf("warning:\n got %q\nwant %q", tg.dataWarn, want)
+	}
+	// With the whole two weeks held there is nothing to warn about.
+	sr.start, sr.vals = end-int64(14*288-1)*step, make([]float64, 14*288)
+	e.checkData(tg, end, step)
+	if tg.dataWarn != "" {
+		t.Errorf("two weeks held: warning %q, want none", tg.dataWarn)
+	}
+}

@@ -28,6 +28,14 @@ import (
 	"github.com/fleetcast/fleetcast/sim"
 )
 
+// DefaultHistory is the past a demo backfills: three and a half days. The
+// forecaster uses a daily season only with two days of history behind a
+// backtest of the whole fit horizon, and the exporter's targets forecast a
+// day ahead plus the refit interval. With three days exactly the daily season
+// sat on that edge: the first fits dropped it, and ForecastQualityDegraded
+// fired for nine targets at the start.
+const DefaultHistory = 84 * time.Hour
+
 // Options configure a demo run. Zero values mean the defaults in brackets.
 type Options struct {
 	// Binary is the fleetcast binary that runs the exporter and the
@@ -40,7 +48,7 @@ type Options struct {
 	// AfterShortage, if set, ends it instead that long after the rush's
 	// shortage was due (what a test needs to see both sides of it).
 	Duration, AfterShortage time.Duration
-	// History is the past backfilled into Prometheus [3d], sampled every
+	// History is the past backfilled into Prometheus [DefaultHistory], sampled every
 	// HistoryStep [5m].
 	History, HistoryStep time.Duration
 	// Setup is how long starting everything is expected to take [60s]
@@ -87,7 +95,7 @@ func (o *Options) defaults() error {
 		o.Rules = "rules"
 	}
 	if o.History == 0 {
-		o.History = 3 * 24 * time.Hour
+		o.History = DefaultHistory
 	}
 	if o.Setup == 0 {
 		o.Setup = time.Minute
