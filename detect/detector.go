@@ -294,6 +294,9 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 	if ok {
 		r := v - pred
 		z := r / scale
+		if math.IsNaN(z) {
+			z = 0 // an infinite residual over an infinite scale, at the edge of the float range
+		}
 		tr.z = z
 		zc := math.Max(-4, math.Min(4, z))
 		pr := d.shortRate()
@@ -375,10 +378,13 @@ func (d *Detector) endEvent(t int64, raw float64) {
 // measure is the better evidence. The record is kept through the warm-up,
 // but the view scores only after it.
 func (d *Detector) dayZEvidence(v float64, warmup bool) float64 {
-	if d.p.DayZ <= 0 || d.nDay < 10 || d.dayVar <= 0 {
+	if d.p.DayZ <= 0 || d.nDay < 10 || !(d.dayVar > 0) {
 		return 0
 	}
 	z := math.Abs(v-d.dayMean) / math.Sqrt(d.dayVar)
+	if math.IsNaN(z) {
+		return 0 // an infinite distance over an infinite spread
+	}
 	counts := z > d.p.DayZGate*d.dayZMax || d.n < d.p.DayZShort
 	d.dayZMax = math.Max(d.dayZMax, z)
 	if !counts || warmup {
@@ -400,8 +406,17 @@ func (d *Detector) learnDay(v float64) {
 		rho = math.Max(rho, math.Min(1, float64(d.step)/86400))
 	}
 	dv := v - d.dayMean
-	d.dayMean += rho * dv
-	d.dayVar = (1 - rho) * (d.dayVar + rho*dv*dv)
+	mean, vr := d.dayMean+rho*dv, 0.0
+	if rho < 1 {
+		// (At rho 1 the variance is 0; computed, an overflowing dv*dv
+		// times 0 would make it NaN.)
+		vr = (1 - rho) * (d.dayVar + rho*dv*dv)
+	}
+	if math.IsInf(mean, 0) || math.IsNaN(mean) || math.IsNaN(vr) {
+		// Values at the edge of the float range: start the day again.
+		d.nDay, mean, vr = 1, v, 0
+	}
+	d.dayMean, d.dayVar = mean, vr
 }
 
 // advance records time t and returns the gap since the last observation in

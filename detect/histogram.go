@@ -86,6 +86,9 @@ func (h *hist) tails(x float64) (above, below float64) {
 	if h.n == 0 {
 		return 0, 0
 	}
+	if math.IsNaN(x) {
+		return h.n, h.n // no position: no evidence either way
+	}
 	if x < h.lo {
 		return h.n, 0
 	}
