@@ -289,6 +289,7 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 	} else {
 		d.short += d.shortRate() * (v - d.short)
 	}
+	level := d.levelTx(d.short)
 
 	tr := trace{}
 	if ok {
@@ -298,15 +299,15 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 			z = 0 // an infinite residual over an infinite scale, at the edge of the float range
 		}
 		tr.z = z
+		lz := logAbs(z)
 		zc := math.Max(-4, math.Min(4, z))
 		pr := d.shortRate()
 		d.persistZ += pr * (zc - d.persistZ)
 		d.persistR += pr * (r - d.persistR)
 		if d.zHist.n > 0 {
-			lz := logAbs(z)
 			tr.logSurprise = d.zHist.logUpper(lz)
 			tr.logSurprise += d.zHist.logBeyond(lz - d.zHist.max)
-			tr.logRarity = d.levelHist.logTwoSided(d.levelTx(d.short))
+			tr.logRarity = d.levelHist.logTwoSided(level)
 		}
 		tr.raw = -tr.logSurprise - tr.logRarity
 		if !d.p.PerObs {
@@ -327,7 +328,7 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 		d.nmsMax = math.Max(d.nmsMax*d.p.NmsDecay, tr.raw)
 		d.alertMax *= d.p.NmsDecay
 		d.endEvent(t, tr.raw)
-		d.zHist.add(logAbs(z))
+		d.zHist.add(lz)
 
 		// A sustained shift: adopt the new level at once instead of
 		// alarming until the slow learning catches up.
@@ -338,7 +339,7 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 			d.persistZ, d.persistR = 0, 0
 		}
 	}
-	d.levelHist.add(d.levelTx(d.short))
+	d.levelHist.add(level)
 	d.learnDay(v)
 
 	for _, mm := range d.models {
