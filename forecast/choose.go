@@ -63,8 +63,9 @@ func (w *Fitter) enableCandidates(model string, intermittent bool, mShort, mLong
 }
 
 // runCandidates fits every enabled candidate from each origin and at the
-// end of the history, and scores it by its backtest MAE.
-func (w *Fitter) runCandidates(g *grid, times []int64, y []float64, pers []period, o Options, origins []int, H, mShort, mLong int) {
+// end of the history, and scores it by its backtest MAE; intermittent says
+// the history was recognised as intermittent.
+func (w *Fitter) runCandidates(g *grid, times []int64, y []float64, pers []period, o Options, origins []int, H, mShort, mLong int, intermittent bool) {
 	K, n := len(origins), len(y)
 	W := recentWindow(H, mShort)
 	for i := range w.cand {
@@ -120,7 +121,7 @@ func (w *Fitter) runCandidates(g *grid, times []int64, y []float64, pers []perio
 	// a level change after the last origin (a ramp in its last hours) is
 	// seen by no backtest, and the median would forecast the old level.
 	// Intermittent series keep it whatever their last burst says.
-	if c := &w.cand[cRecent]; c.on && K > 0 && !w.interm && w.contradicted(c, y, origins, H) {
+	if c := &w.cand[cRecent]; c.on && K > 0 && !intermittent && w.contradicted(c, y, origins, H) {
 		c.mae = math.Inf(1)
 	}
 	if w.cand[cCombo].on {

@@ -66,7 +66,6 @@ type Fitter struct {
 	etsS0, etsS, etsResid, damp []float64
 	stepBuf                     []int64
 	origins                     []int
-	interm                      bool // the series being fit is intermittent
 	cand                        [nCand]cand
 	errs, scale                 []float64
 	calW, pavV, pavW            []float64
@@ -218,8 +217,7 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 	origins := w.rollingOrigins(n, H, mShort, o.Folds)
 	K := len(origins)
 	w.enableCandidates(model, f.Intermittent, mShort, mLong, K)
-	w.interm = f.Intermittent
-	w.runCandidates(&g, s.Times, y, pers, o, origins, H, mShort, mLong)
+	w.runCandidates(&g, s.Times, y, pers, o, origins, H, mShort, mLong, f.Intermittent)
 	best := w.choose(model, K, n, f.Intermittent)
 	c := &w.cand[best]
 	f.Model = candName(best)
