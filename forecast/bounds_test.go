@@ -252,20 +252,9 @@ func TestSpanGuard(t *testing.T) {
 	// hours: no model may carry the ramp beyond the recent span, since
 	// no backtest origin saw a ramp continue. Without the guard, ets
 	// forecasts 194 against a recent maximum of 163.
-	r := rand.New(rand.NewPCG(4, 4))
-	n := 14 * 288
-	s := Series{Times: make([]int64, n), Values: make([]float64, n)}
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for i := range n {
-		s.Times[i] = 1_700_000_000 + int64(i)*300
-		s.Values[i] = 100 + 2*r.NormFloat64()
-		if k := i - (n - 72); k > 0 {
-			s.Values[i] += 60 * float64(k) / 72
-		}
-		if i >= n-576 {
-			lo, hi = min(lo, s.Values[i]), max(hi, s.Values[i])
-		}
-	}
+	s := lateRamp()
+	recent := s.Values[len(s.Values)-576:]
+	lo, hi := slices.Min(recent), slices.Max(recent)
 	for _, model := range []string{"auto", ModelETS, ModelRegression} {
 		f, err := Fit(s, Options{Horizon: 288, Model: model})
 		if err != nil {
@@ -284,6 +273,18 @@ func TestSpanGuard(t *testing.T) {
 // auto must start from where the series stands (about 160), not from the
 // old level.
 func TestLateRamp(t *testing.T) {
+	f, err := Fit(lateRamp(), Options{Horizon: 288})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Mean[0] < 145 {
+		t.Errorf("auto (%s) starts at %.1f; the series stands at about 160", f.Model, f.Mean[0])
+	}
+}
+
+// lateRamp is 14 days at 5-minute steps, flat at 100 with noise sd 2, then
+// a ramp of +60 over the last 6 hours (TestSpanGuard, TestLateRamp).
+func lateRamp() Series {
 	r := rand.New(rand.NewPCG(4, 4))
 	n := 14 * 288
 	s := Series{Times: make([]int64, n), Values: make([]float64, n)}
@@ -294,11 +295,5 @@ func TestLateRamp(t *testing.T) {
 			s.Values[i] += 60 * float64(k) / 72
 		}
 	}
-	f, err := Fit(s, Options{Horizon: 288})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.Mean[0] < 145 {
-		t.Errorf("auto (%s) starts at %.1f; the series stands at about 160", f.Model, f.Mean[0])
-	}
+	return s
 }
