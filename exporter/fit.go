@@ -128,7 +128,6 @@ func (t *target) due(sr *series, end int64) bool {
 	return (end+off)/span != (r.end+off)/span
 }
 
-// observe feeds the scorer the series' new samples.
 // stage counts and records a failed optional stage of a target's cycle,
 // logging only when it goes down (warn) or comes back (info), not every
 // cycle; *down holds that state between cycles.
@@ -147,6 +146,7 @@ func (e *Exporter) stage(t *target, snap *targetSnapshot, name string, down *boo
 	}
 }
 
+// observe feeds the scorer the series' new samples.
 func (e *Exporter) observe(t *target, sr *series) {
 	step := t.step
 	if sr.scorer == nil {
