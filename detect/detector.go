@@ -152,13 +152,6 @@ type Detector struct {
 
 	warmup    int  // observations scored 0
 	dayWarmup bool // the warm-up is a day of observations, set once the step is known
-
-}
-
-// trace holds what one Observe computes: the standardised residual, the
-// two views' log tail probabilities and the evidence before its corrections.
-type trace struct {
-	z, logSurprise, logRarity, raw float64
 }
 
 // New returns a detector for one series.
@@ -291,43 +284,44 @@ func (d *Detector) Observe(t int64, v float64) Detection {
 	}
 	level := d.levelTx(d.short)
 
-	tr := trace{}
 	if ok {
 		r := v - pred
 		z := r / scale
 		if math.IsNaN(z) {
 			z = 0 // an infinite residual over an infinite scale, at the edge of the float range
 		}
-		tr.z = z
 		lz := logAbs(z)
 		zc := math.Max(-4, math.Min(4, z))
 		pr := d.shortRate()
 		d.persistZ += pr * (zc - d.persistZ)
 		d.persistR += pr * (r - d.persistR)
+		// The two views' log tail probabilities, and the evidence (nats)
+		// before it is reduced for what was already reported.
+		var logSurprise, logRarity float64
 		if d.zHist.n > 0 {
-			tr.logSurprise = d.zHist.logUpper(lz)
-			tr.logSurprise += d.zHist.logBeyond(lz - d.zHist.max)
-			tr.logRarity = d.levelHist.logTwoSided(level)
+			logSurprise = d.zHist.logUpper(lz)
+			logSurprise += d.zHist.logBeyond(lz - d.zHist.max)
+			logRarity = d.levelHist.logTwoSided(level)
 		}
-		tr.raw = -tr.logSurprise - tr.logRarity
+		evidence := -logSurprise - logRarity
 		if !d.p.PerObs {
-			tr.raw -= d.perDay
+			evidence -= d.perDay
 		}
-		tr.raw = math.Max(tr.raw, d.dayZEvidence(v, det.Warmup))
+		evidence = math.Max(evidence, d.dayZEvidence(v, det.Warmup))
 		if !det.Warmup {
-			raw := tr.raw
+			raw := evidence
 			if raw <= d.nmsMax || raw <= d.alertMax+d.p.ReportMargin {
 				// Already reported: do not report it again at full strength.
 				raw *= d.p.NmsFactor
 			}
 			det.Score = math.Max(0, math.Min(1, raw/ScoreNats))
 			if det.Score > Threshold {
-				d.alertMax = math.Max(d.alertMax, tr.raw)
+				d.alertMax = math.Max(d.alertMax, evidence)
 			}
 		}
-		d.nmsMax = math.Max(d.nmsMax*d.p.NmsDecay, tr.raw)
+		d.nmsMax = math.Max(d.nmsMax*d.p.NmsDecay, evidence)
 		d.alertMax *= d.p.NmsDecay
-		d.endEvent(t, tr.raw)
+		d.endEvent(t, evidence)
 		d.zHist.add(lz)
 
 		// A sustained shift: adopt the new level at once instead of
