@@ -138,10 +138,8 @@ func (o *Options) defaults() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	for _, f := range []string{filepath.Join(o.Examples, "fleet.yml")} {
-		if _, err := os.Stat(f); err != nil {
-			return fmt.Errorf("the demo fleet: %w (run the demo from the repository's top directory, or pass --examples)", err)
-		}
+	if _, err := os.Stat(filepath.Join(o.Examples, "fleet.yml")); err != nil {
+		return fmt.Errorf("the demo fleet: %w (run the demo from the repository's top directory, or pass --examples)", err)
 	}
 	return nil
 }
