@@ -171,20 +171,38 @@ func (p *Predictive) escalation(now time.Time, demand float64) (planner.Escalati
 // less than the demand seen now: a forecast below the present is no reason to
 // have less than the present.
 func (p *Predictive) peak(now time.Time, demand float64, window time.Duration) float64 {
-	peak := demand
+	pk, _ := p.peaks(now, demand, window, window)
+	return pk
+}
+
+// peaks is peak over (now, now+short] and over (now, now+long], with
+// short <= long, in one pass over the forecast (or the oracle's truth).
+func (p *Predictive) peaks(now time.Time, demand float64, short, long time.Duration) (float64, float64) {
+	ps, pl := demand, demand
 	if p.truth != nil {
-		for t := now.Add(p.S.Step); !t.After(now.Add(window)); t = t.Add(p.S.Step) {
-			peak = math.Max(peak, p.truth(t))
+		end := now.Add(short)
+		for t := now.Add(p.S.Step); !t.After(now.Add(long)); t = t.Add(p.S.Step) {
+			d := p.truth(t)
+			pl = math.Max(pl, d)
+			if !t.After(end) {
+				ps = math.Max(ps, d)
+			}
 		}
-		return peak
+		return ps, pl
 	}
-	lo, hi := now.Unix(), now.Add(window).Unix()
+	lo, mid, hi := now.Unix(), now.Add(short).Unix(), now.Add(long).Unix()
 	for i, t := range p.fcTimes {
-		if t > lo && t <= hi && !math.IsNaN(p.fcQ[i]) && p.fcQ[i] > peak {
-			peak = p.fcQ[i]
+		if t <= lo || t > hi || math.IsNaN(p.fcQ[i]) {
+			continue
+		}
+		if p.fcQ[i] > pl {
+			pl = p.fcQ[i]
+		}
+		if t <= mid && p.fcQ[i] > ps {
+			ps = p.fcQ[i]
 		}
 	}
-	return peak
+	return ps, pl
 }
 
 // sized is what to size for: the forecast peak plus Headroom, and, with a
@@ -223,7 +241,8 @@ func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 	// is the demand the present's momentum reaches when they are: the
 	// demand now plus its rise over the last boot delay.
 	lead := p.momentum(now, v.Demand)
-	poolWant, err := gp.Units(p.sized(lead, p.peak(now, lead, p.poolWindow())))
+	leadPeak, keepPeak := p.peaks(now, lead, p.poolWindow(), p.poolWindow()+p.S.Cooldown)
+	poolWant, err := gp.Units(p.sized(lead, leadPeak))
 	if err != nil {
 		return nil, fmt.Errorf("size task group for the pool: %w", err)
 	}
@@ -231,7 +250,7 @@ func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 	// A scale-in of the pool must hold until the pool can act again: the
 	// cooldown it starts blocks a scale-out, and nodes asked for then take
 	// the boot delay. So it is sized for the lead window plus the cooldown.
-	poolKeep, err := gp.Units(p.sized(lead, p.peak(now, lead, p.poolWindow()+p.S.Cooldown)))
+	poolKeep, err := gp.Units(p.sized(lead, keepPeak))
 	if err != nil {
 		return nil, fmt.Errorf("size task group for the pool's scale-in: %w", err)
 	}
