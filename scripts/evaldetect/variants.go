@@ -91,17 +91,15 @@ func variants() []variant {
 	// capped, so that at hourly steps (0.72) it spans more than the
 	// observation the surprise already scores; the per-day correction
 	// weighted where it adds evidence (steps above 5 minutes); both.
-	r4 := fourthRound()
-	if r4 != detect.DefaultKnobs() {
+	if def != detect.DefaultKnobs() {
 		vs = append(vs, knobs("the fourth round's constants", func(k *detect.Knobs) {}))
 	}
 	add := func(name string, c, u float64) {
-		k := fourthRound()
-		k.ShortMaxRate, k.PerDayUp = c, u
-		if k == detect.DefaultKnobs() {
+		v := knobs(name, func(k *detect.Knobs) { k.ShortMaxRate, k.PerDayUp = c, u })
+		if *v.opts.Knobs == detect.DefaultKnobs() {
 			return // the shipped constants, first in the list
 		}
-		vs = append(vs, variant{name: name, opts: detect.Options{Knobs: &k}})
+		vs = append(vs, v)
 	}
 	for _, c := range []float64{0.2, 0.3, 0.5} {
 		add(fmt.Sprintf("fourth round, but the short level's rate at most %.1f per observation", c), c, 1)
