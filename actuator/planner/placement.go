@@ -26,8 +26,8 @@ func Slots(nodes []Node, perAlloc float64) int {
 // boots and serves nothing meanwhile, so asking for it early buys no
 // capacity; it only leaves queued allocations (and, in Nomad, blocked
 // evaluations) behind. The node pool is asked first, for the whole plan
-// (the caller sizes the pool for Goal), and the group catches up when the
-// nodes are ready.
+// (the caller sizes the pool for the plan it passes in, before the cut),
+// and the group catches up when the nodes are ready.
 //
 // placeable is how many allocations of the group the ready nodes can hold
 // in all, its running ones included (Slots, less what other jobs reserve
