@@ -185,7 +185,7 @@ func (e *evaluation) settings(stdout io.Writer) {
 	fmt.Fprintf(stdout, "\nEvery setting: standard score at the threshold best for the mean of all four groups; false alarms\nper series-day on each kind of calm series checked at that threshold, at 1-minute, 5-minute and hourly steps (at most %.2f to be eligible);\n(each group's own best score@threshold).\n\n| setting | threshold | %s | mean | calm false alarms/day | (own best) |\n|---|---|%s---|---|---|\n",
 		maxCalmAlarms, strings.Join(groupNames(groups), " | "), strings.Repeat("---|", len(groups)))
 	for v, r := range e.res {
-		_, j := chooseFor(r, len(groups), len(thr))
+		j := chooseFor(r, len(groups), len(thr))
 		row := fmt.Sprintf("| %s | %.3f |", e.vs[v].name, thr[j])
 		m := 0.0
 		for gi := range groups {

@@ -209,7 +209,9 @@ func score(g *group, o detect.Options) [][]float64 {
 	return out
 }
 
-func chooseFor(r result, ng, nt int) (float64, int) {
+// chooseFor returns the threshold index with the best mean standard score
+// of r over the first ng groups, eligible or not.
+func chooseFor(r result, ng, nt int) int {
 	bj, bs := 0, math.Inf(-1)
 	for j := 0; j < nt; j++ {
 		m := 0.0
@@ -220,7 +222,7 @@ func chooseFor(r result, ng, nt int) (float64, int) {
 			bj, bs = j, m
 		}
 	}
-	return bs / float64(ng), bj
+	return bj
 }
 
 func groupNames(groups []*group) []string {
