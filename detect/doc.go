@@ -25,8 +25,9 @@
 // "far": the distance from the past day's mean in the past day's standard
 // deviations, 5 of which are worth the threshold. It counts while the
 // history is short (600 observations, when a rank can say little), and
-// afterwards only when it is the largest this series has shown. A level change (an EWMA of the standardised residuals over
-// the same time, beyond 3 scales) is adopted by the models at once, so the
+// afterwards only when it is the largest this series has shown. A level
+// change (an EWMA of the standardised residuals over the same time, beyond
+// 3 scales) is adopted by the models at once, so the
 // alarm does not drag on while they catch up; a spread change raises both
 // pieces of evidence and is learnt by the robust scale. Finally, an anomaly
 // that has already been reported is not reported again at full strength
