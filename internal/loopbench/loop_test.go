@@ -719,33 +719,46 @@ func TestGroupKeepsWhatThePoolPays(t *testing.T) {
 // window (23 minutes) but within it plus the cooldown (28).
 func TestPoolScaleInHoldsPastItsCooldown(t *testing.T) {
 	s := DefaultSettings()
-	p := &Predictive{S: s}
 	start := time.Unix(1_700_000_000, 0).UTC()
 	nodes := []planner.Node{{ID: "a", Capacity: s.NodeCPU, Eligible: true}, {ID: "b", Capacity: s.NodeCPU, Eligible: true},
 		{ID: "c", Capacity: s.NodeCPU, Eligible: true}}
 	v := View{Demand: 5000, Served: 5000, Count: 16, Running: 16, AllocCPU: s.AllocCPU,
 		Nodes: nodes, NodeCPU: s.NodeCPU, PoolSize: 3}
-	for now := start; now.Before(start.Add(3 * s.SurplusFor)); now = now.Add(s.Step) {
-		// A forecast fitted now: 7,000 MHz for 20 minutes (16 allocations,
-		// 2 nodes), then 9,000 (20 allocations, 3 nodes).
-		p.fitAt, p.fcTimes, p.fcQ, p.fcUp = now, nil, nil, nil
-		for h := 1; h <= 12; h++ {
-			q := 7000.0
-			if h >= 5 {
-				q = 9000
+	// firstScaleIn runs the policy with a forecast fitted each minute:
+	// 7,000 MHz for 20 minutes (16 allocations, 2 nodes), then later (at
+	// 9,000: 20 allocations, 3 nodes). It returns the pool's first
+	// scale-in, nil if none.
+	firstScaleIn := func(later float64) *Action {
+		p := &Predictive{S: s}
+		for now := start; now.Before(start.Add(3 * s.SurplusFor)); now = now.Add(s.Step) {
+			p.fitAt, p.fcTimes, p.fcQ, p.fcUp = now, nil, nil, nil
+			for h := 1; h <= 12; h++ {
+				q := 7000.0
+				if h >= 5 {
+					q = later
+				}
+				p.fcTimes = append(p.fcTimes, now.Add(time.Duration(h)*s.Scrape).Unix())
+				p.fcQ = append(p.fcQ, q)
+				p.fcUp = append(p.fcUp, 2*q)
 			}
-			p.fcTimes = append(p.fcTimes, now.Add(time.Duration(h)*s.Scrape).Unix())
-			p.fcQ = append(p.fcQ, q)
-			p.fcUp = append(p.fcUp, 2*q)
-		}
-		acts, err := p.Decide(now, v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, a := range acts {
-			if a.Kind == "scale_pool" && a.To < a.From {
-				t.Fatalf("%s: pool scaled in %d -> %d, though the forecast needs 3 nodes within the cooldown and boot delay after", now.Sub(start), a.From, a.To)
+			acts, err := p.Decide(now, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range acts {
+				if a.Kind == "scale_pool" && a.To < a.From {
+					return &a
+				}
 			}
 		}
+		return nil
+	}
+	if a := firstScaleIn(9000); a != nil {
+		t.Fatalf("%s: pool scaled in %d -> %d, though the forecast needs 3 nodes within the cooldown and boot delay after", a.At.Sub(start), a.From, a.To)
+	}
+	// The control: with no rise 25 minutes out the same pool does let
+	// the third node go, so the hold above is the forecast's doing.
+	if firstScaleIn(7000) == nil {
+		t.Fatal("pool never scaled in with 7,000 MHz forecast throughout; the test above would pass on a pool that never scales in")
 	}
 }
