@@ -38,9 +38,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	nabDir := fs.String("nab", "../shared/data/nab", "folder with NAB's train.csv, test.csv and anomaly_windows.json")
 	msDir := fs.String("ms", "../shared/data/ms-anomaly", "folder with ms-anomaly's data.csv and anomaly_windows.json")
 	scoresDir := fs.String("scores", "", "if set, write the shipped defaults' scores per group here (series,timestamp,score), to check with nab_score.py")
-	debug := fs.String("debug", "", "print per-series hits of the variants (by name prefix) at -debug-thr on this group")
-	debugThr := fs.Float64("debug-thr", 0.5, "threshold for -debug")
-	debugVar := fs.String("debug-variant", "default", "variant for -debug")
+	diag := fs.String("diagnose", "", "print where this group's score is lost (per series: windows found, missed, how late; false alarms) at --variant and --thr, instead of the tables")
+	diagVar := fs.String("variant", "shipped constants", "with --diagnose: the setting, by the name make eval-detect prints")
+	diagThr := fs.Float64("thr", detect.Threshold, "with --diagnose: the alert threshold")
 	calm := fs.String("calm", "seasonal,white", "the kinds of calm series a setting must stay quiet on to be eligible (seasonal, white, walk); all three are measured and printed")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -56,19 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("load data", "err", err)
 		return 1
 	}
-	if *debug != "" {
-		for _, g := range groups {
-			for _, v := range variants() {
-				if g.name == *debug && v.name == *debugVar {
-					sc := score(g, v.opts)
-					in, out := g.corpus.maxes(sc)
-					for k, r := range g.corpus.perSeries(sc, *debugThr) {
-						fmt.Fprintf(stdout, "%-40s windows %d/%d, false %d; max outside %.2f, in windows %.2f\n", g.series[k].Name, r[0], r[1], r[2], out[k], in[k])
-					}
-				}
-			}
-		}
-		return 0
+	if *diag != "" {
+		return runDiagnose(groups, *diag, *diagVar, *diagThr, stdout, stderr)
 	}
 	if err := evaluate(groups, variants(), kinds, *scoresDir, stdout, stderr); err != nil {
 		log.Error("evaluate", "err", err)

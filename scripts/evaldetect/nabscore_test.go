@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"math"
 	"testing"
 )
@@ -44,6 +45,28 @@ func TestNABScore(t *testing.T) {
 		// one among them.
 		if best < at[0]-1e-9 || (tc.raw == 1 && best != 100) {
 			t.Errorf("%s: best %.4f over the sweep, below %.4f at 0.5 or not 100 for a perfect detection", tc.name, best, at[0])
+		}
+	}
+}
+
+// TestDiagnoseAddsUp checks that the diagnosis' points lost add up to the
+// scorer's figure at the same threshold: a window found late, one missed,
+// false alarms before and after a window.
+func TestDiagnoseAddsUp(t *testing.T) {
+	times := make([]int64, 40)
+	for i := range times {
+		times[i] = int64(100 * i)
+	}
+	c := newNABCorpus([]string{"s"}, [][]int64{times}, map[string][][2]float64{"s": {{1000, 1400}, {2500, 2900}}})
+	g := &group{name: "g", corpus: c}
+	for _, hits := range [][]int{nil, {12}, {5, 12, 20, 33}, {10, 25, 39}} {
+		sc := make([]float64, len(times))
+		for _, i := range hits {
+			sc[i] = 1
+		}
+		at, _ := c.curve(c.events([][]float64{sc}), 0, []float64{0.5})
+		if got := diagnose(g, [][]float64{sc}, 0.5, io.Discard); math.Abs(got-at[0]) > 1e-9 {
+			t.Errorf("detections at %v: the diagnosis adds up to %.4f, the scorer says %.4f", hits, got, at[0])
 		}
 	}
 }
