@@ -102,6 +102,48 @@ func TestSeasonDetection(t *testing.T) {
 	}
 }
 
+// TestDailySeasonNotRefinedByAliasedNoise: a daily cycle with a sharp
+// two-hour peak at one-minute steps, whose ±1% noise repeats every few
+// steps (sin(0.7 t) sampled each minute). Some lag near 1440 cancels that
+// noise better than 1440 itself; taking it as the period smeared the
+// peak's edges and forecast 102 where the truth was 166 (CI, 2026-11-30).
+// The season stays one day, and the forecast keeps the peak.
+func TestDailySeasonNotRefinedByAliasedNoise(t *testing.T) {
+	truth := func(ts, peak int64) float64 {
+		sod := ts % Day
+		v := 100 + 30*math.Sin(2*math.Pi*float64(sod)/float64(Day))
+		if (sod-peak+Day)%Day < 7200 {
+			v += 80
+		}
+		return v
+	}
+	base := int64(1795996800) // a midnight, UTC
+	for _, hm := range []int64{11*60 + 53, 11*60 + 54, 20*60 + 54} {
+		end := base + hm*60
+		peak := ((end+7200)/3600*3600 - 3600) % Day
+		var s Series
+		for ts := end - 7*Day + 60; ts <= end; ts += 60 {
+			s.Times = append(s.Times, ts)
+			s.Values = append(s.Values, truth(ts, peak)*(1+0.01*math.Sin(float64(ts)*0.7)))
+		}
+		var evs []Event
+		for st := end - 8*Day + peak - (end-8*Day)%Day; st < end+3*3600; st += Day {
+			evs = append(evs, Event{Name: "peak", Start: st, End: st + 7200, Effect: 80})
+		}
+		f, err := Fit(s, Options{Horizon: 121, Step: 60, Events: evs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(f.Seasons, []int64{Day}) {
+			t.Errorf("%02d:%02d: seasons %v, want [86400]", hm/60, hm%60, f.Seasons)
+		}
+		want := truth(end+7200, peak)
+		if got := f.Mean[119]; math.Abs(got-want) > 0.1*want {
+			t.Errorf("%02d:%02d: forecast two hours ahead %.1f, truth %.1f", hm/60, hm%60, got, want)
+		}
+	}
+}
+
 // TestIntervalsCover: on the synthetic pattern with Gaussian noise, the 80%
 // band of the automatic choice covers 75-95% of the actual next day over
 // 12 series, and the 95% band 92-100%. On a stationary series the bands

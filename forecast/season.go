@@ -266,6 +266,13 @@ func refinePeriod(y []float64, m int) int {
 	if best == m || bestErr >= refineGain*nominal || bestErr >= endErr {
 		return m
 	}
+	// A cycle kept by a clock does not drift by a fraction of a percent:
+	// at one-minute steps a lag of 1439 against 1440 wins only when the
+	// noise repeats every few steps (an aliased sampling pattern), and a
+	// profile one step short smears the cycle's sharp edges over the week.
+	if d := best - m; max(d, -d)*refineMinDrift < m {
+		return m
+	}
 	if errAt(best-1) <= bestErr || errAt(best+1) <= bestErr {
 		return m
 	}
@@ -275,3 +282,9 @@ func refinePeriod(y []float64, m int) int {
 // refineGain: a refined period must cut the seasonal-difference error by
 // at least this factor.
 const refineGain = 0.7
+
+// refineMinDrift: a refined period differs from the nominal one by at
+// least 1/refineMinDrift of it (2%). At hourly steps every refinement does
+// (one step of 24 is 4%), so this only stops sub-percent refinements of
+// fine-grained series.
+const refineMinDrift = 50
