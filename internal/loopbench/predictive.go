@@ -42,14 +42,11 @@ type Predictive struct {
 	outsideSince, lastAction time.Time
 	escalations              planner.Escalations
 
-	// heldGoal is the count a scale-out decided at decidedAt is heading
-	// for while it waits for nodes (0: none waits); catchUpAt is when the
-	// group last caught up on it.
 	recent []shown // the demand shown over the last boot delay
 
-	heldGoal             int
-	decidedAt, catchUpAt time.Time
-	waiting              bool
+	// held is a scale-out waiting for nodes (planner.HeldScaleOut).
+	held    planner.HeldScaleOut
+	waiting bool
 }
 
 // WaitingForNodes says whether the last decision left a scale-out waiting
@@ -217,7 +214,11 @@ func (p *Predictive) sized(demand, peak float64) float64 {
 
 // Decide implements Policy: it sizes the task group for the forecast peak
 // (decideGroup) and the node pool for what the group will hold when new
-// nodes are ready (decidePool).
+// nodes are ready (decidePool). Every decision past the forecast and the
+// emulated alerts is the planner's (actuator/planner): the sizing, the
+// pool's lead (AllocNodes.PoolWants), the wait for nodes (HeldScaleOut),
+// the scale-in with the pool (ScaleInWaitsForPool, PoolSheds) and the
+// escalation bookkeeping (Escalations).
 func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 	if p.truth == nil {
 		p.observe(now, v.Demand)
@@ -257,21 +258,23 @@ func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 	poolKeep = clamp(max(poolKeep, poolWant), p.S.MinCount, p.S.MaxCount)
 	esc, escalate := p.escalation(now, v.Demand)
 
-	// The group scales in with its pool: a scale-in that lets the pool
-	// keep all its nodes frees nothing (the allocations it would stop run
-	// on nodes paid for anyway, and serve the spikes the forecast does not
-	// see), so the group waits for the minute the pool lets a node go.
-	outAllocs := max(poolWant, v.Count, p.heldGoal)
-	inAllocs := max(poolKeep, want, p.heldGoal)
-	keep := !p.poolSheds(now, v, outAllocs, inAllocs)
+	an := planner.AllocNodes{PerAlloc: v.AllocCPU, NodeCapacity: v.NodeCPU}
+	pb := p.poolBounds()
+	// The group scales in with its pool (planner.ScaleInWaitsForPool).
+	shedLead := planner.PoolLead{Out: max(poolWant, v.Count, p.held.Goal), In: max(poolKeep, want, p.held.Goal)}
+	shedWant, err := an.PoolWants(v.PoolSize, shedLead, pb)
+	if err != nil {
+		return nil, fmt.Errorf("size node pool: %w", err)
+	}
+	sheds := planner.PoolSheds(shedWant, v.PoolSize, p.poolSurplusSince, p.S.SurplusFor, v.PoolLastChange, p.S.Cooldown, now)
 
-	acts, count, err := p.decideGroup(now, v, gp, peak, want, esc, escalate, keep)
+	acts, count, err := p.decideGroup(now, v, gp, peak, want, esc, escalate, sheds)
 	if err != nil {
 		return nil, err
 	}
 	// The pool must hold the allocations the forecast asks for, and those
 	// already asked for, before they are due: nodes take BootDelay to boot.
-	pact, err := p.decidePool(now, v, max(poolWant, count, p.heldGoal), inAllocs, count, esc, escalate)
+	pact, err := p.decidePool(now, v, an, planner.PoolLead{Out: max(poolWant, count, p.held.Goal), In: shedLead.In}, count, esc, escalate)
 	if err != nil {
 		return nil, err
 	}
@@ -281,8 +284,14 @@ func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 	if len(acts) > 0 {
 		p.lastAction = now
 	}
-	p.waiting = p.heldGoal > count
+	p.waiting = p.held.Waiting(count)
 	return acts, nil
+}
+
+// poolBounds are the node pool's bounds as the planner takes them.
+func (p *Predictive) poolBounds() planner.Bounds {
+	return planner.Bounds{Min: p.S.MinNodes, Max: p.S.MaxNodes, MaxStep: p.S.MaxNodes,
+		CooldownOut: p.S.Cooldown, CooldownIn: p.S.Cooldown}
 }
 
 // decideGroup scales the task group toward want (or out by the escalation
@@ -290,29 +299,21 @@ func (p *Predictive) Decide(now time.Time, v View) ([]Action, error) {
 // scale-out held for nodes. It returns the actions and the group's count
 // after them.
 //
-// With keepNodes, the pool keeps all its nodes this minute, so a scale-in
-// (its surplus held) waits for the minute the pool lets a node go.
-func (p *Predictive) decideGroup(now time.Time, v View, gp planner.ScalePolicy, peak float64, want int, esc planner.Escalation, escalate, keepNodes bool) ([]Action, int, error) {
-	var acts []Action
-	count := v.Count
+// poolSheds says whether the pool lets a node go this minute; a scale-in
+// (its surplus held) waits for it.
+func (p *Predictive) decideGroup(now time.Time, v View, gp planner.ScalePolicy, peak float64, want int, esc planner.Escalation, escalate, poolSheds bool) ([]Action, int, error) {
 	dir, fire := p.direction(now, want, v.Count, &p.groupSurplusSince)
 	if escalate {
 		dir, fire = planner.Out, true
 	}
-	if fire && dir == planner.In && keepNodes {
+	if fire && planner.ScaleInWaitsForPool(dir, poolSheds) {
 		fire = false
 	}
-	if want <= v.Count {
-		// The forecast no longer asks for what was held back.
-		p.heldGoal = 0
-	}
-	// The cooldown runs from the decision, not from its catch-up.
-	last := v.GroupLastChange
-	if !p.catchUpAt.IsZero() && last.Equal(p.catchUpAt) {
-		last = p.decidedAt
-	}
+	p.held.Want(want, v.Count)
+	placeable := planner.Slots(v.Nodes, v.AllocCPU)
 	if fire {
-		plan, err := planner.PlanScaleGroup(planner.GroupState{Job: "bench", Group: "demand", Count: v.Count, LastChange: last},
+		plan, err := planner.PlanScaleGroup(planner.GroupState{Job: "bench", Group: "demand", Count: v.Count,
+			LastChange: p.held.CooldownFrom(v.GroupLastChange)},
 			gp, planner.Forecast{Query: "peak", Value: peak}, dir, esc, now)
 		if err != nil {
 			return nil, 0, fmt.Errorf("plan task group: %w", err)
@@ -320,97 +321,52 @@ func (p *Predictive) decideGroup(now time.Time, v View, gp planner.ScalePolicy, 
 		// The group grows only as far as the ready nodes place it; the
 		// pool is asked for the rest and the group catches up when the
 		// nodes are ready.
-		goal := plan.To
-		plan, waiting := planner.WaitForNodes(plan, planner.Slots(v.Nodes, v.AllocCPU))
-		if !plan.Noop || waiting {
-			p.heldGoal = 0
-			if waiting {
-				p.heldGoal = goal
-			}
-		}
+		plan = p.held.Hold(plan, placeable, now)
 		if !plan.Noop {
 			reason := plan.Reason
 			if escalate {
 				p.escalations = append(p.escalations, now)
 				reason = "escalated (demand above the band despite a recent action): " + reason
 			}
-			p.decidedAt, p.catchUpAt = now, time.Time{}
 			return []Action{{At: now, Kind: "scale_group", From: plan.From, To: plan.To, Reason: reason}}, plan.To, nil
 		}
 	}
-	if p.heldGoal > v.Count {
-		// Catch up on a scale-out held for nodes, as far as the ready
-		// nodes place it now: the rest of a decision already taken, so no
-		// cooldown of its own.
-		to := min(p.heldGoal, want)
-		placed := min(to, max(v.Count, planner.Slots(v.Nodes, v.AllocCPU)))
-		if placed > v.Count {
-			acts = append(acts, Action{At: now, Kind: "scale_group", From: v.Count, To: placed,
-				Reason: fmt.Sprintf("catching up on a scale-out held for nodes: %d -> %d of %d", v.Count, placed, to)})
-			count = placed
-			p.catchUpAt = now
-		}
-		if placed >= to {
-			p.heldGoal = 0
-		}
+	// Catch up on a scale-out held for nodes, as far as the ready nodes
+	// place it now.
+	if plan := p.held.CatchUp(v.Count, want, placeable, now); !plan.Noop {
+		return []Action{{At: now, Kind: "scale_group", From: plan.From, To: plan.To, Reason: plan.Reason}}, plan.To, nil
 	}
-	return acts, count, nil
+	return nil, v.Count, nil
 }
 
-// nodesFor is how many nodes the pool needs to hold allocs allocations,
-// within its bounds.
-func (p *Predictive) nodesFor(allocs int, v View) int {
-	perNode := math.Floor(v.NodeCPU / v.AllocCPU)
-	if perNode < 1 {
-		return p.S.MaxNodes
+// decidePool sizes the node pool for l (planner.AllocNodes.PoolWants),
+// booting nodes counted, and returns its action, if any. A scale-in goes
+// no further than the count allocations the group keeps need
+// (planner.AllocNodes.PoolScaleIn).
+func (p *Predictive) decidePool(now time.Time, v View, an planner.AllocNodes, l planner.PoolLead, count int, esc planner.Escalation, escalate bool) (*Action, error) {
+	sz, err := an.Sizing()
+	if err != nil {
+		return nil, fmt.Errorf("size node pool: %w", err)
 	}
-	return clamp(int(math.Ceil(float64(allocs)/perNode)), p.S.MinNodes, p.S.MaxNodes)
-}
-
-// poolWants is the pool's size: more nodes when outAllocs (what the
-// group asks for or will, and runs) need more, fewer when inAllocs (what
-// the forecast and the group's want need over the scale-in's horizon) need
-// fewer, else as it is.
-func (p *Predictive) poolWants(v View, outAllocs, inAllocs int) int {
-	if n := p.nodesFor(outAllocs, v); n > v.PoolSize {
-		return n
+	pp := planner.PoolPolicy{Bounds: p.poolBounds(), Sizing: sz, RemoveOrder: "empty_first"}
+	wantNodes, err := an.PoolWants(v.PoolSize, l, pp.Bounds)
+	if err != nil {
+		return nil, fmt.Errorf("size node pool: %w", err)
 	}
-	return min(v.PoolSize, p.nodesFor(inAllocs, v))
-}
-
-// poolSheds says whether the pool will let a node go this minute: it wants
-// fewer nodes, the surplus has held for SurplusFor and its cooldown is over.
-func (p *Predictive) poolSheds(now time.Time, v View, outAllocs, inAllocs int) bool {
-	if p.poolWants(v, outAllocs, inAllocs) >= v.PoolSize || p.poolSurplusSince.IsZero() {
-		return false
-	}
-	return now.Sub(p.poolSurplusSince) >= p.S.SurplusFor && cooled(now, v.PoolLastChange, p.S.Cooldown)
-}
-
-// decidePool sizes the node pool to hold allocs allocations, booting nodes
-// counted, and returns its action, if any. Its surplus is what inAllocs
-// (the group's want, not its count) need; it scales in no further than
-// the count allocations the group keeps hold.
-func (p *Predictive) decidePool(now time.Time, v View, allocs, inAllocs, count int, esc planner.Escalation, escalate bool) (*Action, error) {
-	needCPU := float64(allocs) * v.AllocCPU
-	perNode := math.Floor(v.NodeCPU/v.AllocCPU) * v.AllocCPU
-	pp := planner.PoolPolicy{
-		Bounds: planner.Bounds{Min: p.S.MinNodes, Max: p.S.MaxNodes, MaxStep: p.S.MaxNodes,
-			CooldownOut: p.S.Cooldown, CooldownIn: p.S.Cooldown},
-		Sizing:      planner.Sizing{PerUnitCapacity: perNode},
-		RemoveOrder: "empty_first",
-	}
-	wantNodes := p.poolWants(v, allocs, inAllocs)
 	pdir, pfire := p.direction(now, wantNodes, v.PoolSize, &p.poolSurplusSince)
 	if !pfire {
 		return nil, nil
 	}
+	allocs := l.Out
 	if pdir == planner.In {
-		// Never below what the allocations the group keeps need.
-		if p.nodesFor(count, v) >= v.PoolSize {
+		in, ok, err := an.PoolScaleIn(v.PoolSize, l, count, pp.Bounds)
+		if err != nil {
+			return nil, fmt.Errorf("size node pool's scale-in: %w", err)
+		}
+		if !ok {
 			return nil, nil
 		}
-		needCPU = float64(max(inAllocs, count)) * v.AllocCPU
+		allocs = in
 	}
 	nodes := append([]planner.Node(nil), v.Nodes...)
 	for i := 0; i < v.Booting; i++ {
@@ -422,7 +378,7 @@ func (p *Predictive) decidePool(now time.Time, v View, allocs, inAllocs, count i
 		pesc = esc
 	}
 	plan, err := planner.PlanPool(planner.PoolState{Name: "bench", Nodes: nodes, LastChange: v.PoolLastChange},
-		pp, planner.Forecast{Query: "allocated", Value: needCPU}, pdir, pesc, now)
+		pp, planner.Forecast{Query: "allocated", Value: float64(allocs) * v.AllocCPU}, pdir, pesc, now)
 	if err != nil {
 		return nil, fmt.Errorf("plan node pool: %w", err)
 	}
