@@ -205,7 +205,10 @@ func fxFleet(start float64) []fxSeries {
 	actuator("fleetcast_actuator_decision_duration_seconds_sum", map[string]string{}, counter(0.02/300))
 	actuator("fleetcast_actuator_last_action_timestamp_seconds",
 		map[string]string{"action": "scale_group", "namespace": "default", "job": "web", "task_group": "app"}, every10m)
-	actuator("fleetcast_actuator_last_action_timestamp_seconds", map[string]string{"action": "migrate", "node_id": "n1"}, every10m)
+	// n1 was migrated 20 minutes before every scrape, and its anomaly is flagged
+	// at every one: past AnomalyDespiteAction's settle (900 s), within its look-back (1800 s).
+	actuator("fleetcast_actuator_last_action_timestamp_seconds", map[string]string{"action": "migrate", "node_id": "n1"},
+		func(s float64) float64 { return s - 1200 })
 	actuator("fleetcast_actuator_is_leader", map[string]string{}, fxConst(1))
 	return out
 }
