@@ -36,6 +36,9 @@ func (a *Actuator) audit(d *decision, out Outcome, took time.Duration) {
 	if d.plan != nil {
 		attrs = append(attrs, slog.Any("plan", d.plan))
 	}
+	if d.room != nil {
+		attrs = append(attrs, slog.Any("room", d.room))
+	}
 	if d.nomad != "" {
 		attrs = append(attrs, slog.String("nomad", clip(d.nomad, maxDetailBytes)))
 	}

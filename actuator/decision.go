@@ -36,6 +36,9 @@ const (
 	ResultForecastError     = "forecast_error"
 	ResultDeploymentBlocked = "deployment_blocked"
 	ResultCapped            = "capped"
+	// ResultWaitingForNodes: a scale-out found no room on the pool's ready
+	// nodes for even one more allocation; the next notification plans again.
+	ResultWaitingForNodes = "waiting_for_nodes"
 )
 
 // Outcome is what became of one alert. Code is the HTTP status it asks the
@@ -97,6 +100,9 @@ type decision struct {
 	// forecast, so the firing is not done with; its next repeat after the
 	// cooldown takes the next step.
 	held bool
+	// room: what the group's node pool could place when a scale-out was
+	// planned (nil when not read).
+	room *groupRoom
 	// overwrote: Nomad applied the scale over a count someone else had
 	// set after it was read (a server that does not guard by index).
 	overwrote bool

@@ -15,13 +15,16 @@ import (
 
 // GroupScaler is what the scale_group action asks of Nomad: a job's groups
 // with their counts and scaling events, the job itself (its groups'
-// scaling blocks bound the count), and a group's new count.
+// scaling blocks bound the count; its node pool and its groups' asks say
+// what the pool can place), the pool's nodes and their allocations (a
+// scale-out waits for nodes, readRoom), and a group's new count.
 type GroupScaler interface {
 	ScaleStatus(ctx context.Context, namespace, job string) (*api.JobScaleStatusResponse, error)
 	// Scale sets a group's count; a non-zero jobModifyIndex makes Nomad
 	// refuse if the job changed since it was read (ErrJobChanged).
 	Scale(ctx context.Context, namespace, job, group string, count int, message string, meta map[string]any, jobModifyIndex uint64) error
 	Job(ctx context.Context, namespace, job string) (*api.Job, error)
+	NodeReader
 }
 
 func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outcome {
@@ -36,7 +39,8 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 		return Outcome{Result: ResultRejected, Code: 422, Detail: fmt.Sprintf("job %s/%s has no task group %q", ns, job, tg)}
 	}
 	state := planner.GroupState{Namespace: ns, Job: job, Group: tg, Count: g.Desired}
-	for _, ev := range g.Events {
+	var latest *api.ScalingEvent
+	for i, ev := range g.Events {
 		// Our own earlier action for this very alert: done already, even if
 		// this process restarted since. A step that max_step held short of
 		// the forecast is not done: the next one is planned (and meets the
@@ -49,8 +53,14 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 		}
 		if t := time.Unix(0, int64(ev.Time)); t.After(state.LastChange) {
 			state.LastChange = t
+			latest = &g.Events[i]
 		}
 	}
+	// A scale-out that waited for nodes, as the group's newest scaling
+	// event records it: its catch-up has no cooldown of its own, and the
+	// cooldown runs from the decision (planner.HeldScaleOut).
+	held := heldFrom(latest, d.actKey)
+	state.LastChange = held.CooldownFrom(state.LastChange)
 	sg := p.ScaleGroup
 	f, bad := a.forecastFor(ctx, d, sg.query, l)
 	if bad != nil {
@@ -59,9 +69,11 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 	pol := sg.planner()
 	// Nomad refuses counts outside the group's own scaling block, so the
 	// policy's bounds narrow to it.
-	if j, err := a.groups.Job(ctx, ns, job); err != nil {
+	j, err := a.groups.Job(ctx, ns, job)
+	if err != nil {
 		return a.nomadFailed(d, err)
-	} else if lo, hi, found := groupScaling(j, tg); found {
+	}
+	if lo, hi, found := groupScaling(j, tg); found {
 		if lo != nil && int(*lo) > pol.Min {
 			pol.Min = int(*lo)
 		}
@@ -73,10 +85,44 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 	if err != nil {
 		return Outcome{Result: ResultRejected, Code: 422, Detail: err.Error()}
 	}
-	d.plan = plan
 	a.o.Metrics.Cooldown.WithLabelValues(ns, job, tg).Set(plan.CooldownRemaining.Seconds())
+	// A scale-out asks for no more allocations than the pool's ready nodes
+	// can place (planner.WaitForNodes, as the closed-loop benchmark does):
+	// the rest would wait unplaced and serve nothing. The pool's own alert
+	// and scale_pool policy add the nodes; a later notification of this
+	// firing (not remembered while it waits) takes the rest.
+	var waiting, catchUp bool
+	scaleOut := !plan.Noop && plan.To > plan.From
+	if scaleOut || (d.dir == planner.Out && held.Waiting(state.Count)) {
+		room, err := a.readRoom(ctx, j, ns, job, tg)
+		if err != nil {
+			return a.nomadFailed(d, err)
+		}
+		if room.known {
+			d.room = &room
+			now := a.o.Now()
+			if scaleOut {
+				plan = held.Hold(plan, room.Placeable, now)
+			} else if want := min(max(plan.Wanted, pol.Min), pol.Max); want > state.Count {
+				// The rest of this firing's decision, as nodes became ready.
+				if c := held.CatchUp(state.Count, want, room.Placeable, now); !c.Noop {
+					plan, catchUp = c, true
+				} else if held.Waiting(state.Count) {
+					plan.Reason = fmt.Sprintf("scale-out to %d decided at %s waits for nodes: the ready nodes place %d",
+						held.Goal, held.DecidedAt.UTC().Format(time.RFC3339), max(room.Placeable, state.Count))
+				}
+			}
+			if waiting = held.Waiting(plan.To); waiting {
+				plan.Reason += "; " + a.poolNote(room.Pool)
+			}
+		}
+	}
+	d.plan = plan
 	if plan.Noop {
-		if plan.CooldownRemaining > 0 {
+		switch {
+		case waiting:
+			return ok(ResultWaitingForNodes, plan.Reason)
+		case plan.CooldownRemaining > 0:
 			return ok(ResultCooldown, plan.Reason)
 		}
 		return ok(ResultNoop, plan.Reason)
@@ -91,6 +137,15 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 		}
 		if plan.Held {
 			meta["fleetcast_held"] = true
+		}
+		if waiting || catchUp {
+			meta["fleetcast_decided_at"] = held.DecidedAt.UTC().Format(time.RFC3339Nano)
+		}
+		if waiting {
+			meta["fleetcast_goal"] = held.Goal
+		}
+		if catchUp {
+			meta["fleetcast_catch_up"] = true
 		}
 		msg := "fleetcast: " + plan.Reason
 		deadline := a.o.Now().Add(durOr(a.cur().cfg.Global.DeploymentRetryFor, defaultDeploymentRetry))
@@ -185,4 +240,34 @@ func groupScaling(j *api.Job, group string) (lo, hi *int64, found bool) {
 		}
 	}
 	return nil, nil, false
+}
+
+// heldFrom reads a scale-out waiting for nodes back from the group's newest
+// scaling event: the goal while it is this firing's (key) and still waits,
+// and when it was decided and last caught up on, whichever firing it was,
+// since the group's cooldown runs from a decision, not from its catch-up.
+func heldFrom(ev *api.ScalingEvent, key string) planner.HeldScaleOut {
+	var h planner.HeldScaleOut
+	if ev == nil {
+		return h
+	}
+	s, _ := ev.Meta["fleetcast_decided_at"].(string)
+	decided, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return h
+	}
+	h.DecidedAt = decided
+	if ev.Meta["fleetcast_catch_up"] == true {
+		h.CaughtUpAt = time.Unix(0, int64(ev.Time))
+	}
+	if k, _ := ev.Meta["fleetcast_alert_key"].(string); k == key {
+		// JSON gives numbers back as float64; the in-memory fakes keep ints.
+		switch g := ev.Meta["fleetcast_goal"].(type) {
+		case float64:
+			h.Goal = int(g)
+		case int:
+			h.Goal = g
+		}
+	}
+	return h
 }

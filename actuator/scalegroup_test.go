@@ -3,11 +3,14 @@ package actuator
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
+
+	"github.com/fleetcast/fleetcast/sim"
 )
 
 func TestScaleGroupActsOnceAndAudits(t *testing.T) {
@@ -133,5 +136,128 @@ func TestScaleGroupOutcomes(t *testing.T) {
 				t.Fatalf("got %+v with scales %v; want %s/%d with %d scales", out, r.nomad.scales, c.result, c.code, c.scales)
 			}
 		})
+	}
+}
+
+// simGroup is one task group as the simulator's own scheduler has it.
+func simGroup(t *testing.T, r *simRig, job, group string) sim.GroupInfo {
+	t.Helper()
+	for _, j := range r.f.Jobs() {
+		if j.ID == job {
+			for _, g := range j.Groups {
+				if g.Name == group {
+					return g
+				}
+			}
+		}
+	}
+	t.Fatalf("no group %s/%s in the simulator", job, group)
+	return sim.GroupInfo{}
+}
+
+// TestSimScaleOutWaitsForNodes: a scale-out asks for no more allocations
+// than the pool's ready nodes can place (planner.WaitForNodes on what
+// Nomad's API says of the pool), says so, leaves the pool to the scale_pool
+// policy, and takes the rest on a later notification once nodes are ready.
+// Before the actuator read the pool it scaled web 3 -> 6 at once, leaving 3
+// allocations queued with nowhere to go.
+func TestSimScaleOutWaitsForNodes(t *testing.T) {
+	r := newSimRig(t, nil)
+	var audit lockedBuilder
+	r.opts.Audit = slog.New(slog.NewJSONHandler(&audit, nil))
+	a, err := New(r.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	r.fc.v[`max(fleetcast_forecast_peak{job="web",task_group="web",q="0.9"})`] = []Sample{{Value: 500}} // wants 6
+	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
+	ctx := context.Background()
+
+	// web keeps its allocations on distinct hosts: 3 on the 3 nodes, no room.
+	out := a.Handle(ctx, al)
+	if out.Result != ResultWaitingForNodes || out.Code != 200 || !strings.Contains(out.Detail, "waiting for nodes: the ready nodes place 3, 3 more") ||
+		!strings.Contains(out.Detail, `node pool "default" needs more nodes; left to the scale_pool policy pool`) {
+		t.Fatalf("no room: %+v", out)
+	}
+	if g := simGroup(t, r, "web", "web"); g.Count != 3 || g.Queued != 0 {
+		t.Fatalf("web asked for %d with %d queued; want 3, none queued", g.Count, g.Queued)
+	}
+	if !strings.Contains(audit.String(), `"room":{"pool":"default","ask":{"CPU":1000,"MemoryMB":512,"DistinctHosts":true},"placeable":3,"schedulable_nodes":3}`) {
+		t.Fatalf("the audit line does not say what the pool could place:\n%s", audit.String())
+	}
+
+	// One more node boots: the same firing, notified again, takes it.
+	if _, err := r.f.SetPoolSize("default", 4); err != nil {
+		t.Fatal(err)
+	}
+	r.f.Advance(r.f.Now().Add(3 * time.Minute))
+	out = a.Handle(ctx, al)
+	if out.Result != ResultActed || !strings.Contains(out.Detail, "the ready nodes place 4, 2 more when the pool's new nodes are ready") {
+		t.Fatalf("one node ready: %+v", out)
+	}
+	r.f.Advance(r.f.Now().Add(time.Minute))
+	if g := simGroup(t, r, "web", "web"); g.Count != 4 || g.Queued != 0 {
+		t.Fatalf("web asked for %d with %d queued; want 4, none queued", g.Count, g.Queued)
+	}
+	// Held short of the forecast, the firing is not done with: its next
+	// repeat is planned, not a duplicate, and still waits.
+	if out := a.Handle(ctx, al); out.Result != ResultWaitingForNodes || !strings.Contains(out.Detail, "scale-out to 6 decided at") {
+		t.Fatalf("repeat after a step held for nodes: %+v", out)
+	}
+	// Two more nodes, a minute later: well within the 5-minute cooldown of
+	// the decision, the group catches up (the rest of a decision already
+	// taken has no cooldown of its own, as in the closed-loop benchmark).
+	if _, err := r.f.SetPoolSize("default", 6); err != nil {
+		t.Fatal(err)
+	}
+	r.f.Advance(r.f.Now().Add(3 * time.Minute))
+	out = a.Handle(ctx, al)
+	if out.Result != ResultActed || !strings.Contains(out.Detail, "catching up on a scale-out held for nodes: 4 -> 6 of 6") || strings.Contains(out.Detail, "waiting") {
+		t.Fatalf("nodes ready: %+v", out)
+	}
+	r.f.Advance(r.f.Now().Add(time.Minute))
+	if g := simGroup(t, r, "web", "web"); g.Count != 6 || g.Queued != 0 {
+		t.Fatalf("web asked for %d with %d queued; want 6, none queued", g.Count, g.Queued)
+	}
+	// The decision is carried out: a repeat is a duplicate, and a new
+	// firing meets the cooldown of the decision, not of the catch-up.
+	if out := a.Handle(ctx, al); out.Result != ResultDuplicate {
+		t.Fatalf("repeat after the catch-up: %+v", out)
+	}
+	r.fc.v[`max(fleetcast_forecast_peak{job="web",task_group="web",q="0.9"})`] = []Sample{{Value: 100}} // wants 2: a surplus
+	in := alert("JobPredictedSurplus", map[string]string{"action": "scale_group", "direction": "in", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
+	if out := a.Handle(ctx, in); out.Result != ResultCooldown || !strings.Contains(out.Detail, "last change 5m0s ago") {
+		t.Fatalf("a scale-in after the catch-up: %+v; want the 30m scale-in cooldown counted from the decision 5 minutes ago, not the catch-up 1 minute ago", out)
+	}
+}
+
+// TestSimScaleOutPlacesWhatTheSchedulerPlaces: for a group without
+// distinct_hosts, the room read from Nomad's API (node resources less what
+// every other allocation reserves, CPU and memory) is what the simulator's
+// scheduler places: after a scale-out far beyond the pool, no allocation
+// is queued, and every ready node is full for one more.
+func TestSimScaleOutPlacesWhatTheSchedulerPlaces(t *testing.T) {
+	r := newSimRig(t, func(c *Config) { c.Policies[0].ScaleGroup.MaxStep = 100; c.Policies[0].ScaleGroup.Max = 100 })
+	r.fc.v[`max(fleetcast_forecast_peak{job="api",task_group="api",q="0.9"})`] = []Sample{{Value: 10000}} // wants 120, bounded to 100
+	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "api", "task_group": "api"}, r.f.Now())
+	out := r.a.Handle(context.Background(), al)
+	if out.Result != ResultActed || !strings.Contains(out.Detail, "waiting for nodes") {
+		t.Fatalf("%+v", out)
+	}
+	r.f.Advance(r.f.Now().Add(time.Minute))
+	g := simGroup(t, r, "api", "api")
+	if g.Queued != 0 || g.Count <= 2 || g.Count >= 100 {
+		t.Fatalf("api asked for %d, %d queued: want more than 2, fewer than 100, none queued", g.Count, g.Queued)
+	}
+	// The pool is full for api: one more would queue (once the scale's
+	// deployment, 5 minutes, is over and Nomad takes another).
+	r.f.Advance(r.f.Now().Add(6 * time.Minute))
+	if err := r.n.Scale(context.Background(), "default", "api", "api", g.Count+1, "one more by hand", nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	r.f.Advance(r.f.Now().Add(time.Minute))
+	if g := simGroup(t, r, "api", "api"); g.Queued != 1 {
+		t.Fatalf("one allocation beyond the room: %d queued, want 1 (the room read was smaller than the scheduler's)", g.Queued)
 	}
 }

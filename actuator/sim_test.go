@@ -104,8 +104,21 @@ func groupStatus(t *testing.T, n *NomadAPI, job, group string) api.TaskGroupScal
 	return st.TaskGroups[group]
 }
 
+// roomForWeb grows the default pool to its max (6 nodes) and lets the new
+// nodes boot: web keeps its allocations on distinct hosts, so on the 3
+// nodes it starts with a scale-out would wait for nodes (readRoom). Tests
+// of what happens after a scale-out that can be placed start with it.
+func roomForWeb(t *testing.T, r *simRig) {
+	t.Helper()
+	if _, err := r.f.SetPoolSize("default", 6); err != nil {
+		t.Fatal(err)
+	}
+	r.f.Advance(r.f.Now().Add(3 * time.Minute))
+}
+
 func TestSimScaleGroup(t *testing.T) {
 	r := newSimRig(t, nil)
+	roomForWeb(t, r)
 	q := `max(fleetcast_forecast_peak{job="web",task_group="web",q="0.9"})`
 	r.fc.v[q] = []Sample{{Value: 4000}}
 	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
@@ -503,6 +516,7 @@ func (r *racingNomad) Scale(ctx context.Context, ns, job, group string, count in
 
 func TestSimJobChangedMeanwhile(t *testing.T) {
 	r := newSimRig(t, nil)
+	roomForWeb(t, r)
 	r.opts.Nomad = &racingNomad{NomadAPI: r.n}
 	a, err := New(r.opts)
 	if err != nil {
@@ -526,6 +540,7 @@ func TestSimJobChangedMeanwhile(t *testing.T) {
 // repeats duplicates. A refusal (cooldown) is not remembered.
 func TestSimPersistingFiringTakesSeveralSteps(t *testing.T) {
 	r := newSimRig(t, func(c *Config) { c.Policies[0].ScaleGroup.MaxStep = 1 })
+	roomForWeb(t, r)
 	q := `max(fleetcast_forecast_peak{job="web",task_group="web",q="0.9"})`
 	r.fc.v[q] = []Sample{{Value: 500}} // wants ceil(500*1.2/100) = 6, the group's own max
 	al := alert("JobPredictedSaturation", map[string]string{"action": "scale_group", "direction": "out", "namespace": "default", "job": "web", "task_group": "web"}, r.f.Now())
@@ -652,6 +667,7 @@ func TestSimConcurrentChangeOnUnguardedNomad(t *testing.T) {
 	}
 	t.Run("change before the scale", func(t *testing.T) {
 		r := newSimRigVersion(t, "1.6.0", nil)
+		roomForWeb(t, r)
 		r.fc.v[q] = []Sample{{Value: 500}}
 		rn := &handRacer{NomadAPI: r.n}
 		rn.onJob = operator(r)
@@ -670,6 +686,7 @@ func TestSimConcurrentChangeOnUnguardedNomad(t *testing.T) {
 	})
 	t.Run("change in the last instant", func(t *testing.T) {
 		r := newSimRigVersion(t, "1.6.0", nil)
+		roomForWeb(t, r)
 		r.fc.v[q] = []Sample{{Value: 500}}
 		var audit strings.Builder
 		rn := &handRacer{NomadAPI: r.n}
@@ -692,6 +709,7 @@ func TestSimConcurrentChangeOnUnguardedNomad(t *testing.T) {
 // Nomad, so a crash loop does not wipe the global safety budget.
 func TestSimActionBudgetSurvivesRestart(t *testing.T) {
 	r := newSimRig(t, func(c *Config) { c.Global.MaxActionsPerHour = 1 })
+	roomForWeb(t, r)
 	r.fc.v[`max(fleetcast_forecast_peak{job="web",task_group="web",q="0.9"})`] = []Sample{{Value: 500}}
 	r.fc.v[`max(fleetcast_forecast_peak{job="api",task_group="api",q="0.9"})`] = []Sample{{Value: 500}}
 	mk := func(job string) template.Alert {

@@ -16,7 +16,7 @@ import (
 )
 
 // MemNomad is an in-memory Nomad holding task-group counts and scaling
-// events: an actuator.GroupScaler, for configs whose policies only
+// events, and no nodes: an actuator.GroupScaler, for configs whose policies only
 // scale_group (actuator.New refuses others).
 type MemNomad struct {
 	Now    func() time.Time
@@ -83,6 +83,22 @@ func (m *MemNomad) Scale(_ context.Context, ns, job, group string, count int, ms
 // Job returns a job without scaling blocks.
 func (m *MemNomad) Job(_ context.Context, ns, job string) (*api.Job, error) {
 	return &api.Job{ID: &job, Namespace: &ns}, nil
+}
+
+// Nodes lists no nodes: MemNomad's jobs say nothing of what their
+// allocations reserve, so the actuator does not ask what a pool can place.
+func (m *MemNomad) Nodes(context.Context, string) ([]*api.NodeListStub, error) {
+	return []*api.NodeListStub{}, nil
+}
+
+// Node finds no node.
+func (m *MemNomad) Node(_ context.Context, id string) (*api.Node, error) {
+	return nil, notFound("node " + id)
+}
+
+// NodeAllocations finds no allocations.
+func (m *MemNomad) NodeAllocations(context.Context, string) ([]*api.Allocation, error) {
+	return nil, nil
 }
 
 var _ actuator.GroupScaler = (*MemNomad)(nil)
