@@ -161,6 +161,17 @@ func (e *Exporter) observe(t *target, sr *series) {
 	// it before it arrived. The published score is the highest among this
 	// cycle's new samples, so a detection between two cycles is not lost
 	// when refresh is longer than the step.
+	//
+	// A series' first cycle feeds the scorer its whole history, which it
+	// learns from, but only the samples a running exporter's last cycle
+	// would have brought (those of the last refresh, at least the newest)
+	// count for the published score. Otherwise every start of the exporter
+	// would publish the highest score of days of history as current, and
+	// ForecastAnomaly would fire on detections days old.
+	from := sr.fedUntil
+	if sr.fedUntil == 0 {
+		from = firstCycleFrom(sr, step, int64(time.Duration(t.cfg.Refresh)/time.Second))
+	}
 	fed := false
 	cycleMax := 0.0
 	for i, v := range sr.vals {
@@ -168,13 +179,28 @@ func (e *Exporter) observe(t *target, sr *series) {
 		if ts <= sr.fedUntil || math.IsNaN(v) {
 			continue
 		}
-		cycleMax = math.Max(cycleMax, sr.scorer.Observe(ts, v))
+		score := sr.scorer.Observe(ts, v)
+		if ts > from {
+			cycleMax = math.Max(cycleMax, score)
+		}
 		sr.fedUntil = ts
 		fed = true
 	}
 	if fed {
 		sr.score = cycleMax
 	}
+}
+
+// firstCycleFrom is the time after which a series' first cycle counts its
+// samples' scores: one refresh (at least one step) before its newest
+// finite sample.
+func firstCycleFrom(sr *series, step, refresh int64) int64 {
+	for i := len(sr.vals) - 1; i >= 0; i-- {
+		if !math.IsNaN(sr.vals[i]) {
+			return sr.start + int64(i)*step - max(step, refresh)
+		}
+	}
+	return 0
 }
 
 // fitOne refits one series.

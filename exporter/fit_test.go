@@ -111,28 +111,41 @@ func (s *scriptedScorer) Forecast(*forecast.Forecast) {}
 
 // TestObservePublishesCycleMax checks that each new sample is scored once, in
 // order, and that a detection in the middle of a cycle is the published
-// score rather than being overwritten by the cycle's last sample.
+// score rather than being overwritten by the cycle's last sample. A
+// series' first cycle scores its whole history but publishes only what
+// its last refresh brought: a detection in the history (0.9) is not news.
 func TestObservePublishesCycleMax(t *testing.T) {
-	sc := &scriptedScorer{scores: []float64{0.1, 0.9, 0.2, 0.3}}
-	e := &Exporter{newScorer: func(int64, []int64) AnomalyScorer { return sc }}
-	tg := &target{step: 60, cfg: &TargetConfig{}}
-	sr := &series{start: 600, vals: []float64{1, 2, math.NaN(), 4}}
-	e.observe(tg, sr)
-	if sr.score != 0.9 {
-		t.Fatalf("score after first cycle = %v, want the cycle's max 0.9", sr.score)
-	}
-	if len(sc.seen) != 3 || sc.seen[0] != 600 || sc.seen[2] != 780 {
-		t.Fatalf("scorer saw %v, want 600, 660, 780 (NaN skipped)", sc.seen)
-	}
-	// Nothing new: the score stays.
-	e.observe(tg, sr)
-	if sr.score != 0.9 || len(sc.seen) != 3 {
-		t.Fatalf("no new samples: score %v, seen %v", sr.score, sc.seen)
-	}
-	// One new sample: its score is published.
-	sr.vals = append(sr.vals, 5)
-	e.observe(tg, sr)
-	if sr.score != 0.3 || len(sc.seen) != 4 {
-		t.Fatalf("next cycle: score %v, seen %v; want 0.3 after 4 observations", sr.score, sc.seen)
+	for _, tc := range []struct {
+		name      string
+		refresh   time.Duration
+		wantFirst float64
+	}{
+		{"refresh shorter than the step: the newest sample", 30 * time.Second, 0.2},
+		{"refresh of two steps: the last two samples", 2 * time.Minute, 0.4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := &scriptedScorer{scores: []float64{0.9, 0.1, 0.4, 0.2, 0.3, 0.8, 0.1}}
+			e := &Exporter{newScorer: func(int64, []int64) AnomalyScorer { return sc }}
+			tg := &target{step: 60, cfg: &TargetConfig{Refresh: model.Duration(tc.refresh)}}
+			sr := &series{start: 600, vals: []float64{1, 2, math.NaN(), 4, 5}}
+			e.observe(tg, sr)
+			if sr.score != tc.wantFirst {
+				t.Fatalf("score after the first cycle = %v, want %v", sr.score, tc.wantFirst)
+			}
+			if len(sc.seen) != 4 || sc.seen[0] != 600 || sc.seen[2] != 780 {
+				t.Fatalf("scorer saw %v, want 600, 660, 780, 840 (NaN skipped)", sc.seen)
+			}
+			// Nothing new: the score stays.
+			e.observe(tg, sr)
+			if sr.score != tc.wantFirst || len(sc.seen) != 4 {
+				t.Fatalf("no new samples: score %v, seen %v", sr.score, sc.seen)
+			}
+			// Three new samples: the detection among them is published.
+			sr.vals = append(sr.vals, 6, 7, 8)
+			e.observe(tg, sr)
+			if sr.score != 0.8 || len(sc.seen) != 7 {
+				t.Fatalf("next cycle: score %v, seen %v; want the cycle's max 0.8 after 7 observations", sr.score, sc.seen)
+			}
+		})
 	}
 }
