@@ -120,7 +120,7 @@ func (f *fakeNomad) Nodes(_ context.Context, pool string) ([]*api.NodeListStub, 
 	var out []*api.NodeListStub
 	for _, n := range f.nodes {
 		if pool == "" || n.NodePool == pool {
-			out = append(out, &api.NodeListStub{ID: n.ID, NodePool: n.NodePool, Status: n.Status, SchedulingEligibility: n.SchedulingEligibility, Drain: n.DrainStrategy != nil})
+			out = append(out, &api.NodeListStub{ID: n.ID, NodePool: n.NodePool, Datacenter: n.Datacenter, Status: n.Status, SchedulingEligibility: n.SchedulingEligibility, Drain: n.DrainStrategy != nil})
 		}
 	}
 	return out, nil

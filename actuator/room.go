@@ -80,15 +80,19 @@ func (a *Actuator) readRoom(ctx context.Context, j *api.Job, ns, job, group stri
 		room := planner.Room{ID: s.ID, Schedulable: s.Status == api.NodeStatusReady &&
 			s.SchedulingEligibility == api.NodeSchedulingEligible && inDatacenters(s.Datacenter, j.Datacenters)}
 		if room.Schedulable {
-			n, err := a.groups.Node(ctx, s.ID)
-			if err != nil {
-				return r, err
+			res, reserved := s.NodeResources, s.ReservedResources
+			if res == nil {
+				n, err := a.groups.Node(ctx, s.ID)
+				if err != nil {
+					return r, err
+				}
+				res, reserved = n.NodeResources, n.ReservedResources
 			}
-			room.CPU = nodeCapacity(n)
-			if n.NodeResources != nil {
-				room.MemoryMB = float64(n.NodeResources.Memory.MemoryMB)
-				if n.ReservedResources != nil {
-					room.MemoryMB -= float64(n.ReservedResources.Memory.MemoryMB)
+			if res != nil {
+				room.CPU, room.MemoryMB = float64(res.Cpu.CpuShares), float64(res.Memory.MemoryMB)
+				if reserved != nil {
+					room.CPU -= float64(reserved.Cpu.CpuShares)
+					room.MemoryMB -= float64(reserved.Memory.MemoryMB)
 				}
 			}
 			r.Nodes++

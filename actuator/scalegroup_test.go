@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/nomad/api"
 	"github.com/prometheus/alertmanager/template"
 
 	"github.com/fleetcast/fleetcast/sim"
@@ -259,5 +260,61 @@ func TestSimScaleOutPlacesWhatTheSchedulerPlaces(t *testing.T) {
 	r.f.Advance(r.f.Now().Add(time.Minute))
 	if g := simGroup(t, r, "api", "api"); g.Queued != 1 {
 		t.Fatalf("one allocation beyond the room: %d queued, want 1 (the room read was smaller than the scheduler's)", g.Queued)
+	}
+}
+
+// TestScaleOutRoomFromNodes: the room a scale-out waits for, read from a
+// Nomad whose node list leaves resources out (each node is read): only
+// ready, eligible, undrained nodes of the job's pool and datacenters take
+// new allocations, less what the node and other jobs reserve; the group's
+// allocations on a node of another datacenter keep running and count, those
+// on a draining or down node do not.
+func TestScaleOutRoomFromNodes(t *testing.T) {
+	r := newRig(t, nil)
+	r.fc.v[webQ] = []Sample{{Value: 5000}} // wants 60; max_step 4 from 5: 9
+	str := func(s string) *string { return &s }
+	num := func(n int) *int { return &n }
+	r.nomad.jobs["default/web"] = &api.Job{ID: str("web"), NodePool: str("web-pool"), Datacenters: []string{"dc1"},
+		TaskGroups: []*api.TaskGroup{{Name: str("app"), Tasks: []*api.Task{{Name: "app", Resources: &api.Resources{CPU: num(100), MemoryMB: num(64)}}}}}}
+	node := func(id, dc, status string, eligible bool, cpu, reserved int64) {
+		n := &api.Node{ID: id, NodePool: "web-pool", Datacenter: dc, Status: status, SchedulingEligibility: api.NodeSchedulingIneligible,
+			NodeResources:     &api.NodeResources{Cpu: api.NodeCpuResources{CpuShares: cpu}, Memory: api.NodeMemoryResources{MemoryMB: 8192}},
+			ReservedResources: &api.NodeReservedResources{Cpu: api.NodeReservedCpuResources{CpuShares: uint64(reserved)}}}
+		if eligible {
+			n.SchedulingEligibility = api.NodeSchedulingEligible
+		}
+		r.nomad.nodes[id] = n
+	}
+	alloc := func(node, job, group string, cpu int64) {
+		r.nomad.allocs[node] = append(r.nomad.allocs[node], &api.Allocation{Namespace: "default", JobID: job, TaskGroup: group,
+			DesiredStatus: "run", ClientStatus: "running",
+			AllocatedResources: &api.AllocatedResources{Tasks: map[string]*api.AllocatedTaskResources{"t": {Cpu: api.AllocatedCpuResources{CpuShares: cpu}}}}})
+	}
+	node("busy", "dc1", "ready", true, 1000, 100) // 900 offered, 800 taken by another job: 1
+	alloc("busy", "db", "db", 800)
+	node("own", "dc1", "ready", true, 400, 0) // 3 of web's own there, 4 in all
+	for i := 0; i < 3; i++ {
+		alloc("own", "web", "app", 100)
+	}
+	node("elsewhere", "dc2", "ready", true, 4000, 0) // not the job's datacenter: its 2 keep running
+	alloc("elsewhere", "web", "app", 100)
+	alloc("elsewhere", "web", "app", 100)
+	node("draining", "dc1", "ready", true, 4000, 0) // moving off: counts nothing
+	r.nomad.nodes["draining"].DrainStrategy = &api.DrainStrategy{}
+	alloc("draining", "web", "app", 100)
+	node("down", "dc1", "down", true, 4000, 0)
+	node("other-pool", "dc1", "ready", true, 4000, 0)
+	r.nomad.nodes["other-pool"].NodePool = "batch"
+
+	out := r.a.Handle(context.Background(), webAlert(r.clk.Now()))
+	if out.Result != ResultActed || !strings.Contains(out.Detail, "the ready nodes place 7, 2 more") ||
+		!strings.Contains(out.Detail, `node pool "web-pool" needs more nodes; left to the scale_pool policy pool`) {
+		t.Fatalf("%+v", out)
+	}
+	if got := strings.Join(r.nomad.scales, ","); got != "default/web/app=7" {
+		t.Fatalf("scales %q, want 1 + 4 + 2 = 7", got)
+	}
+	if !strings.Contains(r.audit.String(), `"room":{"pool":"web-pool","ask":{"CPU":100,"MemoryMB":64,"DistinctHosts":false},"placeable":7,"schedulable_nodes":2}`) {
+		t.Fatalf("audit:\n%s", r.audit.String())
 	}
 }
