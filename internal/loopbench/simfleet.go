@@ -3,7 +3,6 @@ package loopbench
 import (
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -40,9 +39,15 @@ func NewSimFleet(tr Trace, s Settings, start time.Time) (Fleet, error) {
 	if len(tr.Values) > 0 {
 		first = tr.Values[0]
 	}
-	count := clamp(int(math.Ceil(first/(s.AllocCPU*s.Target/100))), s.MinCount, s.MaxCount)
-	perNode := int(s.NodeCPU / s.AllocCPU)
-	nodes := clamp((count+perNode-1)/perNode, s.MinNodes, s.MaxNodes)
+	count, err := planner.Sizing{PerUnitCapacity: s.AllocCPU * s.Target / 100}.Units(first)
+	if err != nil {
+		return nil, fmt.Errorf("simulated fleet for %s: size the task group: %w", tr.Name, err)
+	}
+	count = clamp(count, s.MinCount, s.MaxCount)
+	nodes, err := planner.AllocNodes{PerAlloc: s.AllocCPU, NodeCapacity: s.NodeCPU}.Nodes(count, planner.Bounds{Min: s.MinNodes, Max: s.MaxNodes})
+	if err != nil {
+		return nil, fmt.Errorf("simulated fleet for %s: size the node pool: %w", tr.Name, err)
+	}
 	enabled := true
 	cfg := &sim.Config{
 		Seed:            1,
