@@ -17,7 +17,9 @@ namespace "*" {
   }
 }
 
-# Node eligibility and drains (migrate and node-pool scale-in).
+# Node eligibility and drains (migrate and node-pool scale-in); reading the
+# nodes of a task group's pool and their allocations (a scale-out asks for no
+# more than they can place).
 node {
   policy = "write"
 }
