@@ -116,8 +116,10 @@ func (o *Options) defaults() error {
 		o.BatchLead = frac(0.75, 2*time.Minute, 5*time.Minute)
 	}
 	if o.AnomalyAt == 0 {
-		// Early enough that the exporter (5-minute steps) sees it and the
-		// escalation can follow within the story.
+		// Early enough that the exporter (5-minute steps) sees it within the
+		// story. AnomalyDespiteAction counts only a flag made 15 minutes
+		// after the action (its settle), so this one is for people
+		// (ForecastAnomaly) and is not escalated.
 		o.AnomalyAt = frac(0.3, time.Minute, 2*time.Minute)
 	}
 	if o.AnomalyFactor == 0 {
