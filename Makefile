@@ -62,7 +62,8 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(BIN) bench
 
-## eval-detect: the anomaly detector's leave-one-group-out table of detect/README.md (about 1 min)
+## eval-detect: the anomaly detector's leave-one-group-out table of detect/README.md (about 2 to 3 min
+## on the shared machine; scripts/evaldetect --diagnose GROUP shows where a group loses its points)
 NAB_DIR ?= ../shared/data/nab
 MS_DIR  ?= ../shared/data/ms-anomaly
 eval-detect:
