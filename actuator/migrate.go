@@ -44,16 +44,31 @@ type NodeMigrator interface {
 	SetEligibility(ctx context.Context, node string, eligible bool) error
 }
 
-func allocAsk(al *api.Allocation) float64 {
-	var cpu float64
+// allocAsk is what an allocation's tasks reserve: CPU in MHz and memory
+// in MB.
+func allocAsk(al *api.Allocation) (cpu, memoryMB float64) {
 	if al.AllocatedResources != nil {
 		for _, t := range al.AllocatedResources.Tasks {
 			if t != nil {
 				cpu += float64(t.Cpu.CpuShares)
+				memoryMB += float64(t.Memory.MemoryMB)
 			}
 		}
 	}
+	return cpu, memoryMB
+}
+
+// allocCPU is the CPU in MHz an allocation's tasks reserve.
+func allocCPU(al *api.Allocation) float64 {
+	cpu, _ := allocAsk(al)
 	return cpu
+}
+
+// allocLive says whether an allocation holds its node's resources: it is
+// meant to run and is running or about to.
+func allocLive(al *api.Allocation) bool {
+	return al.DesiredStatus == api.AllocDesiredStatusRun &&
+		(al.ClientStatus == api.AllocClientStatusRunning || al.ClientStatus == api.AllocClientStatusPending)
 }
 
 func nodeCapacity(n *api.Node) float64 {
@@ -70,7 +85,7 @@ func nodeCapacity(n *api.Node) float64 {
 // profile describes one allocation for the migrate planner: what it uses,
 // whether and with whom it can move, and its group's disruption budget.
 func profile(al *api.Allocation, job *api.Job, healthy int, predicted map[string]float64) planner.Alloc {
-	p := planner.Alloc{ID: al.ID, Namespace: al.Namespace, Job: al.JobID, Group: al.TaskGroup, Predicted: allocAsk(al), GroupHealthy: healthy}
+	p := planner.Alloc{ID: al.ID, Namespace: al.Namespace, Job: al.JobID, Group: al.TaskGroup, Predicted: allocCPU(al), GroupHealthy: healthy}
 	if v, ok := predicted[al.ID]; ok {
 		p.Predicted = v
 	}

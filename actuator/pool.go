@@ -129,9 +129,9 @@ func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcom
 		}
 		n := planner.Node{ID: s.ID, Pool: name, Eligible: s.SchedulingEligibility == "eligible"}
 		for _, al := range allocs {
-			if al.DesiredStatus == "run" && (al.ClientStatus == "running" || al.ClientStatus == "pending") {
+			if allocLive(al) {
 				n.Allocs++
-				n.Predicted += allocAsk(al)
+				n.Predicted += allocCPU(al)
 			}
 		}
 		st.Nodes = append(st.Nodes, n)

@@ -102,15 +102,16 @@ func (a *Actuator) readRoom(ctx context.Context, j *api.Job, ns, job, group stri
 			return r, err
 		}
 		for _, al := range allocs {
-			if al.DesiredStatus != api.AllocDesiredStatusRun || (al.ClientStatus != api.AllocClientStatusRunning && al.ClientStatus != api.AllocClientStatusPending) {
+			if !allocLive(al) {
 				continue
 			}
 			if al.Namespace == ns && al.JobID == job && al.TaskGroup == group {
 				room.Own++
 				continue
 			}
-			room.UsedCPU += allocAsk(al)
-			room.UsedMemoryMB += allocMemory(al)
+			cpu, mb := allocAsk(al)
+			room.UsedCPU += cpu
+			room.UsedMemoryMB += mb
 		}
 		rooms = append(rooms, room)
 	}
@@ -120,18 +121,6 @@ func (a *Actuator) readRoom(ctx context.Context, j *api.Job, ns, job, group stri
 	}
 	r.known = true
 	return r, nil
-}
-
-func allocMemory(al *api.Allocation) float64 {
-	var mb float64
-	if al.AllocatedResources != nil {
-		for _, t := range al.AllocatedResources.Tasks {
-			if t != nil {
-				mb += float64(t.Memory.MemoryMB)
-			}
-		}
-	}
-	return mb
 }
 
 // distinctHosts says whether the constraints hold distinct_hosts (its
