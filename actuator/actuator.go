@@ -70,6 +70,8 @@ type Actuator struct {
 	groups    GroupScaler
 	migrator  NodeMigrator
 	poolNodes PoolNodes
+
+	gens atomic.Uint64 // the last live.gen given
 }
 
 // live is the configuration in force and what depends on it.
@@ -77,6 +79,9 @@ type live struct {
 	cfg   *Config
 	pools map[string]PoolScaler
 	state StateStore
+	// gen counts the configs put in force: what was refused under one is
+	// decided again under the next (refuseOnce).
+	gen uint64
 }
 
 func (a *Actuator) cur() *live { return a.lv.Load() }
@@ -145,6 +150,7 @@ func (a *Actuator) Reload(c *Config) error {
 	if err != nil {
 		return err
 	}
+	lv.gen = a.gens.Add(1)
 	a.lv.Store(lv)
 	return nil
 }

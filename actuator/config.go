@@ -40,7 +40,16 @@ type Config struct {
 	Leader     LeaderConfig   `yaml:"leader"`
 	Policies   []Policy       `yaml:"policies"`
 	byName     map[string]int `yaml:"-"`
+	// warnings: what validates but will not do what it seems to (Warnings).
+	warnings []string
 }
+
+// Warnings says what the config allows but will not work as it reads, each
+// naming the field (and, from LoadConfig, the file) and what to change: an
+// escalation ladder with no rung for an object AnomalyDespiteAction can
+// name. The actuator starts with them, and logs them at start and reload;
+// --check-config prints them.
+func (c *Config) Warnings() []string { return c.warnings }
 
 // Global holds the safety limits that apply to every action.
 type Global struct {
@@ -263,6 +272,9 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	for i, w := range c.warnings {
+		c.warnings[i] = path + ": " + w
+	}
 	// Files named in http_config are relative to the config file.
 	c.Prometheus.HTTPConfig.SetDirectory(filepath.Dir(path))
 	return c, nil
@@ -477,6 +489,12 @@ func (c *Config) checkLadders() error {
 			k, ok := c.byName[name]
 			if !ok || c.Policies[k].Action != r.Action {
 				return fmt.Errorf("policies[%d] (%s).escalate.policies.%s: %q is not a %s policy; valid are %s", i, p.Name, r.Action, name, r.Action, c.policiesOf(r.Action))
+			}
+		}
+		for _, k := range escalationKinds {
+			if len(planner.Applicable(p.Escalate.Ladder, func(r planner.Rung) bool { return k.fits(r.Action) })) == 0 {
+				c.warnings = append(c.warnings, fmt.Sprintf("policies[%d] (%s).escalate.ladder: no rung applies to a %s (AnomalyDespiteAction with %s): "+
+					"such an alert escalates nothing (result %s); add a %s rung", i, p.Name, k.name, k.labels, ResultNoRung, strings.Join(k.actions, " or ")))
 			}
 		}
 	}

@@ -39,6 +39,11 @@ const (
 	// ResultWaitingForNodes: a scale-out found no room on the pool's ready
 	// nodes for even one more allocation; the next notification plans again.
 	ResultWaitingForNodes = "waiting_for_nodes"
+	// ResultNoRung: an escalation whose object no rung of the ladder applies
+	// to (a ladder without a migrate or scale_pool rung, for a node). It
+	// answers 200 so Alertmanager does not send it again at every
+	// group_interval, once per firing (its repeats are duplicates).
+	ResultNoRung = "no_rung"
 )
 
 // Outcome is what became of one alert. Code is the HTTP status it asks the

@@ -3,6 +3,7 @@ package actuator
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -10,12 +11,55 @@ import (
 	"github.com/fleetcast/fleetcast/actuator/planner"
 )
 
+// escalationKind is one kind of object AnomalyDespiteAction (rules/) names:
+// the labels it carries for it and the rung actions that can act on it.
+type escalationKind struct {
+	name, prefix, labels string
+	actions              []string
+}
+
+// escalationKinds: a task group grows; a node sheds allocations, then its
+// pool grows (when the alert names the pool: Nomad reports the node's pool).
+// An alert naming only a pool is no kind of AnomalyDespiteAction today, but
+// a rule of one's own may send it.
+var (
+	kindGroup = escalationKind{"task group", "group/", "namespace, job, task_group", []string{ActionScaleGroup}}
+	kindNode  = escalationKind{"node", "node/", "node_id, and node_pool when Nomad reports the node", []string{ActionMigrate, ActionScalePool}}
+	kindPool  = escalationKind{"pool", "pool/", "node_pool only", []string{ActionScalePool}}
+	// escalationKinds are those the shipped rules send, which the config
+	// check warns about.
+	escalationKinds = []escalationKind{kindGroup, kindNode}
+)
+
+func (k escalationKind) fits(action string) bool { return slices.Contains(k.actions, action) }
+
+// kindOf is the kind of an object objectOf named for an escalation.
+func kindOf(obj string) escalationKind {
+	for _, k := range []escalationKind{kindGroup, kindNode, kindPool} {
+		if strings.HasPrefix(obj, k.prefix) {
+			return k
+		}
+	}
+	return escalationKind{}
+}
+
 func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome {
 	l := d.alert.Labels
 	// The object the anomaly is about decides which ladder action applies.
 	obj := objectOf(ActionEscalate, l)
 	if obj == "" {
-		return Outcome{Result: ResultRejected, Code: 422, Detail: "escalate needs task_group (with namespace, job), node_id or node_pool on the alert"}
+		return a.refuseOnce(d, Outcome{Result: ResultRejected, Code: 422, Detail: "escalate needs task_group (with namespace, job), node_id or node_pool on the alert"})
+	}
+	d.object = obj
+	// The rungs that can act on this kind of object: the ladder climbs
+	// those, in its order (a node skips the task-group rungs before its own).
+	kind := kindOf(obj)
+	applies := func(r planner.Rung) bool {
+		return kind.fits(r.Action) && len(missing(l, requiredLabels(r.Action))) == 0
+	}
+	if len(planner.Applicable(p.Escalate.Ladder, applies)) == 0 {
+		return a.refuseOnce(d, ok(ResultNoRung, fmt.Sprintf("nothing to escalate: no rung of policy %s's escalate.ladder applies to %s (a %s needs a %s rung)",
+			p.Name, obj, kind.name, strings.Join(kind.actions, " or "))))
 	}
 	now := a.o.Now()
 	skey := "escalation/" + obj
@@ -41,20 +85,9 @@ func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome
 	// One step of this firing: a retry of it (503) is recognised in Nomad,
 	// the next step is not mistaken for it.
 	d.actKey = d.key + "#after-" + strconv.FormatInt(last, 10)
-	rung, i, okay, why := hist.Next(now, p.Escalate.Ladder, p.Escalate.MaxPerHour)
-	d.object = obj
+	rung, i, okay, why := hist.NextFor(now, p.Escalate.Ladder, p.Escalate.MaxPerHour, applies)
 	if !okay {
 		return ok(ResultCapped, why)
-	}
-	// A rung whose action cannot apply to this object (a migrate rung for a
-	// task group, a scale_group rung for a node) falls back to the highest
-	// lower rung that can.
-	for len(missing(l, requiredLabels(rung.Action))) > 0 {
-		if i == 0 {
-			return Outcome{Result: ResultRejected, Code: 422, Detail: fmt.Sprintf("no rung of the ladder applies to %s", obj)}
-		}
-		i--
-		rung = p.Escalate.Ladder[i]
 	}
 	d.rung = &i
 	d.esc = planner.Escalation{StepFactor: rung.StepFactor, BypassCooldown: rung.BypassCooldown}
@@ -78,5 +111,26 @@ func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome
 		}
 	}
 	out.Detail = fmt.Sprintf("escalation rung %d (%s): %s", i, rung.Action, out.Detail)
+	return out
+}
+
+// refuseOnce answers an escalation that has nothing to do (no rung for its
+// object, or no object at all) once per firing under the config in force:
+// the first delivery gets out and one log line, Alertmanager's repeats of
+// the same firing (fingerprint + startsAt) a quiet duplicate. A reload
+// decides afresh, so a ladder given the missing rung escalates the firing
+// on its next repeat.
+func (a *Actuator) refuseOnce(d *decision, out Outcome) Outcome {
+	key := "refused/" + strconv.FormatUint(a.cur().gen, 10) + "/" + d.key
+	a.mu.Lock()
+	at, dup := a.seen[key]
+	a.mu.Unlock()
+	if dup {
+		return ok(ResultDuplicate, fmt.Sprintf("this firing was answered %s at %s (fingerprint+startsAt); a config reload decides again", out.Result, at.UTC().Format(time.RFC3339)))
+	}
+	a.remember(key)
+	a.o.Log.Warn("escalation refused: said once per firing, its repeats are duplicates until the config is reloaded", "result", out.Result,
+		"object", clip(d.object, maxDetailBytes), "policy", d.policy.Name, "reason", clip(out.Detail, maxDetailBytes), "alert", clip(d.alert.Labels["alertname"], maxLabelBytes),
+		"fingerprint", clip(d.alert.Fingerprint, maxLabelBytes))
 	return out
 }

@@ -52,3 +52,37 @@ func (e Escalations) TooSoon(now time.Time, interval time.Duration) (bool, strin
 func (e Escalations) Next(now time.Time, ladder []Rung, maxPerHour int) (rung Rung, index int, ok bool, why string) {
 	return NextRung(ladder, len(e.LastHour(now)), maxPerHour)
 }
+
+// Applicable returns the places in the ladder of the rungs that applies
+// accepts, in the ladder's order: the rungs that can act on one object.
+func Applicable(ladder []Rung, applies func(Rung) bool) []int {
+	var idx []int
+	for i, r := range ladder {
+		if applies(r) {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// NextFor is Next on the rungs that apply to the object (applies says
+// which), so that one ladder serves task groups, nodes and pools alike:
+// the n-th escalation of an object within the hour takes the n-th rung
+// that applies to it, and the last of those repeats. index is the rung's
+// place in the whole ladder. ok is false with the reason when the hourly cap
+// is spent or no rung applies (Applicable tells the two apart).
+func (e Escalations) NextFor(now time.Time, ladder []Rung, maxPerHour int, applies func(Rung) bool) (rung Rung, index int, ok bool, why string) {
+	idx := Applicable(ladder, applies)
+	if len(idx) == 0 {
+		return Rung{}, 0, false, "no rung of the ladder applies to this object"
+	}
+	sub := make([]Rung, len(idx))
+	for j, i := range idx {
+		sub[j] = ladder[i]
+	}
+	rung, j, ok, why := e.Next(now, sub, maxPerHour)
+	if !ok {
+		return Rung{}, 0, false, why
+	}
+	return rung, idx[j], true, ""
+}

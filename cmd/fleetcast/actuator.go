@@ -64,9 +64,17 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	cfg := st.cfg
 	if *check {
-		fmt.Fprintf(stdout, "%s: OK, %d policies (dry_run=%v)\n", *cfgFile, len(cfg.Policies), cfg.Global.DryRun)
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintf(stderr, "fleetcast actuator: warning: %s\n", w)
+		}
+		ws := ""
+		if n := len(cfg.Warnings()); n > 0 {
+			ws = fmt.Sprintf(", with %d warning(s) on stderr", n)
+		}
+		fmt.Fprintf(stdout, "%s: OK, %d policies (dry_run=%v)%s\n", *cfgFile, len(cfg.Policies), cfg.Global.DryRun, ws)
 		return 0
 	}
+	warnConfig(log, cfg)
 	opts, err := connectActuator(ctx, st, log)
 	if err != nil {
 		return fail(err)
@@ -225,6 +233,14 @@ func startLeader(ctx context.Context, st *actuatorStart, opts *actuator.Options)
 	return done, nil
 }
 
+// warnConfig logs what the config allows but will not work as it reads
+// (actuator.Config.Warnings), at start and at every reload.
+func warnConfig(log *slog.Logger, c *actuator.Config) {
+	for _, w := range c.Warnings() {
+		log.Warn("config warning", "warning", w)
+	}
+}
+
 // readSecret reads a secret from a file, trimming the trailing newline; an
 // empty path gives "".
 func readSecret(path, field string) (string, error) {
@@ -264,6 +280,7 @@ func reloadActuator(file string, dryRun bool, started *actuator.Config, act *act
 		return fmt.Errorf("%s: %w", file, err)
 	}
 	hook.SetToken(token)
+	warnConfig(log, c)
 	log.Info("config reloaded", "file", file, "policies", len(c.Policies), "dry_run", c.Global.DryRun, "webhook_auth", token != "")
 	return nil
 }

@@ -67,3 +67,23 @@ func TestCheckConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckConfigWarns: --check-config of an actuator config whose
+// escalation ladder has no rung for nodes passes (exit 0), and says so on
+// stderr, naming the file and the field.
+func TestCheckConfigWarns(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "actuator.yml")
+	text := "policies:\n" +
+		"  - {name: web, match: {alertname: [X]}, action: scale_group, scale_group: {min: 1, max: 4, max_step: 1}}\n" +
+		"  - {name: esc, match: {alertname: [AnomalyDespiteAction]}, action: escalate,\n" +
+		"     escalate: {max_per_hour: 3, ladder: [{action: scale_group, step_factor: 2}], policies: {scale_group: web}}}\n"
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"actuator", "--config.file", p, "--check-config"}, &out, &errb)
+	want := "fleetcast actuator: warning: " + p + ": policies[1] (esc).escalate.ladder: no rung applies to a node"
+	if code != 0 || !strings.Contains(out.String(), "OK") || !strings.Contains(out.String(), "with 1 warning(s) on stderr") || !strings.Contains(errb.String(), want) {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want exit 0, OK with 1 warning(s), and %q", code, out.String(), errb.String(), want)
+	}
+}
