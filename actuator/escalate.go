@@ -43,12 +43,34 @@ func kindOf(obj string) escalationKind {
 	return escalationKind{}
 }
 
+// escalate climbs the ladder for one alert. A firing refused once (no
+// object, no rung for it, or Nomad says the object does not exist) is
+// answered duplicate on its repeats, under the same config.
 func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome {
+	key := "refused/" + strconv.FormatUint(a.cur().gen, 10) + "/" + d.key
+	a.mu.Lock()
+	at, dup := a.seen[key]
+	a.mu.Unlock()
+	if dup {
+		d.object = objectOf(ActionEscalate, d.alert.Labels)
+		return ok(ResultDuplicate, fmt.Sprintf("this firing was refused at %s (fingerprint+startsAt); a config reload decides again", at.UTC().Format(time.RFC3339)))
+	}
+	out := a.climb(ctx, d, p)
+	if out.Result == ResultRejected || out.Result == ResultNoRung {
+		a.remember(key)
+		a.o.Log.Warn("escalation refused: said once per firing, its repeats are duplicates until the config is reloaded", "result", out.Result,
+			"object", clip(d.object, maxDetailBytes), "policy", p.Name, "reason", clip(out.Detail, maxDetailBytes), "alert", clip(d.alert.Labels["alertname"], maxLabelBytes),
+			"fingerprint", clip(d.alert.Fingerprint, maxLabelBytes))
+	}
+	return out
+}
+
+func (a *Actuator) climb(ctx context.Context, d *decision, p *Policy) Outcome {
 	l := d.alert.Labels
 	// The object the anomaly is about decides which ladder action applies.
 	obj := objectOf(ActionEscalate, l)
 	if obj == "" {
-		return a.refuseOnce(d, Outcome{Result: ResultRejected, Code: 422, Detail: "escalate needs task_group (with namespace, job), node_id or node_pool on the alert"})
+		return Outcome{Result: ResultRejected, Code: 422, Detail: "escalate needs task_group (with namespace, job), node_id or node_pool on the alert"}
 	}
 	d.object = obj
 	// The rungs that can act on this kind of object: the ladder climbs
@@ -58,8 +80,8 @@ func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome
 		return kind.fits(r.Action) && len(missing(l, requiredLabels(r.Action))) == 0
 	}
 	if len(planner.Applicable(p.Escalate.Ladder, applies)) == 0 {
-		return a.refuseOnce(d, ok(ResultNoRung, fmt.Sprintf("nothing to escalate: no rung of policy %s's escalate.ladder applies to %s (a %s needs a %s rung)",
-			p.Name, obj, kind.name, strings.Join(kind.actions, " or "))))
+		return ok(ResultNoRung, fmt.Sprintf("nothing to escalate: no rung of policy %s's escalate.ladder applies to %s (a %s needs a %s rung)",
+			p.Name, obj, kind.name, strings.Join(kind.actions, " or ")))
 	}
 	now := a.o.Now()
 	skey := "escalation/" + obj
@@ -111,26 +133,5 @@ func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome
 		}
 	}
 	out.Detail = fmt.Sprintf("escalation rung %d (%s): %s", i, rung.Action, out.Detail)
-	return out
-}
-
-// refuseOnce answers an escalation that has nothing to do (no rung for its
-// object, or no object at all) once per firing under the config in force:
-// the first delivery gets out and one log line, Alertmanager's repeats of
-// the same firing (fingerprint + startsAt) a quiet duplicate. A reload
-// decides afresh, so a ladder given the missing rung escalates the firing
-// on its next repeat.
-func (a *Actuator) refuseOnce(d *decision, out Outcome) Outcome {
-	key := "refused/" + strconv.FormatUint(a.cur().gen, 10) + "/" + d.key
-	a.mu.Lock()
-	at, dup := a.seen[key]
-	a.mu.Unlock()
-	if dup {
-		return ok(ResultDuplicate, fmt.Sprintf("this firing was answered %s at %s (fingerprint+startsAt); a config reload decides again", out.Result, at.UTC().Format(time.RFC3339)))
-	}
-	a.remember(key)
-	a.o.Log.Warn("escalation refused: said once per firing, its repeats are duplicates until the config is reloaded", "result", out.Result,
-		"object", clip(d.object, maxDetailBytes), "policy", d.policy.Name, "reason", clip(out.Detail, maxDetailBytes), "alert", clip(d.alert.Labels["alertname"], maxLabelBytes),
-		"fingerprint", clip(d.alert.Fingerprint, maxLabelBytes))
 	return out
 }

@@ -169,6 +169,13 @@ func TestRefusedEscalationIsAnsweredOnce(t *testing.T) {
 	if _, out := deliver(); !strings.Contains(out.Detail, "rung 2 (migrate)") {
 		t.Fatalf("after the reload: %+v, want the migrate rung", out)
 	}
+	// Nomad has no node n9 (422): that is said once per firing too.
+	if code, out := deliver(); code != 200 || out.Result != ResultDuplicate {
+		t.Fatalf("the repeat after Nomad said no such node: HTTP %d %+v, want a duplicate (200)", code, out)
+	}
+	if n := strings.Count(logs.String(), "escalation refused"); n != 2 {
+		t.Fatalf("%d log lines about refusals, want 2 (no rung, then no such node):\n%s", n, logs.String())
+	}
 }
 
 // TestLadderWithoutARungForAKindWarns: the config check warns, naming the
