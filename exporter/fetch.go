@@ -224,11 +224,20 @@ func (e *Exporter) checkData(t *target, end, step int64) {
 		have := time.Duration(end-oldest+step) * time.Second
 		if float64(have) < historyShortFraction*float64(want) {
 			kind = "short history"
-			// A season is used only with two of it behind the
-			// backtest of the whole fit horizon (forecast.Fit).
-			fitSpan := time.Duration(int64(t.fitH)*step) * time.Second
-			warn = fmt.Sprintf("Prometheus holds %s of the %s of history configured (its retention, or series younger than that); with forecasts %s ahead, seasons longer than %s cannot be learnt",
-				model.Duration(have.Truncate(time.Minute)), model.Duration(want), model.Duration(fitSpan), model.Duration(max(0, (have-fitSpan)/2).Truncate(time.Hour)))
+			// forecast.Fit keeps a detected season only with two of
+			// it before a backtest of at least two origins, the
+			// shortest of which needs two steps after them; the
+			// backtest covers the whole fit horizon only when that
+			// fits after the two seasons too, else a shorter one.
+			stepDur := time.Duration(step) * time.Second
+			fitSpan := time.Duration(t.fitH) * stepDur
+			learnt := max(0, (have-2*stepDur)/2).Truncate(time.Hour)
+			warn = fmt.Sprintf("Prometheus holds %s of the %s of history configured (its retention, or series younger than that); seasons longer than %s cannot be learnt",
+				model.Duration(have.Truncate(time.Minute)), model.Duration(want), model.Duration(learnt))
+			if whole := max(0, (have-fitSpan)/2).Truncate(time.Hour); whole < learnt {
+				warn += fmt.Sprintf(", and with forecasts %s ahead those longer than %s are backtested over less than that",
+					model.Duration(fitSpan), model.Duration(whole))
+			}
 		}
 	}
 	// The text follows the data (history grows every cycle); the log

@@ -6,12 +6,16 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fleetcast/fleetcast/forecast"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/model"
 )
@@ -140,12 +144,17 @@ func TestDataWarnings(t *testing.T) {
 	}
 }
 
-// TestShortHistoryWarningCountsTheHorizon: a season is learnt only with two
-// of it behind a backtest of the whole fit horizon, so the warning for a
-// short history names the longest season that leaves room for it. Three
-// days held, two weeks configured, forecasts a day and 30 minutes ahead:
-// (72h − 24h30m) / 2 = 23h45m, so the daily season cannot be learnt.
-func TestShortHistoryWarningCountsTheHorizon(t *testing.T) {
+// TestShortHistoryWarningMatchesTheFit: forecast.Fit keeps a detected
+// season only with two of it before a backtest of at least two origins,
+// and that backtest covers the whole fit horizon only when the history has
+// room for it too (else it is shorter). The warning for a short history
+// names both limits. Three days held, two weeks configured, forecasts a
+// day and 30 minutes ahead: (72h − 10m) / 2 = 35h55m, so the daily season
+// is learnt, and (72h − 24h30m) / 2 = 23h45m, so it is backtested over
+// less than the horizon. At the edge the warning is checked against
+// forecast.Fit itself: a weekly pattern on two weeks and a step is fitted
+// without its season, and with a step more with it, as the warning says.
+func TestShortHistoryWarningMatchesTheFit(t *testing.T) {
 	const step = 300
 	end := int64(1_700_000_000)
 	held := 3 * 288
@@ -154,7 +163,7 @@ func TestShortHistoryWarningCountsTheHorizon(t *testing.T) {
 		series: map[model.Fingerprint]*series{1: sr}}
 	e := &Exporter{logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	e.checkData(tg, end, step)
-	want := "Prometheus holds 3d of the 2w of history configured (its retention, or series younger than that); with forecasts 1d30m ahead, seasons longer than 23h cannot be learnt"
+	want := "Prometheus holds 3d of the 2w of history configured (its retention, or series younger than that); seasons longer than 1d11h cannot be learnt, and with forecasts 1d30m ahead those longer than 23h are backtested over less than that"
 	if tg.dataWarn != want {
 		t.Errorf("warning:\n got %q\nwant %q", tg.dataWarn, want)
 	}
@@ -163,5 +172,39 @@ func TestShortHistoryWarningCountsTheHorizon(t *testing.T) {
 	e.checkData(tg, end, step)
 	if tg.dataWarn != "" {
 		t.Errorf("two weeks held: warning %q, want none", tg.dataWarn)
+	}
+
+	// The edge, against the fit: weekends busier, four weeks configured.
+	tg.histN = 28 * 288
+	limit := regexp.MustCompile(`seasons longer than (\S+) cannot be learnt`)
+	for _, held := range []int{14*288 + 1, 14*288 + 2} {
+		r := rand.New(rand.NewPCG(3, 4))
+		ts, vs := make([]int64, held), make([]float64, held)
+		sr.start, sr.vals = end-int64(held-1)*step, make([]float64, held)
+		for i := range held {
+			ts[i] = sr.start + int64(i)*step
+			vs[i] = 100 + 10*r.NormFloat64()
+			if (ts[i]/86400)%7 >= 5 {
+				vs[i] += 60
+			}
+			sr.vals[i] = vs[i]
+		}
+		e.checkData(tg, end, step)
+		m := limit.FindStringSubmatch(tg.dataWarn)
+		if m == nil {
+			t.Fatalf("%d steps held: warning %q names no season limit", held, tg.dataWarn)
+		}
+		d, err := model.ParseDuration(m[1])
+		if err != nil {
+			t.Fatalf("%d steps held: limit %q: %v", held, m[1], err)
+		}
+		f, err := forecast.Fit(forecast.Series{Times: ts, Values: vs}, forecast.Options{Horizon: tg.fitH, Step: step})
+		if err != nil {
+			t.Fatal(err)
+		}
+		learnt := slices.Contains(f.Seasons, forecast.Week)
+		if says := time.Duration(d) >= 7*24*time.Hour; says != learnt {
+			t.Errorf("%d steps held: the warning says seasons up to %s can be learnt, but the fit's seasons are %v", held, m[1], f.Seasons)
+		}
 	}
 }

@@ -2,28 +2,74 @@ package forecast
 
 import "math"
 
-// rollingOrigins are the backtest origins: up to folds (0: automatic)
-// windows of H steps ending at the end of the history of n steps, each
-// preceded by at least minTrain steps, spaced H apart unless that leaves
-// too few (then down to H/4). None when the history is too short.
-func (w *Fitter) rollingOrigins(n, H, mShort, folds int) []int {
+// rollingOrigins are the backtest origins and the backtest horizon Hb:
+// up to folds (0: automatic, foldsWanted) windows of Hb steps ending at
+// the end of the history of n steps, each preceded by at least minTrain
+// steps (two of the shortest season, at least 10), spaced Hb apart unless
+// that leaves too few (then down to Hb/4).
+//
+// Hb is the forecast horizon H when the history holds a window of it
+// after minTrain. When it does not (a daily series with between two days
+// and two days plus the horizon), the backtest runs at the shorter horizon
+// that gives the most errors (origins × steps) under the same rule, with
+// the count of origins H would want; the band's spread beyond Hb is that
+// of step Hb (band). Such a shorter backtest needs two origins (one if
+// folds asks for one); without them there is no backtest (nil).
+func (w *Fitter) rollingOrigins(n, H, mShort, folds int) (origins []int, Hb int) {
 	minTrain := max(2*mShort, 10)
 	kWant := folds
 	if kWant == 0 {
-		kWant = min(40, max(6, (480+H-1)/H))
+		kWant = foldsWanted(H)
 	}
-	span := n - H - minTrain
-	if span < 0 {
+	if n-H >= minTrain {
+		return w.originsAt(n, H, minTrain, kWant), H
+	}
+	best, bestN := 0, 0
+	for h := 1; h <= n-minTrain; h++ {
+		if K := originCount(n, h, minTrain, kWant); K >= min(2, kWant) && K*h >= bestN {
+			best, bestN = h, K*h
+		}
+	}
+	if best == 0 {
+		return nil, H
+	}
+	return w.originsAt(n, best, minTrain, kWant), best
+}
+
+// foldsWanted is the automatic number of backtest origins for a horizon of
+// H steps: about 480 errors, at least 6 windows and at most 40.
+func foldsWanted(H int) int { return min(40, max(6, (480+H-1)/H)) }
+
+// originStride is the spacing of up to kWant origins of windows of h steps
+// in span steps: h, or closer (down to h/4) to fit more.
+func originStride(span, h, kWant int) int {
+	stride := h
+	if kWant > 1 && span/(kWant-1) < stride {
+		stride = max(1, span/(kWant-1), h/4)
+	}
+	return stride
+}
+
+// originCount is how many origins originsAt places (0 if none fits).
+func originCount(n, h, minTrain, kWant int) int {
+	span := n - h - minTrain
+	if span < 0 || h < 1 {
+		return 0
+	}
+	return min(kWant, span/originStride(span, h, kWant)+1)
+}
+
+// originsAt places originCount origins of windows of h steps, the last
+// window ending at the end of the history.
+func (w *Fitter) originsAt(n, h, minTrain, kWant int) []int {
+	K := originCount(n, h, minTrain, kWant)
+	if K == 0 {
 		return nil
 	}
-	stride := H
-	if kWant > 1 && span/(kWant-1) < stride {
-		stride = max(1, span/(kWant-1), H/4)
-	}
-	K := min(kWant, span/stride+1)
+	stride := originStride(n-h-minTrain, h, kWant)
 	origins := growInt(&w.origins, K)
 	for k := range origins {
-		origins[k] = n - H - (K-1-k)*stride
+		origins[k] = n - h - (K-1-k)*stride
 	}
 	return origins
 }
@@ -62,10 +108,10 @@ func (w *Fitter) enableCandidates(model string, intermittent bool, mShort, mLong
 	}
 }
 
-// runCandidates fits every enabled candidate from each origin and at the
-// end of the history, and scores it by its backtest MAE; intermittent says
-// the history was recognised as intermittent.
-func (w *Fitter) runCandidates(g *grid, times []int64, y []float64, pers []period, o Options, origins []int, H, mShort, mLong int, intermittent bool) {
+// runCandidates fits every enabled candidate from each origin (Hb steps)
+// and at the end of the history (H steps), and scores it by its backtest
+// MAE; intermittent says the history was recognised as intermittent.
+func (w *Fitter) runCandidates(g *grid, times []int64, y []float64, pers []period, o Options, origins []int, H, Hb, mShort, mLong int, intermittent bool) {
 	K, n := len(origins), len(y)
 	W := recentWindow(H, mShort)
 	for i := range w.cand {
@@ -73,7 +119,7 @@ func (w *Fitter) runCandidates(g *grid, times []int64, y []float64, pers []perio
 		if !c.on {
 			continue
 		}
-		c.folds = grow(&c.folds, K*H)
+		c.folds = grow(&c.folds, K*Hb)
 		c.mean = grow(&c.mean, H)
 		c.mae = math.Inf(1)
 	}
@@ -83,49 +129,49 @@ func (w *Fitter) runCandidates(g *grid, times []int64, y []float64, pers []perio
 	if w.cand[cETS].on || w.cand[cReg].on {
 		c := &w.cand[cETS]
 		if !c.on {
-			c.folds, c.mean = grow(&c.folds, K*H), grow(&c.mean, H)
+			c.folds, c.mean = grow(&c.folds, K*Hb), grow(&c.mean, H)
 		}
 		yc = grow(&w.clean, n)
-		w.fitETS(y, mShort, origins, H, c.folds, c.mean, yc)
+		w.fitETS(y, mShort, origins, Hb, c.folds, c.mean, yc)
 	}
 	// Naive is the latest observation as it is: a point the filter
 	// clipped is unconfirmed at the end of a history (it may start a new
 	// level), and naive is the one candidate that says so; on the cleaned
 	// history every candidate would forecast as if the jump had not been.
 	if w.cand[cNaive].on {
-		w.runSNaive(&w.cand[cNaive], y, origins, H, 1)
+		w.runSNaive(&w.cand[cNaive], y, origins, Hb, 1)
 	}
 	if w.cand[cSNaive].on {
-		w.runSNaive(&w.cand[cSNaive], yc, origins, H, max(mShort, 1))
+		w.runSNaive(&w.cand[cSNaive], yc, origins, Hb, max(mShort, 1))
 	}
 	if w.cand[cSNaiveW].on {
-		w.runSNaive(&w.cand[cSNaiveW], yc, origins, H, max(mLong, mShort, 1))
+		w.runSNaive(&w.cand[cSNaiveW], yc, origins, Hb, max(mLong, mShort, 1))
 	}
 	if w.cand[cReg].on {
 		w.times = times
-		w.runRegression(g, yc, y, pers, o, origins, H, &w.cand[cReg])
+		w.runRegression(g, yc, y, pers, o, origins, H, Hb, &w.cand[cReg])
 		w.times = nil
 	}
 	if w.cand[cRecent].on {
-		w.runRecent(&w.cand[cRecent], y, origins, H, W)
+		w.runRecent(&w.cand[cRecent], y, origins, Hb, W)
 	}
 	for i := 0; i < cCombo; i++ {
 		if c := &w.cand[i]; c.on {
 			if i == cETS || i == cReg || i == cSNaiveW {
-				w.spanGuard(c, y, origins, H, W)
+				w.spanGuard(c, y, origins, Hb, W)
 			}
-			c.mae = backtestMAE(y, origins, H, c.folds)
+			c.mae = backtestMAE(y, origins, Hb, c.folds)
 		}
 	}
 	// A recent median that the latest observations contradict is out:
 	// a level change after the last origin (a ramp in its last hours) is
 	// seen by no backtest, and the median would forecast the old level.
 	// Intermittent series keep it whatever their last burst says.
-	if c := &w.cand[cRecent]; c.on && K > 0 && !intermittent && w.contradicted(c, y, origins, H) {
+	if c := &w.cand[cRecent]; c.on && K > 0 && !intermittent && w.contradicted(c, y, origins, Hb) {
 		c.mae = math.Inf(1)
 	}
 	if w.cand[cCombo].on {
-		w.combine(y, origins, H)
+		w.combine(y, origins, Hb)
 	}
 }
 

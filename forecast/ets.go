@@ -168,7 +168,7 @@ func (w *Fitter) etsLoss(e *etsState, y []float64) float64 {
 
 // fitETS fits the model to y (season m, 0 for none) and writes the forecast
 // of H steps from each origin into folds (row-major, one row per origin;
-// origins ascending) and from the end into mean. clean, if not nil, gets y
+// origins ascending) and of len(mean) steps from the end into mean. clean, if not nil, gets y
 // with the outliers that the filter clipped blanked to NaN.
 func (w *Fitter) fitETS(y []float64, m int, origins []int, H int, folds, mean, clean []float64) etsState {
 	e := etsState{m: m}
@@ -217,7 +217,7 @@ func (w *Fitter) fitETS(y []float64, m int, origins []int, H int, folds, mean, c
 }
 
 // etsRun runs the filter with fixed parameters, forecasting H steps at each
-// origin (indices into y, ascending) and at the end. It leaves the one-step
+// origin (indices into y, ascending) and len(mean) at the end. It leaves the one-step
 // errors in w.etsResid and, if clean is not nil, y without the clipped
 // outliers in clean.
 func (w *Fitter) etsRun(e *etsState, y []float64, origins []int, H int, folds, mean, clean []float64) {
@@ -229,11 +229,11 @@ func (w *Fitter) etsRun(e *etsState, y []float64, origins []int, H int, folds, m
 	a, be, g, phi := e.alpha, e.beta, e.gamma, e.phi
 	clip := e.clip
 	var damp []float64
-	if H > 0 {
-		damp = grow(&w.damp, H+1)
+	if L := max(H, len(mean)); L > 0 {
+		damp = grow(&w.damp, L+1)
 		acc, p := 0.0, 1.0
 		damp[0] = 0
-		for h := 1; h <= H; h++ {
+		for h := 1; h <= L; h++ {
 			p *= phi
 			acc += p
 			damp[h] = acc

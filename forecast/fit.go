@@ -214,10 +214,10 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 	f.Intermittent = zeros >= intermittentZeros && runs >= intermittentRuns
 	scale := maseScale(y, max(mShort, 1))
 
-	origins := w.rollingOrigins(n, H, mShort, o.Folds)
+	origins, Hb := w.rollingOrigins(n, H, mShort, o.Folds)
 	K := len(origins)
 	w.enableCandidates(model, f.Intermittent, mShort, mLong, K)
-	w.runCandidates(&g, s.Times, y, pers, o, origins, H, mShort, mLong, f.Intermittent)
+	w.runCandidates(&g, s.Times, y, pers, o, origins, H, Hb, mShort, mLong, f.Intermittent)
 	best := w.choose(model, K, n, f.Intermittent)
 	c := &w.cand[best]
 	f.Model = candName(best)
@@ -226,7 +226,7 @@ func (w *Fitter) Fit(s Series, o Options) (*Forecast, error) {
 		f.Mean[h] = clamp(f.Mean[h]+w.offFut[h], bLo, bHi)
 	}
 
-	cal, cover := w.band(f, c, y, origins, H, level)
+	cal, cover := w.band(f, c, y, origins, Hb, level)
 	f.applyBounds(bLo, bHi)
 	f.cal = cal
 	f.Coverage = cover
@@ -273,9 +273,10 @@ func newForecast(tLast, step int64, H int, level float64) *Forecast {
 // and longest in steps (0 without a season). snaive-weekly asked for by
 // name uses a week whenever the history covers two.
 //
-// A detected season must leave room for the backtest: the first rolling
-// origin needs two of the shortest season before it and the horizon after
-// it. Without that room (two weeks of history and only the weekly season
+// A detected season must leave room for a backtest: rolling origins with
+// two of the shortest season before them and at least one step after
+// (rollingOrigins; the backtest horizon may be shorter than H). Without
+// that room (exactly two weeks of history and only the weekly season
 // detected, as an exporter's 14d history gives) there would be no
 // backtest, so no model choice on evidence and a band no error calibrated;
 // the detected seasons are then dropped. Seasons asked for in Options are
@@ -286,8 +287,10 @@ func (w *Fitter) seasons(g *grid, o Options, model string, step int64, H int) (p
 		pers = usablePeriods(o.Seasons, step, n)
 	} else {
 		pers = w.detectSeasons(g, usablePeriods([]int64{Day, Week}, step, n))
-		if len(pers) > 0 && n-H < 2*pers[0].steps {
-			pers = nil
+		if len(pers) > 0 {
+			if origins, _ := w.rollingOrigins(n, H, pers[0].steps, o.Folds); len(origins) == 0 {
+				pers = nil
+			}
 		}
 	}
 	if len(pers) > 0 {

@@ -293,20 +293,24 @@ func relativeFloor(y []float64) (float64, bool) {
 }
 
 // band sets f's Lower and Upper around its Mean from candidate c's backtest
-// errors, calibrated to level; a strictly positive series is calibrated on
-// errors relative to the forecast level (relativeFloor); without a backtest (or when calibration
-// fails) the band grows as a random walk of the one-step spread. It
-// returns the calibration and the band's backtest coverage (NaN without).
-func (w *Fitter) band(f *Forecast, c *cand, y []float64, origins []int, H int, level float64) (calib, float64) {
-	K := len(origins)
+// errors (Hb steps from each origin), calibrated to level; a strictly
+// positive series is calibrated on errors relative to the forecast level
+// (relativeFloor). When the backtest is shorter than the forecast (Hb <
+// len(f.Mean), a short history), the steps beyond Hb take the spread of
+// step Hb: the isotonic fit's own continuation, with no growth that no
+// error showed. Without a backtest (or when calibration fails) the band
+// grows as a random walk of the one-step spread. It returns the
+// calibration and the band's backtest coverage (NaN without).
+func (w *Fitter) band(f *Forecast, c *cand, y []float64, origins []int, Hb int, level float64) (calib, float64) {
+	K, H := len(origins), len(f.Mean)
 	sc := grow(&w.scale, H)
 	var cal calib
 	cover := math.NaN()
 	if K > 0 {
-		errs := grow(&w.errs, K*H)
+		errs := grow(&w.errs, K*Hb)
 		for k, o := range origins {
-			for h := 0; h < H; h++ {
-				errs[k*H+h] = y[o+h] - c.folds[k*H+h]
+			for h := 0; h < Hb; h++ {
+				errs[k*Hb+h] = y[o+h] - c.folds[k*Hb+h]
 			}
 		}
 		floor, rel := relativeFloor(y)
@@ -315,7 +319,10 @@ func (w *Fitter) band(f *Forecast, c *cand, y []float64, origins []int, H int, l
 				errs[i] /= math.Max(c.folds[i], floor)
 			}
 		}
-		cal, cover = w.calibrate(errs, K, H, level, sc)
+		cal, cover = w.calibrate(errs, K, Hb, level, sc[:Hb])
+		for h := Hb; h < H; h++ {
+			sc[h] = sc[Hb-1]
+		}
 		if rel && cal.ok {
 			for h := range sc {
 				sc[h] *= math.Max(f.Mean[h], floor)

@@ -55,10 +55,11 @@ type fourier struct {
 }
 
 // runRegression fits the regression on y (NaN gaps, outliers already
-// blanked) and fills c's fold and final forecasts. The AR term starts from
+// blanked) and fills c's fold (Hb steps from each origin) and final (H
+// steps) forecasts. The AR term starts from
 // the residuals of raw, the series before outliers were blanked: the latest
 // observations are the AR term's whole point, even when they are unusual.
-func (w *Fitter) runRegression(g *grid, y, raw []float64, pers []period, o Options, origins []int, H int, c *cand) {
+func (w *Fitter) runRegression(g *grid, y, raw []float64, pers []period, o Options, origins []int, H, Hb int, c *cand) {
 	r := &w.reg
 	n := len(y)
 	w.regLayout(n, pers, o)
@@ -111,7 +112,7 @@ func (w *Fitter) runRegression(g *grid, y, raw []float64, pers []period, o Optio
 	// each origin.
 	for k, o := range origins {
 		bk := betaK[k*p : (k+1)*p]
-		dst := c.folds[k*H : (k+1)*H]
+		dst := c.folds[k*Hb : (k+1)*Hb]
 		for h := range dst {
 			dst[h] = dot(x[(o+h)*p:(o+h+1)*p], bk)
 		}

@@ -28,12 +28,12 @@ import (
 	"github.com/fleetcast/fleetcast/sim"
 )
 
-// DefaultHistory is the past a demo backfills: three and a half days. The
-// forecaster uses a daily season only with two days of history behind a
-// backtest of the whole fit horizon, and the exporter's targets forecast a
-// day ahead plus the refit interval. With three days exactly the daily season
-// sat on that edge: the first fits dropped it, and ForecastQualityDegraded
-// fired for nine targets at the start.
+// DefaultHistory is the past a demo backfills: three and a half days, so
+// that two days of training leave room for a backtest of the whole fit
+// horizon (the exporter's targets forecast a day ahead plus the refit
+// interval). With three days exactly the first fits used to drop the daily
+// season, and ForecastQualityDegraded fired for nine targets at the start;
+// the forecaster now keeps it, backtested over less than the horizon.
 const DefaultHistory = 84 * time.Hour
 
 // Options configure a demo run. Zero values mean the defaults in brackets.
