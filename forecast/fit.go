@@ -79,7 +79,7 @@ type Fitter struct {
 	regCnt                      []float64
 	unknownEventNames           []string
 	times                       []int64
-	tDF                         int
+	tDF                         float64
 	tRatio                      [nKnots]float64
 }
 

@@ -584,9 +584,12 @@ func TestSeasonNeedsABacktest(t *testing.T) {
 // band); here two and a half days with the daily season given. The
 // backtest now runs at a shorter horizon, so the season is kept, the model
 // is chosen on backtest errors and the band is calibrated on them: over
-// 12 series it follows the pattern and covers the next day.
+// 12 series it follows the pattern and covers the next day. The noise is
+// correlated over about an hour, as real errors are: the short backtest's
+// windows overlap, and a band that counted each of them as a separate
+// draw covered 0.69 and 0.53 here.
 func TestShortDailyHistoryKeepsItsSeason(t *testing.T) {
-	const noise = 4.0
+	const noise, arPhi = 4.0, 0.95
 	pattern := func(t int64) float64 { return 100 + 30*math.Sin(2*math.Pi*float64(t%86400)/86400) }
 	for _, c := range []struct {
 		name    string
@@ -601,10 +604,14 @@ func TestShortDailyHistoryKeepsItsSeason(t *testing.T) {
 		for seed := uint64(1); seed <= 12; seed++ {
 			r := rand.New(rand.NewPCG(seed, 12))
 			s := Series{}
+			e := 0.0
 			for i := range c.n + c.H {
 				tt := t0 + int64(i)*300
+				// AR(1) noise of sd noise, correlated over about an
+				// hour, as the errors of real series are.
+				e = arPhi*e + noise*math.Sqrt(1-arPhi*arPhi)*r.NormFloat64()
 				s.Times = append(s.Times, tt)
-				s.Values = append(s.Values, pattern(tt)+noise*r.NormFloat64())
+				s.Values = append(s.Values, pattern(tt)+e)
 			}
 			hist, fut := split(s, c.H)
 			f, err := Fit(hist, Options{Horizon: c.H, Seasons: c.seasons})
@@ -633,8 +640,8 @@ func TestShortDailyHistoryKeepsItsSeason(t *testing.T) {
 		mae, flat = mae/float64(all), flat/float64(all)
 		cov := float64(in) / float64(all)
 		t.Logf("%s: forecast %.2f from the pattern (the history's mean %.2f), 80%% band covers %.3f", c.name, mae, flat, cov)
-		if mae > noise {
-			t.Errorf("%s: forecast %.2f from the pattern on average, want under the noise sd %.1f (the history's mean is %.2f from it)", c.name, mae, noise, flat)
+		if mae > flat/2 {
+			t.Errorf("%s: forecast %.2f from the pattern on average, want under half the %.2f of a flat forecast at the history's mean", c.name, mae, flat)
 		}
 		if cov < 0.7 || cov > 0.95 {
 			t.Errorf("%s: 80%% band covers %.3f of the next days, want 0.70-0.95", c.name, cov)

@@ -9,7 +9,10 @@
 # usage: scripts/eval.sh [fleetcast binary] ; env SHARED (default ../shared),
 # WORK (scratch dir, default a temporary one), SETS (default "m4 nab-1h nab-1d
 # cluster-1h cluster-1d"; ms-1h and ms-1d are the ms-anomaly series, a
-# tuning set of intermittent and bursty series), MODELS (extra fleetcast --model values to score
+# tuning set of intermittent and bursty series; nab-3d, cluster-3d and ms-3d
+# forecast a day and 30 minutes ahead from only 3 days of history, as an
+# exporter does on a young Prometheus: the short-history regime where the
+# backtest is shorter than the horizon), MODELS (extra fleetcast --model values to score
 # beside auto, e.g. "ets regression"), FCFLAGS (extra flags for fleetcast forecast).
 set -euo pipefail
 BIN=${1:-bin/fleetcast}
@@ -89,11 +92,12 @@ run_set() { # name train test horizon seasonargs hw_window pl_window
 	say "$name: done in $((SECONDS - t0)) s"
 }
 
-roll() { # out origins every horizon inputs...
+roll() { # out origins every horizon inputs... (env HIST: seconds of history, default rolling.py's 14 days)
 	local out=$1 o=$2 e=$3 h=$4
 	shift 4
 	local args=()
 	for f in "$@"; do args+=(--input "$f"); done
+	[ -n "${HIST:-}" ] && args+=(--history "$HIST")
 	python3 "$EVAL/rolling.py" "${args[@]}" --origins "$o" --every "$e" --horizon "$h" --out "$WORK/$out"
 }
 
@@ -118,7 +122,16 @@ for s in $SETS; do
 	ms-1d)
 		roll ms-1d 4 86400 86400 "$DATA/ms-anomaly/data.csv"
 		run_set ms-1d "$WORK/ms-1d/train.csv" "$WORK/ms-1d/test.csv" 1d "--season-seconds 86400" 3600 86400 ;;
-	*) echo "eval: unknown set $s (valid: m4 nab-1h nab-1d cluster-1h cluster-1d ms-1h ms-1d)" >&2; exit 2 ;;
+	nab-3d)
+		HIST=259200 roll nab-3d 12 21600 88200 "$DATA/nab/train.csv" "$DATA/nab/test.csv"
+		run_set nab-3d "$WORK/nab-3d/train.csv" "$WORK/nab-3d/test.csv" 1d30m "--season-seconds 86400" 3600 86400 ;;
+	cluster-3d)
+		HIST=259200 roll cluster-3d 12 21600 88200 "$DATA/cluster/full.csv"
+		run_set cluster-3d "$WORK/cluster-3d/train.csv" "$WORK/cluster-3d/test.csv" 1d30m "--season-seconds 86400" 3600 86400 ;;
+	ms-3d)
+		HIST=259200 roll ms-3d 12 21600 88200 "$DATA/ms-anomaly/data.csv"
+		run_set ms-3d "$WORK/ms-3d/train.csv" "$WORK/ms-3d/test.csv" 1d30m "--season-seconds 86400" 3600 86400 ;;
+	*) echo "eval: unknown set $s (valid: m4 nab-1h nab-1d cluster-1h cluster-1d ms-1h ms-1d nab-3d cluster-3d ms-3d)" >&2; exit 2 ;;
 	esac
 done
 
