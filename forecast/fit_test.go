@@ -581,10 +581,13 @@ func TestSeasonNeedsABacktest(t *testing.T) {
 // the daily season used to be dropped for that: a flat forecast of a
 // series that swings by ±30 every day. Seasons given in Options were kept
 // but went unchecked (no backtest: MASE and coverage NaN, a random-walk
-// band); here two and a half days with the daily season given. The
-// backtest now runs at a shorter horizon, so the season is kept, the model
-// is chosen on backtest errors and the band is calibrated on them: over
-// 12 series it follows the pattern and covers the next day. The noise is
+// band); the third case is two and a half days with the season given. On two
+// and a half days a day ahead (the second case) the daily season was not
+// even detected: the one-day moving average left less than two days to
+// judge it on. The season is now detected there, the backtest runs at a
+// shorter horizon, so the season is kept, the model is chosen on backtest
+// errors and the band is calibrated on them: over 12 series it follows
+// the pattern and covers the next day. The noise is
 // correlated over about an hour, as real errors are: the short backtest's
 // windows overlap, and a band that counted each of them as a separate
 // draw covered 0.69 and 0.53 here.
@@ -597,6 +600,7 @@ func TestShortDailyHistoryKeepsItsSeason(t *testing.T) {
 		seasons []int64
 	}{
 		{"3 days, detected", 864, 294, nil},
+		{"2.5 days, detected", 720, 288, nil},
 		{"2.5 days, given", 720, 288, []int64{Day}},
 	} {
 		in, all := 0, 0

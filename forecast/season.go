@@ -71,7 +71,9 @@ func mod(a int64, m int) int {
 
 // detectSeasons keeps the candidate periods whose phase profile explains a
 // share of the detrended variance (see seasonGain). The daily candidate is
-// judged on the series minus a one-day moving average; longer candidates on
+// judged on the series minus a one-day moving average (minus a straight
+// line on less than about three days, where the average would leave less
+// than two days); longer candidates on
 // the series minus a moving average of their own length when the history is
 // three cycles long, else minus a straight line, and they must improve on
 // the shorter accepted periods.
@@ -87,9 +89,16 @@ func (w *Fitter) detectSeasons(g *grid, cands []period) []period {
 	d := grow(&w.tmp, n)
 	for ci, c := range cands {
 		m := c.steps
-		if ci == 0 || n >= 3*m {
+		switch {
+		case ci == 0 && n < 3*m-1:
+			// Under about three days a one-day moving average
+			// leaves less than two days to judge the profile on
+			// (n-m+1 points): judge it on the series minus a
+			// straight line instead.
+			lineDetrend(g.y, d)
+		case ci == 0 || n >= 3*m:
 			movingDetrend(g.y, m, d, grow(&w.tmp2, n+1), grow(&w.tmp3, n+1))
-		} else {
+		default:
 			lineDetrend(g.y, d)
 		}
 		ssd, N := centredSS(d)

@@ -11,8 +11,9 @@
 # cluster-1h cluster-1d"; ms-1h and ms-1d are the ms-anomaly series, a
 # tuning set of intermittent and bursty series; nab-3d, cluster-3d and ms-3d
 # forecast a day and 30 minutes ahead from only 3 days of history, as an
-# exporter does on a young Prometheus: the short-history regime where the
-# backtest is shorter than the horizon), MODELS (extra fleetcast --model values to score
+# exporter does on a young Prometheus, and nab-60h, cluster-60h and ms-60h a
+# day ahead from 2.5 days: the short-history regime where the backtest is
+# shorter than the horizon), MODELS (extra fleetcast --model values to score
 # beside auto, e.g. "ets regression"), FCFLAGS (extra flags for fleetcast forecast).
 set -euo pipefail
 BIN=${1:-bin/fleetcast}
@@ -131,7 +132,16 @@ for s in $SETS; do
 	ms-3d)
 		HIST=259200 roll ms-3d 12 21600 88200 "$DATA/ms-anomaly/data.csv"
 		run_set ms-3d "$WORK/ms-3d/train.csv" "$WORK/ms-3d/test.csv" 1d30m "--season-seconds 86400" 3600 86400 ;;
-	*) echo "eval: unknown set $s (valid: m4 nab-1h nab-1d cluster-1h cluster-1d ms-1h ms-1d nab-3d cluster-3d ms-3d)" >&2; exit 2 ;;
+	nab-60h)
+		HIST=216000 roll nab-60h 12 21600 86400 "$DATA/nab/train.csv" "$DATA/nab/test.csv"
+		run_set nab-60h "$WORK/nab-60h/train.csv" "$WORK/nab-60h/test.csv" 1d "--season-seconds 86400" 3600 86400 ;;
+	cluster-60h)
+		HIST=216000 roll cluster-60h 12 21600 86400 "$DATA/cluster/full.csv"
+		run_set cluster-60h "$WORK/cluster-60h/train.csv" "$WORK/cluster-60h/test.csv" 1d "--season-seconds 86400" 3600 86400 ;;
+	ms-60h)
+		HIST=216000 roll ms-60h 12 21600 86400 "$DATA/ms-anomaly/data.csv"
+		run_set ms-60h "$WORK/ms-60h/train.csv" "$WORK/ms-60h/test.csv" 1d "--season-seconds 86400" 3600 86400 ;;
+	*) echo "eval: unknown set $s (valid: m4 nab-1h nab-1d cluster-1h cluster-1d ms-1h ms-1d nab-3d cluster-3d ms-3d nab-60h cluster-60h ms-60h)" >&2; exit 2 ;;
 	esac
 done
 
