@@ -18,12 +18,13 @@ fleet (examples/fleet.yml) with its past backfilled into a real Prometheus that
 loads the rules of rules/, a real Alertmanager routing to the actuator's
 webhook, and the exporter and the actuator run from this binary with the
 configs of examples/. A daily rush and a periodic batch job are arranged to be
-due within minutes, and an anomaly is injected; watch fleetcast act before
-the shortage arrives. Everything listens on 127.0.0.1 only. Ctrl-C stops
+due within minutes, and an anomaly is injected once fleetcast's action on the
+rushed group has settled; watch fleetcast act before the shortage arrives,
+and escalate when the anomaly persists despite the action. Everything listens on 127.0.0.1 only. Ctrl-C stops
 everything; --duration ends by itself and prints a summary. Needs prometheus,
 promtool and alertmanager ('make tools'). See internal/demo/README.md.`,
 		`make demo
-fleetcast demo --duration 5m`, stderr)
+fleetcast demo --duration 6m`, stderr)
 	duration := fs.Duration("duration", 0, "end by itself after this long and print the summary (0: until Ctrl-C)")
 	examples := fs.String("examples", "examples", "directory with fleet.yml, fleetcast.yml, actuator.yml and alertmanager.yml")
 	rules := fs.String("rules", "rules", "directory with the *.rules.yml files Prometheus loads")

@@ -78,9 +78,10 @@ func set(m *yaml.Node, value string, keys ...string) {
 }
 
 // exporterConfig points examples/fleetcast.yml at the demo's Prometheus and
-// simulated Nomad, and refits every target each `refresh` (the example's
-// schedule suits a real fleet, not a five-minute story).
-func exporterConfig(src, dst, promURL, nomadAddr string, refresh time.Duration) error {
+// simulated Nomad, refits every target each `refresh` and reads every
+// target at `step` (the example's schedule suits a real fleet, not a story
+// of minutes; see demoRules for what the step changes in the rules).
+func exporterConfig(src, dst, promURL, nomadAddr string, refresh, step time.Duration) error {
 	doc, err := readYAML(src)
 	if err != nil {
 		return err
@@ -97,6 +98,7 @@ func exporterConfig(src, dst, promURL, nomadAddr string, refresh time.Duration) 
 	if t := child(root, "targets", false); t != nil && t.Kind == yaml.SequenceNode {
 		for _, tg := range t.Content {
 			set(tg, model.Duration(refresh).String(), "refresh")
+			set(tg, model.Duration(step).String(), "step")
 		}
 	}
 	// The example's calendar holds real dates (a Black Friday); the demo's
@@ -198,24 +200,37 @@ func removeKey(m *yaml.Node, key string) {
 	}
 }
 
+// settleRecord is the threshold AnomalyDespiteAction waits after an action
+// before a detection counts against it, and settleStep the target step its
+// shipped value counts in: three of the exporter's default 5-minute steps
+// (rules/fleetcast-thresholds.rules.yml says why three).
+const (
+	settleRecord = "fleetcast:threshold_action_settle_seconds"
+	settleStep   = 5 * time.Minute
+)
+
 // demoRules copies the rule files of dir into dst with the `for` of every
 // alert but the surplus (scale-in) ones capped at maxFor: the rules wait 10
 // minutes to an hour before they fire, which a demo of minutes cannot show.
-// Expressions and thresholds are the shipped ones.
-func demoRules(dir, dst string, maxFor time.Duration) ([]string, error) {
+// The settle of AnomalyDespiteAction keeps its meaning at the demo's target
+// step: as many of `step` as the shipped value has of settleStep (three), so
+// 3m for 1-minute steps. It returns the files and that settle. Every other
+// expression and threshold is the shipped one.
+func demoRules(dir, dst string, maxFor, step time.Duration) ([]string, time.Duration, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.rules.yml"))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("no *.rules.yml in %s", dir)
+		return nil, 0, fmt.Errorf("no *.rules.yml in %s", dir)
 	}
 	sort.Strings(files)
 	var out []string
+	var settle time.Duration
 	for _, f := range files {
 		doc, err := readYAML(f)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if gs := child(doc.Content[0], "groups", false); gs != nil {
 			for _, g := range gs.Content {
@@ -224,6 +239,14 @@ func demoRules(dir, dst string, maxFor time.Duration) ([]string, error) {
 					continue
 				}
 				for _, r := range rs.Content {
+					if rec := child(r, "record", false); rec != nil && rec.Value == settleRecord && child(r, "labels", false) == nil {
+						s, err := scaleSettle(child(r, "expr", false), step)
+						if err != nil {
+							return nil, 0, fmt.Errorf("%s: record %s: %w", f, settleRecord, err)
+						}
+						settle = s
+						continue
+					}
 					// Scale-in waits long on purpose; the demo keeps that,
 					// so it never shrinks what it is about to need.
 					if a := child(r, "alert", false); a != nil && strings.Contains(a.Value, "Surplus") {
@@ -239,11 +262,27 @@ func demoRules(dir, dst string, maxFor time.Duration) ([]string, error) {
 		}
 		p := filepath.Join(dst, filepath.Base(f))
 		if err := writeYAML(doc, p); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		out = append(out, p)
 	}
-	return out, nil
+	return out, settle, nil
+}
+
+// scaleSettle rewrites the settle's `vector(seconds)` to as many of step as
+// it holds of settleStep, and returns the new settle.
+func scaleSettle(expr *yaml.Node, step time.Duration) (time.Duration, error) {
+	if expr == nil || expr.Kind != yaml.ScalarNode {
+		return 0, fmt.Errorf("want expr: vector(<seconds>)")
+	}
+	var sec float64
+	v := strings.TrimSpace(expr.Value)
+	if _, err := fmt.Sscanf(v, "vector(%g)", &sec); err != nil || !strings.HasSuffix(v, ")") || sec < 0 {
+		return 0, fmt.Errorf("expr %q: want vector(<seconds>), a number of seconds at least 0", v)
+	}
+	scaled := time.Duration(sec * float64(time.Second) * float64(step) / float64(settleStep)).Round(time.Second)
+	expr.Value = fmt.Sprintf("vector(%d)", int64(scaled/time.Second))
+	return scaled, nil
 }
 
 // prometheusConfig scrapes the simulated Nomad, the exporter and the

@@ -36,6 +36,15 @@ import (
 // the forecaster now keeps it, backtested over less than the horizon.
 const DefaultHistory = 84 * time.Hour
 
+// DefaultStep is the step at which the demo's exporter reads its targets,
+// and its history is backfilled: one minute, where the example reads most
+// targets every five. AnomalyDespiteAction waits three of the target's
+// steps after an action before a detection counts against it (the action's
+// own step in the series is flagged within them); three 5-minute steps are
+// 15 minutes, past the end of a story of minutes, three 1-minute steps are
+// 3. A 1-minute history is five times the 5-minute one to backfill.
+const DefaultStep = time.Minute
+
 // Options configure a demo run. Zero values mean the defaults in brackets.
 type Options struct {
 	// Binary is the fleetcast binary that runs the exporter and the
@@ -49,8 +58,12 @@ type Options struct {
 	// shortage was due (what a test needs to see both sides of it).
 	Duration, AfterShortage time.Duration
 	// History is the past backfilled into Prometheus [DefaultHistory], sampled every
-	// HistoryStep [5m].
+	// HistoryStep [Step].
 	History, HistoryStep time.Duration
+	// Step is the step at which the exporter reads every target [DefaultStep].
+	// AnomalyDespiteAction's settle is three of it in the demo's rules, as
+	// the shipped one is three of the exporter's default 5-minute step.
+	Step time.Duration
 	// Setup is how long starting everything is expected to take [60s]
 	// (backfilling the history with promtool is most of it); the times
 	// below count from the start plus Setup (or from when everything was
@@ -58,11 +71,17 @@ type Options struct {
 	Setup time.Duration
 	// Lead is when the rush is due after the start [40% of Duration, at
 	// least 75s; 3m without a duration]; BatchLead when the periodic job
-	// launches [75% of Duration; 5m]; AnomalyAt when demand leaves its
-	// band [30% of Duration, at least 1m; 2m]. The anomaly multiplies the
-	// rushed job's demand by AnomalyFactor [1.6].
+	// launches [75% of Duration; 5m]; AnomalyAt the earliest time demand
+	// leaves its band [30% of Duration, at least 1m; 2m]. The anomaly
+	// comes no sooner than the settle (plus a few seconds) after
+	// fleetcast's last action on the rushed group, so that it is one an
+	// action has not absorbed, and multiplies the rushed job's demand by
+	// AnomalyFactor [1.6] for an hour.
 	Lead, BatchLead, AnomalyAt time.Duration
 	AnomalyFactor              float64
+	// AfterEscalation, if set, ends the demo that long after the rushed
+	// group was escalated (a test's end; Duration still bounds it).
+	AfterEscalation time.Duration
 	// AlertFor caps every alert's `for` [20s]; Refresh is the exporter's
 	// refit interval [15s].
 	AlertFor, Refresh time.Duration
@@ -100,8 +119,11 @@ func (o *Options) defaults() error {
 	if o.Setup == 0 {
 		o.Setup = time.Minute
 	}
+	if o.Step == 0 {
+		o.Step = DefaultStep
+	}
 	if o.HistoryStep == 0 {
-		o.HistoryStep = 5 * time.Minute
+		o.HistoryStep = o.Step
 	}
 	frac := func(f float64, min, def time.Duration) time.Duration {
 		if o.Duration == 0 {
@@ -116,10 +138,8 @@ func (o *Options) defaults() error {
 		o.BatchLead = frac(0.75, 2*time.Minute, 5*time.Minute)
 	}
 	if o.AnomalyAt == 0 {
-		// Early enough that the exporter (5-minute steps) sees it within the
-		// story. AnomalyDespiteAction counts only a flag made 15 minutes
-		// after the action (its settle), so this one is for people
-		// (ForecastAnomaly) and is not escalated.
+		// The earliest time: play holds the anomaly back until the settle
+		// after the last action on the rushed group has passed.
 		o.AnomalyAt = frac(0.3, time.Minute, 2*time.Minute)
 	}
 	if o.AnomalyFactor == 0 {
@@ -161,6 +181,17 @@ type Summary struct {
 	Events     []Event
 	// Actions counts the changes the actuator made to the fleet.
 	Actions int
+	// Step is the exporter's step and Settle AnomalyDespiteAction's settle
+	// in the demo's rules (three steps); AnomalyAt is when the anomaly was
+	// injected (zero if it was not), and ActedBefore the rushed group's
+	// last action before it (zero if none).
+	Step, Settle           time.Duration
+	AnomalyAt, ActedBefore time.Time
+	// DespiteAt is when AnomalyDespiteAction first fired for the rushed
+	// group, Escalated when the group then grew (EscalatedTo: "8 -> 11");
+	// zero if not.
+	DespiteAt, Escalated time.Time
+	EscalatedTo          string
 	// FirstScaleOut is when the rushed group's count first grew; zero if
 	// it never did. PoolScaleOut likewise for the batch job's pool.
 	FirstScaleOut, PoolScaleOut time.Time
@@ -221,6 +252,7 @@ type demoRun struct {
 	stops []func() // what to stop at the end, in the order started
 
 	dir             string
+	settle          time.Duration // AnomalyDespiteAction's, in the demo's rules
 	runCtx          context.Context
 	fleet           *sim.Fleet
 	sc              Scenario
@@ -355,7 +387,8 @@ func (r *demoRun) startStack() error {
 	r.onStop(func() { _ = am.Stop() })
 	sum.URLs["alertmanager"] = am.URL
 
-	rules, err := demoRules(o.Rules, dir, o.AlertFor)
+	rules, settle, err := demoRules(o.Rules, dir, o.AlertFor, o.Step)
+	r.settle, sum.Step, sum.Settle = settle, o.Step, settle
 	if err != nil {
 		sum.Missing = append(sum.Missing, fmt.Sprintf("rules (%v): no alerts will fire", err))
 	}
@@ -372,7 +405,7 @@ func (r *demoRun) startStack() error {
 	sum.URLs["prometheus"] = prom.URL
 
 	expCfg := filepath.Join(dir, "fleetcast.yml")
-	if err := exporterConfig(filepath.Join(o.Examples, "fleetcast.yml"), expCfg, prom.URL, r.simURL, o.Refresh); err != nil {
+	if err := exporterConfig(filepath.Join(o.Examples, "fleetcast.yml"), expCfg, prom.URL, r.simURL, o.Refresh, o.Step); err != nil {
 		sum.Missing = append(sum.Missing, fmt.Sprintf("exporter: config examples/fleetcast.yml: %v; no forecasts will be published", err))
 	} else {
 		r.exp = r.startPart("exporter", expAddr, "--config.file="+expCfg)
@@ -436,7 +469,10 @@ func (r *demoRun) tellStory() {
 	if r.ready.After(r.planned) {
 		r.t0 = r.ready
 	}
-	say("fleetcast must act before both; an anomaly is injected into %s at %s.", sc.Job, r.t0.Add(o.AnomalyAt).Format("15:04:05"))
+	say("fleetcast must act before both; an anomaly is injected into %s at %s or later: %s after fleetcast's last action on it,",
+		sc.Job, r.t0.Add(o.AnomalyAt).Format("15:04:05"), (r.settle + settleMargin).Round(time.Second))
+	say("once that action has settled (AnomalyDespiteAction counts a detection only after %s: three of the exporter's %s steps).",
+		r.settle.Round(time.Second), o.Step)
 	if o.Duration > 0 {
 		r.deadline = r.t0.Add(o.Duration)
 	}
@@ -467,8 +503,9 @@ func (r *demoRun) play(ctx context.Context, n *narrator) {
 		case <-tick.C:
 		}
 		t := o.Now()
-		if !injected && !t.Before(r.t0.Add(o.AnomalyAt)) {
+		if !injected && !t.Before(r.t0.Add(o.AnomalyAt)) && (n.lastGroupAction.IsZero() || !t.Before(n.lastGroupAction.Add(r.settle+settleMargin))) {
 			injected = true
+			r.sum.AnomalyAt, r.sum.ActedBefore = t, n.lastGroupAction
 			if err := r.fleet.InjectAnomaly(sc.Job, o.AnomalyFactor, t, t.Add(time.Hour)); err != nil {
 				say("could not inject the anomaly: %v", err)
 			} else {
@@ -478,6 +515,9 @@ func (r *demoRun) play(ctx context.Context, n *narrator) {
 		}
 		n.poll(r.runCtx, t)
 		if !r.deadline.IsZero() && !t.Before(r.deadline) {
+			return
+		}
+		if o.AfterEscalation > 0 && !n.escalated.IsZero() && !t.Before(n.escalated.Add(o.AfterEscalation)) {
 			return
 		}
 		if r.exp != nil && r.exp.Exited() {
@@ -499,6 +539,7 @@ func (r *demoRun) summarize(n *narrator, truth0 sim.Truth) {
 	sum.End = r.o.Now()
 	sum.Events = n.events
 	sum.FirstScaleOut, sum.PoolScaleOut = n.firstScaleOut, n.poolScaleOut
+	sum.DespiteAt, sum.Escalated, sum.EscalatedTo = n.despiteAt, n.escalated, n.escalatedTo
 	sum.OverloadSeconds = truth.OverloadSeconds - truth0.OverloadSeconds
 	for k, v := range truth.JobOverloadSeconds {
 		if d := v - truth0.JobOverloadSeconds[k]; d > 0 {
@@ -511,6 +552,11 @@ func (r *demoRun) summarize(n *narrator, truth0 sim.Truth) {
 		}
 	}
 }
+
+// settleMargin is how long after the settle the anomaly comes, so that the
+// actuator's own record of its action (a second or so after the narrator
+// sees it) is behind it too.
+const settleMargin = 5 * time.Second
 
 func fmtTime(t time.Time) string {
 	if t.IsZero() {
@@ -551,6 +597,25 @@ func printSummary(w io.Writer, s Summary) {
 		}
 		line("pool "+s.Scenario.BatchPool+" grew", "%s", pl)
 	}
+	an := "not injected"
+	if !s.AnomalyAt.IsZero() {
+		an = fmt.Sprintf("%s (settle %s: three %s steps)", s.AnomalyAt.Format("15:04:05"), s.Settle, s.Step)
+		if !s.ActedBefore.IsZero() {
+			an = fmt.Sprintf("%s, %s after fleetcast's last action on %s (settle %s: three %s steps)", s.AnomalyAt.Format("15:04:05"),
+				s.AnomalyAt.Sub(s.ActedBefore).Round(time.Second), s.Scenario.Job, s.Settle, s.Step)
+		}
+	}
+	line("anomaly injected", "%s", an)
+	esc := "never"
+	if !s.Escalated.IsZero() {
+		esc = fmt.Sprintf("%s (%s), AnomalyDespiteAction fired %s", s.Escalated.Format("15:04:05"), s.EscalatedTo, s.DespiteAt.Format("15:04:05"))
+		if !s.AnomalyAt.IsZero() {
+			esc += fmt.Sprintf(", %s after the anomaly", s.Escalated.Sub(s.AnomalyAt).Round(time.Second))
+		}
+	} else if !s.DespiteAt.IsZero() {
+		esc = fmt.Sprintf("not (AnomalyDespiteAction fired %s)", s.DespiteAt.Format("15:04:05"))
+	}
+	line(s.Scenario.Job+" escalated", "%s", esc)
 	over := fmt.Sprintf("%.0f (any node or job)", s.OverloadSeconds)
 	if len(s.JobOverloadSeconds) > 0 {
 		var parts []string

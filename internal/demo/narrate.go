@@ -37,6 +37,11 @@ type narrator struct {
 
 	events                      []Event
 	firstScaleOut, poolScaleOut time.Time
+	// lastGroupAction is when the rushed group's count last changed;
+	// despiteAt when AnomalyDespiteAction first fired for it, and
+	// escalated when it grew after that (escalatedTo: "8 -> 11").
+	lastGroupAction, despiteAt, escalated time.Time
+	escalatedTo                           string
 }
 
 func newNarrator(o Options, f *sim.Fleet, promURL string, sc Scenario, say func(string, ...any)) *narrator {
@@ -108,6 +113,13 @@ func (n *narrator) pollFleet(now time.Time) {
 				reason := n.reason(j.ID, g.Name)
 				n.event(Event{At: now, Kind: "scale_group", Object: key, What: fmt.Sprintf("%d -> %d %s", old, g.Count, reason)})
 				n.say("ACTION scaled task group %s %d -> %d%s", key, old, g.Count, reason)
+				if j.ID == n.sc.Job && g.Name == n.sc.Group {
+					n.lastGroupAction = now
+					if g.Count > old && !n.despiteAt.IsZero() && n.escalated.IsZero() {
+						n.escalated, n.escalatedTo = now, fmt.Sprintf("%d -> %d", old, g.Count)
+						n.say("       ... the escalation: %s after AnomalyDespiteAction fired.", now.Sub(n.despiteAt).Round(time.Second))
+					}
+				}
 				if g.Count > old && j.ID == n.sc.Job && g.Name == n.sc.Group && n.firstScaleOut.IsZero() {
 					n.firstScaleOut = now
 					if !n.sc.ShortageAt.IsZero() && now.Before(n.sc.ShortageAt) {
@@ -219,6 +231,9 @@ func (n *narrator) pollProm(ctx context.Context, now time.Time) {
 			continue
 		}
 		n.event(Event{At: now, Kind: "alert", Object: string(m["alertname"]), What: strings.Join(parts, ",")})
+		if m["alertname"] == "AnomalyDespiteAction" && string(m["job"]) == n.sc.Job && string(m["task_group"]) == n.sc.Group && n.despiteAt.IsZero() {
+			n.despiteAt = now
+		}
 		if m["action"] != "" {
 			n.say("ALERT %s fired {%s} -> Alertmanager -> actuator", m["alertname"], strings.Join(parts, ", "))
 		} else {
