@@ -7,6 +7,8 @@ package planner
 import (
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -205,9 +207,23 @@ func planCount(current int, lastChange time.Time, b Bounds, sz Sizing, f Forecas
 		}
 		return p, nil
 	}
-	p.Reason = fmt.Sprintf("scale-%s %d -> %d: forecast %g wants %d (step %d, bounds %d..%d)",
-		dir, current, to, f.Value, p.Wanted, step, b.Min, b.Max)
+	p.Reason = fmt.Sprintf("scale-%s %d -> %d: forecast %s wants %d (step %d, bounds %d..%d)",
+		dir, current, to, readable(f.Value), p.Wanted, step, b.Min, b.Max)
 	return p, nil
+}
+
+// readable prints a forecast for people: four significant digits, never in
+// exponent form (4179.520662021816 is "4180", 0.85231 is "0.852").
+func readable(v float64) string {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	d := max(0, 3-int(math.Floor(math.Log10(math.Abs(v)))))
+	s := strconv.FormatFloat(v, 'f', d, 64)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
 }
 
 // GroupState is what Nomad says about one task group.

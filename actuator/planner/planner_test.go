@@ -294,3 +294,14 @@ func TestWaitForNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestReadable: a forecast in a scaling reason reads as four significant
+// digits, not as the float's seventeen (the demo printed "forecast
+// 4179.520662021816 wants 11").
+func TestReadable(t *testing.T) {
+	for v, want := range map[float64]string{4179.520662021816: "4180", 600: "600", 2200: "2200", 111243.4: "111243", 0.85231: "0.8523", 12.346: "12.35", 2.5: "2.5", 0: "0", -3.14159: "-3.142"} {
+		if got := readable(v); got != want {
+			t.Errorf("readable(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
