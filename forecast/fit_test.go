@@ -280,6 +280,36 @@ func TestShortHistories(t *testing.T) {
 	}
 }
 
+// TestYoungSeriesBandSpansItsHistory: a series seven minutes old that began
+// with a launch step (800, then 9,000 to 12,000) has no backtest, so its
+// band is the random walk of its one-step spread. That walk grows only over
+// the six steps the history spans: two hours out it is as wide as six steps
+// out, not 4.5 times wider (a 0.9 quantile of 60,658 once, five times the
+// node's capacity).
+func TestYoungSeriesBandSpansItsHistory(t *testing.T) {
+	vals := []float64{800, 820, 790, 810, 9000, 11000, 12000}
+	var s Series
+	for i, v := range vals {
+		s.Times = append(s.Times, int64(1000000+60*i))
+		s.Values = append(s.Values, v)
+	}
+	f, err := Fit(s, Options{Horizon: 120, Step: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !math.IsNaN(f.MASE) {
+		t.Fatalf("test setup: the fit has a backtest (MASE %g)", f.MASE)
+	}
+	q := f.Quantile(0.9)
+	if q[119] > q[5]+1e-9 {
+		t.Errorf("0.9 quantile %.0f two hours out, %.0f six steps out: the band grew past the history's span", q[119], q[5])
+	}
+	t.Logf("0.9 quantile two hours out: %.0f", q[119])
+	if hi := slices.Max(vals); q[119] > 3*hi {
+		t.Errorf("0.9 quantile %.0f two hours out on a history that never left [790, %.0f]", q[119], hi)
+	}
+}
+
 // TestGapsAndIrregularSteps: jittered timestamps, a six-hour gap and NaN
 // values are regularised onto the median step, and the forecast steps
 // continue from the last timestamp.

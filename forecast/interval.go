@@ -338,10 +338,16 @@ func (w *Fitter) band(f *Forecast, c *cand, y []float64, origins []int, Hb int, 
 		}
 	}
 	if !cal.ok {
-		// Random-walk growth of the one-step spread.
+		// Random-walk growth of the one-step spread, over at most as many
+		// steps as the history spans: nothing without a backtest says how
+		// errors grow beyond what was seen. A node whose series began with
+		// a batch launch 7 minutes ago (800, then 9,000 to 12,000) was
+		// forecast a 0.9 quantile of 60,658 two hours out, five times its
+		// capacity, and the demo migrated and grew the pool on it.
 		sig := oneStepSpread(y)
+		span := float64(max(observedSteps(y), 1))
 		for h := range sc {
-			sc[h] = sig * math.Sqrt(float64(h+1))
+			sc[h] = sig * math.Sqrt(math.Min(float64(h+1), span))
 		}
 		cal = normalCalib(level)
 	}
@@ -352,6 +358,21 @@ func (w *Fitter) band(f *Forecast, c *cand, y []float64, origins []int, Hb int, 
 		f.Upper[h] = f.Mean[h] + cal.zHi*sc[h]
 	}
 	return cal, cover
+}
+
+// observedSteps is the number of steps from the first finite value of y to
+// the last.
+func observedSteps(y []float64) int {
+	first, last := -1, -1
+	for i, v := range y {
+		if !math.IsNaN(v) {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	return last - first
 }
 
 // windowDraws is how many separate windows of Hb steps the backtest's
