@@ -192,6 +192,10 @@ type Summary struct {
 	// zero if not.
 	DespiteAt, Escalated time.Time
 	EscalatedTo          string
+	// RushOverloadBeforeAnomaly and RushOverloadAtEscalation are the rushed
+	// job's overload seconds (as in JobOverloadSeconds) counted up to the
+	// anomaly's injection and up to the escalation.
+	RushOverloadBeforeAnomaly, RushOverloadAtEscalation float64
 	// FirstScaleOut is when the rushed group's count first grew; zero if
 	// it never did. PoolScaleOut likewise for the batch job's pool.
 	FirstScaleOut, PoolScaleOut time.Time
@@ -231,6 +235,7 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	n := newNarrator(o, r.fleet, r.prom.URL, r.sc, r.say)
 	n.useNomad(r.simURL)
 	truth0 := r.fleet.Truth()
+	r.truth0 = truth0
 	sum.Start = r.ready
 	r.play(ctx, n)
 	r.summarize(n, truth0)
@@ -253,6 +258,7 @@ type demoRun struct {
 
 	dir             string
 	settle          time.Duration // AnomalyDespiteAction's, in the demo's rules
+	truth0          sim.Truth     // the simulator's ground truth when the story started
 	runCtx          context.Context
 	fleet           *sim.Fleet
 	sc              Scenario
@@ -491,7 +497,7 @@ func (r *demoRun) tellStory() {
 // or the actuator exits.
 func (r *demoRun) play(ctx context.Context, n *narrator) {
 	o, sc, say := r.o, r.sc, r.say
-	injected := false
+	injected, escalationSeen := false, false
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -506,6 +512,7 @@ func (r *demoRun) play(ctx context.Context, n *narrator) {
 		if !injected && !t.Before(r.t0.Add(o.AnomalyAt)) && (n.lastGroupAction.IsZero() || !t.Before(n.lastGroupAction.Add(r.settle+settleMargin))) {
 			injected = true
 			r.sum.AnomalyAt, r.sum.ActedBefore = t, n.lastGroupAction
+			r.sum.RushOverloadBeforeAnomaly = r.rushOverload()
 			if err := r.fleet.InjectAnomaly(sc.Job, o.AnomalyFactor, t, t.Add(time.Hour)); err != nil {
 				say("could not inject the anomaly: %v", err)
 			} else {
@@ -516,6 +523,10 @@ func (r *demoRun) play(ctx context.Context, n *narrator) {
 		n.poll(r.runCtx, t)
 		if !r.deadline.IsZero() && !t.Before(r.deadline) {
 			return
+		}
+		if !n.escalated.IsZero() && !escalationSeen {
+			escalationSeen = true
+			r.sum.RushOverloadAtEscalation = r.rushOverload()
 		}
 		if o.AfterEscalation > 0 && !n.escalated.IsZero() && !t.Before(n.escalated.Add(o.AfterEscalation)) {
 			return
@@ -529,6 +540,11 @@ func (r *demoRun) play(ctx context.Context, n *narrator) {
 			r.act = nil
 		}
 	}
+}
+
+// rushOverload is the rushed job's overload seconds since the story started.
+func (r *demoRun) rushOverload() float64 {
+	return r.fleet.Truth().JobOverloadSeconds[r.sc.Job] - r.truth0.JobOverloadSeconds[r.sc.Job]
 }
 
 // summarize fills the summary from the narrator's events and the
