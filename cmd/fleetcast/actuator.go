@@ -64,11 +64,12 @@ func serveActuator(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	cfg := st.cfg
 	if *check {
-		for _, w := range cfg.Warnings() {
+		warnings := cfg.Warnings()
+		for _, w := range warnings {
 			fmt.Fprintf(stderr, "fleetcast actuator: warning: %s\n", w)
 		}
 		ws := ""
-		if n := len(cfg.Warnings()); n > 0 {
+		if n := len(warnings); n > 0 {
 			ws = fmt.Sprintf(", with %d warning(s) on stderr", n)
 		}
 		fmt.Fprintf(stdout, "%s: OK, %d policies (dry_run=%v)%s\n", *cfgFile, len(cfg.Policies), cfg.Global.DryRun, ws)
