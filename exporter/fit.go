@@ -170,7 +170,9 @@ func (e *Exporter) observe(t *target, sr *series) {
 	// ForecastAnomaly would fire on detections days old.
 	from := sr.fedUntil
 	if sr.fedUntil == 0 {
-		from = firstCycleFrom(sr, step, int64(time.Duration(t.cfg.Refresh)/time.Second))
+		// One refresh (at least one step) before the newest finite
+		// sample; with none, nothing below is scored.
+		from = lastTime(sr, step) - max(step, int64(time.Duration(t.cfg.Refresh)/time.Second))
 	}
 	fed := false
 	cycleMax := 0.0
@@ -189,18 +191,6 @@ func (e *Exporter) observe(t *target, sr *series) {
 	if fed {
 		sr.score = cycleMax
 	}
-}
-
-// firstCycleFrom is the time after which a series' first cycle counts its
-// samples' scores: one refresh (at least one step) before its newest
-// finite sample.
-func firstCycleFrom(sr *series, step, refresh int64) int64 {
-	for i := len(sr.vals) - 1; i >= 0; i-- {
-		if !math.IsNaN(sr.vals[i]) {
-			return sr.start + int64(i)*step - max(step, refresh)
-		}
-	}
-	return 0
 }
 
 // fitOne refits one series.
