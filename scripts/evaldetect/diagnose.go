@@ -47,14 +47,6 @@ func diagnose(g *group, sc [][]float64, thr float64, stdout io.Writer) float64 {
 		var fpEarly, fpLate int
 		var wins []string
 		scored := len(scores) - s.probation
-		inWin := func(i int) int {
-			for w := range s.wins {
-				if s.wins[w][0] <= i && i <= s.wins[w][1] {
-					return w
-				}
-			}
-			return -1
-		}
 		for w, win := range s.wins {
 			l, r := win[0], win[1] // a window wholly in probation is missed, as the scorer counts it
 			first, maxSc := -1, 0.0
@@ -72,26 +64,20 @@ func diagnose(g *group, sc [][]float64, thr float64, stdout io.Writer) float64 {
 				continue
 			}
 			found++
-			v := pr.tp * nabS(-float64(r-first+1)/W) / nabS(-1)
+			_, v := s.worth(first, pr)
 			late += 1 - v
 			wins = append(wins, fmt.Sprintf("  window %d rows %d-%d (%.0f%% into the scored part): found %d rows in (%.0f%% of it), worth %.2f, best %.2f", w+1, l, r, 100*float64(l-s.probation)/float64(scored), first-l, 100*float64(first-l)/W, v, maxSc))
 		}
 		var fpRows []string
 		for i := s.probation; i < len(scores); i++ {
-			if scores[i] <= thr || inWin(i) >= 0 {
+			if scores[i] <= thr {
 				continue
 			}
-			var prev *[2]int
-			for w := range s.wins {
-				if s.wins[w][1] < i {
-					prev = &s.wins[w]
-				}
+			w, v := s.worth(i, pr)
+			if w >= 0 {
+				continue
 			}
-			cost := pr.fp
-			if prev != nil {
-				W := float64(prev[1] - prev[0] + 1)
-				cost = -pr.fp * nabS(math.Abs(float64(i-prev[1]))/math.Max(W-1, 1))
-			}
+			cost := -v
 			fp += cost
 			if float64(i-s.probation) < 0.25*float64(scored) {
 				fpEarly++

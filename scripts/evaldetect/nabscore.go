@@ -67,6 +67,29 @@ func newNABCorpus(names []string, times [][]int64, windows map[string][][2]float
 	return c
 }
 
+// worth returns the window row i of s falls in (-1 outside every window)
+// and what a detection there is worth under profile pr: inside a window,
+// more the earlier it comes; outside, a false alarm's cost, less just after
+// a window.
+func (s *nabSeries) worth(i int, pr nabProfile) (win int, v float64) {
+	var prev *[2]int
+	for w := range s.wins {
+		if s.wins[w][0] <= i && i <= s.wins[w][1] {
+			l, r := s.wins[w][0], s.wins[w][1]
+			W := float64(r - l + 1)
+			return w, pr.tp * nabS(-float64(r-i+1)/W) / nabS(-1)
+		}
+		if s.wins[w][1] < i {
+			prev = &s.wins[w]
+		}
+	}
+	if prev == nil {
+		return -1, -pr.fp
+	}
+	W := float64(prev[1] - prev[0] + 1)
+	return -1, pr.fp * nabS(math.Abs(float64(i-prev[1]))/math.Max(W-1, 1))
+}
+
 func nabS(y float64) float64 {
 	if y > 3 {
 		return -1
@@ -94,27 +117,11 @@ func (c *nabCorpus) events(scores [][]float64) []nabEvent {
 		})
 		for i := s.probation; i < len(idx); i++ {
 			e := nabEvent{score: sc[idx[i]], win: -1}
-			var prev *[2]int
-			for w := range s.wins {
-				if s.wins[w][0] <= i && i <= s.wins[w][1] {
-					e.win = s.winBase + w
-					break
-				}
-				if s.wins[w][1] < i {
-					prev = &s.wins[w]
-				}
-			}
 			for p, pr := range nabProfiles {
-				switch {
-				case e.win >= 0:
-					l, r := s.wins[e.win-s.winBase][0], s.wins[e.win-s.winBase][1]
-					W := float64(r - l + 1)
-					e.val[p] = pr.tp * nabS(-float64(r-i+1)/W) / nabS(-1)
-				case prev == nil:
-					e.val[p] = -pr.fp
-				default:
-					W := float64(prev[1] - prev[0] + 1)
-					e.val[p] = pr.fp * nabS(math.Abs(float64(i-prev[1]))/math.Max(W-1, 1))
+				var w int
+				w, e.val[p] = s.worth(i, pr)
+				if w >= 0 {
+					e.win = s.winBase + w
 				}
 			}
 			ev = append(ev, e)
