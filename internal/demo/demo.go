@@ -234,11 +234,10 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	r.tellStory()
 	n := newNarrator(o, r.fleet, r.prom.URL, r.sc, r.say)
 	n.useNomad(r.simURL)
-	truth0 := r.fleet.Truth()
-	r.truth0 = truth0
+	r.truth0 = r.fleet.Truth()
 	sum.Start = r.ready
 	r.play(ctx, n)
-	r.summarize(n, truth0)
+	r.summarize(n)
 	printSummary(o.Out, sum)
 	if o.BeforeStop != nil {
 		if err := o.BeforeStop(ctx, sum.URLs); err != nil {
@@ -548,8 +547,9 @@ func (r *demoRun) rushOverload() float64 {
 }
 
 // summarize fills the summary from the narrator's events and the
-// simulator's ground truth since truth0.
-func (r *demoRun) summarize(n *narrator, truth0 sim.Truth) {
+// simulator's ground truth since r.truth0.
+func (r *demoRun) summarize(n *narrator) {
+	truth0 := r.truth0
 	sum := r.sum
 	truth := r.fleet.Truth()
 	sum.End = r.o.Now()
