@@ -119,11 +119,11 @@ func (n *narrator) pollFleet(now time.Time) {
 						n.escalated, n.escalatedTo = now, fmt.Sprintf("%d -> %d", old, g.Count)
 						n.say("       ... the escalation: %s after AnomalyDespiteAction fired.", now.Sub(n.despiteAt).Round(time.Second))
 					}
-				}
-				if g.Count > old && j.ID == n.sc.Job && g.Name == n.sc.Group && n.firstScaleOut.IsZero() {
-					n.firstScaleOut = now
-					if !n.sc.ShortageAt.IsZero() && now.Before(n.sc.ShortageAt) {
-						n.say("       ... %s before the shortage is due.", n.sc.ShortageAt.Sub(now).Round(time.Second))
+					if g.Count > old && n.firstScaleOut.IsZero() {
+						n.firstScaleOut = now
+						if !n.sc.ShortageAt.IsZero() && now.Before(n.sc.ShortageAt) {
+							n.say("       ... %s before the shortage is due.", n.sc.ShortageAt.Sub(now).Round(time.Second))
+						}
 					}
 				}
 			}
