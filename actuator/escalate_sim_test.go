@@ -46,27 +46,7 @@ func TestSimNodeEscalatesWithTheExampleLadder(t *testing.T) {
 	// 3600 of 4000 MHz, over the example's threshold 0.8; the other nodes
 	// at 1000. The pool is predicted at 16000 MHz: 5 nodes of 4000 with
 	// the example's 15% headroom.
-	stubs, err := r.n.Nodes(ctx, "default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var busy string
-	fleetQ := `max by (node_id) (node:fleetcast_demand_peak:max{resource="cpu"})`
-	for _, s := range stubs {
-		allocs, err := r.n.NodeAllocations(ctx, s.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, al := range allocs {
-			if al.JobID == "api" && busy == "" {
-				busy = s.ID
-			}
-		}
-		r.fc.v[fleetQ] = append(r.fc.v[fleetQ], Sample{Labels: map[string]string{"node_id": s.ID}, Value: 1000})
-	}
-	if busy == "" {
-		t.Fatal("no node runs an api allocation")
-	}
+	busy, _ := apiNodeAmongPeaks(t, r, `max by (node_id) (node:fleetcast_demand_peak:max{resource="cpu"})`)
 	r.fc.v[`max(node:fleetcast_demand_peak:max{node_id="`+busy+`",resource="cpu"})`] = []Sample{{Value: 3600}}
 	r.fc.v[`max(node_pool:fleetcast_demand_peak:sum{node_pool="default",resource="cpu"})`] = []Sample{{Value: 16000}}
 	before, err := r.f.PoolSize("default")

@@ -736,20 +736,16 @@ func TestSimActionBudgetSurvivesRestart(t *testing.T) {
 	}
 }
 
-// overloadedNode picks a node running a movable api allocation and
-// predicts it over the migrate threshold; it returns the node and that
-// allocation.
-func overloadedNode(t *testing.T, r *simRig) (busy, apiAlloc string) {
+// apiNodeAmongPeaks finds the first node of pool default running an api
+// allocation and returns it and that allocation; on the way it stubs
+// fleetQ with a peak of 1000 for every node of the pool.
+func apiNodeAmongPeaks(t *testing.T, r *simRig, fleetQ string) (busy, apiAlloc string) {
 	t.Helper()
 	ctx := context.Background()
 	stubs, err := r.n.Nodes(ctx, "default")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A node running an api allocation (500 MHz, movable) is predicted at
-	// 3600 of 4000 MHz: 400 over the 0.8 threshold. web's allocations are
-	// pinned by distinct_hosts.
-	fleetQ := `fleetcast_forecast_peak{target="node_cpu"}`
 	for _, s := range stubs {
 		allocs, err := r.n.NodeAllocations(ctx, s.ID)
 		if err != nil {
@@ -765,6 +761,18 @@ func overloadedNode(t *testing.T, r *simRig) (busy, apiAlloc string) {
 	if busy == "" {
 		t.Fatal("no node runs an api allocation")
 	}
+	return busy, apiAlloc
+}
+
+// overloadedNode picks a node running a movable api allocation and
+// predicts it over the migrate threshold; it returns the node and that
+// allocation.
+func overloadedNode(t *testing.T, r *simRig) (busy, apiAlloc string) {
+	t.Helper()
+	// A node running an api allocation (500 MHz, movable) is predicted at
+	// 3600 of 4000 MHz: 400 over the 0.8 threshold. web's allocations are
+	// pinned by distinct_hosts.
+	busy, apiAlloc = apiNodeAmongPeaks(t, r, `fleetcast_forecast_peak{target="node_cpu"}`)
 	r.fc.v[`max(fleetcast_forecast_peak{node_id="`+busy+`"})`] = []Sample{{Value: 3600}}
 	r.fc.v[`fleetcast_forecast_peak{target="alloc_cpu",node_id="`+busy+`"}`] = nil
 	return busy, apiAlloc
