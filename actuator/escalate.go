@@ -52,7 +52,6 @@ func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome
 	at, dup := a.seen[key]
 	a.mu.Unlock()
 	if dup {
-		d.object = objectOf(ActionEscalate, d.alert.Labels)
 		return ok(ResultDuplicate, fmt.Sprintf("this firing was refused at %s (fingerprint+startsAt); a config reload decides again", at.UTC().Format(time.RFC3339)))
 	}
 	out := a.climb(ctx, d, p)
@@ -72,7 +71,6 @@ func (a *Actuator) climb(ctx context.Context, d *decision, p *Policy) Outcome {
 	if obj == "" {
 		return Outcome{Result: ResultRejected, Code: 422, Detail: "escalate needs task_group (with namespace, job), node_id or node_pool on the alert"}
 	}
-	d.object = obj
 	// The rungs that can act on this kind of object: the ladder climbs
 	// those, in its order (a node skips the task-group rungs before its own).
 	kind := kindOf(obj)
