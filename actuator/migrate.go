@@ -72,14 +72,26 @@ func allocLive(al *api.Allocation) bool {
 }
 
 func nodeCapacity(n *api.Node) float64 {
-	if n == nil || n.NodeResources == nil {
+	if n == nil {
 		return 0
 	}
-	c := float64(n.NodeResources.Cpu.CpuShares)
-	if n.ReservedResources != nil {
-		c -= float64(n.ReservedResources.Cpu.CpuShares)
+	cpu, _ := nodeOffers(n.NodeResources, n.ReservedResources)
+	return cpu
+}
+
+// nodeOffers is what a node offers allocations, CPU in MHz and memory in
+// MB: its resources less what it reserves for itself (none when its
+// resources are unknown).
+func nodeOffers(res *api.NodeResources, reserved *api.NodeReservedResources) (cpu, memoryMB float64) {
+	if res == nil {
+		return 0, 0
 	}
-	return c
+	cpu, memoryMB = float64(res.Cpu.CpuShares), float64(res.Memory.MemoryMB)
+	if reserved != nil {
+		cpu -= float64(reserved.Cpu.CpuShares)
+		memoryMB -= float64(reserved.Memory.MemoryMB)
+	}
+	return cpu, memoryMB
 }
 
 // profile describes one allocation for the migrate planner: what it uses,

@@ -88,13 +88,7 @@ func (a *Actuator) readRoom(ctx context.Context, j *api.Job, ns, job, group stri
 				}
 				res, reserved = n.NodeResources, n.ReservedResources
 			}
-			if res != nil {
-				room.CPU, room.MemoryMB = float64(res.Cpu.CpuShares), float64(res.Memory.MemoryMB)
-				if reserved != nil {
-					room.CPU -= float64(reserved.Cpu.CpuShares)
-					room.MemoryMB -= float64(reserved.Memory.MemoryMB)
-				}
-			}
+			room.CPU, room.MemoryMB = nodeOffers(res, reserved)
 			r.Nodes++
 		}
 		allocs, err := a.groups.NodeAllocations(ctx, s.ID)
