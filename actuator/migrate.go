@@ -114,12 +114,7 @@ func profile(al *api.Allocation, job *api.Job, healthy int, predicted map[string
 	if job.Meta[MetaColocate] == "true" {
 		p.StayWith = "job:" + al.JobID
 	}
-	var tg *api.TaskGroup
-	for _, g := range job.TaskGroups {
-		if g.Name != nil && *g.Name == al.TaskGroup {
-			tg = g
-		}
-	}
+	tg := taskGroup(job, al.TaskGroup)
 	if tg == nil {
 		p.Pinned = "task group not in job"
 		return p

@@ -41,12 +41,7 @@ func (a *Actuator) readRoom(ctx context.Context, j *api.Job, ns, job, group stri
 	if j.NodePool != nil && *j.NodePool != "" {
 		r.Pool = *j.NodePool
 	}
-	var tg *api.TaskGroup
-	for _, g := range j.TaskGroups {
-		if g != nil && g.Name != nil && *g.Name == group {
-			tg = g
-		}
-	}
+	tg := taskGroup(j, group)
 	if tg == nil {
 		return r, nil
 	}

@@ -231,15 +231,24 @@ func (a *Actuator) checkOverwrite(ctx context.Context, d *decision, ns, job, tg 
 
 // groupScaling returns the min and max of a task group's scaling block.
 func groupScaling(j *api.Job, group string) (lo, hi *int64, found bool) {
-	if j == nil {
-		return nil, nil, false
-	}
-	for _, g := range j.TaskGroups {
-		if g != nil && g.Name != nil && *g.Name == group && g.Scaling != nil {
-			return g.Scaling.Min, g.Scaling.Max, true
-		}
+	if g := taskGroup(j, group); g != nil && g.Scaling != nil {
+		return g.Scaling.Min, g.Scaling.Max, true
 	}
 	return nil, nil, false
+}
+
+// taskGroup is a job's task group of that name (Nomad keeps the names
+// unique), or nil.
+func taskGroup(j *api.Job, name string) *api.TaskGroup {
+	if j == nil {
+		return nil
+	}
+	for _, g := range j.TaskGroups {
+		if g != nil && g.Name != nil && *g.Name == name {
+			return g
+		}
+	}
+	return nil
 }
 
 // heldFrom reads a scale-out waiting for nodes back from the group's newest
