@@ -11,15 +11,18 @@ import (
 )
 
 // The calm-data check: series without anomalies, on which a setting must
-// stay quiet to be eligible, whatever it scores on the labelled data. Three
+// stay quiet to be eligible, whatever it scores on the labelled data. Five
 // kinds, each sampled every minute, 5 minutes and hour: daily-seasonal
 // Gaussian noise (the check of detect's TestDetectFalseAlarmsPerDay), white
 // Gaussian noise around a constant (no season to learn, so a seasonal model
-// must not take over), and a Gaussian random walk (a level that wanders, so
-// every day visits levels the past rarely did).
+// must not take over), a Gaussian random walk (a level that wanders, so
+// every day visits levels the past rarely did), and two kinds of i.i.d.
+// skewed noise as cloud metrics have (eighth round): lognormal,
+// exp(1 + 0.5 N(0,1)), like a CPU percentage, and bursty, 0 four times in
+// five and exp(10 + 2 N(0,1)) otherwise, like a disk's bytes written.
 var (
 	calmSteps = [3]int64{60, 300, 3600}
-	calmKinds = [3]string{"seasonal", "white", "walk"}
+	calmKinds = []string{"seasonal", "white", "walk", "lognormal", "bursty"}
 )
 
 const maxCalmAlarms = 0.15
@@ -35,6 +38,13 @@ func calmValue(kind string, ts int64, prev float64, rng *rand.Rand) float64 {
 		return 50 + rng.NormFloat64()
 	case "walk":
 		return prev + rng.NormFloat64()
+	case "lognormal":
+		return math.Exp(1 + 0.5*rng.NormFloat64())
+	case "bursty":
+		if rng.Float64() < 0.8 {
+			return 0
+		}
+		return math.Exp(10 + 2*rng.NormFloat64())
 	default:
 		return 50 + 10*math.Sin(2*math.Pi*float64(ts%86400)/86400) + rng.NormFloat64()
 	}
@@ -72,9 +82,9 @@ func parseKinds(s string) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
-		c := slices.Index(calmKinds[:], f)
+		c := slices.Index(calmKinds, f)
 		if c < 0 {
-			return nil, fmt.Errorf("unknown kind %q: want a comma-separated list of %s", f, strings.Join(calmKinds[:], ", "))
+			return nil, fmt.Errorf("unknown kind %q: want a comma-separated list of %s", f, strings.Join(calmKinds, ", "))
 		}
 		if !slices.Contains(out, c) {
 			out = append(out, c)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -57,9 +58,11 @@ func TestParseKinds(t *testing.T) {
 	}
 }
 
-// TestCalmKinds: the three kinds of calm series are what their names say.
+// TestCalmKinds: the kinds of calm series are what their names say.
 // Seasonal noise differs between 06:00 and 18:00 by about 20, white noise
-// does not, and a random walk's spread after n steps grows like sqrt(n).
+// does not, a random walk's spread after n steps grows like sqrt(n), the
+// lognormal's logs have mean 1 and sd 0.5, and the bursty series is 0 four
+// times in five, its other values' logs with mean 10 and sd 2.
 func TestCalmKinds(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 9))
 	const n = 2000
@@ -86,5 +89,57 @@ func TestCalmKinds(t *testing.T) {
 	}
 	if sd := math.Sqrt(spread); sd < 8 || sd > 12 {
 		t.Errorf("walk: sd %.2f after 100 unit steps, want about 10", sd)
+	}
+	logMoments := func(kind string) (zeros, mean, sd float64) {
+		var s, s2, nz float64
+		for range n {
+			v := calmValue(kind, 0, 0, rng)
+			if v <= 0 {
+				if v < 0 {
+					t.Fatalf("%s: %g, want no negative value", kind, v)
+				}
+				zeros++
+				continue
+			}
+			l := math.Log(v)
+			s, s2, nz = s+l, s2+l*l, nz+1
+		}
+		mean = s / nz
+		return zeros / n, mean, math.Sqrt(s2/nz - mean*mean)
+	}
+	if z, m, sd := logMoments("lognormal"); z != 0 || math.Abs(m-1) > 0.05 || math.Abs(sd-0.5) > 0.05 {
+		t.Errorf("lognormal: %.3f zeros, log mean %.2f, log sd %.2f; want 0, 1, 0.5", z, m, sd)
+	}
+	if z, m, sd := logMoments("bursty"); math.Abs(z-0.8) > 0.04 || math.Abs(m-10) > 0.3 || math.Abs(sd-2) > 0.3 {
+		t.Errorf("bursty: %.3f zeros, log mean %.2f, log sd %.2f; want 0.8, 10, 2", z, m, sd)
+	}
+}
+
+// TestCalmTable: the calm table prints a row for every kind at the shipped
+// threshold, marks the gated kinds and nothing else, and reads the figures
+// at the shipped threshold's column.
+func TestCalmTable(t *testing.T) {
+	thr := []float64{0.5, detect.Threshold, 0.6}
+	calm := make([][3][]float64, len(calmKinds))
+	for c := range calm {
+		for k := range calm[c] {
+			calm[c][k] = []float64{9, float64(10*c + k), 9}
+		}
+	}
+	var b strings.Builder
+	calmTable(&b, "a setting", calm, thr, []int{1})
+	out := b.String()
+	for c, kind := range calmKinds {
+		mark := ""
+		if c == 1 {
+			mark = " *"
+		}
+		want := fmt.Sprintf("| %s%s | %.3f | %.3f | %.3f |", kind, mark, float64(10*c), float64(10*c+1), float64(10*c+2))
+		if !strings.Contains(out, want) {
+			t.Errorf("calm table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "9.000") {
+		t.Errorf("calm table reads a threshold other than %.3f:\n%s", detect.Threshold, out)
 	}
 }

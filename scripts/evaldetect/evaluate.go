@@ -22,7 +22,7 @@ type evaluation struct {
 	// series of kind calmKinds[c] sampled every calmSteps[k], at threshold
 	// thr[j]. All kinds are measured and printed; only those in kinds
 	// decide eligibility.
-	calm     [][3][3][]float64
+	calm     [][][3][]float64
 	kinds    []int
 	eligible [][]bool
 }
@@ -37,6 +37,7 @@ func evaluate(groups []*group, vs []variant, kinds []int, scoresDir string, stdo
 	e.leaveOneOut(stdout, fmt.Sprintf("Leave one group out, every knob: the threshold and one of %d settings (evidence per day or per\nobservation, the short level's rate per 5 minutes or per observation, the report margin, when an\nevent is over), chosen together on the other three groups (best mean standard score); the held-out group scored at that\nfixed threshold.", len(vs)), len(vs))
 	e.leaveOneOut(stdout, "Leave one group out, the shipped constants fixed: only the alert threshold chosen on the other\nthree groups. (The constants themselves were chosen on all four groups: not evidence.)", 1)
 	e.defaults(stdout)
+	calmTable(stdout, e.vs[0].name, e.calm[0], e.thr, kinds)
 	e.settings(stdout)
 	if scoresDir != "" {
 		if err := writeScores(scoresDir, groups, vs[0].opts); err != nil {
@@ -76,10 +77,11 @@ func (e *evaluation) scoreAll(stderr io.Writer) {
 // per series-day on calm noise at a threshold not eligible at that
 // threshold, whatever they score.
 func (e *evaluation) checkCalm() {
-	e.calm = make([][3][3][]float64, len(e.vs))
+	e.calm = make([][][3][]float64, len(e.vs))
 	e.eligible = make([][]bool, len(e.vs))
 	for v, vr := range e.vs {
 		e.eligible[v] = make([]bool, len(e.thr))
+		e.calm[v] = make([][3][]float64, len(calmKinds))
 		for j := range e.thr {
 			e.eligible[v][j] = true
 		}
@@ -208,5 +210,37 @@ func (e *evaluation) settings(stdout io.Writer) {
 			calm = append(calm, fmt.Sprintf("%s %.3f %.3f %.3f", calmKinds[c], cv[0][j], cv[1][j], cv[2][j]))
 		}
 		fmt.Fprintf(stdout, "%s %.2f | %s | (%s) |\n", row, m, strings.Join(calm, "; "), strings.TrimSpace(own))
+	}
+}
+
+// calmTable prints one setting's false alarms per series-day on every kind
+// of calm series at the shipped threshold; calm[c][k][j] is kind c at step
+// calmSteps[k] and threshold thr[j].
+func calmTable(stdout io.Writer, name string, calm [][3][]float64, thr []float64, kinds []int) {
+	j := slices.IndexFunc(thr, func(x float64) bool { return math.Abs(x-detect.Threshold) < 1e-9 })
+	if j < 0 {
+		return
+	}
+	fmt.Fprintf(stdout, "\nCalm series, %s at %.3f: false alarms per series-day (10 seeds; gated kinds marked *, at most %.2f to be eligible).\n\n| calm series | 1 minute | 5 minutes | hourly |\n|---|---|---|---|\n", name, thr[j], maxCalmAlarms)
+	for c, kind := range calmKinds {
+		if slices.Contains(kinds, c) {
+			kind += " *"
+		}
+		fmt.Fprintf(stdout, "| %s | %.3f | %.3f | %.3f |\n", kind, calm[c][0][j], calm[c][1][j], calm[c][2][j])
+	}
+}
+
+// calmOnly prints the calm table of every setting at the shipped threshold,
+// without the labelled data (--calm-only).
+func calmOnly(vs []variant, kinds []int, stdout io.Writer) {
+	thr := []float64{detect.Threshold}
+	for _, v := range vs {
+		calm := make([][3][]float64, len(calmKinds))
+		for c, kind := range calmKinds {
+			for k, step := range calmSteps {
+				calm[c][k] = calmAlarmsPerDay(v.opts, kind, step, thr)
+			}
+		}
+		calmTable(stdout, v.name, calm, thr, kinds)
 	}
 }

@@ -41,7 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	diag := fs.String("diagnose", "", "print where this group's score is lost (per series: windows found, missed, how late; false alarms) at --variant and --thr, instead of the tables")
 	diagVar := fs.String("variant", "shipped constants", "with --diagnose: the setting, by the name make eval-detect prints")
 	diagThr := fs.Float64("thr", detect.Threshold, "with --diagnose: the alert threshold")
-	calm := fs.String("calm", "seasonal,white", "the kinds of calm series a setting must stay quiet on to be eligible (seasonal, white, walk); all three are measured and printed")
+	calm := fs.String("calm", "seasonal,white", "the kinds of calm series a setting must stay quiet on to be eligible (seasonal, white, walk, lognormal, bursty); all five are measured and printed")
+	calmOnlyFlag := fs.String("calm-only", "", "print only the calm-series table at the shipped threshold of the settings whose name contains this (\"all\": every setting), without the labelled data")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -49,6 +50,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "evaldetect: --calm: %v\n", err)
 		return 2
+	}
+	if *calmOnlyFlag != "" {
+		var vs []variant
+		for _, v := range variants() {
+			if *calmOnlyFlag == "all" || strings.Contains(v.name, *calmOnlyFlag) {
+				vs = append(vs, v)
+			}
+		}
+		if len(vs) == 0 {
+			fmt.Fprintf(stderr, "evaldetect: --calm-only: no setting's name contains %q\n", *calmOnlyFlag)
+			return 2
+		}
+		calmOnly(vs, kinds, stdout)
+		return 0
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	groups, err := loadGroups(*nabDir, *msDir)
