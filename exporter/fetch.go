@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fleetcast/fleetcast/forecast"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 )
@@ -224,17 +225,16 @@ func (e *Exporter) checkData(t *target, end, step int64) {
 		have := time.Duration(end-oldest+step) * time.Second
 		if float64(have) < historyShortFraction*float64(want) {
 			kind = "short history"
-			// forecast.Fit keeps a detected season only with two of
-			// it before a backtest of at least two origins, the
-			// shortest of which needs two steps after them; the
-			// backtest covers the whole fit horizon only when that
-			// fits after the two seasons too, else a shorter one.
+			// What forecast.Fit does with this much history: the
+			// seasons it keeps, and those it backtests over the
+			// whole fit horizon.
 			stepDur := time.Duration(step) * time.Second
 			fitSpan := time.Duration(t.fitH) * stepDur
-			learnt := max(0, (have-2*stepDur)/2).Truncate(time.Hour)
+			kept, whole := forecast.SeasonLimits(int(have/stepDur), t.fitH)
+			learnt := (time.Duration(kept) * stepDur).Truncate(time.Hour)
 			warn = fmt.Sprintf("Prometheus holds %s of the %s of history configured (its retention, or series younger than that); seasons longer than %s cannot be learnt",
 				model.Duration(have.Truncate(time.Minute)), model.Duration(want), model.Duration(learnt))
-			if whole := max(0, (have-fitSpan)/2).Truncate(time.Hour); whole < learnt {
+			if whole := (time.Duration(whole) * stepDur).Truncate(time.Hour); whole < learnt {
 				warn += fmt.Sprintf(", and with forecasts %s ahead those longer than %s are backtested over less than that",
 					model.Duration(fitSpan), model.Duration(whole))
 			}

@@ -147,11 +147,12 @@ func TestDataWarnings(t *testing.T) {
 // TestShortHistoryWarningMatchesTheFit: forecast.Fit keeps a detected
 // season only with two of it before a backtest of at least two origins,
 // and that backtest covers the whole fit horizon only when the history has
-// room for it too (else it is shorter). The warning for a short history
-// names both limits. Three days held, two weeks configured, forecasts a
-// day and 30 minutes ahead: (72h − 10m) / 2 = 35h55m, so the daily season
-// is learnt, and (72h − 24h30m) / 2 = 23h45m, so it is backtested over
-// less than the horizon. At the edge the warning is checked against
+// room for two windows of it too (else it is shorter). The warning for a
+// short history names both limits (forecast.SeasonLimits). Three days
+// held, two weeks configured, forecasts a day and 30 minutes ahead:
+// (72h − 10m) / 2 = 35h55m, so the daily season is learnt, and (72h −
+// 24h30m − a quarter of that, the closest two origins may be) / 2 = 20h40m,
+// so it is backtested over less than the horizon. At the edge the warning is checked against
 // forecast.Fit itself: a weekly pattern on two weeks and a step is fitted
 // without its season, and with a step more with it, as the warning says.
 func TestShortHistoryWarningMatchesTheFit(t *testing.T) {
@@ -163,7 +164,7 @@ func TestShortHistoryWarningMatchesTheFit(t *testing.T) {
 		series: map[model.Fingerprint]*series{1: sr}}
 	e := &Exporter{logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	e.checkData(tg, end, step)
-	want := "Prometheus holds 3d of the 2w of history configured (its retention, or series younger than that); seasons longer than 1d11h cannot be learnt, and with forecasts 1d30m ahead those longer than 23h are backtested over less than that"
+	want := "Prometheus holds 3d of the 2w of history configured (its retention, or series younger than that); seasons longer than 1d11h cannot be learnt, and with forecasts 1d30m ahead those longer than 20h are backtested over less than that"
 	if tg.dataWarn != want {
 		t.Errorf("warning:\n got %q\nwant %q", tg.dataWarn, want)
 	}

@@ -8,20 +8,23 @@ import "math"
 // steps (two of the shortest season, at least 10), spaced Hb apart unless
 // that leaves too few (then down to Hb/4).
 //
-// Hb is the forecast horizon H when the history holds a window of it
-// after minTrain. When it does not (a daily series with between two days
-// and two days plus the horizon), the backtest runs at the shorter horizon
-// that gives the most errors (origins × steps) under the same rule, with
-// the count of origins H would want; the band's spread beyond Hb is that
-// of step Hb (band). Such a shorter backtest needs two origins (one if
-// folds asks for one); without them there is no backtest (nil).
+// Hb is the forecast horizon H when the history holds two windows of it
+// after minTrain (one if folds asks for one). When it does not (a daily
+// series with between two days and about two days plus 1¼ horizons), the
+// backtest runs at the shorter horizon that gives the most errors (origins
+// × steps) under the same rule, with the count of origins H would want;
+// the band's spread beyond Hb is that of step Hb (band). Such a shorter
+// backtest needs two origins too; without them there is no backtest (nil).
+// A single window would leave the band one draw to calibrate on (Student's
+// t with 1 degree of freedom: 2.4 times the normal's 0.9 quantile) and
+// nothing to cross-check it with.
 func (w *Fitter) rollingOrigins(n, H, mShort, folds int) (origins []int, Hb int) {
 	minTrain := max(2*mShort, 10)
 	kWant := folds
 	if kWant == 0 {
 		kWant = foldsWanted(H)
 	}
-	if n-H >= minTrain {
+	if originCount(n, H, minTrain, kWant) >= min(2, kWant) {
 		return w.originsAt(n, H, minTrain, kWant), H
 	}
 	best, bestN := 0, 0
@@ -34,6 +37,27 @@ func (w *Fitter) rollingOrigins(n, H, mShort, folds int) (origins []int, Hb int)
 		return nil, H
 	}
 	return w.originsAt(n, best, minTrain, kWant), best
+}
+
+// SeasonLimits says which seasons Fit can use on a history of n steps
+// forecast H steps ahead with automatic folds, in steps: kept is the
+// longest season it keeps (two of it before a backtest of at least two
+// origins, however short), whole the longest whose backtest still covers
+// the whole horizon (two origins of H steps after two of it; a longer one
+// is backtested over fewer steps, rollingOrigins). 0 when none. The
+// exporter's short-history warning says this, so that it cannot drift
+// from what Fit does.
+func SeasonLimits(n, H int) (kept, whole int) {
+	kWant := foldsWanted(H)
+	longest := func(h int) int {
+		for m := n / 2; m >= 1; m-- {
+			if originCount(n, h, max(2*m, 10), kWant) >= 2 {
+				return m
+			}
+		}
+		return 0
+	}
+	return longest(1), longest(H)
 }
 
 // foldsWanted is the automatic number of backtest origins for a horizon of
