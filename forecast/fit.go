@@ -68,6 +68,8 @@ type Fitter struct {
 	origins                     []int
 	cand                        [nCand]cand
 	errs, scale                 []float64
+	relErrs, units, relScale    []float64
+	floorBuf                    []float64
 	calW, pavV, pavW            []float64
 	pavS                        []int
 	zbuf, zsort, calZ           []float64

@@ -72,8 +72,10 @@ func normalCalib(level float64) calib {
 // was missing); draws is how many separate windows the K rows amount to
 // (K unless they overlap, windowDraws). cover is the coverage of the level
 // band on each half of the origins when calibrated on the other half (NaN
-// with fewer than 2 origins).
-func (w *Fitter) calibrate(errs []float64, K, H int, draws, level float64, scale []float64) (c calib, cover float64) {
+// with fewer than 2 origins), and score that band's mean interval score in
+// the series' own units: errs[i] times units[i] (nil: 1) is the error as
+// the series measures it.
+func (w *Fitter) calibrate(errs, units []float64, K, H int, draws, level float64, scale []float64) (c calib, cover, score float64) {
 	wt := grow(&w.calW, H)
 	for h := 0; h < H; h++ {
 		s, n := 0.0, 0.0
@@ -107,7 +109,7 @@ func (w *Fitter) calibrate(errs []float64, K, H int, draws, level float64, scale
 	}
 	w.zbuf = z
 	if len(z) == 0 {
-		return calib{}, math.NaN()
+		return calib{}, math.NaN(), math.NaN()
 	}
 	c.ok = true
 	sorted := grow(&w.zsort, len(z))
@@ -133,8 +135,8 @@ func (w *Fitter) calibrate(errs []float64, K, H int, draws, level float64, scale
 		c.zk[i] = med + (conformalQuantile(sorted, p)-med)*w.tRatio[i]
 	}
 	c.zLo, c.zHi = c.zAt((1-level)/2), c.zAt((1+level)/2)
-	cover = w.crossCoverage(errs, K, H, level, scale)
-	return c, cover
+	cover, score = w.crossCheck(errs, units, K, H, level, scale)
+	return c, cover, score
 }
 
 // conformalQuantile is the order statistic of rank floor((N+1)p) below the
@@ -157,13 +159,17 @@ func conformalQuantile(sorted []float64, p float64) float64 {
 	return sorted[max(0, min(n-1, r))]
 }
 
-// crossCoverage calibrates the band on the even origins and checks it on the
-// odd ones, and the other way round.
-func (w *Fitter) crossCoverage(errs []float64, K, H int, level float64, scale []float64) float64 {
+// crossCheck calibrates the band on the even origins and checks it on the
+// odd ones, and the other way round: the share of errors inside it, and
+// its mean interval score (width, plus 2/(1−level) times any miss; lower is
+// better, Gneiting and Raftery's proper score behind MSIS) in the units that
+// units[i] (nil: 1) converts errs[i] to.
+func (w *Fitter) crossCheck(errs, units []float64, K, H int, level float64, scale []float64) (cover, score float64) {
 	if K < 2 {
-		return math.NaN()
+		return math.NaN(), math.NaN()
 	}
 	inside, total := 0, 0
+	sum, pen := 0.0, 2/(1-level)
 	for half := 0; half < 2; half++ {
 		z := w.calZ[:0]
 		for k := half; k < K; k += 2 {
@@ -188,19 +194,28 @@ func (w *Fitter) crossCoverage(errs []float64, K, H int, level float64, scale []
 		zhi := selectK(z, rhi)
 		for k := 1 - half; k < K; k += 2 {
 			for h := 0; h < H; h++ {
-				if e := errs[k*H+h]; !math.IsNaN(e) {
-					total++
-					if e >= zlo*scale[h] && e <= zhi*scale[h] {
-						inside++
-					}
+				i := k*H + h
+				e := errs[i]
+				if math.IsNaN(e) {
+					continue
 				}
+				total++
+				lo, hi := zlo*scale[h], zhi*scale[h]
+				if e >= lo && e <= hi {
+					inside++
+				}
+				u := 1.0
+				if units != nil {
+					u = units[i]
+				}
+				sum += u * ((hi - lo) + pen*(max(lo-e, 0)+max(e-hi, 0)))
 			}
 		}
 	}
 	if total == 0 {
-		return math.NaN()
+		return math.NaN(), math.NaN()
 	}
-	return float64(inside) / float64(total)
+	return float64(inside) / float64(total), sum / float64(total)
 }
 
 // isotonic replaces v by its weighted least-squares non-decreasing fit
@@ -278,31 +293,49 @@ func (f *Forecast) Quantile(q float64) []float64 {
 	return out
 }
 
-// relativeFloor reports whether a series' errors are measured relative to
-// the forecast level, and the smallest level they are divided by. A series
-// that never left (0, ∞) (CPU seconds, requests, bytes in use) has errors
-// that grow with its level: a band fitted on absolute errors is too narrow
-// at the daily peak and too wide in the trough. Dividing by the history's
-// minimum at least keeps a fold near 0 from blowing the ratio up.
-func relativeFloor(y []float64) (float64, bool) {
-	lo := math.Inf(1)
-	for _, v := range y {
-		if !(v > 0) {
+// relativeFloor reports whether a series' errors may be measured relative
+// to the forecast level, and the smallest level they are divided by. A
+// series that never left (0, ∞) (CPU seconds, requests, bytes in use) often
+// has errors that grow with its level: a band fitted on absolute errors is
+// then too narrow at the daily peak and too wide in the trough. The floor
+// is the history's lower quartile: below it the spread stops shrinking
+// with the level, so a fold forecast near a dip (or near 0) does not turn
+// an ordinary error into a relative one of thousands. Whether the relative
+// band is used at all is the backtest's call (band).
+func (w *Fitter) relativeFloor(y []float64) (float64, bool) {
+	v := w.floorBuf[:0]
+	for _, x := range y {
+		if math.IsNaN(x) {
+			continue
+		}
+		if !(x > 0) {
 			return 0, false
 		}
-		lo = math.Min(lo, v)
+		v = append(v, x)
 	}
-	return lo, len(y) > 0
+	w.floorBuf = v
+	if len(v) == 0 {
+		return 0, false
+	}
+	slices.Sort(v)
+	return v[(len(v)-1)/4], true
 }
 
 // band sets f's Lower and Upper around its Mean from candidate c's backtest
-// errors (Hb steps from each origin), calibrated to level; a strictly
-// positive series is calibrated on errors relative to the forecast level
-// (relativeFloor). When the backtest is shorter than the forecast (Hb <
-// len(f.Mean), a short history), the steps beyond Hb take the spread of
-// step Hb (the isotonic fit's own continuation, with no growth that no
-// error showed), and the t-widening counts the overlapping windows as the
-// separate windows they span (windowDraws). Without a backtest (or when calibration fails) the band
+// errors (Hb steps from each origin), calibrated to level. For a strictly
+// positive series (Fitter.relativeFloor) it also calibrates on the errors relative
+// to each fold's forecast level, and keeps whichever band has the lower
+// cross-validated interval score (crossCheck) in the series' own units: a
+// relative band is right where errors grow with the level, and absurd
+// where a fold forecast near a dip of the history (nyc_taxi's blizzard
+// night, 8 rides in half an hour) turns an ordinary error into a relative
+// one of thousands, which the forecast level then multiplies back (an
+// upper bound of 22 million on a series near 20,000). When the backtest is
+// shorter than the forecast (Hb < len(f.Mean), a short history), the steps
+// beyond Hb take the spread of step Hb (the isotonic fit's own
+// continuation, with no growth that no error showed), and the t-widening
+// counts the overlapping windows as the separate windows they span
+// (windowDraws). Without a backtest (or when calibration fails) the band
 // grows as a random walk of the one-step spread. It returns the
 // calibration and the band's backtest coverage (NaN without).
 func (w *Fitter) band(f *Forecast, c *cand, y []float64, origins []int, Hb int, level float64) (calib, float64) {
@@ -310,6 +343,7 @@ func (w *Fitter) band(f *Forecast, c *cand, y []float64, origins []int, Hb int, 
 	sc := grow(&w.scale, H)
 	var cal calib
 	cover := math.NaN()
+	relBand := false
 	if K > 0 {
 		errs := grow(&w.errs, K*Hb)
 		for k, o := range origins {
@@ -317,21 +351,32 @@ func (w *Fitter) band(f *Forecast, c *cand, y []float64, origins []int, Hb int, 
 				errs[k*Hb+h] = y[o+h] - c.folds[k*Hb+h]
 			}
 		}
-		floor, rel := relativeFloor(y)
-		if rel {
-			for i := range errs {
-				errs[i] /= math.Max(c.folds[i], floor)
-			}
-		}
 		draws := float64(K)
 		if Hb < H {
 			draws = windowDraws(origins, Hb)
 		}
-		cal, cover = w.calibrate(errs, K, Hb, draws, level, sc[:Hb])
+		var score float64
+		cal, cover, score = w.calibrate(errs, nil, K, Hb, draws, level, sc[:Hb])
+		floor, rel := w.relativeFloor(y)
+		if rel {
+			rerrs, units := grow(&w.relErrs, K*Hb), grow(&w.units, K*Hb)
+			for i, e := range errs {
+				units[i] = math.Max(c.folds[i], floor)
+				rerrs[i] = e / units[i]
+			}
+			rsc := grow(&w.relScale, Hb)
+			rcal, rcover, rscore := w.calibrate(rerrs, units, K, Hb, draws, level, rsc)
+			// Without a cross-check (under two origins) the relative band is
+			// kept, as before the check existed.
+			if rcal.ok && (!(rscore >= score) || !cal.ok) {
+				cal, cover, relBand = rcal, rcover, true
+				copy(sc, rsc)
+			}
+		}
 		for h := Hb; h < H; h++ {
 			sc[h] = sc[Hb-1]
 		}
-		if rel && cal.ok {
+		if relBand {
 			for h := range sc {
 				sc[h] *= math.Max(f.Mean[h], floor)
 			}
