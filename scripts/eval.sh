@@ -68,6 +68,42 @@ with open(sys.argv[2]) as f:
 print(f"{bad} of {rows}")
 PY
 }
+# absurd TRAIN FC -> "N of M": series (windows) whose band reaches more than
+# twice the history's range (max - min) above the history's maximum, or
+# as far below its minimum: what no capacity alert should be shown.
+absurd() {
+	python3 - "$1" "$2" <<'PY'
+import csv, math, sys
+lo, hi = {}, {}
+with open(sys.argv[1]) as f:
+    for r in csv.DictReader(f):
+        try:
+            v = float(r["value"])
+        except ValueError:
+            continue
+        if math.isfinite(v):
+            s = r["series"]
+            lo[s], hi[s] = min(lo.get(s, v), v), max(hi.get(s, v), v)
+bad = set()
+seen = set()
+with open(sys.argv[2]) as f:
+    for r in csv.DictReader(f):
+        s = r["series"]
+        if s not in hi:
+            continue
+        seen.add(s)
+        span = hi[s] - lo[s]
+        for k in ("lower", "upper"):
+            try:
+                v = float(r[k])
+            except (ValueError, KeyError, TypeError):
+                continue
+            if v > hi[s] + 2 * span or v < lo[s] - 2 * span:
+                bad.add(s)
+print(f"{len(bad)} of {len(seen)}")
+PY
+}
+declare -A ABS
 ROWS=()
 addrow() { case " ${ROWS[*]:-} " in *" $1 "*) ;; *) ROWS+=("$1") ;; esac; }
 
@@ -80,7 +116,10 @@ run_set() { # name train test horizon seasonargs hw_window pl_window
 		nice "$BIN" forecast --input "$train" --horizon "$hor" --level $LEVEL --model "$m" $FCFLAGS \
 			--output "$WORK/$name-$m.csv" 2>"$WORK/$name-$m.log" || say "$name: $m failed on some series (see $WORK/$name-$m.log)"
 		CELL[$name,$m]=$(score "$train" "$test" "$WORK/$name-$m.csv" "$sargs")
-		[ "$m" = auto ] && NEG[$name]=$(negatives "$train" "$WORK/$name-$m.csv")
+		if [ "$m" = auto ]; then
+			NEG[$name]=$(negatives "$train" "$WORK/$name-$m.csv")
+			ABS[$name]=$(absurd "$train" "$WORK/$name-$m.csv")
+		fi
 		addrow "$m"
 	done
 	for a in "last 0" "holt_winters $hw" "predict_linear $pl" "offset 86400"; do
@@ -174,4 +213,9 @@ echo
 echo "Forecast rows of auto with a value below 0, among series whose history is non-negative:"
 for s in $SETS; do
 	echo "- $s: ${NEG[$s]:-not run}"
+done
+echo
+echo "Series (windows) whose 80% band of auto reaches more than twice the history's range past its maximum or minimum:"
+for s in $SETS; do
+	echo "- $s: ${ABS[$s]:-not run}"
 done
