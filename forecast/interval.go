@@ -317,8 +317,7 @@ func (w *Fitter) relativeFloor(y []float64) (float64, bool) {
 	if len(v) == 0 {
 		return 0, false
 	}
-	slices.Sort(v)
-	return v[(len(v)-1)/4], true
+	return selectK(v, (len(v)-1)/4), true
 }
 
 // band sets f's Lower and Upper around its Mean from candidate c's backtest
