@@ -94,6 +94,25 @@ func nodeOffers(res *api.NodeResources, reserved *api.NodeReservedResources) (cp
 	return cpu, memoryMB
 }
 
+// listedOffers is what a listed node offers allocations (nodeOffers): from
+// the list when it carries the node's resources (NomadAPI.Nodes asks for
+// them), else read from the node itself, one call more.
+func listedOffers(ctx context.Context, nr NodeReader, s *api.NodeListStub) (cpu, memoryMB float64, err error) {
+	res, reserved := s.NodeResources, s.ReservedResources
+	if res == nil {
+		n, err := nr.Node(ctx, s.ID)
+		if err != nil {
+			return 0, 0, err
+		}
+		if n == nil {
+			return 0, 0, nil
+		}
+		res, reserved = n.NodeResources, n.ReservedResources
+	}
+	cpu, memoryMB = nodeOffers(res, reserved)
+	return cpu, memoryMB, nil
+}
+
 // profile describes one allocation for the migrate planner: what it uses,
 // whether and with whom it can move, and its group's disruption budget.
 func profile(al *api.Allocation, job *api.Job, healthy int, predicted map[string]float64) planner.Alloc {
@@ -288,11 +307,10 @@ func (a *Actuator) otherNodes(ctx context.Context, nodeID, pool string, predicte
 		n := planner.Node{ID: s.ID, Pool: s.NodePool, Predicted: pred,
 			Eligible: known && s.Status == "ready" && s.SchedulingEligibility == "eligible" && !s.Drain}
 		if n.Eligible {
-			full, err := a.migrator.Node(ctx, s.ID)
-			if err != nil {
+			var err error
+			if n.Capacity, _, err = listedOffers(ctx, a.migrator, s); err != nil {
 				return nil, err
 			}
-			n.Capacity = nodeCapacity(full)
 		}
 		fleet = append(fleet, n)
 	}

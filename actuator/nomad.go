@@ -158,9 +158,10 @@ func (n *NomadAPI) Nodes(ctx context.Context, pool string) ([]*api.NodeListStub,
 	if pool != "" {
 		q.Filter = fmt.Sprintf("NodePool == %q", pool)
 	}
-	// The nodes' resources with the list, so the room a pool has is read
-	// without one more call per node (readRoom falls back to it when a
-	// server leaves them out).
+	// The nodes' resources with the list, so the room a pool has and the
+	// capacity of a migration's destinations are read without one more
+	// call per node (listedOffers falls back to it when a server leaves
+	// them out).
 	q.Params = map[string]string{"resources": "true"}
 	l, _, err := n.C.Nodes().List(q)
 	if err != nil {

@@ -75,15 +75,9 @@ func (a *Actuator) readRoom(ctx context.Context, j *api.Job, ns, job, group stri
 		room := planner.Room{ID: s.ID, Schedulable: s.Status == api.NodeStatusReady &&
 			s.SchedulingEligibility == api.NodeSchedulingEligible && inDatacenters(s.Datacenter, j.Datacenters)}
 		if room.Schedulable {
-			res, reserved := s.NodeResources, s.ReservedResources
-			if res == nil {
-				n, err := a.groups.Node(ctx, s.ID)
-				if err != nil {
-					return r, err
-				}
-				res, reserved = n.NodeResources, n.ReservedResources
+			if room.CPU, room.MemoryMB, err = listedOffers(ctx, a.groups, s); err != nil {
+				return r, err
 			}
-			room.CPU, room.MemoryMB = nodeOffers(res, reserved)
 			r.Nodes++
 		}
 		allocs, err := a.groups.NodeAllocations(ctx, s.ID)

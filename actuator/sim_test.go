@@ -974,3 +974,43 @@ func TestSimAllocHealthyIsNomads(t *testing.T) {
 		t.Fatalf("a minute later: %d healthy (%v), want 4", h, err)
 	}
 }
+
+// nodeCounter records the single-node reads the actuator makes.
+type nodeCounter struct {
+	*NomadAPI
+	mu    sync.Mutex
+	reads []string
+}
+
+func (c *nodeCounter) Node(ctx context.Context, id string) (*api.Node, error) {
+	c.mu.Lock()
+	c.reads = append(c.reads, id)
+	c.mu.Unlock()
+	return c.NomadAPI.Node(ctx, id)
+}
+
+// TestSimMigrateReadsOtherNodesFromTheList: a migration reads the
+// overloaded node itself, and takes the capacity of the pool's other nodes
+// from the node list, which carries their resources: one node read, not
+// one more per node of the pool.
+func TestSimMigrateReadsOtherNodesFromTheList(t *testing.T) {
+	r := newSimRig(t, nil)
+	r.opts.Sleep = func(ctx context.Context, d time.Duration) error { <-ctx.Done(); return ctx.Err() }
+	nc := &nodeCounter{NomadAPI: r.n}
+	r.opts.Nomad = nc
+	a, err := New(r.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	busy, _ := overloadedNode(t, r)
+	out := a.Handle(context.Background(), alert("NodePredictedOverload", map[string]string{"action": "migrate", "node_id": busy}, r.f.Now()))
+	if out.Result != ResultActed {
+		t.Fatalf("migrate: %+v", out)
+	}
+	nc.mu.Lock()
+	defer nc.mu.Unlock()
+	if len(nc.reads) != 1 || nc.reads[0] != busy {
+		t.Fatalf("node reads %v, want only the overloaded node %s", nc.reads, busy)
+	}
+}
