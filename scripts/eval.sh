@@ -42,68 +42,52 @@ score() {
 	echo "$line" | sed -E 's/.*sMAPE=([^ ]+) MASE=([^ ]+) MSIS=[^ ]+ coverage=([^ ]+).*/\2 \1 \3/'
 }
 
-declare -A CELL NEG
+declare -A CELL NEG ABS
 
-# negatives TRAIN FC -> "N of M": forecast rows (mean, lower or upper below
-# 0) of the series whose whole training history is non-negative.
-negatives() {
-	python3 - "$1" "$2" <<'PY'
-import csv, sys
-neg = set()
-with open(sys.argv[1]) as f:
-    for r in csv.DictReader(f):
-        try:
-            if float(r["value"]) < 0:
-                neg.add(r["series"])
-        except ValueError:
-            pass
-bad = rows = 0
-with open(sys.argv[2]) as f:
-    for r in csv.DictReader(f):
-        if r["series"] in neg:
-            continue
-        rows += 1
-        if any(float(r[k]) < 0 for k in ("mean", "lower", "upper") if r.get(k) not in (None, "", "NaN", "nan")):
-            bad += 1
-print(f"{bad} of {rows}")
-PY
-}
-# absurd TRAIN FC -> "N of M": series (windows) whose band reaches more than
-# twice the history's range (max - min) above the history's maximum, or
-# as far below its minimum: what no capacity alert should be shown.
-absurd() {
+# sanity TRAIN FC -> "N of M|A of B", in one pass over both files: the
+# forecast rows (mean, lower or upper below 0) of the series whose whole
+# training history is non-negative, and the series (windows) whose band
+# reaches more than twice the history's range (max - min) above its
+# maximum or as far below its minimum: what no capacity alert should show.
+sanity() {
 	python3 - "$1" "$2" <<'PY'
 import csv, math, sys
-lo, hi = {}, {}
+neg, lo, hi = set(), {}, {}
 with open(sys.argv[1]) as f:
     for r in csv.DictReader(f):
         try:
             v = float(r["value"])
         except ValueError:
             continue
-        if math.isfinite(v):
-            s = r["series"]
-            lo[s], hi[s] = min(lo.get(s, v), v), max(hi.get(s, v), v)
-bad = set()
-seen = set()
+        if not math.isfinite(v):
+            continue
+        s = r["series"]
+        if v < 0:
+            neg.add(s)
+        lo[s], hi[s] = min(lo.get(s, v), v), max(hi.get(s, v), v)
+bad = rows = 0
+far, seen = set(), set()
 with open(sys.argv[2]) as f:
     for r in csv.DictReader(f):
         s = r["series"]
-        if s not in hi:
-            continue
-        seen.add(s)
-        span = hi[s] - lo[s]
-        for k in ("lower", "upper"):
+        vals = {}
+        for k in ("mean", "lower", "upper"):
             try:
-                v = float(r[k])
+                vals[k] = float(r[k])
             except (ValueError, KeyError, TypeError):
-                continue
-            if v > hi[s] + 2 * span or v < lo[s] - 2 * span:
-                bad.add(s)
-print(f"{len(bad)} of {len(seen)}")
+                pass
+        if s not in neg:
+            rows += 1
+            if any(v < 0 for v in vals.values()):
+                bad += 1
+        if s in hi:
+            seen.add(s)
+            span = hi[s] - lo[s]
+            if any(v > hi[s] + 2 * span or v < lo[s] - 2 * span for k, v in vals.items() if k != "mean"):
+                far.add(s)
+print(f"{bad} of {rows}|{len(far)} of {len(seen)}")
 PY
 }
-declare -A ABS
 ROWS=()
 addrow() { case " ${ROWS[*]:-} " in *" $1 "*) ;; *) ROWS+=("$1") ;; esac; }
 
@@ -117,8 +101,7 @@ run_set() { # name train test horizon seasonargs hw_window pl_window
 			--output "$WORK/$name-$m.csv" 2>"$WORK/$name-$m.log" || say "$name: $m failed on some series (see $WORK/$name-$m.log)"
 		CELL[$name,$m]=$(score "$train" "$test" "$WORK/$name-$m.csv" "$sargs")
 		if [ "$m" = auto ]; then
-			NEG[$name]=$(negatives "$train" "$WORK/$name-$m.csv")
-			ABS[$name]=$(absurd "$train" "$WORK/$name-$m.csv")
+			IFS='|' read -r NEG[$name] ABS[$name] <<<"$(sanity "$train" "$WORK/$name-$m.csv")"
 		fi
 		addrow "$m"
 	done
