@@ -55,9 +55,11 @@ func TestBandFollowsLevel(t *testing.T) {
 // which a level-relative band multiplies back by the forecast: NAB's
 // nyc_taxi in January 2015 got an upper bound of 22 million on a series
 // that never passed 20,000. The backtest must prefer the absolute band
-// there: the upper bound stays within twice the history's maximum. (Before,
-// 313,000 and 843,000; the second with a single backtest window, which
-// rollingOrigins no longer takes, TestThreeDaysGetACrossCheckedBand.)
+// there: the upper bound stays within twice the history's maximum. (On the
+// old code the second dip's 0.9 quantile reached 843,000, with a single
+// backtest window, which rollingOrigins no longer takes,
+// TestThreeDaysGetACrossCheckedBand; with two windows but always the
+// relative band, the first reached 313,000 and the second 94,000.)
 func TestBandNotBlownUpByADip(t *testing.T) {
 	const day = 48
 	for _, dip := range [][2]float64{{0.9, 1.5}, {1.5, 2.3}} { // in days
