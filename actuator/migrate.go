@@ -264,7 +264,7 @@ func (a *Actuator) profileAllocs(ctx context.Context, allocs []*api.Allocation, 
 	healthy := map[string]int{}
 	profiles := make([]planner.Alloc, 0, len(allocs))
 	for _, al := range allocs {
-		if al.DesiredStatus != "run" || (al.ClientStatus != "running" && al.ClientStatus != "pending") {
+		if !allocLive(al) {
 			continue
 		}
 		jk := al.Namespace + "/" + al.JobID
