@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	texttemplate "text/template"
 	"time"
@@ -68,6 +69,29 @@ func (o Outcome) final() bool {
 	return false
 }
 
+// memoKey is the key a.seen remembers a decision's final outcome under, so
+// that Alertmanager's repeats of the firing are answered duplicate: the
+// alert key. An escalation's steps are kept per object in the state store
+// instead (a persisting firing climbs the next rung after the interval);
+// only its refusals are remembered here, under the config that refused
+// them, so that a reload decides again.
+func (a *Actuator) memoKey(d *decision) string {
+	if d.policy != nil && d.policy.Action == ActionEscalate {
+		return "refused/" + strconv.FormatUint(a.cur().gen, 10) + "/" + d.key
+	}
+	return d.key
+}
+
+// remembers says whether an outcome is remembered under memoKey: a final
+// one, but not a step max_step held short of the forecast (its next repeat
+// takes the next step); for an escalation, a refusal (refusedEscalation).
+func (d *decision) remembers(out Outcome) bool {
+	if d.policy != nil && d.policy.Action == ActionEscalate {
+		return refusedEscalation(out)
+	}
+	return out.final() && !(out.Result == ResultActed && d.held)
+}
+
 // alertKey identifies one firing of one alert: Alertmanager repeats the same
 // fingerprint and startsAt on every notification.
 func alertKey(al template.Alert) string {
@@ -89,7 +113,10 @@ type decision struct {
 	// actKey is what an action writes into Nomad (scaling event meta, state
 	// variables) to be recognised later: the alert key, plus the step for
 	// escalations, whose one firing may climb several rungs.
-	actKey   string
+	actKey string
+	// memo is the key this decision's final outcome is remembered under
+	// (memoKey); empty until a policy matches.
+	memo     string
 	policy   *Policy
 	action   string
 	object   string
@@ -123,10 +150,8 @@ func (a *Actuator) Handle(ctx context.Context, al template.Alert) Outcome {
 	if d.policy != nil {
 		out.Policy = d.policy.Name
 	}
-	// Escalations keep their own memory (per object, in the state store):
-	// a firing that persists may climb the next rung after the interval.
-	if out.final() && !(out.Result == ResultActed && d.held) && (d.policy == nil || d.policy.Action != ActionEscalate) {
-		a.remember(d.key)
+	if d.memo != "" && d.remembers(out) {
+		a.remember(d.memo)
 	}
 	act := d.action
 	if act == "" {
@@ -156,11 +181,14 @@ func (a *Actuator) handle(ctx context.Context, d *decision) Outcome {
 	}
 	d.policy, d.action = p, p.Action
 	d.object = objectOf(p.Action, al.Labels)
+	d.memo = a.memoKey(d)
 	a.mu.Lock()
-	at, dup := a.seen[d.key]
+	at, dup := a.seen[d.memo]
 	a.mu.Unlock()
-	dup = dup && p.Action != ActionEscalate
 	if dup {
+		if p.Action == ActionEscalate {
+			return ok(ResultDuplicate, fmt.Sprintf("this firing was refused at %s (fingerprint+startsAt); a config reload decides again", at.UTC().Format(time.RFC3339)))
+		}
 		return ok(ResultDuplicate, fmt.Sprintf("already decided at %s (fingerprint+startsAt)", at.UTC().Format(time.RFC3339)))
 	}
 	if a.o.IsLeader != nil && !a.o.IsLeader() {

@@ -43,20 +43,18 @@ func kindOf(obj string) escalationKind {
 	return escalationKind{}
 }
 
-// escalate climbs the ladder for one alert. A firing refused once (no
-// object, no rung for it, or Nomad says the object does not exist) is
-// answered duplicate on its repeats, under the same config.
+// refusedEscalation says whether an escalation was refused: no object, no
+// rung for it, or Nomad says the object does not exist. Such a firing is
+// answered duplicate on its repeats, under the same config (memoKey).
+func refusedEscalation(out Outcome) bool {
+	return out.Result == ResultRejected || out.Result == ResultNoRung
+}
+
+// escalate climbs the ladder for one alert, and says a refusal once per
+// firing in the operational log (Handle remembers it).
 func (a *Actuator) escalate(ctx context.Context, d *decision, p *Policy) Outcome {
-	key := "refused/" + strconv.FormatUint(a.cur().gen, 10) + "/" + d.key
-	a.mu.Lock()
-	at, dup := a.seen[key]
-	a.mu.Unlock()
-	if dup {
-		return ok(ResultDuplicate, fmt.Sprintf("this firing was refused at %s (fingerprint+startsAt); a config reload decides again", at.UTC().Format(time.RFC3339)))
-	}
 	out := a.climb(ctx, d, p)
-	if out.Result == ResultRejected || out.Result == ResultNoRung {
-		a.remember(key)
+	if refusedEscalation(out) {
 		a.o.Log.Warn("escalation refused: said once per firing, its repeats are duplicates until the config is reloaded", "result", out.Result,
 			"object", clip(d.object, maxDetailBytes), "policy", p.Name, "reason", clip(out.Detail, maxDetailBytes), "alert", clip(d.alert.Labels["alertname"], maxLabelBytes),
 			"fingerprint", clip(d.alert.Fingerprint, maxLabelBytes))
