@@ -15,8 +15,9 @@ import (
 // group's normalised standard score: a window found at its first row is
 // worth 1, a missed one -1, a false alarm -0.11 (less just after a window),
 // and the group's score is 100 (sum + windows) / (2 windows). It returns
-// that score, which is the scorer's at thr.
-func diagnose(g *group, sc [][]float64, thr float64, stdout io.Writer) float64 {
+// that score, which is the scorer's at thr. steps[k], if given, is the
+// step the detector learnt for series k (scoreSteps).
+func diagnose(g *group, sc [][]float64, steps []int64, thr float64, stdout io.Writer) float64 {
 	c := g.corpus
 	pr := nabProfiles[0]
 	unit := 100 / (2 * float64(c.nwin)) // points of the group score per unit of raw score
@@ -34,13 +35,8 @@ func diagnose(g *group, sc [][]float64, thr float64, stdout io.Writer) float64 {
 	for k, s := range c.series {
 		scores := sc[k]
 		step := "?"
-		if len(s.times) > 16 {
-			d := make([]int64, 0, 16)
-			for i := 1; i <= 16; i++ {
-				d = append(d, s.times[i]-s.times[i-1])
-			}
-			sort.Slice(d, func(a, b int) bool { return d[a] < d[b] })
-			step = fmt.Sprintf("%ds", d[8])
+		if k < len(steps) && steps[k] > 0 {
+			step = fmt.Sprintf("%ds", steps[k])
 		}
 		var found, missed int
 		var late, miss, fp float64
@@ -134,7 +130,8 @@ func runDiagnose(groups []*group, gname, vname string, thr float64, stdout, stde
 	}
 	for _, v := range variants() {
 		if v.name == vname {
-			diagnose(g, score(g, v.opts), thr, stdout)
+			sc, steps := scoreSteps(g, v.opts)
+			diagnose(g, sc, steps, thr, stdout)
 			return 0
 		}
 	}

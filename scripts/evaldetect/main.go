@@ -201,16 +201,24 @@ type result struct {
 }
 
 func score(g *group, o detect.Options) [][]float64 {
+	out, _ := scoreSteps(g, o)
+	return out
+}
+
+// scoreSteps is score that also returns the step each series' detector
+// learnt (0 if it had too few observations to learn one).
+func scoreSteps(g *group, o detect.Options) ([][]float64, []int64) {
 	out := make([][]float64, len(g.series))
+	steps := make([]int64, len(g.series))
 	for k, s := range g.series {
 		d := detect.New(o)
 		sc := make([]float64, len(s.Times))
 		for i, t := range s.Times {
 			sc[i] = d.Observe(t, s.Values[i]).Score
 		}
-		out[k] = sc
+		out[k], steps[k] = sc, d.Step()
 	}
-	return out
+	return out, steps
 }
 
 // chooseFor returns the threshold index with the best mean standard score

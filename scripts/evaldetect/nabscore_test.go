@@ -3,7 +3,11 @@ package main
 import (
 	"io"
 	"math"
+	"strings"
 	"testing"
+
+	"github.com/fleetcast/fleetcast/detect"
+	"github.com/fleetcast/fleetcast/internal/seriescsv"
 )
 
 // TestNABScore checks the port against NAB's formulas on one series of 20
@@ -65,8 +69,38 @@ func TestDiagnoseAddsUp(t *testing.T) {
 			sc[i] = 1
 		}
 		at, _ := c.curve(c.events([][]float64{sc}), 0, []float64{0.5})
-		if got := diagnose(g, [][]float64{sc}, 0.5, io.Discard); math.Abs(got-at[0]) > 1e-9 {
+		if got := diagnose(g, [][]float64{sc}, nil, 0.5, io.Discard); math.Abs(got-at[0]) > 1e-9 {
 			t.Errorf("detections at %v: the diagnosis adds up to %.4f, the scorer says %.4f", hits, got, at[0])
+		}
+	}
+}
+
+// TestDiagnosePrintsTheLearntStep: the diagnosis' step column is the step
+// the detector learnt (its median of the first intervals, so one odd
+// interval does not change it), and "?" for a series too short to learn
+// one.
+func TestDiagnosePrintsTheLearntStep(t *testing.T) {
+	var long, short seriescsv.Series
+	long.Name, short.Name = "long", "short"
+	tm := int64(0)
+	for i := range 40 {
+		tm += 100
+		if i == 1 {
+			tm += 37
+		}
+		long.Times, long.Values = append(long.Times, tm), append(long.Values, float64(i%3))
+		if i < 5 {
+			short.Times, short.Values = append(short.Times, tm), append(short.Values, 1)
+		}
+	}
+	g := &group{name: "g", series: []seriescsv.Series{long, short},
+		corpus: newNABCorpus([]string{"long", "short"}, [][]int64{long.Times, short.Times}, map[string][][2]float64{})}
+	sc, steps := scoreSteps(g, detect.Options{})
+	var b strings.Builder
+	diagnose(g, sc, steps, 0.5, &b)
+	for _, want := range []string{"| long | 100s |", "| short | ? |"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("diagnosis lacks %q:\n%s", want, b.String())
 		}
 	}
 }
