@@ -50,6 +50,19 @@ func calmValue(kind string, ts int64, prev float64, rng *rand.Rand) float64 {
 	}
 }
 
+// calmFigures returns one setting's false alarms per series-day on every
+// kind of calm series at every step: [c][k][j] is kind calmKinds[c] sampled
+// every calmSteps[k], at threshold thr[j].
+func calmFigures(o detect.Options, thr []float64) [][3][]float64 {
+	calm := make([][3][]float64, len(calmKinds))
+	for c, kind := range calmKinds {
+		for k, step := range calmSteps {
+			calm[c][k] = calmAlarmsPerDay(o, kind, step, thr)
+		}
+	}
+	return calm
+}
+
 // calmAlarmsPerDay returns the false alarms per series-day at each threshold
 // on calm series of the kind sampled every step.
 func calmAlarmsPerDay(o detect.Options, kind string, step int64, thr []float64) []float64 {

@@ -81,16 +81,12 @@ func (e *evaluation) checkCalm() {
 	e.eligible = make([][]bool, len(e.vs))
 	for v, vr := range e.vs {
 		e.eligible[v] = make([]bool, len(e.thr))
-		e.calm[v] = make([][3][]float64, len(calmKinds))
+		e.calm[v] = calmFigures(vr.opts, e.thr)
 		for j := range e.thr {
 			e.eligible[v][j] = true
 		}
-		for c, kind := range calmKinds {
-			for k, step := range calmSteps {
-				e.calm[v][c][k] = calmAlarmsPerDay(vr.opts, kind, step, e.thr)
-				if !slices.Contains(e.kinds, c) {
-					continue
-				}
+		for _, c := range e.kinds {
+			for k := range calmSteps {
 				for j, a := range e.calm[v][c][k] {
 					if a > maxCalmAlarms {
 						e.eligible[v][j] = false
@@ -235,12 +231,6 @@ func calmTable(stdout io.Writer, name string, calm [][3][]float64, thr []float64
 func calmOnly(vs []variant, kinds []int, stdout io.Writer) {
 	thr := []float64{detect.Threshold}
 	for _, v := range vs {
-		calm := make([][3][]float64, len(calmKinds))
-		for c, kind := range calmKinds {
-			for k, step := range calmSteps {
-				calm[c][k] = calmAlarmsPerDay(v.opts, kind, step, thr)
-			}
-		}
-		calmTable(stdout, v.name, calm, thr, kinds)
+		calmTable(stdout, v.name, calmFigures(v.opts, thr), thr, kinds)
 	}
 }
