@@ -75,7 +75,8 @@ func (a *Actuator) climb(ctx context.Context, d *decision, p *Policy) Outcome {
 	applies := func(r planner.Rung) bool {
 		return kind.fits(r.Action) && len(missing(l, requiredLabels(r.Action))) == 0
 	}
-	if len(planner.Applicable(p.Escalate.Ladder, applies)) == 0 {
+	rungs := planner.Applicable(p.Escalate.Ladder, applies)
+	if len(rungs) == 0 {
 		return ok(ResultNoRung, fmt.Sprintf("nothing to escalate: no rung of policy %s's escalate.ladder applies to %s (a %s needs a %s rung)",
 			p.Name, obj, kind.name, strings.Join(kind.actions, " or ")))
 	}
@@ -103,7 +104,7 @@ func (a *Actuator) climb(ctx context.Context, d *decision, p *Policy) Outcome {
 	// One step of this firing: a retry of it (503) is recognised in Nomad,
 	// the next step is not mistaken for it.
 	d.actKey = d.key + "#after-" + strconv.FormatInt(last, 10)
-	rung, i, okay, why := hist.NextFor(now, p.Escalate.Ladder, p.Escalate.MaxPerHour, applies)
+	rung, i, okay, why := hist.NextAmong(now, p.Escalate.Ladder, rungs, p.Escalate.MaxPerHour)
 	if !okay {
 		return ok(ResultCapped, why)
 	}

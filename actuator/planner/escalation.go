@@ -65,24 +65,24 @@ func Applicable(ladder []Rung, applies func(Rung) bool) []int {
 	return idx
 }
 
-// NextFor is Next on the rungs that apply to the object (applies says
-// which), so that one ladder serves task groups, nodes and pools alike:
-// the n-th escalation of an object within the hour takes the n-th rung
-// that applies to it, and the last of those repeats. index is the rung's
-// place in the whole ladder. ok is false with the reason when the hourly cap
-// is spent or no rung applies (Applicable tells the two apart).
-func (e Escalations) NextFor(now time.Time, ladder []Rung, maxPerHour int, applies func(Rung) bool) (rung Rung, index int, ok bool, why string) {
-	idx := Applicable(ladder, applies)
-	if len(idx) == 0 {
+// NextAmong is Next on the rungs at the places applicable (Applicable's
+// answer for one object), so that one ladder serves task groups, nodes and
+// pools alike: the n-th escalation of an object within the hour takes the
+// n-th rung that applies to it, and the last of those repeats. index is the
+// rung's place in the whole ladder. ok is false with the reason when the
+// hourly cap is spent or no rung applies (an empty applicable; a caller
+// that checks that first filters the ladder once).
+func (e Escalations) NextAmong(now time.Time, ladder []Rung, applicable []int, maxPerHour int) (rung Rung, index int, ok bool, why string) {
+	if len(applicable) == 0 {
 		return Rung{}, 0, false, "no rung of the ladder applies to this object"
 	}
-	sub := make([]Rung, len(idx))
-	for j, i := range idx {
+	sub := make([]Rung, len(applicable))
+	for j, i := range applicable {
 		sub[j] = ladder[i]
 	}
 	rung, j, ok, why := e.Next(now, sub, maxPerHour)
 	if !ok {
 		return Rung{}, 0, false, why
 	}
-	return rung, idx[j], true, ""
+	return rung, applicable[j], true, ""
 }

@@ -6,9 +6,10 @@ import (
 	"time"
 )
 
-// TestNextForClimbsTheObjectsOwnRungs: one ladder for task groups, nodes and
-// pools; each object climbs the rungs that apply to it, in the ladder's
-// order, whatever rungs for other objects come first.
+// TestNextForClimbsTheObjectsOwnRungs (NextAmong on Applicable): one
+// ladder for task groups, nodes and pools; each object climbs the rungs
+// that apply to it, in the ladder's order, whatever rungs for other objects
+// come first.
 func TestNextForClimbsTheObjectsOwnRungs(t *testing.T) {
 	ladder := []Rung{
 		{Action: "scale_group", StepFactor: 2},
@@ -30,13 +31,13 @@ func TestNextForClimbsTheObjectsOwnRungs(t *testing.T) {
 		var e Escalations
 		for n, w := range want[kind] {
 			now := t0.Add(time.Duration(n) * 10 * time.Minute)
-			r, i, ok, why := e.NextFor(now, ladder, 3, applies)
+			r, i, ok, why := e.NextAmong(now, ladder, Applicable(ladder, applies), 3)
 			if !ok || i != w || r != ladder[w] {
 				t.Fatalf("%s, escalation %d: rung %d %+v ok %v (%s), want rung %d", kind, n+1, i, r, ok, why, w)
 			}
 			e = append(e, now)
 		}
-		if _, _, ok, why := e.NextFor(t0.Add(30*time.Minute), ladder, 3, applies); ok || !strings.Contains(why, "hard cap") {
+		if _, _, ok, why := e.NextAmong(t0.Add(30*time.Minute), ladder, Applicable(ladder, applies), 3); ok || !strings.Contains(why, "hard cap") {
 			t.Fatalf("%s: a fourth escalation within the hour: ok %v (%q), want the hard cap", kind, ok, why)
 		}
 	}
@@ -44,7 +45,7 @@ func TestNextForClimbsTheObjectsOwnRungs(t *testing.T) {
 	if idx := Applicable(ladder, none); len(idx) != 0 {
 		t.Fatalf("Applicable = %v, want none", idx)
 	}
-	if _, _, ok, why := (Escalations{}).NextFor(t0, ladder, 3, none); ok || !strings.Contains(why, "no rung") {
+	if _, _, ok, why := (Escalations{}).NextAmong(t0, ladder, Applicable(ladder, none), 3); ok || !strings.Contains(why, "no rung") {
 		t.Fatalf("no rung applies: ok %v (%q)", ok, why)
 	}
 }
