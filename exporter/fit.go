@@ -174,13 +174,20 @@ func (e *Exporter) observe(t *target, sr *series) {
 		// sample; with none, nothing below is scored.
 		from = lastTime(sr, step) - max(step, int64(time.Duration(t.cfg.Refresh)/time.Second))
 	}
+	// The samples up to fedUntil were fed in earlier cycles: start after
+	// them rather than walking the whole window again every cycle.
+	first := 0
+	if sr.fedUntil >= sr.start {
+		first = int((sr.fedUntil-sr.start)/step) + 1
+	}
 	fed := false
 	cycleMax := 0.0
-	for i, v := range sr.vals {
-		ts := sr.start + int64(i)*step
-		if ts <= sr.fedUntil || math.IsNaN(v) {
+	for i := first; i < len(sr.vals); i++ {
+		v := sr.vals[i]
+		if math.IsNaN(v) {
 			continue
 		}
+		ts := sr.start + int64(i)*step
 		score := sr.scorer.Observe(ts, v)
 		if ts > from {
 			cycleMax = math.Max(cycleMax, score)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -108,6 +109,31 @@ func (s *scriptedScorer) Observe(t int64, v float64) float64 {
 }
 
 func (s *scriptedScorer) Forecast(*forecast.Forecast) {}
+
+// TestObserveFeedsOnlyNewSamplesAsTheWindowSlides: when the window drops
+// its oldest samples and gains new ones, the scorer sees each new sample
+// once, in order, and none it saw before; when the window has moved past
+// everything fed (a long outage), it sees the whole window.
+func TestObserveFeedsOnlyNewSamplesAsTheWindowSlides(t *testing.T) {
+	sc := &scriptedScorer{scores: make([]float64, 20)}
+	e := &Exporter{newScorer: func(int64, []int64) AnomalyScorer { return sc }}
+	tg := &target{step: 60, cfg: &TargetConfig{}}
+	sr := &series{start: 600, vals: []float64{1, 2, 3, 4}}
+	e.observe(tg, sr)
+	// Two dropped, three new (the middle one missing).
+	sr.start, sr.vals = 720, []float64{3, 4, 5, math.NaN(), 7}
+	e.observe(tg, sr)
+	// Far past everything fed.
+	sr.start, sr.vals = 6000, []float64{8, 9}
+	e.observe(tg, sr)
+	want := []int64{600, 660, 720, 780, 840, 960, 6000, 6060}
+	if !slices.Equal(sc.seen, want) {
+		t.Fatalf("scorer saw %v, want %v", sc.seen, want)
+	}
+	if sr.fedUntil != 6060 {
+		t.Fatalf("fedUntil %d, want 6060", sr.fedUntil)
+	}
+}
 
 // TestObservePublishesCycleMax checks that each new sample is scored once, in
 // order, and that a detection in the middle of a cycle is the published
