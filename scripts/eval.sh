@@ -124,47 +124,39 @@ roll() { # out origins every horizon inputs... (env HIST: seconds of history, de
 	python3 "$EVAL/rolling.py" "${args[@]}" --origins "$o" --every "$e" --horizon "$h" --out "$WORK/$out"
 }
 
-for s in $SETS; do
-	case $s in
-	m4) run_set m4 "$DATA/m4-hourly/train.csv" "$DATA/m4-hourly/test.csv" 48 "--season 24" 86400 604800 ;;
-	nab-1h)
-		roll nab-1h 12 21600 3600 "$DATA/nab/train.csv" "$DATA/nab/test.csv"
-		run_set nab-1h "$WORK/nab-1h/train.csv" "$WORK/nab-1h/test.csv" 1h "--season-seconds 86400" 3600 21600 ;;
-	nab-1d)
-		roll nab-1d 4 86400 86400 "$DATA/nab/train.csv" "$DATA/nab/test.csv"
-		run_set nab-1d "$WORK/nab-1d/train.csv" "$WORK/nab-1d/test.csv" 1d "--season-seconds 86400" 3600 86400 ;;
-	cluster-1h)
-		roll cluster-1h 12 21600 3600 "$DATA/cluster/full.csv"
-		run_set cluster-1h "$WORK/cluster-1h/train.csv" "$WORK/cluster-1h/test.csv" 1h "--season-seconds 86400" 3600 21600 ;;
-	cluster-1d)
-		roll cluster-1d 4 86400 86400 "$DATA/cluster/full.csv"
-		run_set cluster-1d "$WORK/cluster-1d/train.csv" "$WORK/cluster-1d/test.csv" 1d "--season-seconds 86400" 3600 86400 ;;
-	ms-1h)
-		roll ms-1h 12 21600 3600 "$DATA/ms-anomaly/data.csv"
-		run_set ms-1h "$WORK/ms-1h/train.csv" "$WORK/ms-1h/test.csv" 1h "--season-seconds 86400" 3600 21600 ;;
-	ms-1d)
-		roll ms-1d 4 86400 86400 "$DATA/ms-anomaly/data.csv"
-		run_set ms-1d "$WORK/ms-1d/train.csv" "$WORK/ms-1d/test.csv" 1d "--season-seconds 86400" 3600 86400 ;;
-	nab-3d)
-		HIST=259200 roll nab-3d 12 21600 88200 "$DATA/nab/train.csv" "$DATA/nab/test.csv"
-		run_set nab-3d "$WORK/nab-3d/train.csv" "$WORK/nab-3d/test.csv" 1d30m "--season-seconds 86400" 3600 86400 ;;
-	cluster-3d)
-		HIST=259200 roll cluster-3d 12 21600 88200 "$DATA/cluster/full.csv"
-		run_set cluster-3d "$WORK/cluster-3d/train.csv" "$WORK/cluster-3d/test.csv" 1d30m "--season-seconds 86400" 3600 86400 ;;
-	ms-3d)
-		HIST=259200 roll ms-3d 12 21600 88200 "$DATA/ms-anomaly/data.csv"
-		run_set ms-3d "$WORK/ms-3d/train.csv" "$WORK/ms-3d/test.csv" 1d30m "--season-seconds 86400" 3600 86400 ;;
-	nab-60h)
-		HIST=216000 roll nab-60h 12 21600 86400 "$DATA/nab/train.csv" "$DATA/nab/test.csv"
-		run_set nab-60h "$WORK/nab-60h/train.csv" "$WORK/nab-60h/test.csv" 1d "--season-seconds 86400" 3600 86400 ;;
-	cluster-60h)
-		HIST=216000 roll cluster-60h 12 21600 86400 "$DATA/cluster/full.csv"
-		run_set cluster-60h "$WORK/cluster-60h/train.csv" "$WORK/cluster-60h/test.csv" 1d "--season-seconds 86400" 3600 86400 ;;
-	ms-60h)
-		HIST=216000 roll ms-60h 12 21600 86400 "$DATA/ms-anomaly/data.csv"
-		run_set ms-60h "$WORK/ms-60h/train.csv" "$WORK/ms-60h/test.csv" 1d "--season-seconds 86400" 3600 86400 ;;
-	*) echo "eval: unknown set $s (valid: m4 nab-1h nab-1d cluster-1h cluster-1d ms-1h ms-1d nab-3d cluster-3d ms-3d nab-60h cluster-60h ms-60h)" >&2; exit 2 ;;
+# rolled NAME: the set NAME = FAMILY-SCHEME built by rolling.py, then
+# scored. Families: nab (train then test of NAB's development series),
+# cluster (the traces), ms (ms-anomaly). Schemes: 1h and 1d ahead from
+# rolling.py's 14 days of history (or env HIST), 3d (1 day and 30 minutes
+# ahead from 3 days) and 60h (1 day ahead from 2.5 days). Anchors:
+# holt_winters over an hour; predict_linear over 6 hours for 1 h ahead, a
+# day otherwise.
+rolled() {
+	local name=$1 inputs origins=12 every=21600 rh fh pl=86400 hist=${HIST:-}
+	case ${name%-*} in
+	nab) inputs=("$DATA/nab/train.csv" "$DATA/nab/test.csv") ;;
+	cluster) inputs=("$DATA/cluster/full.csv") ;;
+	ms) inputs=("$DATA/ms-anomaly/data.csv") ;;
+	*) return 1 ;;
 	esac
+	case ${name##*-} in
+	1h) rh=3600 fh=1h pl=21600 ;;
+	1d) origins=4 every=86400 rh=86400 fh=1d ;;
+	3d) hist=259200 rh=88200 fh=1d30m ;;
+	60h) hist=216000 rh=86400 fh=1d ;;
+	*) return 1 ;;
+	esac
+	HIST=$hist roll "$name" "$origins" "$every" "$rh" "${inputs[@]}"
+	run_set "$name" "$WORK/$name/train.csv" "$WORK/$name/test.csv" "$fh" "--season-seconds 86400" 3600 "$pl"
+}
+
+for s in $SETS; do
+	if [ "$s" = m4 ]; then
+		run_set m4 "$DATA/m4-hourly/train.csv" "$DATA/m4-hourly/test.csv" 48 "--season 24" 86400 604800
+	elif ! rolled "$s"; then
+		echo "eval: unknown set $s (valid: m4, or nab, cluster or ms followed by -1h, -1d, -3d or -60h)" >&2
+		exit 2
+	fi
 done
 
 # The table: one row per method, MASE / sMAPE / coverage per set.
