@@ -143,3 +143,34 @@ func TestCalmTable(t *testing.T) {
 		t.Errorf("calm table reads a threshold other than %.3f:\n%s", detect.Threshold, out)
 	}
 }
+
+// TestFixedTable: with a setting fixed, each held-out group is scored at
+// the eligible threshold best on the other three groups, not on all four
+// and not at an ineligible one; a setting with no eligible threshold says
+// so.
+func TestFixedTable(t *testing.T) {
+	curve := func(xs ...float64) [3][]float64 { return [3][]float64{xs, xs, xs} }
+	res := result{at: [][3][]float64{
+		curve(10, 80, 99), // with itself among the groups, this group would move the choice to 0.2
+		curve(10, 50, 99),
+		curve(60, 10, 99),
+		curve(60, 10, 99),
+	}}
+	e := &evaluation{
+		groups:   []*group{{name: "g0"}, {name: "g1"}, {name: "g2"}, {name: "g3"}},
+		vs:       []variant{{name: "some"}, {name: "never calm"}},
+		thr:      []float64{0.1, 0.2, 0.3},
+		res:      []result{res, res},
+		eligible: [][]bool{{true, true, false}, {false, false, false}},
+	}
+	var b strings.Builder
+	e.fixedTable(&b)
+	out := b.String()
+	want := "| some | 10.00 (0.100) | 10.00 (0.100) | 10.00 (0.200) | 10.00 (0.200) | **10.00** |"
+	if !strings.Contains(out, want) {
+		t.Errorf("fixedTable:\n%s\nwant the row\n%s", out, want)
+	}
+	if !strings.Contains(out, "| never calm | not eligible |") {
+		t.Errorf("fixedTable:\n%s\nwant the setting without an eligible threshold marked not eligible", out)
+	}
+}

@@ -43,6 +43,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	diagThr := fs.Float64("thr", detect.Threshold, "with --diagnose: the alert threshold")
 	calm := fs.String("calm", "seasonal,white", "the kinds of calm series a setting must stay quiet on to be eligible (seasonal, white, walk, lognormal, bursty); all five are measured and printed")
 	calmOnlyFlag := fs.String("calm-only", "", "print only the calm-series table at the shipped threshold of the settings whose name contains this (\"all\": every setting), without the labelled data")
+	fixedFlag := fs.String("fixed", "", "score only the shipped constants and the settings whose name contains this, and print also each one's leave-one-group-out figures with the setting fixed (only the threshold chosen on the other three)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -74,7 +75,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *diag != "" {
 		return runDiagnose(groups, *diag, *diagVar, *diagThr, stdout, stderr)
 	}
-	if err := evaluate(groups, variants(), kinds, *scoresDir, stdout, stderr); err != nil {
+	vs := variants()
+	if *fixedFlag != "" {
+		sel := vs[:1] // the shipped constants
+		for _, v := range vs[1:] {
+			if strings.Contains(v.name, *fixedFlag) {
+				sel = append(sel, v)
+			}
+		}
+		if len(sel) == 1 {
+			fmt.Fprintf(stderr, "evaldetect: --fixed: no setting's name contains %q\n", *fixedFlag)
+			return 2
+		}
+		vs = sel
+	}
+	if err := evaluate(groups, vs, kinds, *scoresDir, *fixedFlag != "", stdout, stderr); err != nil {
 		log.Error("evaluate", "err", err)
 		return 1
 	}
