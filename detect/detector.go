@@ -58,8 +58,6 @@ type Knobs struct {
 	DayZShort    int     // before this many observations the trailing-day |z| counts without being a record: the ranks cannot say much yet
 	ShortMaxRate float64 // the short level's rate per observation is at most this, so that it spans more than the observation itself at long steps; 0: no cap
 	PerDayUp     float64 // weight of the per-day correction where it adds evidence (steps longer than 5 minutes); 1: in full
-	SkewCut      float64 // a series whose warm-up is all >= 0 with a quantile skewness above this is scored on a transformed value from then on (see transform.go); 0: never
-	SkewAsinh    bool    // the transform is asinh(x/s), s the warm-up's positive values' median, instead of log(x + c), c their 10th percentile
 }
 
 // DefaultKnobs returns the shipped constants.
@@ -154,10 +152,6 @@ type Detector struct {
 
 	warmup    int  // observations scored 0
 	dayWarmup bool // the warm-up is a day of observations, set once the step is known
-
-	tx     transform // the variance-stabilising transform, decided at the end of the warm-up
-	txDone bool      // decided (or never to be decided)
-	txBuf  []txObs   // the warm-up's finite observations, until decided
 }
 
 // New returns a detector for one series.
@@ -265,18 +259,6 @@ func (d *Detector) best(t int64) (*model, float64, bool) {
 // and are not learnt. Times should increase; a repeated or earlier time is
 // treated as following the previous observation immediately.
 func (d *Detector) Observe(t int64, v float64) Detection {
-	if d.tx.on {
-		return d.tx.back(d.observe(t, d.tx.fwd(v)))
-	}
-	det := d.observe(t, v)
-	if !d.txDone && d.p.SkewCut > 0 {
-		d.watchWarmup(t, v)
-	}
-	return det
-}
-
-// observe is Observe on the value the models see.
-func (d *Detector) observe(t int64, v float64) Detection {
 	m, pred, ok := d.best(t)
 	det := Detection{Expected: math.NaN(), Lower: math.NaN(), Upper: math.NaN(), Warmup: d.n < d.warmup}
 	var scale float64

@@ -112,44 +112,5 @@ func variants() []variant {
 			add(fmt.Sprintf("fourth round, but the short level's rate at most %.1f per observation, the per-day correction weighted %.2f where it adds evidence", c, u), c, u)
 		}
 	}
-	return append(vs, ninthRound()...)
-}
-
-// ninthRound: a variance-stabilising transform chosen per series from its
-// warm-up (detect/transform.go), set before its first labelled run: a
-// warm-up never below 0 whose quantile skewness (q90 + q10 - 2 q50) /
-// (q90 - q10) is above 0.1, 0.2 or 0.3 is scored from then on as
-// log(x + c), c the warm-up's positive values' 10th percentile, or as
-// asinh(x / s), s their median. Six settings on each of three bases: the
-// shipped constants, and the two settings the realKnownCause and
-// ms-anomaly folds choose (the fourth round's, short level's rate at most
-// 0.5; and that with the per-day correction weighted 0.5).
-func ninthRound() []variant {
-	type base struct {
-		name string
-		k    detect.Knobs
-	}
-	rkc, ms := fourthRound(), fourthRound()
-	rkc.ShortMaxRate = 0.5
-	ms.ShortMaxRate, ms.PerDayUp = 0.5, 0.5
-	bases := []base{
-		{"shipped", detect.DefaultKnobs()},
-		{"fourth round, rate at most 0.5", rkc},
-		{"fourth round, rate at most 0.5, per-day 0.5", ms},
-	}
-	var vs []variant
-	for _, b := range bases {
-		for _, asinh := range []bool{false, true} {
-			for _, cut := range []float64{0.1, 0.2, 0.3} {
-				k := b.k
-				k.SkewCut, k.SkewAsinh = cut, asinh
-				tx := "log(x + q10)"
-				if asinh {
-					tx = "asinh(x / q50)"
-				}
-				vs = append(vs, variant{name: fmt.Sprintf("%s, skewed warm-up (> %.1f) scored on %s", b.name, cut, tx), opts: detect.Options{Knobs: &k}})
-			}
-		}
-	}
 	return vs
 }
