@@ -114,6 +114,32 @@ func (f *fakeNomad) NodeAllocations(_ context.Context, id string) ([]*api.Alloca
 	return f.allocs[id], nil
 }
 
+// LiveAllocs lists the nodes' live allocations as the list endpoint
+// returns them (stubOf).
+func (f *fakeNomad) LiveAllocs(_ context.Context, nodes []string) (map[string][]*api.AllocationListStub, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, errDown
+	}
+	out := map[string][]*api.AllocationListStub{}
+	for _, id := range nodes {
+		for _, al := range f.allocs[id] {
+			if allocLive(al) {
+				out[id] = append(out[id], stubOf(al, id))
+			}
+		}
+	}
+	return out, nil
+}
+
+// stubOf is an allocation as /v1/allocations?resources=true lists it, the
+// fields the actuator reads; node is its node's ID.
+func stubOf(al *api.Allocation, node string) *api.AllocationListStub {
+	return &api.AllocationListStub{ID: al.ID, Namespace: al.Namespace, NodeID: node, JobID: al.JobID, TaskGroup: al.TaskGroup,
+		DesiredStatus: al.DesiredStatus, ClientStatus: al.ClientStatus, AllocatedResources: al.AllocatedResources}
+}
+
 func (f *fakeNomad) Nodes(_ context.Context, pool string) ([]*api.NodeListStub, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -147,7 +173,7 @@ func (f *fakeNomad) Drain(_ context.Context, node string, deadline time.Duration
 	return nil
 }
 
-func (f *fakeNomad) AllocHealthy(_ context.Context, ns, job, group string) (int, error) {
+func (f *fakeNomad) AllocHealthy(_ context.Context, ns, job, group, _ string) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if g, ok := f.groups[ns+" "+job+" "+group]; ok {

@@ -22,13 +22,24 @@ const (
 	MetaColocate = "fleetcast.colocate"
 )
 
-// NodeReader reads client nodes and what runs on them; the migrate and
-// scale_pool actions both plan from it.
+// NodeReader reads client nodes; the scale_group (room), migrate and
+// scale_pool actions all plan from it.
 type NodeReader interface {
 	Node(ctx context.Context, id string) (*api.Node, error)
-	NodeAllocations(ctx context.Context, id string) ([]*api.Allocation, error)
 	// Nodes lists the nodes of a pool ("" for all).
 	Nodes(ctx context.Context, pool string) ([]*api.NodeListStub, error)
+}
+
+// AllocLister reads what runs on many nodes at once: the room a task
+// group's pool has and a pool's state are planned from every node of the
+// pool, so their allocations are listed in one request per decision, never
+// one per node.
+type AllocLister interface {
+	// LiveAllocs lists the allocations that hold resources on the given
+	// nodes (desired run; pending or running), of every namespace the
+	// token may read, with what each reserves (AllocatedResources), by
+	// node ID. A node with none has no entry.
+	LiveAllocs(ctx context.Context, nodes []string) (map[string][]*api.AllocationListStub, error)
 }
 
 // NodeMigrator is what the migrate action asks of Nomad: the node and its
@@ -37,18 +48,22 @@ type NodeReader interface {
 // elsewhere, and making it eligible again.
 type NodeMigrator interface {
 	NodeReader
+	// NodeAllocations lists one node's allocations, jobs included: the
+	// migration profiles the node it empties.
+	NodeAllocations(ctx context.Context, id string) ([]*api.Allocation, error)
 	Job(ctx context.Context, namespace, job string) (*api.Job, error)
-	// AllocHealthy counts the healthy allocations of a task group.
-	AllocHealthy(ctx context.Context, namespace, job, group string) (int, error)
+	// AllocHealthy counts the healthy allocations of a task group of a job
+	// of type jobType ("" when not known: it is read then).
+	AllocHealthy(ctx context.Context, namespace, job, group, jobType string) (int, error)
 	StopAlloc(ctx context.Context, namespace, id string) error
 	SetEligibility(ctx context.Context, node string, eligible bool) error
 }
 
-// allocAsk is what an allocation's tasks reserve: CPU in MHz and memory
-// in MB.
-func allocAsk(al *api.Allocation) (cpu, memoryMB float64) {
-	if al.AllocatedResources != nil {
-		for _, t := range al.AllocatedResources.Tasks {
+// reservedBy is what an allocation's tasks reserve: CPU in MHz and memory
+// in MB (nothing when the resources are not known).
+func reservedBy(r *api.AllocatedResources) (cpu, memoryMB float64) {
+	if r != nil {
+		for _, t := range r.Tasks {
 			if t != nil {
 				cpu += float64(t.Cpu.CpuShares)
 				memoryMB += float64(t.Memory.MemoryMB)
@@ -60,16 +75,18 @@ func allocAsk(al *api.Allocation) (cpu, memoryMB float64) {
 
 // allocCPU is the CPU in MHz an allocation's tasks reserve.
 func allocCPU(al *api.Allocation) float64 {
-	cpu, _ := allocAsk(al)
+	cpu, _ := reservedBy(al.AllocatedResources)
 	return cpu
 }
 
-// allocLive says whether an allocation holds its node's resources: it is
-// meant to run and is running or about to.
-func allocLive(al *api.Allocation) bool {
-	return al.DesiredStatus == api.AllocDesiredStatusRun &&
-		(al.ClientStatus == api.AllocClientStatusRunning || al.ClientStatus == api.AllocClientStatusPending)
+// liveStatus says whether an allocation in these states holds its node's
+// resources: it is meant to run and is running or about to.
+func liveStatus(desired, client string) bool {
+	return desired == api.AllocDesiredStatusRun &&
+		(client == api.AllocClientStatusRunning || client == api.AllocClientStatusPending)
 }
+
+func allocLive(al *api.Allocation) bool { return liveStatus(al.DesiredStatus, al.ClientStatus) }
 
 func nodeCapacity(n *api.Node) float64 {
 	if n == nil {
@@ -255,13 +272,20 @@ func (a *Actuator) forecastsByLabel(ctx context.Context, t *template.Template, l
 	return out, nil
 }
 
+// groupHealth is a task group's healthy count before a migration, which
+// its replacements must reach before the node is given back, and its job's
+// type, which says how Nomad counts it (AllocHealthy).
+type groupHealth struct {
+	healthy int
+	jobType string
+}
+
 // profileAllocs describes the node's running allocations for the planner,
 // reading each job and each group's healthy count from Nomad once. It
-// returns the healthy counts by namespace/job/group too: the replacements
-// must reach them before the node is given back.
-func (a *Actuator) profileAllocs(ctx context.Context, allocs []*api.Allocation, predicted map[string]float64) ([]planner.Alloc, map[string]int, error) {
+// returns each group's health too, by namespace/job/group.
+func (a *Actuator) profileAllocs(ctx context.Context, allocs []*api.Allocation, predicted map[string]float64) ([]planner.Alloc, map[string]groupHealth, error) {
 	jobs := map[string]*api.Job{}
-	healthy := map[string]int{}
+	healthy := map[string]groupHealth{}
 	profiles := make([]planner.Alloc, 0, len(allocs))
 	for _, al := range allocs {
 		if !allocLive(al) {
@@ -279,13 +303,16 @@ func (a *Actuator) profileAllocs(ctx context.Context, allocs []*api.Allocation, 
 		gk := jk + "/" + al.TaskGroup
 		h, seen := healthy[gk]
 		if !seen {
+			if job != nil && job.Type != nil {
+				h.jobType = *job.Type
+			}
 			var err error
-			if h, err = a.migrator.AllocHealthy(ctx, al.Namespace, al.JobID, al.TaskGroup); err != nil {
+			if h.healthy, err = a.migrator.AllocHealthy(ctx, al.Namespace, al.JobID, al.TaskGroup, h.jobType); err != nil {
 				return nil, nil, err
 			}
 			healthy[gk] = h
 		}
-		profiles = append(profiles, profile(al, job, h, predicted))
+		profiles = append(profiles, profile(al, job, h.healthy, predicted))
 	}
 	return profiles, healthy, nil
 }
@@ -322,7 +349,7 @@ type migration struct {
 	nodeID, pool, key string // key: the node's state variable
 	policy            *MigratePolicy
 	allocs            []*api.Allocation
-	healthy           map[string]int // by namespace/job/group, before the move
+	healthy           map[string]groupHealth // by namespace/job/group, before the move
 	plan              planner.MigratePlan
 }
 
@@ -366,7 +393,7 @@ func (a *Actuator) moveAllocs(ctx context.Context, d *decision, mv migration) Ou
 // restoreLater waits (in the background, bounded) for the stopped
 // allocations' groups to be healthy again, then restores the node's
 // eligibility once the overload window has passed.
-func (a *Actuator) restoreLater(nodeID string, m *MigratePolicy, stopped []string, byID map[string]*api.Allocation, before map[string]int) {
+func (a *Actuator) restoreLater(nodeID string, m *MigratePolicy, stopped []string, byID map[string]*api.Allocation, before map[string]groupHealth) {
 	a.bg.Add(1)
 	go func() {
 		defer a.bg.Done()
@@ -381,18 +408,20 @@ func (a *Actuator) restoreLater(nodeID string, m *MigratePolicy, stopped []strin
 		}
 		for gk, al := range groups {
 			for {
-				h, err := a.migrator.AllocHealthy(ctx, al.Namespace, al.JobID, al.TaskGroup)
-				if err == nil && h >= before[gk] {
+				// The job's type as profileAllocs read it: polled once a
+				// second, this reads the scale status only.
+				h, err := a.migrator.AllocHealthy(ctx, al.Namespace, al.JobID, al.TaskGroup, before[gk].jobType)
+				if err == nil && h >= before[gk].healthy {
 					a.o.Audit.Info("migration replacements healthy", "node", nodeID, "group", gk, "healthy", h)
 					break
 				}
 				if a.o.Now().After(deadline) {
-					a.o.Audit.Warn("migration replacements not healthy in time", "node", nodeID, "group", gk, "healthy", h, "want", before[gk], "err", err)
+					a.o.Audit.Warn("migration replacements not healthy in time", "node", nodeID, "group", gk, "healthy", h, "want", before[gk].healthy, "err", err)
 					break
 				}
 				if a.o.Sleep(ctx, time.Second) != nil {
 					a.o.Audit.Warn("shutting down during a migration's health wait: the node stays ineligible until the leader's sweep gives it back after the overload window",
-						"node", nodeID, "group", gk, "healthy", h, "want", before[gk], "restore_after", durOr(m.OverloadWindow, time.Hour))
+						"node", nodeID, "group", gk, "healthy", h, "want", before[gk].healthy, "restore_after", durOr(m.OverloadWindow, time.Hour))
 					return
 				}
 			}

@@ -16,12 +16,13 @@ import (
 
 // NomadAPI carries out every action: it implements the interface each
 // action declares for the Nomad calls it makes (GroupScaler in
-// scalegroup.go, NodeMigrator in migrate.go, PoolNodes in pool.go) and the
-// StateStore.
+// scalegroup.go, NodeMigrator in migrate.go, PoolNodes in pool.go; the
+// NodeReader and AllocLister they share in migrate.go) and the StateStore.
 var (
 	_ GroupScaler  = (*NomadAPI)(nil)
 	_ NodeMigrator = (*NomadAPI)(nil)
 	_ PoolNodes    = (*NomadAPI)(nil)
+	_ AllocLister  = (*NomadAPI)(nil)
 	_ StateStore   = (*NomadAPI)(nil)
 )
 
@@ -151,6 +152,44 @@ func (n *NomadAPI) NodeAllocations(ctx context.Context, id string) ([]*api.Alloc
 	return a, wrapNomad("node allocations "+id, err)
 }
 
+// liveAllocsFilter keeps, on the server, the allocations that hold their
+// node's resources (liveStatus); filter expressions on /v1/allocations
+// came with Nomad 1.3.0.
+var liveAllocsFilter = fmt.Sprintf("DesiredStatus == %q and (ClientStatus == %q or ClientStatus == %q)",
+	api.AllocDesiredStatusRun, api.AllocClientStatusRunning, api.AllocClientStatusPending)
+
+// LiveAllocs lists the live allocations of the given nodes in one request,
+// whatever their number: GET /v1/allocations across every namespace the
+// token may read-job in (namespace=*), with what each reserves
+// (resources=true), without task states (task_states=false, the bulk of
+// the list), filtered on the server to live ones. The list stub carries
+// no node pool, so the cluster's live allocations come back and are
+// grouped by node here, keeping the nodes asked for.
+func (n *NomadAPI) LiveAllocs(ctx context.Context, nodes []string) (map[string][]*api.AllocationListStub, error) {
+	ctx, cancel := n.call(ctx)
+	defer cancel()
+	q := qo(ctx, "*")
+	q.Filter = liveAllocsFilter
+	q.Params = map[string]string{"resources": "true", "task_states": "false"}
+	l, _, err := n.C.Allocations().List(q)
+	if err != nil {
+		return nil, wrapNomad("allocations", err)
+	}
+	want := make(map[string]bool, len(nodes))
+	for _, id := range nodes {
+		want[id] = true
+	}
+	out := map[string][]*api.AllocationListStub{}
+	for _, s := range l {
+		// Checked again: a server that ignores the filter must not count
+		// stopped allocations.
+		if s != nil && want[s.NodeID] && liveStatus(s.DesiredStatus, s.ClientStatus) {
+			out[s.NodeID] = append(out[s.NodeID], s)
+		}
+	}
+	return out, nil
+}
+
 func (n *NomadAPI) Nodes(ctx context.Context, pool string) ([]*api.NodeListStub, error) {
 	ctx, cancel := n.call(ctx)
 	defer cancel()
@@ -199,8 +238,11 @@ func (n *NomadAPI) Drain(ctx context.Context, node string, deadline time.Duratio
 }
 
 // AllocHealthy counts the healthy allocations of a task group: the
-// deployment's healthy count, or for batch jobs the running ones.
-func (n *NomadAPI) AllocHealthy(ctx context.Context, ns, job, group string) (int, error) {
+// deployment's healthy count, or for batch jobs the running ones. jobType
+// is the job's type when the caller knows it (a migration's health wait
+// polls once a second and read the job when it planned); "" reads the job
+// when its type decides.
+func (n *NomadAPI) AllocHealthy(ctx context.Context, ns, job, group, jobType string) (int, error) {
 	ctx, cancel := n.call(ctx)
 	defer cancel()
 	st, _, err := n.C.Jobs().ScaleStatus(job, qo(ctx, ns))
@@ -218,11 +260,16 @@ func (n *NomadAPI) AllocHealthy(ctx context.Context, ns, job, group string) (int
 	// deployment counts allocations healthy. Counting Running instead
 	// would call replacements healthy before Nomad does. Only batch jobs,
 	// which have no deployments, are judged by Running.
-	j, _, err := n.C.Jobs().Info(job, qo(ctx, ns))
-	if err != nil {
-		return 0, wrapNomad("job "+ns+"/"+job, err)
+	if jobType == "" {
+		j, _, err := n.C.Jobs().Info(job, qo(ctx, ns))
+		if err != nil {
+			return 0, wrapNomad("job "+ns+"/"+job, err)
+		}
+		if j.Type != nil {
+			jobType = *j.Type
+		}
 	}
-	if j.Type != nil && (*j.Type == api.JobTypeBatch || *j.Type == api.JobTypeSysbatch) {
+	if jobType == api.JobTypeBatch || jobType == api.JobTypeSysbatch {
 		return tg.Running, nil
 	}
 	return 0, nil

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/nomad/api"
+
 	"github.com/fleetcast/fleetcast/actuator/planner"
 )
 
@@ -24,9 +26,11 @@ type PoolScaler interface {
 }
 
 // PoolNodes is what the scale_pool action asks of Nomad: the pool's nodes
-// and their allocations, and draining the nodes a scale-in removes.
+// and their live allocations (listed once), and draining the nodes a
+// scale-in removes.
 type PoolNodes interface {
 	NodeReader
+	AllocLister
 	Drain(ctx context.Context, node string, deadline time.Duration) error
 }
 
@@ -118,24 +122,11 @@ func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcom
 	if err != nil {
 		return a.nomadFailed(d, err)
 	}
-	st := planner.PoolState{Name: name}
-	for _, s := range stubs {
-		if s.Status == "down" || s.Drain {
-			continue // leaving already; not part of the size we plan from
-		}
-		allocs, err := a.poolNodes.NodeAllocations(ctx, s.ID)
-		if err != nil {
-			return a.nomadFailed(d, err)
-		}
-		n := planner.Node{ID: s.ID, Pool: name, Eligible: s.SchedulingEligibility == "eligible"}
-		for _, al := range allocs {
-			if allocLive(al) {
-				n.Allocs++
-				n.Predicted += allocCPU(al)
-			}
-		}
-		st.Nodes = append(st.Nodes, n)
+	allocs, err := a.poolNodes.LiveAllocs(ctx, staying(stubs))
+	if err != nil {
+		return a.nomadFailed(d, err)
 	}
+	st := poolState(name, stubs, allocs)
 	skey := "pool/" + name
 	prev, err := a.cur().state.Get(ctx, skey)
 	if err != nil {
@@ -192,6 +183,29 @@ func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcom
 		a.shrinkAfterDrain(name, plan, deadline, target)
 		return ok(ResultActed, plan.Reason)
 	})
+}
+
+// poolState is the pool's nodes as the pool planner sees them, from their
+// live allocations (by node ID, LiveAllocs): a down or draining node is
+// leaving already and not part of the size planned from; each other node
+// with how many allocations it runs and the CPU they reserve.
+func poolState(name string, stubs []*api.NodeListStub, allocs map[string][]*api.AllocationListStub) planner.PoolState {
+	st := planner.PoolState{Name: name}
+	for _, s := range stubs {
+		if s.Status == api.NodeStatusDown || s.Drain {
+			continue
+		}
+		n := planner.Node{ID: s.ID, Pool: name, Eligible: s.SchedulingEligibility == api.NodeSchedulingEligible}
+		for _, al := range allocs[s.ID] {
+			if liveStatus(al.DesiredStatus, al.ClientStatus) {
+				cpu, _ := reservedBy(al.AllocatedResources)
+				n.Allocs++
+				n.Predicted += cpu
+			}
+		}
+		st.Nodes = append(st.Nodes, n)
+	}
+	return st
 }
 
 // shrinkAfterDrain waits, in the background and bounded by the drain

@@ -32,7 +32,8 @@ type groupRoom struct {
 // (ineligible ones) count as placed; those on draining or down nodes do
 // not, since they must move. Nomad's own scheduler weighs more (affinities,
 // constraints on attributes, devices, ports); this is the room a plain
-// group of CPU and memory needs.
+// group of CPU and memory needs. It takes two reads whatever the pool's
+// size: the pool's nodes, and the live allocations (LiveAllocs).
 func (a *Actuator) readRoom(ctx context.Context, j *api.Job, ns, job, group string) (groupRoom, error) {
 	r := groupRoom{Pool: api.NodePoolDefault}
 	if j == nil {
@@ -67,36 +68,18 @@ func (a *Actuator) readRoom(ctx context.Context, j *api.Job, ns, job, group stri
 	if err != nil {
 		return r, err
 	}
-	var rooms []planner.Room
-	for _, s := range stubs {
-		if s.Status == api.NodeStatusDown || s.Drain {
-			continue // its allocations of the group must move: not placed
-		}
-		room := planner.Room{ID: s.ID, Schedulable: s.Status == api.NodeStatusReady &&
-			s.SchedulingEligibility == api.NodeSchedulingEligible && inDatacenters(s.Datacenter, j.Datacenters)}
+	allocs, err := a.groups.LiveAllocs(ctx, staying(stubs))
+	if err != nil {
+		return r, err
+	}
+	rooms, err := roomsOf(ctx, a.groups, stubs, allocs, j.Datacenters, ns, job, group)
+	if err != nil {
+		return r, err
+	}
+	for _, room := range rooms {
 		if room.Schedulable {
-			if room.CPU, room.MemoryMB, err = listedOffers(ctx, a.groups, s); err != nil {
-				return r, err
-			}
 			r.Nodes++
 		}
-		allocs, err := a.groups.NodeAllocations(ctx, s.ID)
-		if err != nil {
-			return r, err
-		}
-		for _, al := range allocs {
-			if !allocLive(al) {
-				continue
-			}
-			if al.Namespace == ns && al.JobID == job && al.TaskGroup == group {
-				room.Own++
-				continue
-			}
-			cpu, mb := allocAsk(al)
-			room.UsedCPU += cpu
-			room.UsedMemoryMB += mb
-		}
-		rooms = append(rooms, room)
 	}
 	r.Placeable, err = planner.Placeable(rooms, r.Ask)
 	if err != nil {
@@ -104,6 +87,56 @@ func (a *Actuator) readRoom(ctx context.Context, j *api.Job, ns, job, group stri
 	}
 	r.known = true
 	return r, nil
+}
+
+// staying is the IDs of the listed nodes that are neither down nor
+// draining: the nodes whose allocations stay where they are.
+func staying(stubs []*api.NodeListStub) []string {
+	ids := make([]string, 0, len(stubs))
+	for _, s := range stubs {
+		if s.Status != api.NodeStatusDown && !s.Drain {
+			ids = append(ids, s.ID)
+		}
+	}
+	return ids
+}
+
+// roomsOf is what each listed node holds for planner.Placeable, from the
+// nodes' live allocations (by node ID, LiveAllocs): a down or draining node
+// is left out (its allocations of the group must move: not placed); a
+// ready, eligible node in one of the datacenters is schedulable, with what
+// it offers; every other allocation's CPU and memory count as used, the
+// group's own (namespace ns, job, group) as placed.
+func roomsOf(ctx context.Context, nr NodeReader, stubs []*api.NodeListStub, allocs map[string][]*api.AllocationListStub,
+	datacenters []string, ns, job, group string) ([]planner.Room, error) {
+	var rooms []planner.Room
+	for _, s := range stubs {
+		if s.Status == api.NodeStatusDown || s.Drain {
+			continue
+		}
+		room := planner.Room{ID: s.ID, Schedulable: s.Status == api.NodeStatusReady &&
+			s.SchedulingEligibility == api.NodeSchedulingEligible && inDatacenters(s.Datacenter, datacenters)}
+		if room.Schedulable {
+			var err error
+			if room.CPU, room.MemoryMB, err = listedOffers(ctx, nr, s); err != nil {
+				return nil, err
+			}
+		}
+		for _, al := range allocs[s.ID] {
+			if !liveStatus(al.DesiredStatus, al.ClientStatus) {
+				continue
+			}
+			if al.Namespace == ns && al.JobID == job && al.TaskGroup == group {
+				room.Own++
+				continue
+			}
+			cpu, mb := reservedBy(al.AllocatedResources)
+			room.UsedCPU += cpu
+			room.UsedMemoryMB += mb
+		}
+		rooms = append(rooms, room)
+	}
+	return rooms, nil
 }
 
 // distinctHosts says whether the constraints hold distinct_hosts (its

@@ -16,8 +16,9 @@ import (
 // GroupScaler is what the scale_group action asks of Nomad: a job's groups
 // with their counts and scaling events, the job itself (its groups'
 // scaling blocks bound the count; its node pool and its groups' asks say
-// what the pool can place), the pool's nodes and their allocations (a
-// scale-out waits for nodes, readRoom), and a group's new count.
+// what the pool can place), the pool's nodes and their live allocations,
+// listed once (a scale-out waits for nodes, readRoom), and a group's new
+// count.
 type GroupScaler interface {
 	ScaleStatus(ctx context.Context, namespace, job string) (*api.JobScaleStatusResponse, error)
 	// Scale sets a group's count; a non-zero jobModifyIndex makes Nomad
@@ -25,6 +26,7 @@ type GroupScaler interface {
 	Scale(ctx context.Context, namespace, job, group string, count int, message string, meta map[string]any, jobModifyIndex uint64) error
 	Job(ctx context.Context, namespace, job string) (*api.Job, error)
 	NodeReader
+	AllocLister
 }
 
 func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outcome {

@@ -259,7 +259,7 @@ func TestSimMigrate(t *testing.T) {
 	if node.SchedulingEligibility != "eligible" {
 		t.Fatalf("node %s after the overload window", node.SchedulingEligibility)
 	}
-	if h, _ := r.n.AllocHealthy(ctx, "default", "api", "api"); h < 2 {
+	if h, _ := r.n.AllocHealthy(ctx, "default", "api", "api", ""); h < 2 {
 		t.Fatalf("api has %d healthy allocations after the migration, want 2", h)
 	}
 }
@@ -962,7 +962,7 @@ func TestSimAllocHealthyIsNomads(t *testing.T) {
 	}
 	r.f.Advance(r.f.Now().Add(2 * time.Second))
 	g := groupStatus(t, r.n, "api", "api")
-	h, err := r.n.AllocHealthy(ctx, "default", "api", "api")
+	h, err := r.n.AllocHealthy(ctx, "default", "api", "api", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -970,7 +970,7 @@ func TestSimAllocHealthyIsNomads(t *testing.T) {
 		t.Fatalf("right after a scale: running %d, Nomad's healthy %d, the actuator says %d", g.Running, g.Healthy, h)
 	}
 	r.f.Advance(r.f.Now().Add(time.Minute))
-	if h, err := r.n.AllocHealthy(ctx, "default", "api", "api"); err != nil || h != 4 {
+	if h, err := r.n.AllocHealthy(ctx, "default", "api", "api", ""); err != nil || h != 4 {
 		t.Fatalf("a minute later: %d healthy (%v), want 4", h, err)
 	}
 }

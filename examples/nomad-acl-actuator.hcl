@@ -3,6 +3,11 @@
 #   nomad acl token create -name fleetcast-actuator -policy fleetcast-actuator
 # scale-job: read scale status and scaling events, scale task groups.
 # read-job:  job specs (scaling blocks, meta, constraints) and allocations.
+#   The room a pool has and a pool's state come from one list of every
+#   namespace's allocations (GET /v1/allocations?namespace=*); a namespace
+#   without read-job is left out of it silently, and its allocations would
+#   count as free room: keep read-job on every namespace that runs on the
+#   pools the actuator sizes.
 # alloc-lifecycle: stop allocations so Nomad reschedules them (migrate).
 # variables: the leader lock (fleetcast/actuator/leader) and the actuator's
 #   state (fleetcast/actuator/state/...: pool cooldowns, nodes waiting for
@@ -18,8 +23,8 @@ namespace "*" {
 }
 
 # Node eligibility and drains (migrate and node-pool scale-in); reading the
-# nodes of a task group's pool and their allocations (a scale-out asks for no
-# more than they can place).
+# nodes of a task group's pool (a scale-out asks for no more than they can
+# place) and the allocations of the node a migration empties.
 node {
   policy = "write"
 }

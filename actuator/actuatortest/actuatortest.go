@@ -96,9 +96,9 @@ func (m *MemNomad) Node(_ context.Context, id string) (*api.Node, error) {
 	return nil, notFound("node " + id)
 }
 
-// NodeAllocations finds no allocations.
-func (m *MemNomad) NodeAllocations(context.Context, string) ([]*api.Allocation, error) {
-	return nil, nil
+// LiveAllocs finds no allocations.
+func (m *MemNomad) LiveAllocs(context.Context, []string) (map[string][]*api.AllocationListStub, error) {
+	return map[string][]*api.AllocationListStub{}, nil
 }
 
 var _ actuator.GroupScaler = (*MemNomad)(nil)
