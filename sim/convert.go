@@ -182,20 +182,54 @@ func (f *Fleet) apiAlloc(a *alloc) *api.Allocation {
 	return out
 }
 
-func (f *Fleet) allocStub(a *alloc, resources bool) *api.AllocationListStub {
+// AllocListStub is an allocation as Nomad's list endpoints answer it: the
+// api type's fields and DesiredTransition, which Nomad's list stub
+// (structs.AllocListStub) carries and the api type leaves out.
+type AllocListStub struct {
+	*api.AllocationListStub
+	DesiredTransition api.DesiredTransition
+}
+
+// stubFields are the list's optional parts, as /v1/allocations takes them:
+// AllocatedResources only with ?resources=true, TaskStates unless
+// ?task_states=false.
+type stubFields struct{ resources, taskStates bool }
+
+// allocStubFields reads them from the request (Nomad's defaults: no
+// resources, task states).
+func allocStubFields(q *request) stubFields {
+	fl := stubFields{taskStates: true}
+	v := q.r.URL.Query()
+	if b, err := strconv.ParseBool(v.Get("resources")); err == nil {
+		fl.resources = b
+	}
+	if b, err := strconv.ParseBool(v.Get("task_states")); err == nil {
+		fl.taskStates = b
+	}
+	return fl
+}
+
+func (f *Fleet) allocStub(a *alloc, fl stubFields) AllocListStub {
 	s := &api.AllocationListStub{
 		ID: a.id, EvalID: a.evalID, Name: a.name, Namespace: a.job.ns, NodeID: a.node.id, NodeName: a.node.name,
 		JobID: a.job.id, JobType: a.job.typ, JobVersion: a.job.version, TaskGroup: a.group.cfg.Name,
 		DesiredStatus: a.desired, DesiredDescription: a.desiredDesc,
-		ClientStatus: a.client, ClientDescription: a.clientDesc, TaskStates: f.taskStates(a),
+		ClientStatus: a.client, ClientDescription: a.clientDesc,
 		NextAllocation: a.nextAlloc,
 		CreateIndex:    a.createIndex, ModifyIndex: a.modifyIdx,
 		CreateTime: a.createTime.UnixNano(), ModifyTime: a.modifyTime.UnixNano(),
 	}
-	if resources {
+	if fl.resources {
 		s.AllocatedResources = f.allocResources(a)
 	}
-	return s
+	if fl.taskStates {
+		s.TaskStates = f.taskStates(a)
+	}
+	out := AllocListStub{AllocationListStub: s}
+	if a.migrate {
+		out.DesiredTransition.Migrate = ptr(true)
+	}
+	return out
 }
 
 func nodeClassOf(n *node) string { return n.class }

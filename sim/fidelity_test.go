@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -172,5 +173,98 @@ func TestJobAndAllocListFilter(t *testing.T) {
 	_, _, err = c.Allocations().List(&api.QueryOptions{Filter: `JobID ~= "web"`})
 	if code, _ := statusOf(t, err); code != 400 {
 		t.Fatalf("bad filter on allocations: %d, want 400", code)
+	}
+}
+
+// TestAllocListFields: /v1/allocations answers one namespace (default
+// unless ?namespace says) or, with namespace=*, all of them; its stubs
+// carry AllocatedResources only with ?resources=true, TaskStates unless
+// ?task_states=false, and DesiredTransition always, as Nomad's list stub
+// does; a filter on the statuses keeps the live allocations.
+func TestAllocListFields(t *testing.T) {
+	b, err := os.ReadFile("testdata/fleet.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(b), "\njobs:\n", `
+jobs:
+  - id: books
+    namespace: finance
+    groups:
+      - {name: ledger, count: 2, cpu: 300, memory_mb: 128}
+`, 1)
+	cfg, err := ParseConfig([]byte(text), "testdata/fleet.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := New(cfg, testStart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testClient(t, f, "")
+	f.Advance(testStart.Add(time.Minute))
+	var stopped string
+	for _, a := range f.Allocs() {
+		if a.JobID == "api" {
+			stopped = a.ID
+		}
+	}
+	if _, err := f.StopAlloc(stopped); err != nil {
+		t.Fatal(err)
+	}
+	count := func(ns string, filter string) (all, finance int) {
+		t.Helper()
+		l, _, err := c.Allocations().List(&api.QueryOptions{Namespace: ns, Filter: filter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range l {
+			if s.Namespace == "finance" {
+				finance++
+			}
+		}
+		return len(l), finance
+	}
+	def, fin := count("", "")
+	if fin != 0 || def != 7 { // web 3, api 2 and the stopped one's replacement, pinned 1
+		t.Errorf("default namespace: %d allocations, %d of finance; want 7 and 0", def, fin)
+	}
+	all, fin := count("*", "")
+	if fin != 2 || all != def+2 {
+		t.Errorf("namespace=*: %d allocations, %d of finance; want %d and 2", all, fin, def+2)
+	}
+	live, _ := count("*", `DesiredStatus == "run" and (ClientStatus == "running" or ClientStatus == "pending")`)
+	if live != all-1 {
+		t.Errorf("live allocations: %d, want %d (all but the stopped one)", live, all-1)
+	}
+	raw := func(query string) []map[string]any {
+		t.Helper()
+		var out []map[string]any
+		if _, err := c.Raw().Query("/v1/allocations?namespace=*"+query, &out, nil); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		query                 string
+		resources, taskStates bool
+	}{{"", false, true}, {"&resources=true", true, true}, {"&resources=true&task_states=false", true, false}, {"&task_states=false", false, false}} {
+		for _, s := range raw(tc.query) {
+			res, hasRes := s["AllocatedResources"]
+			ts, hasTS := s["TaskStates"]
+			if hasRes != tc.resources || (tc.resources && res == nil) {
+				t.Fatalf("%q: AllocatedResources %v (present %v), want present %v", tc.query, res, hasRes, tc.resources)
+			}
+			if !hasTS || (ts != nil) != tc.taskStates {
+				t.Fatalf("%q: TaskStates %v (present %v), want null %v", tc.query, ts, hasTS, !tc.taskStates)
+			}
+			dt, ok := s["DesiredTransition"].(map[string]any)
+			if !ok {
+				t.Fatalf("%q: no DesiredTransition in %v", tc.query, s)
+			}
+			if s["ID"] == stopped && dt["Migrate"] != true {
+				t.Fatalf("the stopped allocation's DesiredTransition: %v, want Migrate true", dt)
+			}
+		}
 	}
 }

@@ -108,12 +108,12 @@ func (f *Fleet) deploymentHealthy(j *job, g *group, a *alloc) bool {
 }
 
 // jobAllocs lists a job's allocations; an unknown job has none.
-func (f *Fleet) jobAllocs(q *request) ([]*api.AllocationListStub, error) {
+func (f *Fleet) jobAllocs(q *request) ([]AllocListStub, error) {
 	j := f.findJob(q.ns, q.r.PathValue("id"))
-	out := []*api.AllocationListStub{}
+	out := []AllocListStub{}
 	for _, a := range f.allocs {
 		if j != nil && a.job == j {
-			out = append(out, f.allocStub(a, false))
+			out = append(out, f.allocStub(a, stubFields{taskStates: true}))
 		}
 	}
 	return out, nil
@@ -176,13 +176,15 @@ func (f *Fleet) evalList(q *request) ([]*api.Evaluation, error) {
 	return out, nil
 }
 
-func (f *Fleet) allocList(q *request) ([]*api.AllocationListStub, error) {
+// allocList lists the allocations of the request's namespace ("*": every
+// namespace), with the optional fields it asks for (allocStubFields).
+func (f *Fleet) allocList(q *request) ([]AllocListStub, error) {
 	prefix := q.r.URL.Query().Get("prefix")
-	res := q.r.URL.Query().Get("resources") == "true"
-	out := []*api.AllocationListStub{}
+	fl := allocStubFields(q)
+	out := []AllocListStub{}
 	for _, a := range f.allocs {
 		if q.nsMatch(a.job.ns) && strings.HasPrefix(a.id, prefix) {
-			out = append(out, f.allocStub(a, res))
+			out = append(out, f.allocStub(a, fl))
 		}
 	}
 	return out, nil
