@@ -35,12 +35,9 @@ type groupRoom struct {
 // group of CPU and memory needs. It takes two reads whatever the pool's
 // size: the pool's nodes, and the live allocations (LiveAllocs).
 func (a *Actuator) readRoom(ctx context.Context, j *api.Job, ns, job, group string) (groupRoom, error) {
-	r := groupRoom{Pool: api.NodePoolDefault}
+	r := groupRoom{Pool: jobPool(j)}
 	if j == nil {
 		return r, nil
-	}
-	if j.NodePool != nil && *j.NodePool != "" {
-		r.Pool = *j.NodePool
 	}
 	tg := taskGroup(j, group)
 	if tg == nil {
@@ -137,6 +134,15 @@ func roomsOf(ctx context.Context, nr NodeReader, stubs []*api.NodeListStub, allo
 		rooms = append(rooms, room)
 	}
 	return rooms, nil
+}
+
+// jobPool is the node pool a job's allocations are placed in: its own, or
+// Nomad's default pool when it names none (as before Nomad 1.6).
+func jobPool(j *api.Job) string {
+	if j != nil && j.NodePool != nil && *j.NodePool != "" {
+		return *j.NodePool
+	}
+	return api.NodePoolDefault
 }
 
 // distinctHosts says whether the constraints hold distinct_hosts (its

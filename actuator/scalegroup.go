@@ -172,7 +172,9 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 				if !guarded {
 					a.checkOverwrite(ctx, d, ns, job, tg, plan.From)
 				}
-				a.o.Metrics.LastAction.WithLabelValues(ActionScaleGroup, ns, job, tg, "", "").Set(float64(a.o.Now().Unix()))
+				// The job's pool too: the allocations added or stopped step the
+				// series of nodes there (node_pool:fleetcast_actuator_last_placement_timestamp_seconds:max).
+				a.o.Metrics.LastAction.WithLabelValues(ActionScaleGroup, ns, job, tg, "", jobPool(j)).Set(float64(a.o.Now().Unix()))
 				return ok(ResultActed, plan.Reason)
 			}
 			if !errors.Is(err, ErrDeploymentActive) {

@@ -135,6 +135,12 @@ func TestSimScaleGroup(t *testing.T) {
 	if last.Meta["fleetcast_alert_key"] != alertKey(al) || !strings.HasPrefix(last.Message, "fleetcast: scale-out 3 -> 6") {
 		t.Fatalf("scaling event: %q %v", last.Message, last.Meta)
 	}
+	// The action's time carries the job's node pool (web names none: Nomad's
+	// default), so the rules know which nodes its new allocations may have
+	// stepped (ForecastAnomalyAfterAction).
+	if got := lastActionLabels(t, r.a, ActionScaleGroup); len(got) != 1 || got[0]["node_pool"] != "default" || got[0]["job"] != "web" {
+		t.Fatalf("fleetcast_actuator_last_action_timestamp_seconds{action=%q}: %v, want one series of web with node_pool=default", ActionScaleGroup, got)
+	}
 	// A restarted actuator sees its own action in Nomad's scaling events.
 	a2, err := New(r.opts)
 	if err != nil {
@@ -1013,4 +1019,30 @@ func TestSimMigrateReadsOtherNodesFromTheList(t *testing.T) {
 	if len(nc.reads) != 1 || nc.reads[0] != busy {
 		t.Fatalf("node reads %v, want only the overloaded node %s", nc.reads, busy)
 	}
+}
+
+// lastActionLabels is the label sets of the actuator's last-action gauge
+// for one action.
+func lastActionLabels(t *testing.T, a *Actuator, action string) []map[string]string {
+	t.Helper()
+	mfs, err := a.Metrics().Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]string
+	for _, mf := range mfs {
+		if mf.GetName() != "fleetcast_actuator_last_action_timestamp_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			if l["action"] == action {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
 }

@@ -118,7 +118,7 @@ func modelRows(b *dashboard.DashboardBuilder, sel string) *dashboard.DashboardBu
 	return b.
 		WithRow(dashboard.NewRowBuilder("Anomalies and model quality")).
 		WithPanel(dashed(ts("Anomaly score",
-			"How far the latest observation lies outside the band forecast for it. ForecastAnomaly fires for 15 minutes after it crosses the dashed threshold; AnomalyDespiteAction when it crosses more than fleetcast:threshold_action_settle_seconds after fleetcast acted.",
+			"How far the latest observation lies outside the band forecast for it. ForecastAnomaly fires for 15 minutes after it crosses the dashed threshold (ForecastAnomalyAfterAction if that was within the settle after fleetcast acted); AnomalyDespiteAction when it crosses more than fleetcast:threshold_action_settle_seconds after fleetcast acted.",
 			"short",
 			q(`max by (target) (fleetcast_anomaly_score{`+sel+`})`, "{{target}}"),
 			q(`fleetcast:threshold_anomaly_score`, "anomaly threshold"),

@@ -44,7 +44,7 @@ func fleetOverview() *dashboard.DashboardBuilder {
 		WithPanel(tablePanel("Predicted shortage and surplus alerts",
 			"fleetcast's alerts now pending or firing, with the action the actuator will take. Runbooks: "+runbooks,
 			"none",
-			instant(`sum by (alertname, alertstate, action, severity, node_pool, node_id, namespace, job, task_group, resource) (ALERTS{alertname=~"FleetPredicted.*|NodePredictedOverload|JobPredicted.*|ForecastAnomaly|AnomalyDespiteAction"})`)).
+			instant(`sum by (alertname, alertstate, action, severity, node_pool, node_id, namespace, job, task_group, resource) (ALERTS{alertname=~"FleetPredicted.*|NodePredictedOverload|JobPredicted.*|ForecastAnomaly.*|AnomalyDespiteAction"})`)).
 			DataLinks(alertLinks())).
 		WithRow(dashboard.NewRowBuilder("Actions and scheduled demand")).
 		WithPanel(bars(ts("Actuator actions",
