@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/fleetcast/fleetcast/actuator/planner"
 	"github.com/fleetcast/fleetcast/sim"
 )
 
@@ -355,5 +356,70 @@ jobs:
 	}
 	if jobReads != 1 {
 		t.Errorf("the job was read %d times over %d polls of its health; want once, when the migration was planned", jobReads, polls)
+	}
+}
+
+// TestRoomWithoutANamespaceCountsItFree: the one list of allocations holds
+// the namespaces the token may read-job in, and Nomad leaves the others out
+// without an error (as the per-node read did): with a token for namespace
+// default only, the CPU that finance's allocations reserve looks free and
+// the room for web is overestimated. This is why the ACL policy gives
+// read-job in every namespace (examples/nomad-acl-actuator.hcl).
+func TestRoomWithoutANamespaceCountsItFree(t *testing.T) {
+	scfg, err := sim.ParseConfig([]byte(`acl_token: root
+namespace_tokens:
+  - {secret: ops, namespaces: [default]}
+nomad_version: 1.8.2
+node_pools:
+  - {name: default, datacenter: dc1, cpu_mhz: 4000, memory_mb: 8192, count: 4}
+jobs:
+  - id: web
+    groups:
+      - {name: web, count: 2, cpu: 1000, memory_mb: 512}
+  - id: books
+    namespace: finance
+    groups:
+      - {name: ledger, count: 4, cpu: 3000, memory_mb: 1024}
+`), "fleet.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := sim.New(scfg, simStart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Advance(simStart.Add(time.Minute))
+	srv := httptest.NewServer(f.Handler())
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	placeable := func(token string) int {
+		t.Helper()
+		n, err := NewNomadAPI(srv.URL, "", token, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stubs, err := n.Nodes(ctx, "default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		allocs, err := n.LiveAllocs(ctx, staying(stubs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rooms, err := roomsOf(ctx, n, stubs, allocs, nil, "default", "web", "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := planner.Placeable(rooms, planner.Ask{CPU: 1000, MemoryMB: 512})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	all, defaultOnly := placeable("root"), placeable("ops")
+	t.Logf("web placeable: %d read with a token for every namespace, %d with one for default only", all, defaultOnly)
+	// Unseen, finance reserves nothing: 4 nodes of 4000 MHz place 4 each.
+	if defaultOnly != 16 || all >= defaultOnly {
+		t.Fatalf("web placeable %d with the full token, %d with the default-only token; want fewer than 16, and 16 (finance unseen)", all, defaultOnly)
 	}
 }

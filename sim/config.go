@@ -36,6 +36,10 @@ type Config struct {
 	Step model.Duration `yaml:"step"`
 	// ACLToken, when set, must be sent as X-Nomad-Token on /v1/ requests.
 	ACLToken string `yaml:"acl_token"`
+	// NamespaceTokens are further tokens (acl_token must be set) whose
+	// policy reaches some namespaces only: what a token without read-job
+	// in a namespace sees.
+	NamespaceTokens []NamespaceToken `yaml:"namespace_tokens"`
 	// BootDelay is how long a node added by a pool size change takes to
 	// become ready (default 2m).
 	BootDelay model.Duration `yaml:"boot_delay"`
@@ -51,6 +55,14 @@ type Config struct {
 	file      string         // where the config came from, for trace paths
 	loc       *time.Location // resolved TimeZone
 	version   nomadVersion   // parsed NomadVersion
+}
+
+// NamespaceToken is a token with every namespace capability in
+// Namespaces and none in the others (node, node pool and agent access as
+// acl_token's).
+type NamespaceToken struct {
+	Secret     string   `yaml:"secret"`
+	Namespaces []string `yaml:"namespaces"`
 }
 
 // PoolConfig is a node pool: Count identical nodes that a pool size change
@@ -249,6 +261,26 @@ func (c *Config) validate() error {
 		return fmt.Errorf("time_zone: %w", err)
 	}
 	c.loc = loc
+	secrets := map[string]bool{c.ACLToken: true}
+	for i, nt := range c.NamespaceTokens {
+		where := fmt.Sprintf("namespace_tokens[%d]", i)
+		switch {
+		case c.ACLToken == "":
+			return fmt.Errorf("%s: a namespace token needs ACLs on; set acl_token (the token that may do everything) too", where)
+		case nt.Secret == "":
+			return fmt.Errorf("%s.secret: must not be empty", where)
+		case secrets[nt.Secret]:
+			return fmt.Errorf("%s.secret: already the secret of acl_token or of another token; secrets must be unique", where)
+		case len(nt.Namespaces) == 0:
+			return fmt.Errorf("%s.namespaces: name at least one namespace the token may use", where)
+		}
+		secrets[nt.Secret] = true
+		for k, ns := range nt.Namespaces {
+			if ns == "" || ns == "*" {
+				return fmt.Errorf("%s.namespaces[%d]: %q is not a namespace; name one (a token for all of them is acl_token)", where, k, ns)
+			}
+		}
+	}
 	if len(c.NodePools) == 0 {
 		return errors.New("node_pools: at least one pool is required")
 	}

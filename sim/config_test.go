@@ -30,6 +30,8 @@ func TestInvalidConfigs(t *testing.T) {
 		{"conf.job-twice.yml", "jobs[1] (j).id", "IDs must be unique in a namespace"},
 		{"conf.job-type.yml", "jobs[0] (j).type", "valid types are service, batch, system"},
 		{"conf.negative-duration.yml", "alloc_start_delay", "want a duration >= 0"},
+		{"conf.namespace-token-no-acl.yml", "namespace_tokens[0]", "set acl_token (the token that may do everything) too"},
+		{"conf.namespace-token-star.yml", "namespace_tokens[0].namespaces[1]", "name one (a token for all of them is acl_token)"},
 		{"conf.no-cpu-ask.yml", "jobs[0] (j).groups[0].cpu", "must be positive"},
 		{"conf.no-groups.yml", "jobs[0] (j).groups", "at least one task group is required"},
 		{"conf.no-memory-ask.yml", "jobs[0] (j).groups[0].memory_mb", "must be positive"},

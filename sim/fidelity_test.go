@@ -268,3 +268,95 @@ jobs:
 		}
 	}
 }
+
+// TestNamespaceTokens: a token with rights in namespace default only (a
+// namespace_tokens entry) is refused (403) where it names finance, and
+// where it lists every namespace (namespace=*, a node's allocations) the
+// allocations, jobs and variables of finance are left out without an
+// error; an allocation of finance is unknown to it (404) and it may not
+// stop one (403). The token that may do everything sees them.
+func TestNamespaceTokens(t *testing.T) {
+	b, err := os.ReadFile("testdata/fleet.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "acl_token: root\nnamespace_tokens:\n  - {secret: ops, namespaces: [default]}\n" + strings.Replace(string(b), "\njobs:\n", `
+jobs:
+  - id: books
+    namespace: finance
+    groups:
+      - {name: ledger, count: 3, cpu: 300, memory_mb: 128}
+`, 1)
+	cfg, err := ParseConfig([]byte(text), "testdata/fleet.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := New(cfg, testStart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, ops := testClient(t, f, "root"), testClient(t, f, "ops")
+	var ledger *api.AllocationListStub
+	finance := func(c *api.Client) (allocs, onNode, jobs int) {
+		t.Helper()
+		l, _, err := c.Allocations().List(&api.QueryOptions{Namespace: "*"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range l {
+			if s.Namespace == "finance" {
+				allocs++
+				ledger = s
+			}
+		}
+		nl, _, err := c.Nodes().Allocations(ledger.NodeID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range nl {
+			if a.Namespace == "finance" {
+				onNode++
+			}
+		}
+		jl, _, err := c.Jobs().List(&api.QueryOptions{Namespace: "*"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range jl {
+			if j.Namespace == "finance" {
+				jobs++
+			}
+		}
+		return allocs, onNode, jobs
+	}
+	if a, n, j := finance(root); a != 3 || n == 0 || j != 1 {
+		t.Fatalf("root token: %d finance allocations, %d on a node, %d jobs; want 3, some, 1", a, n, j)
+	}
+	seen := ledger
+	if a, n, j := finance(ops); a != 0 || n != 0 || j != 0 {
+		t.Fatalf("default-only token: %d finance allocations, %d on a node, %d jobs; want none", a, n, j)
+	}
+	_, _, err = ops.Allocations().List(&api.QueryOptions{Namespace: "finance"})
+	if code, body := statusOf(t, err); code != 403 || body != "Permission denied" {
+		t.Errorf("listing finance with the default-only token: %d %q, want 403", code, body)
+	}
+	_, _, err = ops.Jobs().Info("books", &api.QueryOptions{Namespace: "finance"})
+	if code, _ := statusOf(t, err); code != 403 {
+		t.Errorf("reading a finance job with the default-only token: %d, want 403", code)
+	}
+	_, _, err = ops.Allocations().Info(seen.ID, nil)
+	if code, _ := statusOf(t, err); code != 404 {
+		t.Errorf("reading a finance allocation with the default-only token: %d, want 404", code)
+	}
+	_, err = ops.Allocations().Stop(&api.Allocation{ID: seen.ID, Namespace: "finance"}, nil)
+	if code, _ := statusOf(t, err); code != 403 {
+		t.Errorf("stopping a finance allocation with the default-only token: %d, want 403", code)
+	}
+	if _, _, err := ops.Jobs().Info("web", nil); err != nil {
+		t.Errorf("reading a default job with the default-only token: %v", err)
+	}
+	_, _, err = testClient(t, f, "nobody").Nodes().List(nil)
+	if code, _ := statusOf(t, err); code != 403 {
+		t.Errorf("unknown token: %d, want 403", code)
+	}
+}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,16 +83,16 @@ func (f *Fleet) routes() []route {
 		"drain":       {write: f.nodeDrain},
 	}
 	return []route{
-		{"/v1/jobs", endpoint{get: list(f, f.jobList)}},
-		{"/v1/job/{id}", endpoint{get: read(f, f.jobRead)}},
-		{"/v1/job/{id}/scale", endpoint{get: read(f, f.scaleStatus), write: f.scaleJob}},
-		{"/v1/job/{id}/allocations", endpoint{get: read(f, f.jobAllocs)}},
-		{"/v1/job/{id}/summary", endpoint{get: read(f, f.jobSummaryRead)}},
-		{"/v1/job/{id}/deployment", endpoint{get: read(f, f.jobDeployment)}},
-		{"/v1/job/{id}/deployments", endpoint{get: read(f, f.jobDeployments)}},
-		{"/v1/job/{id}/evaluations", endpoint{get: read(f, f.evalList)}},
-		{"/v1/evaluations", endpoint{get: read(f, f.evalList)}},
-		{"/v1/allocations", endpoint{get: list(f, f.allocList)}},
+		{"/v1/jobs", inNamespace(endpoint{get: list(f, f.jobList)})},
+		{"/v1/job/{id}", inNamespace(endpoint{get: read(f, f.jobRead)})},
+		{"/v1/job/{id}/scale", inNamespace(endpoint{get: read(f, f.scaleStatus), write: f.scaleJob})},
+		{"/v1/job/{id}/allocations", inNamespace(endpoint{get: read(f, f.jobAllocs)})},
+		{"/v1/job/{id}/summary", inNamespace(endpoint{get: read(f, f.jobSummaryRead)})},
+		{"/v1/job/{id}/deployment", inNamespace(endpoint{get: read(f, f.jobDeployment)})},
+		{"/v1/job/{id}/deployments", inNamespace(endpoint{get: read(f, f.jobDeployments)})},
+		{"/v1/job/{id}/evaluations", inNamespace(endpoint{get: read(f, f.evalList)})},
+		{"/v1/evaluations", inNamespace(endpoint{get: read(f, f.evalList)})},
+		{"/v1/allocations", inNamespace(endpoint{get: list(f, f.allocList)})},
 		{"/v1/allocation/{id}", endpoint{get: read(f, f.allocRead)}},
 		{"/v1/allocation/{id}/stop", endpoint{write: f.stopAllocEndpoint}},
 		{"/v1/nodes", endpoint{get: list(f, f.nodeList)}},
@@ -107,10 +108,10 @@ func (f *Fleet) routes() []route {
 		{"/v1/node/pools", endpoint{get: read(f, f.poolList)}},
 		{"/v1/node/pool/{name}", endpoint{get: read(f, f.poolRead)}},
 		{"/v1/node/pool/{name}/nodes", endpoint{get: read(f, f.poolNodeList)}},
-		{"/v1/deployments", endpoint{get: read(f, f.deploymentList)}},
-		{"/v1/deployment/{id}", endpoint{get: read(f, f.deploymentRead)}},
-		{"/v1/vars", endpoint{get: f.listVars}},
-		{"/v1/var/{path...}", handle(f.varEndpoint)},
+		{"/v1/deployments", inNamespace(endpoint{get: read(f, f.deploymentList)})},
+		{"/v1/deployment/{id}", inNamespace(endpoint{get: read(f, f.deploymentRead)})},
+		{"/v1/vars", inNamespace(endpoint{get: f.listVars})},
+		{"/v1/var/{path...}", inNamespace(handle(f.varEndpoint))},
 		// Without it ServeMux would redirect /v1/var to /v1/var/, which
 		// {path...} matches; Nomad answers 404 to both.
 		{"/v1/var", http.NotFoundHandler()},
@@ -138,8 +139,12 @@ func (f *Fleet) apiHandler() http.Handler {
 				tok = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 			}
 			if tok != f.cfg.ACLToken {
-				httpError(w, http.StatusForbidden, "Permission denied")
-				return
+				ns, ok := f.tokenNamespaces(tok)
+				if !ok {
+					httpError(w, http.StatusForbidden, "Permission denied")
+					return
+				}
+				r = r.WithContext(context.WithValue(r.Context(), namespacesKey{}, ns))
 			}
 		}
 		if r.Method == http.MethodGet {
@@ -169,11 +174,31 @@ func withoutTrailingSlash(r *http.Request) *http.Request {
 	return r2
 }
 
+// namespacesKey carries, in a request's context, the namespaces a
+// namespace token may use (absent: every namespace).
+type namespacesKey struct{}
+
+// tokenNamespaces is the set of namespaces of the namespace token with
+// this secret, if there is one.
+func (f *Fleet) tokenNamespaces(secret string) (map[string]bool, bool) {
+	for _, nt := range f.cfg.NamespaceTokens {
+		if nt.Secret == secret {
+			set := map[string]bool{}
+			for _, ns := range nt.Namespaces {
+				set[ns] = true
+			}
+			return set, true
+		}
+	}
+	return nil, false
+}
+
 // request is one API call and the namespace it asks about.
 type request struct {
-	w  http.ResponseWriter
-	r  *http.Request
-	ns string // ?namespace, "default" when unset; "*" is every namespace
+	w        http.ResponseWriter
+	r        *http.Request
+	ns       string          // ?namespace, "default" when unset; "*" is every namespace
+	readable map[string]bool // the token's namespaces; nil: every namespace
 }
 
 func newRequest(w http.ResponseWriter, r *http.Request) *request {
@@ -181,10 +206,31 @@ func newRequest(w http.ResponseWriter, r *http.Request) *request {
 	if ns == "" {
 		ns = "default"
 	}
-	return &request{w: w, r: r, ns: ns}
+	readable, _ := r.Context().Value(namespacesKey{}).(map[string]bool)
+	return &request{w: w, r: r, ns: ns, readable: readable}
 }
 
-func (q *request) nsMatch(ns string) bool { return q.ns == "*" || q.ns == ns }
+// canRead says whether the request's token may use namespace ns.
+func (q *request) canRead(ns string) bool { return q.readable == nil || q.readable[ns] }
+
+// nsMatch says whether an object of namespace ns is listed: it is the
+// request's namespace (or that is "*") and the token may read it. With
+// namespace=* Nomad lists the namespaces the token reads and leaves the
+// others out without an error (Alloc.List).
+func (q *request) nsMatch(ns string) bool { return (q.ns == "*" || q.ns == ns) && q.canRead(ns) }
+
+// inNamespace guards an endpoint of the request's namespace: a token that
+// may not use it is refused with Nomad's 403 "Permission denied" (with
+// namespace=* it is served, and nsMatch filters).
+func inNamespace(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if q := newRequest(w, r); q.ns != "*" && !q.canRead(q.ns) {
+			httpError(w, http.StatusForbidden, "Permission denied")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
 
 // handler answers one method of one endpoint.
 type handler func(q *request)

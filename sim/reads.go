@@ -171,7 +171,11 @@ func (f *Fleet) evalList(q *request) ([]*api.Evaluation, error) {
 	status := q.r.URL.Query().Get("status")
 	out := []*api.Evaluation{}
 	if status == "" || status == "blocked" {
-		out = append(out, f.blockedEvals(q.ns, q.r.PathValue("id"))...)
+		for _, e := range f.blockedEvals(q.ns, q.r.PathValue("id")) {
+			if q.canRead(e.Namespace) {
+				out = append(out, e)
+			}
+		}
 	}
 	return out, nil
 }
@@ -190,9 +194,11 @@ func (f *Fleet) allocList(q *request) ([]AllocListStub, error) {
 	return out, nil
 }
 
+// allocRead reads an allocation; one of a namespace the token may not use
+// is unknown to it, as Nomad answers (Alloc.GetAlloc).
 func (f *Fleet) allocRead(q *request) (*api.Allocation, error) {
 	a := f.findAlloc(q.r.PathValue("id"))
-	if a == nil {
+	if a == nil || !q.canRead(a.job.ns) {
 		return nil, apiErr(http.StatusNotFound, "alloc not found")
 	}
 	return f.apiAlloc(a), nil
@@ -241,7 +247,9 @@ func (f *Fleet) nodeAllocs(q *request) ([]*api.Allocation, error) {
 	}
 	out := []*api.Allocation{}
 	for _, a := range f.allocs {
-		if a.node == n {
+		// Nomad leaves out the namespaces the token may not read
+		// (Node.GetAllocs), without an error.
+		if a.node == n && q.canRead(a.job.ns) {
 			out = append(out, f.apiAlloc(a))
 		}
 	}

@@ -46,7 +46,13 @@ func (f *Fleet) scaleJob(q *request) {
 	})
 }
 
+// stopAllocEndpoint stops an allocation; the token must be allowed its
+// namespace (Nomad's Alloc.Stop checks alloc-lifecycle there: 403).
 func (f *Fleet) stopAllocEndpoint(q *request) {
+	if ns, ok := f.allocNamespace(q.r.PathValue("id")); ok && !q.canRead(ns) {
+		httpError(q.w, http.StatusForbidden, "Permission denied")
+		return
+	}
 	eval, err := f.StopAlloc(q.r.PathValue("id"))
 	if err != nil {
 		f.fail(q, err)
@@ -120,7 +126,24 @@ func (f *Fleet) poolSizeWrite(q *request) {
 }
 
 func (f *Fleet) listVars(q *request) {
-	f.writeJSON(q, f.varList(q.ns, q.r.URL.Query().Get("prefix")))
+	out := []*api.VariableMetadata{}
+	for _, v := range f.varList(q.ns, q.r.URL.Query().Get("prefix")) {
+		if q.canRead(v.Namespace) {
+			out = append(out, v)
+		}
+	}
+	f.writeJSON(q, out)
+}
+
+// allocNamespace is the namespace of the allocation with this ID, if the
+// fleet has it.
+func (f *Fleet) allocNamespace(id string) (string, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if a := f.findAlloc(id); a != nil {
+		return a.job.ns, true
+	}
+	return "", false
 }
 
 // varEndpoint serves GET, PUT, POST and DELETE of /v1/var/:path. A bad
