@@ -423,3 +423,54 @@ jobs:
 		t.Fatalf("web placeable %d with the full token, %d with the default-only token; want fewer than 16, and 16 (finance unseen)", all, defaultOnly)
 	}
 }
+
+// BenchmarkPoolAllocReads reads the live allocations of a 1,000-node
+// simulated pool over loopback HTTP, as a decision did before (one request
+// per node) and as it does now (one list): go test -run XXX -bench
+// PoolAllocReads ./actuator.
+func BenchmarkPoolAllocReads(b *testing.B) {
+	scfg, err := sim.ParseConfig([]byte(wideFleetYAML(1000)), "fleet.yml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := sim.New(scfg, simStart)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.Advance(simStart.Add(12 * time.Minute))
+	c := &requestCounter{n: map[string]int{}}
+	srv := httptest.NewServer(c.wrap(f.Handler()))
+	b.Cleanup(srv.Close)
+	n, err := NewNomadAPI(srv.URL, "", "", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	stubs, err := n.Nodes(ctx, "default")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := staying(stubs)
+	b.Run("per_node", func(b *testing.B) {
+		c.reset()
+		for b.Loop() {
+			for _, id := range ids {
+				if _, err := n.NodeAllocations(ctx, id); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		total, _ := c.reset()
+		b.ReportMetric(float64(total)/float64(b.N), "requests/op")
+	})
+	b.Run("one_list", func(b *testing.B) {
+		c.reset()
+		for b.Loop() {
+			if _, err := n.LiveAllocs(ctx, ids); err != nil {
+				b.Fatal(err)
+			}
+		}
+		total, _ := c.reset()
+		b.ReportMetric(float64(total)/float64(b.N), "requests/op")
+	})
+}
