@@ -9,7 +9,9 @@
 # usage: scripts/eval.sh [fleetcast binary] ; env SHARED (default ../shared),
 # WORK (scratch dir, default a temporary one), SETS (default "m4 nab-1h nab-1d
 # cluster-1h cluster-1d"; ms-1h and ms-1d are the ms-anomaly series, a
-# tuning set of intermittent and bursty series; nab-3d, cluster-3d and ms-3d
+# tuning set of intermittent and bursty series; FAMILY-b1d and FAMILY-b1h,
+# for FAMILY nab, cluster, ms or m4, forecast from origins where the history
+# ends in a burst (scripts/burst_origins.py); nab-3d, cluster-3d and ms-3d
 # forecast a day and 30 minutes ahead from only 3 days of history, as an
 # exporter does on a young Prometheus, and nab-60h, cluster-60h and ms-60h a
 # day ahead from 2.5 days: the short-history regime where the backtest is
@@ -128,7 +130,9 @@ roll() { # out origins every horizon inputs... (env HIST: seconds of history, de
 # scored. Families: nab (train then test of NAB's development series),
 # cluster (the traces), ms (ms-anomaly). Schemes: 1h and 1d ahead from
 # rolling.py's 14 days of history (or env HIST), 3d (1 day and 30 minutes
-# ahead from 3 days) and 60h (1 day ahead from 2.5 days). Anchors:
+# ahead from 3 days) and 60h (1 day ahead from 2.5 days); b1d and b1h
+# (family m4 too) are the conditional sets of scripts/burst_origins.py,
+# origins where the history ends in an excursion. Anchors:
 # holt_winters over an hour; predict_linear over 6 hours for 1 h ahead, a
 # day otherwise.
 rolled() {
@@ -137,9 +141,20 @@ rolled() {
 	nab) inputs=("$DATA/nab/train.csv" "$DATA/nab/test.csv") ;;
 	cluster) inputs=("$DATA/cluster/full.csv") ;;
 	ms) inputs=("$DATA/ms-anomaly/data.csv") ;;
+	m4) inputs=("$DATA/m4-hourly/train.csv" "$DATA/m4-hourly/test.csv") ;;
 	*) return 1 ;;
 	esac
 	case ${name##*-} in
+	b1d | b1h)
+		# Conditional sets: origins where the history ends in an
+		# excursion (scripts/burst_origins.py), 1 day or 1 hour ahead.
+		local dir=$WORK/${name%-*}-burst test=test.csv
+		[ -f "$dir/train.csv" ] || python3 "$(dirname "$0")/burst_origins.py" "${inputs[@]/#/--input=}" --horizon 86400 --also 3600 --out "$dir" 2>"$dir.log"
+		fh=1d
+		[ "${name##*-}" = b1h ] && fh=1h pl=21600 test=test-3600.csv
+		run_set "$name" "$dir/train.csv" "$dir/$test" "$fh" "--season-seconds 86400" 3600 "$pl"
+		return
+		;;
 	1h) rh=3600 fh=1h pl=21600 ;;
 	1d) origins=4 every=86400 rh=86400 fh=1d ;;
 	3d) hist=259200 rh=88200 fh=1d30m ;;
@@ -154,7 +169,7 @@ for s in $SETS; do
 	if [ "$s" = m4 ]; then
 		run_set m4 "$DATA/m4-hourly/train.csv" "$DATA/m4-hourly/test.csv" 48 "--season 24" 86400 604800
 	elif ! rolled "$s"; then
-		echo "eval: unknown set $s (valid: m4, or nab, cluster or ms followed by -1h, -1d, -3d or -60h)" >&2
+		echo "eval: unknown set $s (valid: m4, or nab, cluster or ms followed by -1h, -1d, -3d or -60h, or nab, cluster, ms or m4 followed by -b1d or -b1h)" >&2
 		exit 2
 	fi
 done
