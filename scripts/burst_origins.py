@@ -37,16 +37,31 @@ p.add_argument("--also", type=float, action="append", default=[],
 p.add_argument("--out", required=True)
 a = p.parse_args()
 
+if a.horizon <= 0 or a.history <= 0 or a.min_history < 0 or a.per_series < 1 or any(h <= 0 for h in a.also):
+    sys.exit("burst_origins: --horizon, --history and --also want seconds > 0, --min-history >= 0, --per-series >= 1")
+
 data = defaultdict(dict)
 for path in a.input:
-    with open(path) as f:
-        for r in csv.DictReader(f):
+    try:
+        f = open(path, newline="")
+    except OSError as e:
+        sys.exit(f"burst_origins: {path}: {e.strerror}")
+    with f:
+        r = csv.DictReader(f)
+        missing = [c for c in ("series", "timestamp", "value") if c not in (r.fieldnames or [])]
+        if missing:
+            sys.exit(f"burst_origins: {path}: missing columns {missing}; want a header series,timestamp,value")
+        for row in r:
             try:
-                v = float(r["value"])
-            except ValueError:
-                continue
+                t = float(row["timestamp"])
+            except (TypeError, ValueError):
+                sys.exit(f"burst_origins: {path}:{r.line_num}: timestamp {row['timestamp']!r} is not a number of Unix seconds")
+            try:
+                v = float(row["value"])
+            except (TypeError, ValueError):
+                continue  # an empty or non-numeric value is a gap
             if math.isfinite(v):
-                data[r["series"]][float(r["timestamp"])] = v
+                data[row["series"]][t] = v
 
 
 def robust_sd(sorted_vals, med):
