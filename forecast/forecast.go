@@ -73,7 +73,7 @@ type Options struct {
 // Forecast is the result of Fit.
 type Forecast struct {
 	Times []int64   // Unix seconds of each future step
-	Mean  []float64 // point forecast
+	Mean  []float64 // point forecast, never outside [Lower, Upper]
 	Lower []float64 // lower bound at Options.Level
 	Upper []float64 // upper bound at Options.Level
 	Level float64

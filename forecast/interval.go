@@ -343,6 +343,10 @@ func (w *Fitter) band(f *Forecast, c *cand, y []float64, origins []int, Hb int, 
 	var cal calib
 	cover := math.NaN()
 	relBand := false
+	// ceil is the highest level a fold forecast had where the backtest saw
+	// an error: the relative band's errors are known to scale with the
+	// level only over the levels the backtest saw.
+	ceil := math.Inf(-1)
 	if K > 0 {
 		errs := grow(&w.errs, K*Hb)
 		for k, o := range origins {
@@ -362,6 +366,9 @@ func (w *Fitter) band(f *Forecast, c *cand, y []float64, origins []int, Hb int, 
 			for i, e := range errs {
 				units[i] = math.Max(c.folds[i], floor)
 				rerrs[i] = e / units[i]
+				if !math.IsNaN(e) {
+					ceil = math.Max(ceil, units[i])
+				}
 			}
 			rsc := grow(&w.relScale, Hb)
 			rcal, rcover, rscore := w.calibrate(rerrs, units, K, Hb, draws, level, rsc)
@@ -377,7 +384,7 @@ func (w *Fitter) band(f *Forecast, c *cand, y []float64, origins []int, Hb int, 
 		}
 		if relBand {
 			for h := range sc {
-				sc[h] *= math.Max(f.Mean[h], floor)
+				sc[h] *= clamp(f.Mean[h], floor, ceil)
 			}
 		}
 	}
@@ -394,6 +401,22 @@ func (w *Fitter) band(f *Forecast, c *cand, y []float64, origins []int, Hb int, 
 			sc[h] = sig * math.Sqrt(math.Min(float64(h+1), span))
 		}
 		cal = normalCalib(level)
+	}
+	// A point forecast outside its own band is a model whose backtest
+	// errors lean to one side beyond what the band allows (a flat
+	// forecast of a counter that only grows: nine in ten of its errors
+	// above 0). The band says where the truth lies; its median is then
+	// the point forecast (the model moved by its median error), so the
+	// published mean is never outside the published band. Only then: on
+	// every series, the shift cost 1.9% of NAB's 1 d MASE (README, Audit).
+	if zm := cal.zk[nKnots/2]; (cal.zLo > 0 || cal.zHi < 0) && !math.IsNaN(zm) {
+		for i := range cal.zk {
+			cal.zk[i] -= zm
+		}
+		cal.zLo, cal.zHi = cal.zLo-zm, cal.zHi-zm
+		for h := range f.Mean {
+			f.Mean[h] += zm * sc[h]
+		}
 	}
 	f.sd = make([]float64, H)
 	copy(f.sd, sc)
