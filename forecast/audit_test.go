@@ -246,6 +246,54 @@ func auditFamilies() []auditFamily {
 				}
 			}
 		}},
+		{name: "outage-zero-run", gen: func(r *rand.Rand, t []int64, v []float64) {
+			// a daily series that read 0 for 12 hours (one run: an
+			// outage, not intermittent demand), a day before the end.
+			for i := range v {
+				v[i] = 50 + 100*daily(t[i]) + 5*r.NormFloat64()
+				if i >= len(v)-432 && i < len(v)-288 {
+					v[i] = 0
+				}
+			}
+		}},
+		{name: "weekday-weekend", gen: func(r *rand.Rand, t []int64, v []float64) {
+			// requests per 5 minutes: a daily peak, halved on weekends.
+			for i := range v {
+				w := 1.0
+				if wd := (t[i]/86400 + 4) % 7; wd == 0 || wd == 6 {
+					w = 0.5
+				}
+				v[i] = max(0, 1000*w*(0.2+daily(t[i]))+30*r.NormFloat64())
+			}
+		}},
+		{name: "jittered-duplicates", gen: func(r *rand.Rand, t []int64, v []float64) {
+			// scrapes jittered by up to ±20 s, some twice in one bin.
+			for i := range v {
+				t[i] += int64(r.IntN(41)) - 20
+				if i > 0 && r.Float64() < 0.02 {
+					t[i] = t[i-1] + 1
+				}
+				v[i] = 200 + 50*daily(t[i]) + 5*r.NormFloat64()
+			}
+		}},
+		{name: "ramp-last-hours", trend: true, gen: func(r *rand.Rand, t []int64, v []float64) {
+			// flat, then +60 over the last 6 hours.
+			for i := range v {
+				v[i] = 100 + r.NormFloat64()
+				if k := i - (len(v) - 72); k >= 0 {
+					v[i] += 60 * float64(k) / 72
+				}
+			}
+		}},
+		{name: "batch-on-off", gen: func(r *rand.Rand, t []int64, v []float64) {
+			// two levels, alternating every 2 hours (a batch job).
+			for i := range v {
+				v[i] = 10 + r.NormFloat64()
+				if (i/24)%2 == 1 {
+					v[i] += 70
+				}
+			}
+		}},
 		blip(2016, 1000), // in the middle of a 14-day history, at the start of a 7-day one
 		blip(144, 1000),  // half a day before the end
 		blip(12, 1000),   // an hour before the end
