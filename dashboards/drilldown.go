@@ -121,7 +121,7 @@ func modelRows(b *dashboard.DashboardBuilder, sel string) *dashboard.DashboardBu
 			"How far the latest observation lies outside the band forecast for it. ForecastAnomaly fires for 15 minutes after it crosses the dashed threshold (ForecastAnomalyAfterAction if that was within the settle after fleetcast acted); AnomalyDespiteAction when it crosses more than fleetcast:threshold_action_settle_seconds after fleetcast acted.",
 			"short",
 			q(`max by (target) (fleetcast_anomaly_score{`+sel+`})`, "{{target}}"),
-			q(`fleetcast:threshold_anomaly_score`, "anomaly threshold"),
+			q(`target:fleetcast_threshold_anomaly:score{target="$target"}`, "anomaly threshold"),
 		), "anomaly threshold")).
 		WithPanel(ts("Backtest quality",
 			"The model's own rolling-origin backtest: MASE (below 1 beats the seasonal naive forecast) and the share of observations inside the band.",
