@@ -33,15 +33,15 @@ fi
 mkdir -p "$WORK"
 say() { echo "eval: $*" >&2; }
 
-# score TRAIN TEST FC SEASONARGS -> "MASE sMAPE coverage"
+# score TRAIN TEST FC SEASONARGS -> "MASE sMAPE coverage MSIS"
 score() {
 	local line
 	line=$(python3 "$EVAL/score.py" --train "$1" --truth "$2" --forecast "$3" $4 --level $LEVEL | grep '^score:') || true
 	if [ -z "$line" ]; then
-		echo "fail fail fail"
+		echo "fail fail fail fail"
 		return
 	fi
-	echo "$line" | sed -E 's/.*sMAPE=([^ ]+) MASE=([^ ]+) MSIS=[^ ]+ coverage=([^ ]+).*/\2 \1 \3/'
+	echo "$line" | sed -E 's/.*sMAPE=([^ ]+) MASE=([^ ]+) MSIS=([^ ]+) coverage=([^ ]+).*/\2 \1 \4 \3/'
 }
 
 declare -A CELL NEG ABS
@@ -193,11 +193,17 @@ for r in "${ROWS[@]}"; do
 	esac
 	line="| $label |"
 	for s in $SETS; do
-		read -r ma sm cv <<<"${CELL[$s,$r]:-- - -}"
+		read -r ma sm cv _ <<<"${CELL[$s,$r]:-- - - -}"
 		[ "$cv" = nan ] && cv="—"
 		line="$line $ma | $sm | $cv |"
 	done
 	echo "$line"
+done
+echo
+echo "MSIS of auto's 80% band (the interval score, scaled like MASE; lower is better):"
+for s in $SETS; do
+	read -r _ _ _ msis <<<"${CELL[$s,auto]:-- - - not-run}"
+	echo "- $s: $msis"
 done
 echo
 echo "Forecast rows of auto with a value below 0, among series whose history is non-negative:"
