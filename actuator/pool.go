@@ -192,7 +192,7 @@ func (a *Actuator) scalePool(ctx context.Context, d *decision, p *Policy) Outcom
 func poolState(name string, stubs []*api.NodeListStub, allocs map[string][]*api.AllocationListStub) planner.PoolState {
 	st := planner.PoolState{Name: name}
 	for _, s := range stubs {
-		if s.Status == api.NodeStatusDown || s.Drain {
+		if !stays(s) {
 			continue
 		}
 		n := planner.Node{ID: s.ID, Pool: name, Eligible: s.SchedulingEligibility == api.NodeSchedulingEligible}

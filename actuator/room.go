@@ -86,12 +86,16 @@ func (a *Actuator) readRoom(ctx context.Context, j *api.Job, ns, job, group stri
 	return r, nil
 }
 
-// staying is the IDs of the listed nodes that are neither down nor
-// draining: the nodes whose allocations stay where they are.
+// stays says whether a listed node keeps its allocations: it is neither
+// down nor draining. The room check and the pool's state leave the others
+// out (their allocations must move; they are leaving already).
+func stays(s *api.NodeListStub) bool { return s.Status != api.NodeStatusDown && !s.Drain }
+
+// staying is the IDs of the listed nodes that stay.
 func staying(stubs []*api.NodeListStub) []string {
 	ids := make([]string, 0, len(stubs))
 	for _, s := range stubs {
-		if s.Status != api.NodeStatusDown && !s.Drain {
+		if stays(s) {
 			ids = append(ids, s.ID)
 		}
 	}
@@ -108,7 +112,7 @@ func roomsOf(ctx context.Context, nr NodeReader, stubs []*api.NodeListStub, allo
 	datacenters []string, ns, job, group string) ([]planner.Room, error) {
 	var rooms []planner.Room
 	for _, s := range stubs {
-		if s.Status == api.NodeStatusDown || s.Drain {
+		if !stays(s) {
 			continue
 		}
 		room := planner.Room{ID: s.ID, Schedulable: s.Status == api.NodeStatusReady &&
