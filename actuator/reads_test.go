@@ -3,7 +3,6 @@ package actuator
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -121,46 +120,21 @@ jobs:
 // start.
 func newCountingRig(t *testing.T, fleetYAML string) (*simRig, *requestCounter) {
 	t.Helper()
-	scfg, err := sim.ParseConfig([]byte(fleetYAML), "fleet.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := sim.New(scfg, simStart)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Advance(simStart.Add(12 * time.Minute))
 	c := &requestCounter{n: map[string]int{}}
-	srv := httptest.NewServer(c.wrap(f.Handler()))
-	t.Cleanup(srv.Close)
-	n, err := NewNomadAPI(srv.URL, "", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, url, n := serveSim(t, fleetYAML, "fleet.yml", 12*time.Minute, c.wrap)
 	ver, err := n.ServerVersion(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := LoadConfig("testdata/actuator.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Policies[0].ScaleGroup.Max = 1000
-	cfg.Policies[0].ScaleGroup.MaxStep = 1000
-	for i := range cfg.Policies {
-		if p := cfg.Policies[i].ScalePool; p != nil {
-			p.Max, p.MaxStep = 1000, 1000
+	r := startRig(t, f, url, n, ver, func(cfg *Config) {
+		cfg.Policies[0].ScaleGroup.Max = 1000
+		cfg.Policies[0].ScaleGroup.MaxStep = 1000
+		for i := range cfg.Policies {
+			if p := cfg.Policies[i].ScalePool; p != nil {
+				p.Max, p.MaxStep = 1000, 1000
+			}
 		}
-	}
-	r := &simRig{f: f, url: srv.URL, n: n, cfg: cfg, fc: &fakeForecasts{v: map[string][]Sample{}}}
-	r.opts = Options{Config: cfg, Nomad: n, Forecasts: r.fc, Now: f.Now, NomadAddress: srv.URL, State: n, NomadVersion: ver,
-		Audit: slog.New(slog.NewJSONHandler(&testWriter{t}, nil)),
-		Sleep: func(ctx context.Context, d time.Duration) error { f.Advance(f.Now().Add(d)); return ctx.Err() }}
-	r.a, err = New(r.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.a.Close)
+	})
 	c.reset() // what the rig read is not the decision's
 	return r, c
 }
@@ -429,22 +403,8 @@ jobs:
 // per node) and as it does now (one list): go test -run XXX -bench
 // PoolAllocReads ./actuator.
 func BenchmarkPoolAllocReads(b *testing.B) {
-	scfg, err := sim.ParseConfig([]byte(wideFleetYAML(1000)), "fleet.yml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	f, err := sim.New(scfg, simStart)
-	if err != nil {
-		b.Fatal(err)
-	}
-	f.Advance(simStart.Add(12 * time.Minute))
 	c := &requestCounter{n: map[string]int{}}
-	srv := httptest.NewServer(c.wrap(f.Handler()))
-	b.Cleanup(srv.Close)
-	n, err := NewNomadAPI(srv.URL, "", "", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, _, n := serveSim(b, wideFleetYAML(1000), "fleet.yml", 12*time.Minute, c.wrap)
 	ctx := context.Background()
 	stubs, err := n.Nodes(ctx, "default")
 	if err != nil {

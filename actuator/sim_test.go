@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/common/model"
 
+	"github.com/fleetcast/fleetcast/internal/nomadver"
 	"github.com/fleetcast/fleetcast/internal/testenv"
 	"github.com/fleetcast/fleetcast/sim"
 )
@@ -53,21 +54,43 @@ func newSimRigVersion(t *testing.T, version string, mutate func(*Config)) *simRi
 	if version != "" {
 		text = regexp.MustCompile(`(?m)^nomad_version: .*$`).ReplaceAllString(text, "nomad_version: "+version)
 	}
-	scfg, err := sim.ParseConfig([]byte(text), "testdata/fleet.yml")
+	// Two minutes run: the allocations have started.
+	f, url, n := serveSim(t, text, "testdata/fleet.yml", 2*time.Minute, nil)
+	return startRig(t, f, url, n, nomadver.Version{}, mutate)
+}
+
+// serveSim runs the simulated fleet the YAML describes (name in its
+// errors) for run from simStart, serves its API on loopback through wrap
+// (nil: as it is), and returns it with its address and a client of it.
+func serveSim(tb testing.TB, fleetYAML, name string, run time.Duration, wrap func(http.Handler) http.Handler) (*sim.Fleet, string, *NomadAPI) {
+	tb.Helper()
+	scfg, err := sim.ParseConfig([]byte(fleetYAML), name)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	f, err := sim.New(scfg, simStart)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	f.Advance(simStart.Add(2 * time.Minute)) // let allocations start
-	srv := httptest.NewServer(f.Handler())
-	t.Cleanup(srv.Close)
+	f.Advance(simStart.Add(run))
+	h := f.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
+	tb.Cleanup(srv.Close)
 	n, err := NewNomadAPI(srv.URL, "", "", nil)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return f, srv.URL, n
+}
+
+// startRig starts the actuator with testdata/actuator.yml (mutate edits
+// it) on the simulated fleet f, served at url and read through n; ver is
+// the server's release as the command reads it at start (zero: not read).
+func startRig(t *testing.T, f *sim.Fleet, url string, n *NomadAPI, ver nomadver.Version, mutate func(*Config)) *simRig {
+	t.Helper()
 	cfg, err := LoadConfig("testdata/actuator.yml")
 	if err != nil {
 		t.Fatal(err)
@@ -75,8 +98,8 @@ func newSimRigVersion(t *testing.T, version string, mutate func(*Config)) *simRi
 	if mutate != nil {
 		mutate(cfg)
 	}
-	r := &simRig{f: f, url: srv.URL, n: n, cfg: cfg, fc: &fakeForecasts{v: map[string][]Sample{}}}
-	r.opts = Options{Config: cfg, Nomad: n, Forecasts: r.fc, Now: f.Now, NomadAddress: srv.URL, State: n,
+	r := &simRig{f: f, url: url, n: n, cfg: cfg, fc: &fakeForecasts{v: map[string][]Sample{}}}
+	r.opts = Options{Config: cfg, Nomad: n, Forecasts: r.fc, Now: f.Now, NomadAddress: url, State: n, NomadVersion: ver,
 		Audit: slog.New(slog.NewJSONHandler(&testWriter{t}, nil)),
 		// Waiting moves the simulated fleet on, so deployments end and drains finish.
 		Sleep: func(ctx context.Context, d time.Duration) error { f.Advance(f.Now().Add(d)); return ctx.Err() }}
