@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -182,25 +183,7 @@ func TestJobAndAllocListFilter(t *testing.T) {
 // ?task_states=false, and DesiredTransition always, as Nomad's list stub
 // does; a filter on the statuses keeps the live allocations.
 func TestAllocListFields(t *testing.T) {
-	b, err := os.ReadFile("testdata/fleet.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.Replace(string(b), "\njobs:\n", `
-jobs:
-  - id: books
-    namespace: finance
-    groups:
-      - {name: ledger, count: 2, cpu: 300, memory_mb: 128}
-`, 1)
-	cfg, err := ParseConfig([]byte(text), "testdata/fleet.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := New(cfg, testStart)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := financeFleet(t, "", 2)
 	c := testClient(t, f, "")
 	f.Advance(testStart.Add(time.Minute))
 	var stopped string
@@ -276,25 +259,7 @@ jobs:
 // error; an allocation of finance is unknown to it (404) and it may not
 // stop one (403). The token that may do everything sees them.
 func TestNamespaceTokens(t *testing.T) {
-	b, err := os.ReadFile("testdata/fleet.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := "acl_token: root\nnamespace_tokens:\n  - {secret: ops, namespaces: [default]}\n" + strings.Replace(string(b), "\njobs:\n", `
-jobs:
-  - id: books
-    namespace: finance
-    groups:
-      - {name: ledger, count: 3, cpu: 300, memory_mb: 128}
-`, 1)
-	cfg, err := ParseConfig([]byte(text), "testdata/fleet.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := New(cfg, testStart)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := financeFleet(t, "acl_token: root\nnamespace_tokens:\n  - {secret: ops, namespaces: [default]}\n", 3)
 	root, ops := testClient(t, f, "root"), testClient(t, f, "ops")
 	var ledger *api.AllocationListStub
 	finance := func(c *api.Client) (allocs, onNode, jobs int) {
@@ -336,7 +301,7 @@ jobs:
 	if a, n, j := finance(ops); a != 0 || n != 0 || j != 0 {
 		t.Fatalf("default-only token: %d finance allocations, %d on a node, %d jobs; want none", a, n, j)
 	}
-	_, _, err = ops.Allocations().List(&api.QueryOptions{Namespace: "finance"})
+	_, _, err := ops.Allocations().List(&api.QueryOptions{Namespace: "finance"})
 	if code, body := statusOf(t, err); code != 403 || body != "Permission denied" {
 		t.Errorf("listing finance with the default-only token: %d %q, want 403", code, body)
 	}
@@ -359,4 +324,30 @@ jobs:
 	if code, _ := statusOf(t, err); code != 403 {
 		t.Errorf("unknown token: %d, want 403", code)
 	}
+}
+
+// financeFleet is testdata/fleet.yml with head before it and one more job,
+// books, in namespace finance: a group ledger of ledgers allocations.
+func financeFleet(t *testing.T, head string, ledgers int) *Fleet {
+	t.Helper()
+	b, err := os.ReadFile("testdata/fleet.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := head + strings.Replace(string(b), "\njobs:\n", fmt.Sprintf(`
+jobs:
+  - id: books
+    namespace: finance
+    groups:
+      - {name: ledger, count: %d, cpu: 300, memory_mb: 128}
+`, ledgers), 1)
+	cfg, err := ParseConfig([]byte(text), "testdata/fleet.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := New(cfg, testStart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
