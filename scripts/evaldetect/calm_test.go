@@ -127,7 +127,7 @@ func TestCalmTable(t *testing.T) {
 		}
 	}
 	var b strings.Builder
-	calmTable(&b, "a setting", calm, thr, []int{1})
+	calmTable(&b, "a setting", calm, thr, detect.Threshold, []int{1})
 	out := b.String()
 	for c, kind := range calmKinds {
 		mark := ""

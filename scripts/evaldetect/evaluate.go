@@ -38,7 +38,7 @@ func evaluate(groups []*group, vs []variant, kinds []int, scoresDir string, fixe
 	e.leaveOneOut(stdout, fmt.Sprintf("Leave one group out, every knob: the threshold and one of %d settings (evidence per day or per\nobservation, the short level's rate per 5 minutes or per observation, the report margin, when an\nevent is over), chosen together on the other three groups (best mean standard score); the held-out group scored at that\nfixed threshold.", len(vs)), len(vs))
 	e.leaveOneOut(stdout, "Leave one group out, the shipped constants fixed: only the alert threshold chosen on the other\nthree groups. (The constants themselves were chosen on all four groups: not evidence.)", 1)
 	e.defaults(stdout)
-	calmTable(stdout, e.vs[0].name, e.calm[0], e.thr, kinds)
+	calmTable(stdout, e.vs[0].name, e.calm[0], e.thr, detect.Threshold, kinds)
 	e.settings(stdout)
 	if fixed {
 		e.fixedTable(stdout)
@@ -104,8 +104,15 @@ func (e *evaluation) checkCalm() {
 // choose returns the eligible variant (among the first nv) and threshold
 // with the best mean standard score over the groups in use.
 func (e *evaluation) choose(use []int, nv int) (int, int) {
+	v, j, _ := e.chooseAmong(use, 0, nv)
+	return v, j
+}
+
+// chooseAmong is choose over the settings from to to (exclusive); ok is
+// false when none of them has an eligible threshold (then 0, 0).
+func (e *evaluation) chooseAmong(use []int, from, to int) (v, j int, ok bool) {
 	bv, bj, bs := 0, 0, math.Inf(-1)
-	for v := range nv {
+	for v := from; v < to; v++ {
 		for j := range e.thr {
 			if !e.eligible[v][j] {
 				continue
@@ -119,7 +126,18 @@ func (e *evaluation) choose(use []int, nv int) (int, int) {
 			}
 		}
 	}
-	return bv, bj
+	return bv, bj, !math.IsInf(bs, -1)
+}
+
+// others is every group but h.
+func (e *evaluation) others(h int) []int {
+	var use []int
+	for gi := range e.groups {
+		if gi != h {
+			use = append(use, gi)
+		}
+	}
+	return use
 }
 
 // leaveOneOut prints the table that scores each group at the setting
@@ -129,13 +147,7 @@ func (e *evaluation) leaveOneOut(stdout io.Writer, title string, nv int) {
 	fmt.Fprintf(stdout, "| held-out group | chosen on the other three | threshold | standard | low FP | low FN | (held-out best threshold, standard) |\n|---|---|---|---|---|---|---|\n")
 	var mean [3]float64
 	for h, g := range e.groups {
-		var use []int
-		for gi := range e.groups {
-			if gi != h {
-				use = append(use, gi)
-			}
-		}
-		v, j := e.choose(use, nv)
+		v, j := e.choose(e.others(h), nv)
 		r := e.res[v]
 		fmt.Fprintf(stdout, "| %s | %s | %.3f | %.2f | %.2f | %.2f | (%.2f) |\n", g.name, e.vs[v].name, e.thr[j],
 			r.at[h][0][j], r.at[h][1][j], r.at[h][2][j], r.best[h][0])
@@ -224,7 +236,7 @@ func (e *evaluation) fixedTable(stdout io.Writer) {
 	for v := range e.vs {
 		row, mean := fmt.Sprintf("| %s |", e.vs[v].name), 0.0
 		for h := range e.groups {
-			j, ok := e.fixedChoice(v, h)
+			_, j, ok := e.chooseAmong(e.others(h), v, v+1)
 			if !ok {
 				row += " not eligible |"
 				mean = math.NaN()
@@ -238,32 +250,11 @@ func (e *evaluation) fixedTable(stdout io.Writer) {
 	}
 }
 
-// fixedChoice returns the eligible threshold of setting v with the best
-// mean standard score over every group but h; false if it has none.
-func (e *evaluation) fixedChoice(v, h int) (int, bool) {
-	bj, bs := -1, math.Inf(-1)
-	for j := range e.thr {
-		if !e.eligible[v][j] {
-			continue
-		}
-		m := 0.0
-		for gi := range e.groups {
-			if gi != h {
-				m += e.res[v].at[gi][0][j]
-			}
-		}
-		if m > bs {
-			bj, bs = j, m
-		}
-	}
-	return bj, bj >= 0
-}
-
 // calmTable prints one setting's false alarms per series-day on every kind
-// of calm series at the shipped threshold; calm[c][k][j] is kind c at step
-// calmSteps[k] and threshold thr[j].
-func calmTable(stdout io.Writer, name string, calm [][3][]float64, thr []float64, kinds []int) {
-	j := slices.IndexFunc(thr, func(x float64) bool { return math.Abs(x-detect.Threshold) < 1e-9 })
+// of calm series at the threshold at (one of thr); calm[c][k][j] is kind c
+// at step calmSteps[k] and threshold thr[j].
+func calmTable(stdout io.Writer, name string, calm [][3][]float64, thr []float64, at float64, kinds []int) {
+	j := slices.IndexFunc(thr, func(x float64) bool { return math.Abs(x-at) < 1e-9 })
 	if j < 0 {
 		return
 	}
@@ -276,11 +267,11 @@ func calmTable(stdout io.Writer, name string, calm [][3][]float64, thr []float64
 	}
 }
 
-// calmOnly prints the calm table of every setting at the shipped threshold,
-// without the labelled data (--calm-only).
-func calmOnly(vs []variant, kinds []int, stdout io.Writer) {
-	thr := []float64{detect.Threshold}
+// calmOnly prints the calm table of every setting at threshold at, without
+// the labelled data (--calm-only, --thr).
+func calmOnly(vs []variant, kinds []int, at float64, stdout io.Writer) {
+	thr := []float64{at}
 	for _, v := range vs {
-		calmTable(stdout, v.name, calmFigures(v.opts, thr), thr, kinds)
+		calmTable(stdout, v.name, calmFigures(v.opts, thr), thr, at, kinds)
 	}
 }

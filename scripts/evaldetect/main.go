@@ -40,9 +40,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	scoresDir := fs.String("scores", "", "if set, write the shipped defaults' scores per group here (series,timestamp,score), to check with nab_score.py")
 	diag := fs.String("diagnose", "", "print where this group's score is lost (per series: windows found, missed, how late; false alarms) at --variant and --thr, instead of the tables")
 	diagVar := fs.String("variant", "shipped constants", "with --diagnose: the setting, by the name make eval-detect prints")
-	diagThr := fs.Float64("thr", detect.Threshold, "with --diagnose: the alert threshold")
+	diagThr := fs.Float64("thr", detect.Threshold, "with --diagnose or --calm-only: the alert threshold")
 	calm := fs.String("calm", "seasonal,white", "the kinds of calm series a setting must stay quiet on to be eligible (seasonal, white, walk, lognormal, bursty); all five are measured and printed")
-	calmOnlyFlag := fs.String("calm-only", "", "print only the calm-series table at the shipped threshold of the settings whose name contains this (\"all\": every setting), without the labelled data")
+	calmOnlyFlag := fs.String("calm-only", "", "print only the calm-series table at --thr (the shipped threshold unless given) of the settings whose name contains this (\"all\": every setting), without the labelled data")
 	fixedFlag := fs.String("fixed", "", "score only the shipped constants and the settings whose name contains this, and print also each one's leave-one-group-out figures with the setting fixed (only the threshold chosen on the other three)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -53,17 +53,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *calmOnlyFlag != "" {
-		var vs []variant
-		for _, v := range variants() {
-			if *calmOnlyFlag == "all" || strings.Contains(v.name, *calmOnlyFlag) {
-				vs = append(vs, v)
-			}
+		vs := variants()
+		if *calmOnlyFlag != "all" {
+			vs = named(vs, *calmOnlyFlag)
 		}
 		if len(vs) == 0 {
 			fmt.Fprintf(stderr, "evaldetect: --calm-only: no setting's name contains %q\n", *calmOnlyFlag)
 			return 2
 		}
-		calmOnly(vs, kinds, stdout)
+		calmOnly(vs, kinds, *diagThr, stdout)
 		return 0
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
@@ -77,12 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	vs := variants()
 	if *fixedFlag != "" {
-		sel := vs[:1] // the shipped constants
-		for _, v := range vs[1:] {
-			if strings.Contains(v.name, *fixedFlag) {
-				sel = append(sel, v)
-			}
-		}
+		sel := append(vs[:1:1], named(vs[1:], *fixedFlag)...) // the shipped constants first
 		if len(sel) == 1 {
 			fmt.Fprintf(stderr, "evaldetect: --fixed: no setting's name contains %q\n", *fixedFlag)
 			return 2
@@ -307,4 +300,15 @@ func writeScores(dir string, groups []*group, o detect.Options) (err error) {
 		}
 	}
 	return nil
+}
+
+// named is the settings whose name contains sub.
+func named(vs []variant, sub string) []variant {
+	var out []variant
+	for _, v := range vs {
+		if strings.Contains(v.name, sub) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
