@@ -66,8 +66,9 @@ bench: build
 ## on the shared machine; scripts/evaldetect --diagnose GROUP shows where a group loses its points)
 NAB_DIR ?= ../shared/data/nab
 MS_DIR  ?= ../shared/data/ms-anomaly
+FLEET   ?= ../shared/data/cluster/full.csv
 eval-detect:
-	nice $(GO) run ./scripts/evaldetect --nab $(NAB_DIR) --ms $(MS_DIR)
+	nice $(GO) run ./scripts/evaldetect --nab $(NAB_DIR) --ms $(MS_DIR) --fleet $(FLEET)
 
 ## eval: the forecaster's accuracy table on every development set, next to the PromQL anchors
 ## (scripts/eval.sh; about 8 minutes on 2 busy cores; SETS=... to run fewer)

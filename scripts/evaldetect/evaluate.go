@@ -25,20 +25,29 @@ type evaluation struct {
 	calm     [][][3][]float64
 	kinds    []int
 	eligible [][]bool
+	// fleet, if not nil, is the unlabelled fleet traces, and fleetDay[v][j]
+	// setting v's alert events per series-day on them at threshold thr[j]
+	// (printed, not checked).
+	fleet    *fleetData
+	fleetDay [][]float64
 }
 
 // evaluate scores every setting on every group and prints the tables of
 // detect/README.md: leave one group out, then the defaults chosen on all
 // four groups, then every setting; with fixed, also each setting's own
 // leave-one-group-out figures (fixedTable).
-func evaluate(groups []*group, vs []variant, kinds []int, scoresDir string, fixed bool, stdout, stderr io.Writer) error {
-	e := &evaluation{groups: groups, vs: vs, thr: thresholds(), kinds: kinds}
+func evaluate(groups []*group, vs []variant, kinds []int, fleet *fleetData, scoresDir string, fixed bool, stdout, stderr io.Writer) error {
+	e := &evaluation{groups: groups, vs: vs, thr: thresholds(), kinds: kinds, fleet: fleet}
 	e.scoreAll(stderr)
 	e.checkCalm()
+	e.scoreFleet()
 	e.leaveOneOut(stdout, fmt.Sprintf("Leave one group out, every knob: the threshold and one of %d settings (evidence per day or per\nobservation, the short level's rate per 5 minutes or per observation, the report margin, when an\nevent is over), chosen together on the other three groups (best mean standard score); the held-out group scored at that\nfixed threshold.", len(vs)), len(vs))
 	e.leaveOneOut(stdout, "Leave one group out, the shipped constants fixed: only the alert threshold chosen on the other\nthree groups. (The constants themselves were chosen on all four groups: not evidence.)", 1)
 	e.defaults(stdout)
 	calmTable(stdout, e.vs[0].name, e.calm[0], e.thr, detect.Threshold, kinds)
+	if e.fleet != nil {
+		fleetTable(stdout, e.fleet, e.vs[0].name, e.fleet.scores(e.vs[0].opts), detect.Threshold)
+	}
 	e.settings(stdout)
 	if fixed {
 		e.fixedTable(stdout)
@@ -98,6 +107,18 @@ func (e *evaluation) checkCalm() {
 				}
 			}
 		}
+	}
+}
+
+// scoreFleet measures every setting's alert events per series-day on the
+// fleet traces at every threshold, if there are fleet traces.
+func (e *evaluation) scoreFleet() {
+	if e.fleet == nil {
+		return
+	}
+	e.fleetDay = make([][]float64, len(e.vs))
+	for v, vr := range e.vs {
+		e.fleetDay[v] = e.fleet.eventsPerDay(e.fleet.scores(vr.opts), e.thr)
 	}
 }
 
@@ -196,7 +217,7 @@ func (e *evaluation) defaults(stdout io.Writer) {
 // groups, with its calm-noise false alarms and each group's own best.
 func (e *evaluation) settings(stdout io.Writer) {
 	groups, thr := e.groups, e.thr
-	fmt.Fprintf(stdout, "\nEvery setting: standard score at the threshold best for the mean of all four groups; false alarms\nper series-day on each kind of calm series checked at that threshold, at 1-minute, 5-minute and hourly steps (at most %.2f to be eligible);\n(each group's own best score@threshold).\n\n| setting | threshold | %s | mean | calm false alarms/day | (own best) |\n|---|---|%s---|---|---|\n",
+	fmt.Fprintf(stdout, "\nEvery setting: standard score at the threshold best for the mean of all four groups; false alarms\nper series-day on each kind of calm series checked at that threshold, at 1-minute, 5-minute and hourly steps (at most %.2f to be eligible);\nalert events per series-day on the unlabelled fleet traces at that threshold (printed, not checked; - without --fleet);\n(each group's own best score@threshold).\n\n| setting | threshold | %s | mean | calm false alarms/day | fleet events/day | (own best) |\n|---|---|%s---|---|---|---|\n",
 		maxCalmAlarms, strings.Join(groupNames(groups), " | "), strings.Repeat("---|", len(groups)))
 	for v, r := range e.res {
 		j := chooseFor(r, len(groups), len(thr))
@@ -221,7 +242,11 @@ func (e *evaluation) settings(stdout io.Writer) {
 			cv := e.calm[v][c]
 			calm = append(calm, fmt.Sprintf("%s %.3f %.3f %.3f", calmKinds[c], cv[0][j], cv[1][j], cv[2][j]))
 		}
-		fmt.Fprintf(stdout, "%s %.2f | %s | (%s) |\n", row, m, strings.Join(calm, "; "), strings.TrimSpace(own))
+		fleet := "-"
+		if e.fleetDay != nil {
+			fleet = fmt.Sprintf("%.3f", e.fleetDay[v][j])
+		}
+		fmt.Fprintf(stdout, "%s %.2f | %s | %s | (%s) |\n", row, m, strings.Join(calm, "; "), fleet, strings.TrimSpace(own))
 	}
 }
 
@@ -269,9 +294,12 @@ func calmTable(stdout io.Writer, name string, calm [][3][]float64, thr []float64
 
 // calmOnly prints the calm table of every setting at threshold at, without
 // the labelled data (--calm-only, --thr).
-func calmOnly(vs []variant, kinds []int, at float64, stdout io.Writer) {
+func calmOnly(vs []variant, kinds []int, fleet *fleetData, at float64, stdout io.Writer) {
 	thr := []float64{at}
 	for _, v := range vs {
 		calmTable(stdout, v.name, calmFigures(v.opts, thr), thr, at, kinds)
+		if fleet != nil {
+			fleetTable(stdout, fleet, v.name, fleet.scores(v.opts), at)
+		}
 	}
 }

@@ -43,6 +43,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	diagThr := fs.Float64("thr", detect.Threshold, "with --diagnose or --calm-only: the alert threshold")
 	calm := fs.String("calm", "seasonal,white", "the kinds of calm series a setting must stay quiet on to be eligible (seasonal, white, walk, lognormal, bursty); all five are measured and printed")
 	calmOnlyFlag := fs.String("calm-only", "", "print only the calm-series table at --thr (the shipped threshold unless given) of the settings whose name contains this (\"all\": every setting), without the labelled data")
+	fleetPath := fs.String("fleet", "../shared/data/cluster/full.csv", "unlabelled fleet traces (series,timestamp,value) on which each setting's alert events per series-day are printed, not checked; \"\" to skip")
 	fixedFlag := fs.String("fixed", "", "score only the shipped constants and the settings whose name contains this, and print also each one's leave-one-group-out figures with the setting fixed (only the threshold chosen on the other three)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -51,6 +52,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "evaldetect: --calm: %v\n", err)
 		return 2
+	}
+	var fleet *fleetData
+	if *fleetPath != "" && *diag == "" {
+		if fleet, err = loadFleet(*fleetPath); err != nil {
+			fmt.Fprintf(stderr, "evaldetect: %v\n", err)
+			return 1
+		}
 	}
 	if *calmOnlyFlag != "" {
 		vs := variants()
@@ -61,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "evaldetect: --calm-only: no setting's name contains %q\n", *calmOnlyFlag)
 			return 2
 		}
-		calmOnly(vs, kinds, *diagThr, stdout)
+		calmOnly(vs, kinds, fleet, *diagThr, stdout)
 		return 0
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
@@ -82,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		vs = sel
 	}
-	if err := evaluate(groups, vs, kinds, *scoresDir, *fixedFlag != "", stdout, stderr); err != nil {
+	if err := evaluate(groups, vs, kinds, fleet, *scoresDir, *fixedFlag != "", stdout, stderr); err != nil {
 		log.Error("evaluate", "err", err)
 		return 1
 	}
