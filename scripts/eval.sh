@@ -44,7 +44,7 @@ score() {
 	echo "$line" | sed -E 's/.*sMAPE=([^ ]+) MASE=([^ ]+) MSIS=([^ ]+) coverage=([^ ]+).*/\2 \1 \4 \3/'
 }
 
-declare -A CELL NEG ABS
+declare -A CELL NEG ABS COVCI
 
 # sanity TRAIN FC -> "N of M|A of B", in one pass over both files: the
 # forecast rows (mean, lower or upper below 0) of the series whose whole
@@ -104,6 +104,8 @@ run_set() { # name train test horizon seasonargs hw_window pl_window
 		CELL[$name,$m]=$(score "$train" "$test" "$WORK/$name-$m.csv" "$sargs")
 		if [ "$m" = auto ]; then
 			IFS='|' read -r NEG[$name] ABS[$name] <<<"$(sanity "$train" "$WORK/$name-$m.csv")"
+			COVCI[$name]=$(python3 "$(dirname "$0")/coverage_ci.py" --truth "$test" --forecast "$WORK/$name-$m.csv" 2>/dev/null | grep "^coverage ") ||
+				COVCI[$name]="coverage_ci.py failed"
 		fi
 		addrow "$m"
 	done
@@ -129,7 +131,9 @@ roll() { # out origins every horizon inputs... (env HIST: seconds of history, de
 # rolled NAME: the set NAME = FAMILY-SCHEME built by rolling.py, then
 # scored. Families: nab (train then test of NAB's development series),
 # cluster (the traces), ms (ms-anomaly). Schemes: 1h and 1d ahead from
-# rolling.py's 14 days of history (or env HIST), 3d (1 day and 30 minutes
+# rolling.py's 14 days of history (or env HIST), 1hdense (1 h ahead from an
+# origin every hour over the last 6 days: ten times 1h's windows, for a
+# coverage figure that a few windows do not decide), 3d (1 day and 30 minutes
 # ahead from 3 days) and 60h (1 day ahead from 2.5 days); b1d and b1h
 # (family m4 too) are the conditional sets of scripts/burst_origins.py,
 # origins where the history ends in an excursion. Anchors:
@@ -156,6 +160,7 @@ rolled() {
 		return
 		;;
 	1h) rh=3600 fh=1h pl=21600 ;;
+	1hdense) origins=144 every=3600 rh=3600 fh=1h pl=21600 ;;
 	1d) origins=4 every=86400 rh=86400 fh=1d ;;
 	3d) hist=259200 rh=88200 fh=1d30m ;;
 	60h) hist=216000 rh=86400 fh=1d ;;
@@ -169,7 +174,7 @@ for s in $SETS; do
 	if [ "$s" = m4 ]; then
 		run_set m4 "$DATA/m4-hourly/train.csv" "$DATA/m4-hourly/test.csv" 48 "--season 24" 86400 604800
 	elif ! rolled "$s"; then
-		echo "eval: unknown set $s (valid: m4, or nab, cluster or ms followed by -1h, -1d, -3d or -60h, or nab, cluster, ms or m4 followed by -b1d or -b1h)" >&2
+		echo "eval: unknown set $s (valid: m4, or nab, cluster or ms followed by -1h, -1hdense, -1d, -3d or -60h, or nab, cluster, ms or m4 followed by -b1d or -b1h)" >&2
 		exit 2
 	fi
 done
@@ -204,6 +209,11 @@ echo "MSIS of auto's 80% band (the interval score, scaled like MASE; lower is be
 for s in $SETS; do
 	read -r _ _ _ msis <<<"${CELL[$s,auto]:-- - - not-run}"
 	echo "- $s: $msis"
+done
+echo
+echo "Coverage of auto's 80% band, with a 90% interval from resampling series and then windows (scripts/coverage_ci.py):"
+for s in $SETS; do
+	echo "- $s: ${COVCI[$s]:-not run}"
 done
 echo
 echo "Forecast rows of auto with a value below 0, among series whose history is non-negative:"
