@@ -27,9 +27,11 @@ type evaluation struct {
 	eligible [][]bool
 	// fleet, if not nil, is the unlabelled fleet traces, and fleetDay[v][j]
 	// setting v's alert events per series-day on them at threshold thr[j]
-	// (printed, not checked).
-	fleet    *fleetData
-	fleetDay [][]float64
+	// (printed, not checked); fleetShipped the shipped constants' scores
+	// there, for the table of where their events fall.
+	fleet        *fleetData
+	fleetDay     [][]float64
+	fleetShipped [][]float64
 }
 
 // evaluate scores every setting on every group and prints the tables of
@@ -46,7 +48,7 @@ func evaluate(groups []*group, vs []variant, kinds []int, fleet *fleetData, scor
 	e.defaults(stdout)
 	calmTable(stdout, e.vs[0].name, e.calm[0], e.thr, detect.Threshold, kinds)
 	if e.fleet != nil {
-		fleetTable(stdout, e.fleet, e.vs[0].name, e.fleet.scores(e.vs[0].opts), detect.Threshold)
+		fleetTable(stdout, e.fleet, e.vs[0].name, e.fleetShipped, detect.Threshold)
 	}
 	e.settings(stdout)
 	if fixed {
@@ -118,7 +120,11 @@ func (e *evaluation) scoreFleet() {
 	}
 	e.fleetDay = make([][]float64, len(e.vs))
 	for v, vr := range e.vs {
-		e.fleetDay[v] = e.fleet.eventsPerDay(e.fleet.scores(vr.opts), e.thr)
+		sc := e.fleet.scores(vr.opts)
+		if v == 0 {
+			e.fleetShipped = sc
+		}
+		e.fleetDay[v] = e.fleet.eventsPerDay(sc, e.thr)
 	}
 }
 

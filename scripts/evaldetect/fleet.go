@@ -79,17 +79,9 @@ func alertEvents(times []int64, scores []float64, thr float64, gap int64) []aler
 	return out
 }
 
-// fleetScores scores every fleet series with one setting.
+// scores scores every fleet series with one setting.
 func (f *fleetData) scores(o detect.Options) [][]float64 {
-	out := make([][]float64, len(f.series))
-	for k, s := range f.series {
-		d := detect.New(o)
-		sc := make([]float64, len(s.Times))
-		for i, t := range s.Times {
-			sc[i] = d.Observe(t, s.Values[i]).Score
-		}
-		out[k] = sc
-	}
+	out, _ := scoreSeries(f.series, o)
 	return out
 }
 

@@ -224,9 +224,15 @@ func score(g *group, o detect.Options) [][]float64 {
 // scoreSteps is score that also returns the step each series' detector
 // learnt (0 if it had too few observations to learn one).
 func scoreSteps(g *group, o detect.Options) ([][]float64, []int64) {
-	out := make([][]float64, len(g.series))
-	steps := make([]int64, len(g.series))
-	for k, s := range g.series {
+	return scoreSeries(g.series, o)
+}
+
+// scoreSeries scores each series with its own detector of one setting, and
+// returns the scores and the step each detector learnt.
+func scoreSeries(ss []seriescsv.Series, o detect.Options) ([][]float64, []int64) {
+	out := make([][]float64, len(ss))
+	steps := make([]int64, len(ss))
+	for k, s := range ss {
 		d := detect.New(o)
 		sc := make([]float64, len(s.Times))
 		for i, t := range s.Times {
