@@ -18,6 +18,11 @@ type evaluation struct {
 	vs     []variant
 	thr    []float64
 	res    []result
+	// raw[v][g][s][j] is series s of group g's raw standard score at
+	// setting v and threshold thr[j], nwin[g][s] its window count: what
+	// the bootstrap resamples (bootstrap.go).
+	raw  [][][][]float64
+	nwin [][]int
 	// calm[v][c][k][j]: false alarms per series-day of setting v on calm
 	// series of kind calmKinds[c] sampled every calmSteps[k], at threshold
 	// thr[j]. All kinds are measured and printed; only those in kinds
@@ -43,8 +48,10 @@ func evaluate(groups []*group, vs []variant, kinds []int, fleet *fleetData, scor
 	e.scoreAll(stderr)
 	e.checkCalm()
 	e.scoreFleet()
-	e.leaveOneOut(stdout, fmt.Sprintf("Leave one group out, every knob: the threshold and one of %d settings (evidence per day or per\nobservation, the short level's rate per 5 minutes or per observation, the report margin, when an\nevent is over), chosen together on the other three groups (best mean standard score); the held-out group scored at that\nfixed threshold.", len(vs)), len(vs))
-	e.leaveOneOut(stdout, "Leave one group out, the shipped constants fixed: only the alert threshold chosen on the other\nthree groups. (The constants themselves were chosen on all four groups: not evidence.)", 1)
+	held, mean := e.leaveOneOut(stdout, fmt.Sprintf("Leave one group out, every knob: the threshold and one of %d settings (evidence per day or per\nobservation, the short level's rate per 5 minutes or per observation, the report margin, when an\nevent is over), chosen together on the other three groups (best mean standard score); the held-out group scored at that\nfixed threshold.", len(vs)), len(vs))
+	e.bootPrint(stdout, bootTitle(len(vs)), e.bootstrap(e.raw, e.nwin, len(vs), bootResamples, bootSeed), held, mean)
+	held, mean = e.leaveOneOut(stdout, "Leave one group out, the shipped constants fixed: only the alert threshold chosen on the other\nthree groups. (The constants themselves were chosen on all four groups: not evidence.)", 1)
+	e.bootPrint(stdout, bootTitle(1), e.bootstrap(e.raw, e.nwin, 1, bootResamples, bootSeed), held, mean)
 	e.defaults(stdout)
 	calmTable(stdout, e.vs[0].name, e.calm[0], e.thr, detect.Threshold, kinds)
 	if e.fleet != nil {
@@ -65,6 +72,13 @@ func evaluate(groups []*group, vs []variant, kinds []int, fleet *fleetData, scor
 // scoreAll runs every setting on every group, reporting progress.
 func (e *evaluation) scoreAll(stderr io.Writer) {
 	e.res = make([]result, len(e.vs))
+	e.raw = make([][][][]float64, len(e.vs))
+	e.nwin = make([][]int, len(e.groups))
+	for gi, g := range e.groups {
+		for _, s := range g.corpus.series {
+			e.nwin[gi] = append(e.nwin[gi], len(s.wins))
+		}
+	}
 	start := time.Now()
 	obs := 0
 	for _, g := range e.groups {
@@ -75,8 +89,11 @@ func (e *evaluation) scoreAll(stderr io.Writer) {
 	fmt.Fprintf(stderr, "eval-detect: %d knob settings x %d groups (%d observations each), %d thresholds\n", len(e.vs), len(e.groups), obs, len(e.thr))
 	for v, vr := range e.vs {
 		r := result{at: make([][3][]float64, len(e.groups)), best: make([][3]float64, len(e.groups))}
+		e.raw[v] = make([][][]float64, len(e.groups))
 		for gi, g := range e.groups {
-			ev := g.corpus.events(score(g, vr.opts))
+			sc := score(g, vr.opts)
+			e.raw[v][gi] = g.corpus.seriesRaw(sc, 0, e.thr)
+			ev := g.corpus.events(sc)
 			for p := range nabProfiles {
 				r.at[gi][p], r.best[gi][p] = g.corpus.curve(ev, p, e.thr)
 			}
@@ -168,8 +185,9 @@ func (e *evaluation) others(h int) []int {
 }
 
 // leaveOneOut prints the table that scores each group at the setting
-// (among the first nv) and threshold chosen on the other three.
-func (e *evaluation) leaveOneOut(stdout io.Writer, title string, nv int) {
+// (among the first nv) and threshold chosen on the other three, and
+// returns the held-out standard scores and their mean.
+func (e *evaluation) leaveOneOut(stdout io.Writer, title string, nv int) (held []float64, mean0 float64) {
 	fmt.Fprintf(stdout, "\n%s\n\n", title)
 	fmt.Fprintf(stdout, "| held-out group | chosen on the other three | threshold | standard | low FP | low FN | (held-out best threshold, standard) |\n|---|---|---|---|---|---|---|\n")
 	var mean [3]float64
@@ -181,8 +199,10 @@ func (e *evaluation) leaveOneOut(stdout io.Writer, title string, nv int) {
 		for p := range mean {
 			mean[p] += r.at[h][p][j] / float64(len(e.groups))
 		}
+		held = append(held, r.at[h][0][j])
 	}
 	fmt.Fprintf(stdout, "| **mean** | | | **%.2f** | **%.2f** | **%.2f** | |\n", mean[0], mean[1], mean[2])
+	return held, mean[0]
 }
 
 // defaults prints the setting and threshold chosen on all four groups,

@@ -135,14 +135,42 @@ func (c *nabCorpus) events(scores [][]float64) []nabEvent {
 // above thr[j] is a detection, for each threshold (ascending), and the
 // best over all distinct scores as the Python scorer sweeps it.
 func (c *nabCorpus) curve(ev []nabEvent, p int, thr []float64) (at []float64, best float64) {
-	pr := nabProfiles[p]
-	norm := func(raw float64) float64 {
-		if c.nwin == 0 {
-			return math.NaN()
-		}
-		null := -pr.fn * float64(c.nwin)
-		return 100 * (raw - null) / (pr.tp*float64(c.nwin) - null)
+	at, best = c.rawCurve(ev, p, thr)
+	for j := range at {
+		at[j] = nabNorm(at[j], c.nwin, p)
 	}
+	return at, nabNorm(best, c.nwin, p)
+}
+
+// nabNorm turns a raw score of a corpus with nwin windows into NAB's
+// normalised one: 0 for detecting nothing, 100 for every window at its
+// start and no false alarm. NaN without windows.
+func nabNorm(raw float64, nwin, p int) float64 {
+	if nwin == 0 {
+		return math.NaN()
+	}
+	pr := nabProfiles[p]
+	null := -pr.fn * float64(nwin)
+	return 100 * (raw - null) / (pr.tp*float64(nwin) - null)
+}
+
+// seriesRaw returns each series' raw score of profile p at each threshold
+// (ascending), the series scored one by one: raw scores add up over the
+// series of a corpus, so a resample of its series is scored by summing
+// its rows (bootstrap.go).
+func (c *nabCorpus) seriesRaw(scores [][]float64, p int, thr []float64) [][]float64 {
+	out := make([][]float64, len(c.series))
+	for k, s := range c.series {
+		s.winBase = 0
+		one := &nabCorpus{nwin: len(s.wins), series: []nabSeries{s}}
+		out[k], _ = one.rawCurve(one.events(scores[k:k+1]), p, thr)
+	}
+	return out
+}
+
+// rawCurve is curve before normalisation.
+func (c *nabCorpus) rawCurve(ev []nabEvent, p int, thr []float64) (at []float64, best float64) {
+	pr := nabProfiles[p]
 	bestWin := make([]float64, c.nwin)
 	hit := make([]bool, c.nwin)
 	nhit := 0
@@ -184,7 +212,7 @@ func (c *nabCorpus) curve(ev []nabEvent, p int, thr []float64) (at []float64, be
 			add(ev[i])
 			i++
 		}
-		at[j] = norm(score())
+		at[j] = score()
 	}
-	return at, norm(bestRaw)
+	return at, bestRaw
 }

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestSeriesRawAddsUp: the series' raw scores, summed and normalised by
+// the corpus' window count, are the corpus' score at every threshold (the
+// identity the bootstrap rests on), with false alarms before, between and
+// after windows, and a series without windows.
+func TestSeriesRawAddsUp(t *testing.T) {
+	mk := func(n int) []int64 {
+		ts := make([]int64, n)
+		for i := range ts {
+			ts[i] = int64(60 * i)
+		}
+		return ts
+	}
+	names := []string{"a", "b", "c"}
+	times := [][]int64{mk(200), mk(150), mk(120)}
+	windows := map[string][][2]float64{
+		"a": {{60 * 50, 60 * 70}, {60 * 120, 60 * 140}},
+		"c": {{60 * 90, 60 * 100}},
+	}
+	c := newNABCorpus(names, times, windows)
+	rng := rand.New(rand.NewPCG(1, 2))
+	scores := make([][]float64, len(names))
+	for k := range scores {
+		scores[k] = make([]float64, len(times[k]))
+		for i := range scores[k] {
+			scores[k][i] = rng.Float64()
+		}
+	}
+	thr := []float64{0.1, 0.5, 0.9, 0.99}
+	for p := range nabProfiles {
+		whole, _ := c.curve(c.events(scores), p, thr)
+		parts := c.seriesRaw(scores, p, thr)
+		for j := range thr {
+			sum := 0.0
+			for k := range parts {
+				sum += parts[k][j]
+			}
+			if got := nabNorm(sum, c.nwin, p); math.Abs(got-whole[j]) > 1e-9 {
+				t.Errorf("profile %s at %.2f: series summed %.6f, corpus %.6f", nabProfiles[p].name, thr[j], got, whole[j])
+			}
+		}
+	}
+}
+
+// TestBootstrapDraws: a group of one perfect and one worthless series (one
+// window each) reads 100, 50 or 0 in a resample, a quarter, a half and a
+// quarter of the time; groups of one series always read their table value.
+func TestBootstrapDraws(t *testing.T) {
+	e := &evaluation{
+		groups:   []*group{{name: "two"}, {name: "g1"}, {name: "g2"}, {name: "g3"}},
+		thr:      []float64{0.5},
+		eligible: [][]bool{{true}},
+	}
+	raw := [][][][]float64{{{{1}, {-1}}, {{0.5}}, {{0.5}}, {{0.5}}}}
+	nwin := [][]int{{1, 1}, {1}, {1}, {1}}
+	bt := e.bootstrap(raw, nwin, 1, 2000, 7)
+	count := map[float64]int{}
+	for b := range bt.held {
+		count[bt.held[b][0]]++
+		for h := 1; h < 4; h++ {
+			if bt.held[b][h] != 75 {
+				t.Fatalf("resample %d: group %d reads %.2f, want 75 (one series)", b, h, bt.held[b][h])
+			}
+		}
+		if want := (bt.held[b][0] + 225) / 4; math.Abs(bt.mean[b]-want) > 1e-9 {
+			t.Fatalf("resample %d: mean %.4f, want %.4f", b, bt.mean[b], want)
+		}
+	}
+	if len(count) != 3 {
+		t.Fatalf("the two-series group read %v, want only 0, 50 and 100", count)
+	}
+	for v, want := range map[float64]float64{0: 0.25, 50: 0.5, 100: 0.25} {
+		if got := float64(count[v]) / 2000; math.Abs(got-want) > 0.05 {
+			t.Errorf("the two-series group read %.0f in %.3f of resamples, want about %.2f", v, got, want)
+		}
+	}
+}
+
+// TestDrawSeriesHasWindows: a draw is never without windows.
+func TestDrawSeriesHasWindows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 500 {
+		d := drawSeries(rng, []int{0, 0, 0, 1})
+		found := false
+		for _, s := range d {
+			found = found || s == 3
+		}
+		if !found {
+			t.Fatalf("draw %v has no window", d)
+		}
+	}
+}
