@@ -104,8 +104,13 @@ run_set() { # name train test horizon seasonargs hw_window pl_window
 		CELL[$name,$m]=$(score "$train" "$test" "$WORK/$name-$m.csv" "$sargs")
 		if [ "$m" = auto ]; then
 			IFS='|' read -r NEG[$name] ABS[$name] <<<"$(sanity "$train" "$WORK/$name-$m.csv")"
-			COVCI[$name]=$(python3 "$(dirname "$0")/coverage_ci.py" --truth "$test" --forecast "$WORK/$name-$m.csv" 2>/dev/null | grep "^coverage ") ||
+			# Its warnings (test points without a band, gaps in the truth)
+			# go to a log per set, named beside the figure.
+			COVCI[$name]=$(python3 "$(dirname "$0")/coverage_ci.py" --truth "$test" --forecast "$WORK/$name-$m.csv" 2>"$WORK/$name-coverage.log" | grep "^coverage ") ||
 				COVCI[$name]="coverage_ci.py failed"
+			if [ -s "$WORK/$name-coverage.log" ]; then
+				COVCI[$name]="${COVCI[$name]} (warnings: $WORK/$name-coverage.log)"
+			fi
 		fi
 		addrow "$m"
 	done
