@@ -33,13 +33,15 @@ type bootTable struct {
 	mean []float64
 }
 
-// bootstrap repeats the leave-one-group-out protocol over the first nv
-// settings on n resamples of the groups' series. raw[v][g][s][j] is series
-// s of group g's raw standard score at setting v and threshold thr[j];
-// nwin[g][s] its window count.
-func (e *evaluation) bootstrap(raw [][][][]float64, nwin [][]int, nv, n int, seed uint64) bootTable {
+// bootstrap repeats the leave-one-group-out protocol on n resamples of
+// the groups' series, once for each nvs[k]: over the first nvs[k]
+// settings, on the same draws, so that two grids can be compared draw by
+// draw (bootDiff). raw[v][g][s][j] is series s of group g's raw standard
+// score at setting v and threshold thr[j]; nwin[g][s] its window count.
+func (e *evaluation) bootstrap(raw [][][][]float64, nwin [][]int, nvs []int, n int, seed uint64) []bootTable {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	ng := len(e.groups)
+	nv := slices.Max(nvs)
 	// The resampled scores, in the shape choose reads (reused).
 	rs := &evaluation{groups: e.groups, thr: e.thr, eligible: e.eligible, res: make([]result, nv)}
 	for v := range rs.res {
@@ -48,7 +50,10 @@ func (e *evaluation) bootstrap(raw [][][][]float64, nwin [][]int, nv, n int, see
 			rs.res[v].at[g][0] = make([]float64, len(e.thr))
 		}
 	}
-	bt := bootTable{held: make([][]float64, n), mean: make([]float64, n)}
+	bts := make([]bootTable, len(nvs))
+	for k := range bts {
+		bts[k] = bootTable{held: make([][]float64, n), mean: make([]float64, n)}
+	}
 	draw := make([][]int, ng)
 	for b := range n {
 		for g := range ng {
@@ -68,14 +73,44 @@ func (e *evaluation) bootstrap(raw [][][][]float64, nwin [][]int, nv, n int, see
 				}
 			}
 		}
-		bt.held[b] = make([]float64, ng)
-		for h := range ng {
-			v, j := rs.choose(rs.others(h), nv)
-			bt.held[b][h] = rs.res[v].at[h][0][j]
-			bt.mean[b] += bt.held[b][h] / float64(ng)
+		for k, nvk := range nvs {
+			bt := &bts[k]
+			bt.held[b] = make([]float64, ng)
+			for h := range ng {
+				v, j := rs.choose(rs.others(h), nvk)
+				bt.held[b][h] = rs.res[v].at[h][0][j]
+				bt.mean[b] += bt.held[b][h] / float64(ng)
+			}
 		}
 	}
-	return bt
+	return bts
+}
+
+// bootDiff prints, draw by draw, how much the held-out scores of a exceed
+// those of b (two grids resampled on the same draws): each group's and the
+// mean's 5%, 50% and 95% points, and in how many draws a is ahead. The
+// table's own difference (tableDiff per group, then the mean's) is beside
+// them.
+func (e *evaluation) bootDiff(stdout io.Writer, title string, a, b bootTable, tableDiff []float64) {
+	n := len(a.mean)
+	fmt.Fprintf(stdout, "\n%s\n\n| held-out group | table | 5%% | median | 95%% | draws ahead |\n|---|---|---|---|---|---|\n", title)
+	d := make([]float64, n)
+	row := func(name string, td float64, at func(b int) float64) {
+		ahead := 0
+		for i := range n {
+			d[i] = at(i)
+			if d[i] > 0 {
+				ahead++
+			}
+		}
+		fmt.Fprintf(stdout, "| %s | %+.2f | %+.2f | %+.2f | %+.2f | %d of %d |\n", name, td, quantile(d, 0.05), quantile(d, 0.5), quantile(d, 0.95), ahead, n)
+	}
+	tm := 0.0
+	for h, g := range e.groups {
+		row(g.name, tableDiff[h], func(i int) float64 { return a.held[i][h] - b.held[i][h] })
+		tm += tableDiff[h] / float64(len(e.groups))
+	}
+	row("**mean**", tm, func(i int) float64 { return a.mean[i] - b.mean[i] })
 }
 
 // drawSeries draws as many series as the group has, with replacement,

@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -60,7 +61,7 @@ func TestBootstrapDraws(t *testing.T) {
 	}
 	raw := [][][][]float64{{{{1}, {-1}}, {{0.5}}, {{0.5}}, {{0.5}}}}
 	nwin := [][]int{{1, 1}, {1}, {1}, {1}}
-	bt := e.bootstrap(raw, nwin, 1, 2000, 7)
+	bt := e.bootstrap(raw, nwin, []int{1}, 2000, 7)[0]
 	count := map[float64]int{}
 	for b := range bt.held {
 		count[bt.held[b][0]]++
@@ -94,6 +95,43 @@ func TestDrawSeriesHasWindows(t *testing.T) {
 		}
 		if !found {
 			t.Fatalf("draw %v has no window", d)
+		}
+	}
+}
+
+// TestBootDiffIsPaired: a second setting that adds 0.2 to every series'
+// raw score (10 points on a group of two one-window series) is chosen by
+// every fold of the two-setting grid, and gains exactly 10 in every draw,
+// although the two-series group's own score ranges over 0 to 110 across
+// draws: the grids are compared on the same draws.
+func TestBootDiffIsPaired(t *testing.T) {
+	e := &evaluation{
+		groups:   []*group{{name: "two"}, {name: "g1"}, {name: "g2"}, {name: "g3"}},
+		thr:      []float64{0.5},
+		eligible: [][]bool{{true}, {true}},
+	}
+	raw := [][][][]float64{
+		{{{1}, {-1}}, {{0}}, {{0}}, {{0}}},
+		{{{1.2}, {-0.8}}, {{0.2}}, {{0.2}}, {{0.2}}},
+	}
+	nwin := [][]int{{1, 1}, {1}, {1}, {1}}
+	bts := e.bootstrap(raw, nwin, []int{2, 1}, 500, 9)
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, h := range bts[0].held {
+		lo, hi = math.Min(lo, h[0]), math.Max(hi, h[0])
+	}
+	if math.Abs(lo-10) > 1e-9 || math.Abs(hi-110) > 1e-9 {
+		t.Fatalf("the two-series group ranges over %.0f to %.0f with the second setting, want 10 to 110", lo, hi)
+	}
+	var b strings.Builder
+	e.bootDiff(&b, "diff", bts[0], bts[1], []float64{10, 10, 10, 10})
+	out := b.String()
+	for _, want := range []string{
+		"| two | +10.00 | +10.00 | +10.00 | +10.00 | 500 of 500 |",
+		"| **mean** | +10.00 | +10.00 | +10.00 | +10.00 | 500 of 500 |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bootDiff:\n%s\nwant the row\n%s", out, want)
 		}
 	}
 }

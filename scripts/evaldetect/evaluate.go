@@ -43,15 +43,32 @@ type evaluation struct {
 // detect/README.md: leave one group out, then the defaults chosen on all
 // four groups, then every setting; with fixed, also each setting's own
 // leave-one-group-out figures (fixedTable).
-func evaluate(groups []*group, vs []variant, kinds []int, fleet *fleetData, scoresDir string, fixed bool, stdout, stderr io.Writer) error {
+//
+// With against > 0, the protocol is also run among the first against
+// settings (a grid without a trial's settings, which come last), and the
+// two are compared draw by draw.
+func evaluate(groups []*group, vs []variant, kinds []int, fleet *fleetData, scoresDir string, fixed bool, against int, stdout, stderr io.Writer) error {
 	e := &evaluation{groups: groups, vs: vs, thr: thresholds(), kinds: kinds, fleet: fleet}
 	e.scoreAll(stderr)
 	e.checkCalm()
 	e.scoreFleet()
 	held, mean := e.leaveOneOut(stdout, fmt.Sprintf("Leave one group out, every knob: the threshold and one of %d settings (evidence per day or per\nobservation, the short level's rate per 5 minutes or per observation, the report margin, when an\nevent is over), chosen together on the other three groups (best mean standard score); the held-out group scored at that\nfixed threshold.", len(vs)), len(vs))
-	e.bootPrint(stdout, bootTitle(len(vs)), e.bootstrap(e.raw, e.nwin, len(vs), bootResamples, bootSeed), held, mean)
-	held, mean = e.leaveOneOut(stdout, "Leave one group out, the shipped constants fixed: only the alert threshold chosen on the other\nthree groups. (The constants themselves were chosen on all four groups: not evidence.)", 1)
-	e.bootPrint(stdout, bootTitle(1), e.bootstrap(e.raw, e.nwin, 1, bootResamples, bootSeed), held, mean)
+	nvs := []int{len(vs), 1}
+	if against > 0 && against < len(vs) {
+		nvs = append(nvs, against)
+	}
+	bts := e.bootstrap(e.raw, e.nwin, nvs, bootResamples, bootSeed)
+	e.bootPrint(stdout, bootTitle(len(vs)), bts[0], held, mean)
+	held1, mean1 := e.leaveOneOut(stdout, "Leave one group out, the shipped constants fixed: only the alert threshold chosen on the other\nthree groups. (The constants themselves were chosen on all four groups: not evidence.)", 1)
+	e.bootPrint(stdout, bootTitle(1), bts[1], held1, mean1)
+	if len(nvs) == 3 {
+		heldA, _ := e.leaveOneOut(stdout, fmt.Sprintf("Leave one group out among the first %d settings only (--against).", against), against)
+		diff := make([]float64, len(held))
+		for h := range held {
+			diff[h] = held[h] - heldA[h]
+		}
+		e.bootDiff(stdout, fmt.Sprintf("The %d settings against the first %d, draw by draw on the same %d draws: how much more each held-out\ngroup scores with the whole grid.", len(vs), against, bootResamples), bts[0], bts[2], diff)
+	}
 	e.defaults(stdout)
 	calmTable(stdout, e.vs[0].name, e.calm[0], e.thr, detect.Threshold, kinds)
 	if e.fleet != nil {

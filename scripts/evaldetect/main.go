@@ -45,6 +45,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	calmOnlyFlag := fs.String("calm-only", "", "print only the calm-series table at --thr (the shipped threshold unless given) of the settings whose name contains this (\"all\": every setting), without the labelled data")
 	fleetPath := fs.String("fleet", "../shared/data/cluster/full.csv", "unlabelled fleet traces (series,timestamp,value) on which each setting's alert events per series-day are printed, not checked; \"\" to skip")
 	fixedFlag := fs.String("fixed", "", "score only the shipped constants and the settings whose name contains this, and print also each one's leave-one-group-out figures with the setting fixed (only the threshold chosen on the other three)")
+	against := fs.Int("against", 0, "also run the protocol among the first N settings only (the grid before a trial's settings, which are appended last) and print, draw by draw on the same resamples, how much the whole grid's held-out scores exceed theirs")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -90,7 +91,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		vs = sel
 	}
-	if err := evaluate(groups, vs, kinds, fleet, *scoresDir, *fixedFlag != "", stdout, stderr); err != nil {
+	if *against < 0 || *against >= len(vs) {
+		fmt.Fprintf(stderr, "evaldetect: --against %d: want 0 (off) or a number of settings from 1 to %d, fewer than the %d scored\n", *against, len(vs)-1, len(vs))
+		return 2
+	}
+	if err := evaluate(groups, vs, kinds, fleet, *scoresDir, *fixedFlag != "", *against, stdout, stderr); err != nil {
 		log.Error("evaluate", "err", err)
 		return 1
 	}
