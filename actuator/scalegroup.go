@@ -41,22 +41,12 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 		return Outcome{Result: ResultRejected, Code: 422, Detail: fmt.Sprintf("job %s/%s has no task group %q", ns, job, tg)}
 	}
 	state := planner.GroupState{Namespace: ns, Job: job, Group: tg, Count: g.Desired}
-	var latest *api.ScalingEvent
-	for i, ev := range g.Events {
-		// Our own earlier action for this very alert: done already, even if
-		// this process restarted since. A step that max_step held short of
-		// the forecast is not done: the next one is planned (and meets the
-		// cooldown that step started).
-		if k, _ := ev.Meta["fleetcast_alert_key"].(string); k == d.actKey && !ev.Error && ev.Meta["fleetcast_held"] != true {
-			return ok(ResultDuplicate, "Nomad's scaling events already hold this alert's action")
-		}
-		if ev.Error || ev.Count == nil {
-			continue
-		}
-		if t := time.Unix(0, int64(ev.Time)); t.After(state.LastChange) {
-			state.LastChange = t
-			latest = &g.Events[i]
-		}
+	latest, done := latestScaling(g.Events, d.actKey)
+	if done {
+		return ok(ResultDuplicate, "Nomad's scaling events already hold this alert's action")
+	}
+	if latest != nil {
+		state.LastChange = time.Unix(0, int64(latest.Time))
 	}
 	// A scale-out that waited for nodes, as the group's newest scaling
 	// event records it: its catch-up has no cooldown of its own, and the
@@ -130,67 +120,104 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 		return ok(ResultNoop, plan.Reason)
 	}
 	return a.act(ctx, d, plan.Reason, func() Outcome {
-		meta := map[string]any{
-			"fleetcast_alert": l["alertname"], "fleetcast_alert_key": d.actKey, "fleetcast_policy": p.Name,
-			"fleetcast_query": f.Query, "fleetcast_forecast": f.Value, "fleetcast_wanted": plan.Wanted,
+		return a.scaleRetrying(ctx, d, j, tg, plan, scaleMeta(d, p, f, plan, held, waiting, catchUp), st.JobModifyIndex)
+	})
+}
+
+// latestScaling returns the group's newest successful scaling event (nil
+// if none), and whether one of its events is this very alert's action
+// already done (done), even if this process restarted since. A step that
+// max_step held short of the forecast is not done: the next one is
+// planned (and meets the cooldown that step started).
+func latestScaling(events []api.ScalingEvent, actKey string) (latest *api.ScalingEvent, done bool) {
+	var newest time.Time
+	for i, ev := range events {
+		if k, _ := ev.Meta["fleetcast_alert_key"].(string); k == actKey && !ev.Error && ev.Meta["fleetcast_held"] != true {
+			return nil, true
 		}
-		if d.rung != nil {
-			meta["fleetcast_escalation_rung"] = *d.rung
+		if ev.Error || ev.Count == nil {
+			continue
 		}
-		if plan.Held {
-			meta["fleetcast_held"] = true
+		if t := time.Unix(0, int64(ev.Time)); t.After(newest) {
+			newest, latest = t, &events[i]
 		}
-		if waiting || catchUp {
-			meta["fleetcast_decided_at"] = held.DecidedAt.UTC().Format(time.RFC3339Nano)
-		}
-		if waiting {
-			meta["fleetcast_goal"] = held.Goal
-		}
-		if catchUp {
-			meta["fleetcast_catch_up"] = true
-		}
-		msg := "fleetcast: " + plan.Reason
-		deadline := a.o.Now().Add(durOr(a.cur().cfg.Global.DeploymentRetryFor, defaultDeploymentRetry))
-		if !d.alert.EndsAt.IsZero() && d.alert.EndsAt.Before(deadline) {
-			deadline = d.alert.EndsAt
-		}
-		wait := time.Second
-		// Nomad before 1.8.2 ignores the job modify index on a scale; then
-		// the actuator reads the job again right before scaling, and reads
-		// its own scaling event after, to see a change it raced with.
-		guarded := a.o.NomadVersion.AtLeast(nomadver.ScaleIndexGuard)
-		for attempt := 1; ; attempt++ {
-			if !guarded {
-				if err := a.recheckJob(ctx, ns, job, tg, st.JobModifyIndex, plan.From); err != nil {
-					return a.nomadFailed(d, err)
-				}
-			}
-			err := a.groups.Scale(ctx, ns, job, tg, plan.To, msg, meta, st.JobModifyIndex)
-			if err == nil {
-				d.held = plan.Held
-				d.nomad = fmt.Sprintf("scaled %s/%s/%s to %d (attempt %d)", ns, job, tg, plan.To, attempt)
-				if !guarded {
-					a.checkOverwrite(ctx, d, ns, job, tg, plan.From)
-				}
-				// The job's pool too: the allocations added or stopped step the
-				// series of nodes there (node_pool:fleetcast_actuator_last_placement_timestamp_seconds:max).
-				a.o.Metrics.LastAction.WithLabelValues(ActionScaleGroup, ns, job, tg, "", jobPool(j)).Set(float64(a.o.Now().Unix()))
-				return ok(ResultActed, plan.Reason)
-			}
-			if !errors.Is(err, ErrDeploymentActive) {
+	}
+	return latest, false
+}
+
+// scaleMeta is what a scale records in Nomad's scaling event: the alert
+// and its key (so a retry or a restarted actuator sees it done), the
+// policy, the forecast, and for a scale-out that waits for nodes, when it
+// was decided and its goal (heldFrom reads them back).
+func scaleMeta(d *decision, p *Policy, f planner.Forecast, plan planner.CountPlan, held planner.HeldScaleOut, waiting, catchUp bool) map[string]any {
+	meta := map[string]any{
+		"fleetcast_alert": d.alert.Labels["alertname"], "fleetcast_alert_key": d.actKey, "fleetcast_policy": p.Name,
+		"fleetcast_query": f.Query, "fleetcast_forecast": f.Value, "fleetcast_wanted": plan.Wanted,
+	}
+	if d.rung != nil {
+		meta["fleetcast_escalation_rung"] = *d.rung
+	}
+	if plan.Held {
+		meta["fleetcast_held"] = true
+	}
+	if waiting || catchUp {
+		meta["fleetcast_decided_at"] = held.DecidedAt.UTC().Format(time.RFC3339Nano)
+	}
+	if waiting {
+		meta["fleetcast_goal"] = held.Goal
+	}
+	if catchUp {
+		meta["fleetcast_catch_up"] = true
+	}
+	return meta
+}
+
+// scaleRetrying sets task group tg of job j to plan.To, retrying with
+// backoff while a deployment blocks it, until the deployment retry period
+// or the alert's end. index is the job modify index the decision read.
+func (a *Actuator) scaleRetrying(ctx context.Context, d *decision, j *api.Job, tg string, plan planner.CountPlan, meta map[string]any, index uint64) Outcome {
+	ns, job := d.alert.Labels["namespace"], d.alert.Labels["job"]
+	msg := "fleetcast: " + plan.Reason
+	deadline := a.o.Now().Add(durOr(a.cur().cfg.Global.DeploymentRetryFor, defaultDeploymentRetry))
+	if !d.alert.EndsAt.IsZero() && d.alert.EndsAt.Before(deadline) {
+		deadline = d.alert.EndsAt
+	}
+	wait := time.Second
+	// Nomad before 1.8.2 ignores the job modify index on a scale; then
+	// the actuator reads the job again right before scaling, and reads
+	// its own scaling event after, to see a change it raced with.
+	guarded := a.o.NomadVersion.AtLeast(nomadver.ScaleIndexGuard)
+	for attempt := 1; ; attempt++ {
+		if !guarded {
+			if err := a.recheckJob(ctx, ns, job, tg, index, plan.From); err != nil {
 				return a.nomadFailed(d, err)
 			}
-			if a.o.Now().Add(wait).After(deadline) {
-				d.nomad = err.Error()
-				return Outcome{Result: ResultDeploymentBlocked, Code: 503, Detail: fmt.Sprintf("deployment still active after %d attempts; giving up until Alertmanager retries", attempt)}
-			}
-			a.o.Audit.Info("waiting for deployment", "key", clip(d.key, maxDetailBytes), "object", clip(d.object, maxDetailBytes), "attempt", attempt, "wait", wait, "nomad", err.Error())
-			if a.o.Sleep(ctx, wait) != nil {
-				return Outcome{Result: ResultDeploymentBlocked, Code: 503, Detail: "cancelled while waiting for a deployment"}
-			}
-			wait = min(wait*2, 10*time.Second)
 		}
-	})
+		err := a.groups.Scale(ctx, ns, job, tg, plan.To, msg, meta, index)
+		if err == nil {
+			d.held = plan.Held
+			d.nomad = fmt.Sprintf("scaled %s/%s/%s to %d (attempt %d)", ns, job, tg, plan.To, attempt)
+			if !guarded {
+				a.checkOverwrite(ctx, d, ns, job, tg, plan.From)
+			}
+			// The job's pool too: the allocations added or stopped step the
+			// series of nodes there (node_pool:fleetcast_actuator_last_placement_timestamp_seconds:max).
+			a.o.Metrics.LastAction.WithLabelValues(ActionScaleGroup, ns, job, tg, "", jobPool(j)).Set(float64(a.o.Now().Unix()))
+			return ok(ResultActed, plan.Reason)
+		}
+		if !errors.Is(err, ErrDeploymentActive) {
+			return a.nomadFailed(d, err)
+		}
+		if a.o.Now().Add(wait).After(deadline) {
+			d.nomad = err.Error()
+			return Outcome{Result: ResultDeploymentBlocked, Code: 503, Detail: fmt.Sprintf("deployment still active after %d attempts; giving up until Alertmanager retries", attempt)}
+		}
+		a.o.Audit.Info("waiting for deployment", "key", clip(d.key, maxDetailBytes), "object", clip(d.object, maxDetailBytes), "attempt", attempt, "wait", wait, "nomad", err.Error())
+		if a.o.Sleep(ctx, wait) != nil {
+			return Outcome{Result: ResultDeploymentBlocked, Code: 503, Detail: "cancelled while waiting for a deployment"}
+		}
+		wait = min(wait*2, 10*time.Second)
+	}
 }
 
 // recheckJob reads the job's scale status again just before a scale, for

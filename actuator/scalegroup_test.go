@@ -318,3 +318,50 @@ func TestScaleOutRoomFromNodes(t *testing.T) {
 		t.Fatalf("audit:\n%s", r.audit.String())
 	}
 }
+
+// TestLatestScaling: the newest successful event counts whatever the
+// order Nomad lists them in; failed events and events without a count do
+// not; this alert's own event is done unless max_step held it short.
+func TestLatestScaling(t *testing.T) {
+	cnt := func(n int64) *int64 { return &n }
+	at := func(sec int64) uint64 { return uint64(time.Unix(sec, 0).UnixNano()) }
+	cases := []struct {
+		name     string
+		events   []api.ScalingEvent
+		wantTime uint64 // 0: no latest
+		wantDone bool
+	}{
+		{"none", nil, 0, false},
+		{"newest wins, listed first or last", []api.ScalingEvent{
+			{Count: cnt(3), Time: at(200)}, {Count: cnt(2), Time: at(100)}, {Count: cnt(4), Time: at(300)},
+		}, at(300), false},
+		{"failed and countless events do not count", []api.ScalingEvent{
+			{Count: cnt(2), Time: at(100)}, {Count: cnt(9), Time: at(500), Error: true}, {Time: at(400)},
+		}, at(100), false},
+		{"this alert's own action is done", []api.ScalingEvent{
+			{Count: cnt(2), Time: at(100)}, {Count: cnt(4), Time: at(200), Meta: map[string]any{"fleetcast_alert_key": "k"}},
+		}, 0, true},
+		{"another alert's action is not", []api.ScalingEvent{
+			{Count: cnt(4), Time: at(200), Meta: map[string]any{"fleetcast_alert_key": "other"}},
+		}, at(200), false},
+		{"a held step of this alert is not done", []api.ScalingEvent{
+			{Count: cnt(4), Time: at(200), Meta: map[string]any{"fleetcast_alert_key": "k", "fleetcast_held": true}},
+		}, at(200), false},
+		{"a failed action of this alert is not done", []api.ScalingEvent{
+			{Count: cnt(4), Time: at(200), Error: true, Meta: map[string]any{"fleetcast_alert_key": "k"}},
+		}, 0, false},
+	}
+	for _, tc := range cases {
+		latest, done := latestScaling(tc.events, "k")
+		if done != tc.wantDone {
+			t.Errorf("%s: done %v, want %v", tc.name, done, tc.wantDone)
+		}
+		var got uint64
+		if latest != nil {
+			got = latest.Time
+		}
+		if got != tc.wantTime {
+			t.Errorf("%s: latest at %d, want %d", tc.name, got, tc.wantTime)
+		}
+	}
+}
