@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+
+	"gonum.org/v1/gonum/stat"
 )
 
 // This file measures how far the leave-one-group-out table can be trusted:
@@ -14,7 +16,7 @@ import (
 // repeats the whole protocol on the draw: the setting and threshold chosen
 // on the other three groups' resampled scores, the held-out group's
 // resampled score at them. It needs only each series' raw score per
-// setting and threshold (seriesRaw), because NAB's raw score of a corpus
+// setting and threshold (nabCorpus.sweep), because NAB's raw score of a corpus
 // is the sum of its series' raw scores, normalised by its window count.
 // Series rather than windows are drawn, because the windows and false
 // alarms of one series share its detector and its quirks.
@@ -57,11 +59,8 @@ func (e *evaluation) bootstrap(raw [][][][]float64, nwin [][]int, nvs []int, n i
 	draw := make([][]int, ng)
 	for b := range n {
 		for g := range ng {
-			draw[g] = drawSeries(rng, nwin[g])
-			w := 0
-			for _, s := range draw[g] {
-				w += nwin[g][s]
-			}
+			var w int
+			draw[g], w = drawSeries(rng, nwin[g])
 			for v := range nv {
 				at := rs.res[v].at[g][0]
 				for j := range at {
@@ -115,26 +114,22 @@ func (e *evaluation) bootDiff(stdout io.Writer, title string, a, b bootTable, ta
 
 // drawSeries draws as many series as the group has, with replacement,
 // again until the draw holds at least one window (a corpus without windows
-// has no NAB score).
-func drawSeries(rng *rand.Rand, nwin []int) []int {
-	out := make([]int, len(nwin))
-	for {
-		w := 0
-		for i := range out {
-			out[i] = rng.IntN(len(nwin))
-			w += nwin[out[i]]
-		}
-		if w > 0 {
-			return out
+// has no NAB score), and returns the draw and its window count.
+func drawSeries(rng *rand.Rand, nwin []int) (draw []int, windows int) {
+	draw = make([]int, len(nwin))
+	for windows == 0 {
+		for i := range draw {
+			draw[i] = rng.IntN(len(nwin))
+			windows += nwin[draw[i]]
 		}
 	}
+	return draw, windows
 }
 
-// quantile is the q-quantile of xs (sorted in place), by the nearest rank.
+// quantile is the empirical q-quantile of xs, which it sorts.
 func quantile(xs []float64, q float64) float64 {
 	slices.Sort(xs)
-	i := int(q*float64(len(xs)-1) + 0.5)
-	return xs[i]
+	return stat.Quantile(q, stat.Empirical, xs, nil)
 }
 
 // bootPrint prints the resampled table beside the table itself (table[h],

@@ -7,10 +7,11 @@ import (
 	"testing"
 )
 
-// TestSeriesRawAddsUp: the series' raw scores, summed and normalised by
-// the corpus' window count, are the corpus' score at every threshold (the
-// identity the bootstrap rests on), with false alarms before, between and
-// after windows, and a series without windows.
+// TestSeriesRawAddsUp: the series' raw scores of the corpus' sweep are
+// each what the series scores as a corpus of its own, and summed and
+// normalised by the corpus' window count they are the corpus' score at
+// every threshold (the identity the bootstrap rests on), with false alarms
+// before, between and after windows, and a series without windows.
 func TestSeriesRawAddsUp(t *testing.T) {
 	mk := func(n int) []int64 {
 		ts := make([]int64, n)
@@ -36,8 +37,18 @@ func TestSeriesRawAddsUp(t *testing.T) {
 	}
 	thr := []float64{0.1, 0.5, 0.9, 0.99}
 	for p := range nabProfiles {
-		whole, _ := c.curve(c.events(scores), p, thr)
-		parts := c.seriesRaw(scores, p, thr)
+		ev := c.events(scores)
+		whole, _ := c.curve(ev, p, thr)
+		parts, _ := c.sweep(ev, p, thr)
+		for k, name := range names {
+			one := newNABCorpus([]string{name}, times[k:k+1], windows)
+			alone, _ := one.sweep(one.events(scores[k:k+1]), p, thr)
+			for j := range thr {
+				if math.Abs(parts[k][j]-alone[0][j]) > 1e-9 {
+					t.Errorf("profile %s, series %s at %.2f: %.6f in the corpus, %.6f alone", nabProfiles[p].name, name, thr[j], parts[k][j], alone[0][j])
+				}
+			}
+		}
 		for j := range thr {
 			sum := 0.0
 			for k := range parts {
@@ -88,13 +99,18 @@ func TestBootstrapDraws(t *testing.T) {
 func TestDrawSeriesHasWindows(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 500 {
-		d := drawSeries(rng, []int{0, 0, 0, 1})
-		found := false
+		d, w := drawSeries(rng, []int{0, 0, 0, 1})
+		want := 0
 		for _, s := range d {
-			found = found || s == 3
+			if s == 3 {
+				want++
+			}
 		}
-		if !found {
+		if want == 0 {
 			t.Fatalf("draw %v has no window", d)
+		}
+		if w != want {
+			t.Fatalf("draw %v: %d windows counted, want %d", d, w, want)
 		}
 	}
 }

@@ -44,9 +44,9 @@ type evaluation struct {
 // four groups, then every setting; with fixed, also each setting's own
 // leave-one-group-out figures (fixedTable).
 //
-// With against > 0, the protocol is also run among the first against
-// settings (a grid without a trial's settings, which come last), and the
-// two are compared draw by draw.
+// With against > 0 (and fewer than len(vs): run checks it), the protocol
+// is also run among the first against settings (a grid without a trial's
+// settings, which come last), and the two are compared draw by draw.
 func evaluate(groups []*group, vs []variant, kinds []int, fleet *fleetData, scoresDir string, fixed bool, against int, stdout, stderr io.Writer) error {
 	e := &evaluation{groups: groups, vs: vs, thr: thresholds(), kinds: kinds, fleet: fleet}
 	e.scoreAll(stderr)
@@ -54,14 +54,14 @@ func evaluate(groups []*group, vs []variant, kinds []int, fleet *fleetData, scor
 	e.scoreFleet()
 	held, mean := e.leaveOneOut(stdout, fmt.Sprintf("Leave one group out, every knob: the threshold and one of %d settings (evidence per day or per\nobservation, the short level's rate per 5 minutes or per observation, the report margin, when an\nevent is over), chosen together on the other three groups (best mean standard score); the held-out group scored at that\nfixed threshold.", len(vs)), len(vs))
 	nvs := []int{len(vs), 1}
-	if against > 0 && against < len(vs) {
+	if against > 0 {
 		nvs = append(nvs, against)
 	}
 	bts := e.bootstrap(e.raw, e.nwin, nvs, bootResamples, bootSeed)
 	e.bootPrint(stdout, bootTitle(len(vs)), bts[0], held, mean)
 	held1, mean1 := e.leaveOneOut(stdout, "Leave one group out, the shipped constants fixed: only the alert threshold chosen on the other\nthree groups. (The constants themselves were chosen on all four groups: not evidence.)", 1)
 	e.bootPrint(stdout, bootTitle(1), bts[1], held1, mean1)
-	if len(nvs) == 3 {
+	if against > 0 {
 		heldA, _ := e.leaveOneOut(stdout, fmt.Sprintf("Leave one group out among the first %d settings only (--against).", against), against)
 		diff := make([]float64, len(held))
 		for h := range held {
@@ -108,11 +108,13 @@ func (e *evaluation) scoreAll(stderr io.Writer) {
 		r := result{at: make([][3][]float64, len(e.groups)), best: make([][3]float64, len(e.groups))}
 		e.raw[v] = make([][][]float64, len(e.groups))
 		for gi, g := range e.groups {
-			sc := score(g, vr.opts)
-			e.raw[v][gi] = g.corpus.seriesRaw(sc, 0, e.thr)
-			ev := g.corpus.events(sc)
+			ev := g.corpus.events(score(g, vr.opts))
 			for p := range nabProfiles {
-				r.at[gi][p], r.best[gi][p] = g.corpus.curve(ev, p, e.thr)
+				per, best := g.corpus.sweep(ev, p, e.thr)
+				r.at[gi][p], r.best[gi][p] = g.corpus.normalise(per, p), nabNorm(best, g.corpus.nwin, p)
+				if p == 0 {
+					e.raw[v][gi] = per
+				}
 			}
 		}
 		e.res[v] = r

@@ -25,9 +25,10 @@ var nabProfiles = [3]nabProfile{
 
 // nabEvent is one scored row after probation.
 type nabEvent struct {
-	score float64
-	win   int        // window id, -1 outside every window
-	val   [3]float64 // what a detection here is worth, per profile
+	score  float64
+	series int        // index of its series in the corpus
+	win    int        // window id, -1 outside every window
+	val    [3]float64 // what a detection here is worth, per profile
 }
 
 // nabCorpus is a group of series prepared for scoring: the windows and the
@@ -116,7 +117,7 @@ func (c *nabCorpus) events(scores [][]float64) []nabEvent {
 			return sc[ia] < sc[ib]
 		})
 		for i := s.probation; i < len(idx); i++ {
-			e := nabEvent{score: sc[idx[i]], win: -1}
+			e := nabEvent{score: sc[idx[i]], series: k, win: -1}
 			for p, pr := range nabProfiles {
 				var w int
 				w, e.val[p] = s.worth(i, pr)
@@ -135,11 +136,25 @@ func (c *nabCorpus) events(scores [][]float64) []nabEvent {
 // above thr[j] is a detection, for each threshold (ascending), and the
 // best over all distinct scores as the Python scorer sweeps it.
 func (c *nabCorpus) curve(ev []nabEvent, p int, thr []float64) (at []float64, best float64) {
-	at, best = c.rawCurve(ev, p, thr)
-	for j := range at {
-		at[j] = nabNorm(at[j], c.nwin, p)
+	per, best := c.sweep(ev, p, thr)
+	return c.normalise(per, p), nabNorm(best, c.nwin, p)
+}
+
+// normalise sums the series' raw scores at each threshold (per[s][j], as
+// sweep returns them) and normalises the corpus' sum.
+func (c *nabCorpus) normalise(per [][]float64, p int) []float64 {
+	if len(per) == 0 {
+		return nil
 	}
-	return at, nabNorm(best, c.nwin, p)
+	at := make([]float64, len(per[0]))
+	for j := range at {
+		raw := 0.0
+		for s := range per {
+			raw += per[s][j]
+		}
+		at[j] = nabNorm(raw, c.nwin, p)
+	}
+	return at
 }
 
 // nabNorm turns a raw score of a corpus with nwin windows into NAB's
@@ -154,65 +169,69 @@ func nabNorm(raw float64, nwin, p int) float64 {
 	return 100 * (raw - null) / (pr.tp*float64(nwin) - null)
 }
 
-// seriesRaw returns each series' raw score of profile p at each threshold
-// (ascending), the series scored one by one: raw scores add up over the
-// series of a corpus, so a resample of its series is scored by summing
-// its rows (bootstrap.go).
-func (c *nabCorpus) seriesRaw(scores [][]float64, p int, thr []float64) [][]float64 {
-	out := make([][]float64, len(c.series))
-	for k, s := range c.series {
-		s.winBase = 0
-		one := &nabCorpus{nwin: len(s.wins), series: []nabSeries{s}}
-		out[k], _ = one.rawCurve(one.events(scores[k:k+1]), p, thr)
-	}
-	return out
-}
-
-// rawCurve is curve before normalisation.
-func (c *nabCorpus) rawCurve(ev []nabEvent, p int, thr []float64) (at []float64, best float64) {
+// sweep scores profile p's detections in one pass over the events (sorted
+// by score, highest first). per[s][j] is series s's raw score when every
+// row above thr[j] (ascending) is a detection: a window found is worth its
+// best detection, a window missed costs fn, a false alarm its cost. Raw
+// scores add up over the series of a corpus, so a resample of its series
+// is scored by summing rows (bootstrap.go). best is the corpus' best raw
+// score over all distinct scores as thresholds, as the Python scorer
+// sweeps it.
+func (c *nabCorpus) sweep(ev []nabEvent, p int, thr []float64) (per [][]float64, best float64) {
 	pr := nabProfiles[p]
+	ns := len(c.series)
 	bestWin := make([]float64, c.nwin)
 	hit := make([]bool, c.nwin)
-	nhit := 0
-	fpSum, winSum := 0.0, 0.0
-	score := func() float64 { return winSum - pr.fn*float64(c.nwin-nhit) + fpSum }
+	// Per series and, for the sweep over every score, in total.
+	win, fp, nhit := make([]float64, ns), make([]float64, ns), make([]int, ns)
+	totWin, totFP, totHit := 0.0, 0.0, 0
 	add := func(e nabEvent) {
 		v := e.val[p]
-		if e.win < 0 {
-			fpSum += v
-			return
-		}
-		if !hit[e.win] {
+		switch {
+		case e.win < 0:
+			fp[e.series] += v
+			totFP += v
+		case !hit[e.win]:
 			hit[e.win], bestWin[e.win] = true, v
-			winSum += v
-			nhit++
-		} else if v > bestWin[e.win] {
-			winSum += v - bestWin[e.win]
+			win[e.series] += v
+			totWin += v
+			nhit[e.series]++
+			totHit++
+		case v > bestWin[e.win]:
+			win[e.series] += v - bestWin[e.win]
+			totWin += v - bestWin[e.win]
 			bestWin[e.win] = v
 		}
 	}
-	bestRaw := score()
+	total := func() float64 { return totWin - pr.fn*float64(c.nwin-totHit) + totFP }
+	best = total()
 	for i := 0; i < len(ev); {
 		t := ev[i].score
 		for i < len(ev) && ev[i].score == t {
 			add(ev[i])
 			i++
 		}
-		bestRaw = math.Max(bestRaw, score())
+		best = math.Max(best, total())
 	}
 	// Fixed thresholds: rows strictly above thr are detections.
-	at = make([]float64, len(thr))
-	for k := range hit {
-		hit[k], bestWin[k] = false, 0
+	clear(hit)
+	clear(bestWin)
+	clear(win)
+	clear(fp)
+	clear(nhit)
+	per = make([][]float64, ns)
+	for s := range per {
+		per[s] = make([]float64, len(thr))
 	}
-	nhit, fpSum, winSum = 0, 0, 0
 	i := 0
 	for j := len(thr) - 1; j >= 0; j-- {
 		for i < len(ev) && ev[i].score > thr[j] {
 			add(ev[i])
 			i++
 		}
-		at[j] = score()
+		for s, ser := range c.series {
+			per[s][j] = win[s] - pr.fn*float64(len(ser.wins)-nhit[s]) + fp[s]
+		}
 	}
-	return at, bestRaw
+	return per, best
 }
