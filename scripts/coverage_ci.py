@@ -21,10 +21,18 @@ windows of the set it is checking.
 """
 import argparse
 import bisect
+import collections
 import csv
 import math
 import random
 import sys
+
+
+def where(window):
+    """The family of a window 'family/name@origin' (its series without the
+    origin when there is no family), for counting what is left out."""
+    series = window.split("@")[0]
+    return series.split("/")[0] if "/" in series else series
 
 
 def read_windows(truth, forecast):
@@ -46,7 +54,7 @@ def read_windows(truth, forecast):
                 points.setdefault(r["series"], []).append((float(r["timestamp"]), float(r["value"])))
             except (KeyError, ValueError) as e:
                 sys.exit(f"coverage_ci: {truth}: row {r}: need numeric timestamp and value: {e}")
-    windows, missing = {}, 0
+    windows, missing = {}, collections.Counter()
     for w, pts in points.items():
         b = band.get(w, {})
         ts = sorted(b)
@@ -57,22 +65,23 @@ def read_windows(truth, forecast):
             i = bisect.bisect_left(ts, t)
             near = [ts[j] for j in (i - 1, i) if 0 <= j < len(ts)]
             if not near or not math.isfinite(y):
-                missing += 1
+                missing[where(w)] += 1
                 continue
             best = min(near, key=lambda x: abs(x - t))
             if abs(best - t) > tol:
-                missing += 1
+                missing[where(w)] += 1
                 continue
             lo, hi = b[best]
             if not (math.isfinite(lo) and math.isfinite(hi)):
-                missing += 1
+                missing[where(w)] += 1
                 continue
             n += 1
             inside += lo <= y <= hi
         if n:
             windows[w] = inside / n
     if missing:
-        print(f"coverage_ci: {missing} test points have no band (left out)", file=sys.stderr)
+        per = ", ".join(f"{k} {n}" for k, n in missing.most_common())
+        print(f"coverage_ci: {sum(missing.values())} test points have no band (left out): {per}", file=sys.stderr)
     return windows
 
 
