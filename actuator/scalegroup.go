@@ -130,7 +130,6 @@ func (a *Actuator) scaleGroup(ctx context.Context, d *decision, p *Policy) Outco
 // max_step held short of the forecast is not done: the next one is
 // planned (and meets the cooldown that step started).
 func latestScaling(events []api.ScalingEvent, actKey string) (latest *api.ScalingEvent, done bool) {
-	var newest time.Time
 	for i, ev := range events {
 		if k, _ := ev.Meta["fleetcast_alert_key"].(string); k == actKey && !ev.Error && ev.Meta["fleetcast_held"] != true {
 			return nil, true
@@ -138,8 +137,8 @@ func latestScaling(events []api.ScalingEvent, actKey string) (latest *api.Scalin
 		if ev.Error || ev.Count == nil {
 			continue
 		}
-		if t := time.Unix(0, int64(ev.Time)); t.After(newest) {
-			newest, latest = t, &events[i]
+		if latest == nil || ev.Time > latest.Time {
+			latest = &events[i]
 		}
 	}
 	return latest, false
